@@ -1,0 +1,107 @@
+"""Load a charter from YAML with errors that name the file, the line and the field path."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from accord.charter.model import Charter, reference_errors
+from accord.errors import CharterError
+
+DEFAULT_CHARTER = "default_charter.yaml"
+
+
+def default_charter_text() -> str:
+    """The packaged default charter's YAML text."""
+    return resources.files("accord.data").joinpath(DEFAULT_CHARTER).read_text(encoding="utf-8")
+
+
+def load_charter(path: str | Path | None = None) -> Charter:
+    """Load and strictly validate a charter; ``None`` loads the packaged default."""
+    if path is None:
+        return parse_charter(default_charter_text(), "<default charter>")
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CharterError(f"{p}: no such charter file", hint="run `accord init` to write a starter charter") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CharterError(f"{p}: cannot read charter: {e}") from None
+    return parse_charter(text, str(p))
+
+
+def parse_charter(text: str, filename: str = "<charter>") -> Charter:
+    """Parse YAML text into a :class:`Charter`; every problem raises :class:`CharterError`."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise CharterError(f"{filename}{line}: not valid YAML: {problem}") from None
+    if node is None:
+        raise CharterError(f"{filename}: the charter is empty", hint="run `accord init` for a starter charter")
+    _check_duplicate_keys(node, filename)
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict):
+        raise CharterError(f"{filename}:{node.start_mark.line + 1}: a charter must be a mapping with 'principles'")
+    try:
+        charter = Charter.model_validate(data, context={"defer_references": True})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        more = f" (and {e.error_count() - 1} more problem(s))" if e.error_count() > 1 else ""
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown field {loc[-1]!r}; check the spelling (see `accord init` for every field)"
+        elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict | list):
+            msg = f"{msg} (got {err['input']!r})"
+        raise CharterError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {msg}{more}") from None
+    problems = reference_errors(charter)
+    if problems:
+        loc, msg = problems[0]
+        raise CharterError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {msg}")
+    return charter
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def _line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest YAML node the field path reaches."""
+    best = node
+    for part in loc:
+        nxt = None
+        if isinstance(best, yaml.MappingNode):
+            for k, v in best.value:
+                if k.value == str(part):
+                    # point at the key itself when the path ends on it (unknown field)
+                    nxt = v if part != loc[-1] else k
+                    break
+        elif isinstance(best, yaml.SequenceNode) and isinstance(part, int) and part < len(best.value):
+            nxt = best.value[part]
+        if nxt is None:
+            break
+        best = nxt
+    return best.start_mark.line + 1
+
+
+def _check_duplicate_keys(node: yaml.Node, filename: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            if k.value in seen:
+                raise CharterError(f"{filename}:{k.start_mark.line + 1}: duplicate key {k.value!r}")
+            seen.add(k.value)
+            _check_duplicate_keys(v, filename)
+    elif isinstance(node, yaml.SequenceNode):
+        for v in node.value:
+            _check_duplicate_keys(v, filename)

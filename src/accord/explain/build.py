@@ -1,0 +1,64 @@
+"""Build the explanation carried by every verdict."""
+
+from __future__ import annotations
+
+from accord.charter.model import Charter
+from accord.gate.policy import Outcome, decide
+from accord.types import Case, Evidence, Explanation, Precedent, Score
+
+_VERB = {"allow": "Allowed", "revise": "Revised", "block": "Blocked", "escalate": "Escalated to a person"}
+
+
+def build_explanation(
+    charter: Charter,
+    case: Case,
+    scores: list[Score],
+    outcome: Outcome,
+    *,
+    occlusion: list[tuple[Evidence, float]],
+    precedents: list[Precedent],
+    errors: list[str],
+    community: str | None,
+) -> tuple[Explanation, dict[str, list[Evidence]]]:
+    """The explanation, and occlusion evidence (the words that moved the score) per principle."""
+    top = outcome.principles[0] if outcome.principles else None
+    if errors:
+        summary = f"{_VERB[outcome.decision]}: a judge failed ({errors[0]}), and failures never allow."
+    elif outcome.rule is not None and outcome.decision != "allow":
+        r = next(r for r in charter.rules if r.id == outcome.rule)
+        summary = f"{_VERB[outcome.decision]} by rule '{r.id}' ({r.principle}): {r.description or 'hard rule'}"
+    elif outcome.decisive:
+        parts = [f"{p.id} {p.score:.2f}" for p in outcome.principles if p.id in outcome.decisive][:3]
+        pid = outcome.decisive[0]
+        summary = f"{_VERB[outcome.decision]}: likely violates '{pid}' — {charter.principle(pid).text.split(':')[0].rstrip('.')}. Scores: {', '.join(parts)}."
+    elif top is not None:
+        summary = f"Allowed: no principle reached its threshold (highest: {top.id} {top.score:.2f})."
+    else:
+        summary = "Allowed: no judge raised a concern."
+
+    counterfactual = ""
+    evidence: dict[str, list[Evidence]] = {}
+    learned_decisive = [pid for pid in outcome.decisive if any(s.principle == pid and s.decision is None for s in scores)]
+    if occlusion and learned_decisive and not errors and outcome.rule is None:
+        pid = learned_decisive[0]
+        occl = occlusion
+        if occl:
+            ev, without = occl[0]
+            evidence[pid] = [e for e, _ in occl]
+            changed = [s.model_copy(update={"score": min(s.score, without)}) if s.principle == pid and s.decision is None else s
+                       for s in scores]
+            after = decide(charter, changed, community=community)
+            counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
+                              f"{after.decision}." if after.decision != outcome.decision else
+                              f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")
+    elif outcome.rule is not None and outcome.decision != "allow":
+        counterfactual = f"Had rule '{outcome.rule}' not matched, the value model's scores alone would decide."
+    elif top is not None and not errors:
+        t = charter.threshold(top.id, community)
+        counterfactual = f"It would be escalated if {top.id} scored {t.escalate:.2f} or more (it scored {top.score:.2f})."
+    return Explanation(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
+                       counterfactual=counterfactual), evidence
+
+
+def evidence_text(evidence: list[Evidence]) -> str:
+    return "; ".join(f"“{e.text}”" for e in evidence[:3])

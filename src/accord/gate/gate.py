@@ -1,0 +1,253 @@
+"""The gate: runs the judges (a cascade) on cases and turns their scores into verdicts.
+
+The policy (:mod:`accord.gate.policy`) is pure; this module adds the parts that touch the world:
+the judges with their time budget, the value model's precedents and occlusion evidence for
+explanations, optional recording of every verdict in the audit store, and the choice among
+candidate actions by the reward head.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec
+
+from accord.charter.loader import load_charter
+from accord.charter.model import Charter
+from accord.errors import AccordError, InputError
+from accord.explain.build import build_explanation
+from accord.gate.policy import Outcome, decide
+from accord.judges.base import Judge
+from accord.judges.cascade import Cascade, CaseResult
+from accord.judges.rules import RuleJudge
+from accord.judges.value_model import ValueModel
+from accord.learning.models import load_model
+from accord.types import Case, Decision, Evidence, Explanation, Message, Precedent, ToolCall, Verdict
+
+Recorder = Callable[[Case, Verdict], None]
+P = ParamSpec("P")
+
+
+class Gate:
+    """Judge cases against a charter and decide: allow, revise, block or escalate.
+
+    Args:
+        charter: the team's values.
+        judges: the cascade's stages, cheapest first (default: rules, then the value model).
+        model: the value model used for precedents, occlusion and candidate ranking (the one in
+            ``judges`` when present).
+        recorder: called with every (case, verdict); the audit store's ``record`` fits here.
+        band: the cascade's uncertainty band.
+    """
+
+    def __init__(
+        self,
+        charter: Charter,
+        judges: Sequence[Judge] | None = None,
+        *,
+        model: ValueModel | None = None,
+        recorder: Recorder | None = None,
+        band: tuple[float, float] = (0.2, 0.8),
+        precedents: int = 3,
+    ) -> None:
+        self.charter = charter
+        if judges is None:
+            judges = [RuleJudge()] + ([model] if model is not None else [])
+        self.model = model or next((j for j in judges if isinstance(j, ValueModel)), None)
+        self.cascade = Cascade(judges, band=band)
+        self.recorder = recorder
+        self.n_precedents = precedents
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def default(cls, *, recorder: Recorder | None = None) -> Gate:
+        """The packaged default charter and value model."""
+        return cls(load_charter(None), model=load_model(None), recorder=recorder)
+
+    @classmethod
+    def from_charter(cls, path: str | Path | None = None, *, model: str | Path | ValueModel | None = None,
+                     recorder: Recorder | None = None, **kwargs: Any) -> Gate:
+        """A gate from a charter file (``None``: the default) and a model directory (``None``: current)."""
+        vm = model if isinstance(model, ValueModel) else load_model(model)
+        return cls(load_charter(path), model=vm, recorder=recorder, **kwargs)
+
+    @property
+    def version(self) -> str:
+        return f"{self.charter.name}@{self.cascade.version}"
+
+    # ------------------------------------------------------------------ checking
+    def check(
+        self,
+        context: str | list[Message] | list[dict[str, str]] = "",
+        action: str | ToolCall | dict[str, Any] = "",
+        *,
+        community: str | None = None,
+        candidates: Sequence[str] | None = None,
+        case_id: str | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Verdict:
+        """Judge one action in its context.
+
+        With ``candidates`` (alternative actions), every option is judged and the verdict picks
+        the best acceptable one by the reward head: ``chosen`` is its index in
+        ``[action, *candidates]`` and, when it is not the original, ``decision`` is ``revise`` with
+        the chosen text in ``revised``.
+        """
+        case = Case.model_validate({"context": context, "action": action, "community": community,
+                                    "id": case_id, "meta": meta or {}})
+        if not candidates:
+            return self.check_many([case])[0]
+        options = [case] + [case.model_copy(update={"action": c}) for c in candidates]
+        verdicts = self.check_many(options, record=False)
+        return self._choose(case, options, verdicts)
+
+    def check_case(self, case: Case) -> Verdict:
+        return self.check_many([case])[0]
+
+    def check_many(self, cases: Sequence[Case], *, record: bool = True) -> list[Verdict]:
+        """Judge a batch in one pass (batch encoding), in input order."""
+        for c in cases:
+            if c.community is not None and c.community not in self.charter.communities:
+                known = ", ".join(self.charter.communities) or "none"
+                raise InputError(f"unknown community {c.community!r}; the charter defines: {known}")
+        t0 = time.perf_counter()
+        n = len(cases)
+        # the time budget is per 256 cases, so a large batch is not failed for being large
+        budget = self.charter.policy.judge_timeout_ms / 1000 * max(1, -(-n // 256))
+        results = self.cascade.run(cases, self.charter, budget) if n else []
+        precedents = self._precedents(cases, results)
+        outcomes = [decide(self.charter, r.scores, community=c.community, error=bool(r.errors) and not r.timed_out,
+                           timed_out=r.timed_out) for c, r in zip(cases, results, strict=True)]
+        occlusions = self._occlusions(cases, results, outcomes)
+        per_case_ms = (time.perf_counter() - t0) * 1000 / max(n, 1)
+        verdicts = [self._verdict(*args, per_case_ms) for args in zip(cases, results, outcomes, precedents, occlusions, strict=True)]
+        if record and self.recorder is not None:
+            for c, v in zip(cases, verdicts, strict=True):
+                self.recorder(c, v)
+        return verdicts
+
+    def _precedents(self, cases: Sequence[Case], results: list[CaseResult]) -> list[list[Precedent]]:
+        if self.model is None or not self.n_precedents or not cases:
+            return [[] for _ in cases]
+        try:
+            return self.model.precedents_many(cases, k=self.n_precedents)
+        except Exception:  # precedents are explanation, never a reason to fail a verdict
+            return [[] for _ in cases]
+
+    def _occlusions(self, cases: Sequence[Case], results: list[CaseResult], outcomes: list[Outcome]) -> list[list[tuple[Evidence, float]]]:
+        """Occlusion evidence for the decisive learned principle of every case that was not allowed."""
+        out: list[list[tuple[Evidence, float]]] = [[] for _ in cases]
+        if self.model is None:
+            return out
+        todo = [(i, o.decisive[0]) for i, (r, o) in enumerate(zip(results, outcomes, strict=True))
+                if o.decision != "allow" and o.decisive and o.rule is None and not r.errors and self.model.name in r.stages]
+        if not todo:
+            return out
+        try:
+            found = self.model.occlusion_many([(cases[i], pid) for i, pid in todo])
+        except Exception:  # evidence is explanation, never a reason to fail a verdict
+            return out
+        for (i, _), f in zip(todo, found, strict=True):
+            out[i] = f
+        return out
+
+    def _verdict(self, case: Case, r: CaseResult, outcome: Outcome, precedents: list[Precedent],
+                 occlusion: list[tuple[Evidence, float]], ms: float) -> Verdict:
+        error = bool(r.errors) and not r.timed_out
+        communities: dict[str, Decision] = {}
+        if self.charter.communities:
+            communities["default"] = outcome.decision if case.community is None else decide(
+                self.charter, r.scores, error=error, timed_out=r.timed_out).decision
+            for name in self.charter.communities:
+                communities[name] = outcome.decision if name == case.community else decide(
+                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out).decision
+        try:
+            explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, occlusion=occlusion,
+                                                      precedents=precedents, errors=r.errors, community=case.community)
+        except Exception as e:  # an explanation failure must not turn into an allow or a crash
+            explanation = Explanation(summary=f"{outcome.decision}: explanation unavailable ({type(e).__name__}: {e})")
+            evidence = {}
+        principles = [p.model_copy(update={"evidence": evidence[p.id]}) if p.id in evidence and not p.evidence else p
+                      for p in outcome.principles]
+        return Verdict(
+            trace_id=uuid.uuid4().hex,
+            case_id=case.id,
+            decision=outcome.decision,
+            risk=outcome.risk,
+            principles=principles,
+            explanation=explanation,
+            communities=communities,
+            contested=len(set(communities.values())) > 1,
+            revised=outcome.revised,
+            judge_version=self.version,
+            errors=r.errors,
+            latency_ms=round(ms, 3),
+        )
+
+    def _choose(self, case: Case, options: list[Case], verdicts: list[Verdict]) -> Verdict:
+        ok = [i for i, v in enumerate(verdicts) if v.decision in ("allow", "revise")]
+        if not ok or self.model is None:
+            chosen_idx = 0 if not ok else ok[0]
+        else:
+            rewards = self.model.reward(options)
+            chosen_idx = max(ok, key=lambda i: (float(rewards[i]), -i))
+        v = verdicts[chosen_idx] if ok else verdicts[0]
+        update: dict[str, Any] = {"chosen": chosen_idx if ok else None}
+        if ok and chosen_idx != 0:
+            update["decision"] = "revise"
+            update["revised"] = verdicts[chosen_idx].revised or options[chosen_idx].action_text
+            update["explanation"] = v.explanation.model_copy(update={
+                "summary": f"Revised: candidate {chosen_idx} is the best acceptable option by the reward head "
+                           f"(the original was {verdicts[0].decision}). " + v.explanation.summary})
+        out = v.model_copy(update=update)
+        if self.recorder is not None:
+            self.recorder(case, out)
+        return out
+
+
+class Blocked(AccordError):
+    """Raised by :func:`guard` when the gate does not let a response through."""
+
+    exit_code = 1
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"{verdict.decision}: {verdict.explanation.summary}")
+        self.verdict = verdict
+
+
+def guard(gate: Gate | None = None, *, context_arg: str | int = 0, refusal: str | None = None,
+          ) -> Callable[[Callable[P, str]], Callable[P, str]]:
+    """Decorate a function that returns an AI response so every response passes the gate.
+
+    ``context_arg`` names (or indexes) the argument that holds the prompt. An allowed response is
+    returned as is, a revised one in its revised form; a blocked or escalated one raises
+    :class:`Blocked`, or returns ``refusal`` when given.
+    """
+
+    def wrap(fn: Callable[P, str]) -> Callable[P, str]:
+        state: dict[str, Gate] = {}
+
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> str:
+            g = gate or state.get("g") or state.setdefault("g", Gate.default())
+            if isinstance(context_arg, int):
+                ctx = args[context_arg] if len(args) > context_arg else ""
+            else:
+                ctx = kwargs.get(context_arg, "")
+            response = fn(*args, **kwargs)
+            v = g.check(context=str(ctx), action=str(response))
+            if v.decision == "allow":
+                return response
+            if v.decision == "revise" and v.revised is not None:
+                return v.revised
+            if refusal is not None:
+                return refusal
+            raise Blocked(v)
+
+        inner.last_gate = state  # type: ignore[attr-defined]
+        return inner
+
+    return wrap

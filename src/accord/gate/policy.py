@@ -1,0 +1,112 @@
+"""The gate's pure policy: charter + scores (+ failures) → decision, risk, per-community decisions.
+
+No I/O, no models: the same inputs always give the same decision, which is what makes verdicts
+auditable and the policy easy to test exhaustively.
+
+Rules:
+
+* a hard rule's fixed decision stands (``block`` > ``escalate`` > ``revise``; ``allow`` rules only
+  say the case needs no model);
+* a learned score is scaled by the community's weight for that principle and compared with the
+  threshold for its severity (or the community's override): at or above ``block`` blocks, at or
+  above ``escalate`` goes to a person;
+* the strictest outcome wins; a judge error or time-out raises the decision to the policy's
+  ``on_error`` / ``on_timeout`` (``escalate`` or ``block``), so a failure is never ``allow``.
+
+``risk`` is the largest fraction of the way to blocking over all principles (1.0 = at a block
+threshold); a blocking rule or a judge failure makes it 1.0, an escalating rule at least 0.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from accord.charter.model import Charter
+from accord.types import DECISION_ORDER, Decision, PrincipleResult, Score
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the policy decided for one community (or the default, ``community=None``)."""
+
+    decision: Decision
+    risk: float
+    principles: list[PrincipleResult]
+    decisive: list[str]
+    rule: str | None
+    revised: str | None
+
+
+def _stricter(a: Decision, b: Decision) -> Decision:
+    return a if DECISION_ORDER[a] >= DECISION_ORDER[b] else b
+
+
+def decide(
+    charter: Charter,
+    scores: Sequence[Score],
+    *,
+    community: str | None = None,
+    error: bool = False,
+    timed_out: bool = False,
+) -> Outcome:
+    """Apply the charter's policy to one case's scores."""
+    weights = charter.communities[community].weights if community is not None else {}
+    decision: Decision = "allow"
+    risk = 0.0
+    decisive: list[str] = []
+    rule: str | None = None
+    revised: str | None = None
+    results: dict[str, PrincipleResult] = {}
+
+    rule_scores = [s for s in scores if s.decision is not None]
+    learned = [s for s in scores if s.decision is None]
+    for s in sorted(rule_scores, key=lambda s: -DECISION_ORDER[s.decision or "allow"]):
+        d: Decision = s.decision or "allow"
+        if d == "revise" and s.revised is not None and revised is None:
+            revised = s.revised
+        if rule is None or DECISION_ORDER[d] > DECISION_ORDER[decision]:
+            decision, rule = d, s.rule
+        if d != "allow" and s.principle not in decisive:
+            decisive.append(s.principle)
+        risk = max(risk, {"block": 1.0, "escalate": 0.5, "revise": 0.25, "allow": 0.0}[d])
+        results[s.principle] = PrincipleResult.model_construct(id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
+                                               severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
+
+    allow_rule = any(s.decision == "allow" for s in rule_scores)
+    model_decision: Decision = "allow"
+    model_decisive: list[tuple[int, float, str]] = []
+    for s in learned:
+        if s.principle not in charter.principle_ids:
+            continue
+        eff = min(1.0, s.score * weights.get(s.principle, 1.0))
+        t = charter.threshold(s.principle, community)
+        d = "block" if eff >= t.block else "escalate" if eff >= t.escalate else "allow"
+        frac = eff / t.block if t.block > 0 else 1.0
+        if not allow_rule:
+            risk = max(risk, min(1.0, frac))
+            model_decision = _stricter(model_decision, d)  # type: ignore[arg-type]
+            if d != "allow":
+                model_decisive.append((DECISION_ORDER[d], frac, s.principle))
+        if s.principle not in results or results[s.principle].source == "model":
+            results[s.principle] = PrincipleResult.model_construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
+                                                   severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
+    final = _stricter(decision, model_decision)
+    rule = rule if final == decision else None
+    decision = final
+    # the principles that set the final decision come first
+    rule_decisive = decisive
+    decisive = [pid for _, _, pid in sorted(model_decisive, reverse=True)]
+    if rule is not None or model_decision != final:
+        decisive = rule_decisive + [p for p in decisive if p not in rule_decisive]
+    else:
+        decisive += [p for p in rule_decisive if p not in decisive]
+
+    if error:
+        decision, risk = _stricter(decision, charter.policy.on_error), 1.0
+    if timed_out:
+        decision, risk = _stricter(decision, charter.policy.on_timeout), 1.0
+    if decision != "revise":
+        revised = None
+    ordered = sorted(results.values(), key=lambda r: -r.score)
+    return Outcome(decision=decision, risk=round(risk, 4), principles=ordered, decisive=decisive, rule=rule, revised=revised)

@@ -1,0 +1,65 @@
+"""The judge protocol and the explicit judge registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from accord.charter.model import Charter
+from accord.errors import RegistryError
+from accord.types import Case, Score
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Scores cases against a charter's principles.
+
+    ``judge`` takes a batch so learned judges can encode it in one pass; it returns, for every
+    case, the scores it has an opinion on (a judge may say nothing about a principle).
+    A judge raises :class:`~accord.errors.JudgeError` (or anything) on failure; the gate
+    fails closed on it.
+    """
+
+    name: str
+
+    @property
+    def version(self) -> str: ...
+
+    def judge(self, cases: Sequence[Case], charter: Charter) -> list[list[Score]]: ...
+
+
+JudgeFactory = Callable[..., Judge]
+_REGISTRY: dict[str, JudgeFactory] = {}
+
+
+def register_judge(name: str, factory: JudgeFactory) -> None:
+    """Register a judge factory under ``name`` (plugins use the ``accord.judges`` entry point)."""
+    _REGISTRY[name] = factory
+
+
+def judge_names() -> list[str]:
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def get_judge(name: str, **options: Any) -> Judge:
+    """Build a registered judge; an unknown name lists what exists."""
+    _load_entry_points()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise RegistryError(f"unknown judge {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+    return factory(**options)
+
+
+_loaded = False
+
+
+def _load_entry_points() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for ep in entry_points(group="accord.judges"):
+        _REGISTRY.setdefault(ep.name, ep.load())

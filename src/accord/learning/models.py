@@ -1,0 +1,37 @@
+"""Where value models live: the packaged default, and the one a user points at."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from accord.judges.value_model import ValueModel
+
+DEFAULT_MODEL = "default"
+
+
+def default_model_dir() -> Path:
+    """The value model shipped inside the package."""
+    return Path(str(resources.files("accord.data").joinpath("models", DEFAULT_MODEL)))
+
+
+def current_model_dir(explicit: str | Path | None = None) -> Path:
+    """The model to use: ``explicit``, else ``$ACCORD_MODEL``, else the packaged default."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ACCORD_MODEL")
+    return Path(env) if env else default_model_dir()
+
+
+_CACHE: dict[tuple[str, float], ValueModel] = {}
+
+
+def load_model(path: str | Path | None = None) -> ValueModel:
+    """Load (and cache, keyed by path and modification time) a value model."""
+    d = current_model_dir(path)
+    mj = d / "model.json"
+    key = (str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
+    if key not in _CACHE:
+        _CACHE[key] = ValueModel.load(d)
+    return _CACHE[key]

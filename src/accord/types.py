@@ -1,0 +1,176 @@
+"""The data that crosses accord's boundaries: cases, scores, verdicts and feedback.
+
+All are pydantic models that reject unknown keys, so a typo in a JSON file or an HTTP body is an
+error rather than a silently ignored field. ``Verdict`` carries ``schema_version``; change its
+shape only with a version bump (see ``docs/verdict-schema.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+Decision = Literal["allow", "revise", "block", "escalate"]
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+DECISION_ORDER: dict[str, int] = {"allow": 0, "revise": 1, "escalate": 2, "block": 3}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Strict):
+    """One chat message of a context."""
+
+    role: str
+    content: str
+
+
+class ToolCall(_Strict):
+    """An agent action: a tool name with its arguments."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+    def as_text(self) -> str:
+        """The text a text encoder and the rules see for this call."""
+        args = json.dumps(self.arguments, sort_keys=True, ensure_ascii=False)
+        return f"call tool {self.name} with {args}"
+
+
+class Case(_Strict):
+    """One thing to judge: what the AI was asked or aiming at, and what it did or proposes."""
+
+    context: str | list[Message] = ""
+    action: str | ToolCall
+    actor: str | None = None
+    community: str | None = None
+    id: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def context_text(self) -> str:
+        if isinstance(self.context, str):
+            return self.context
+        return "\n".join(f"{m.role}: {m.content}" for m in self.context)
+
+    @property
+    def action_text(self) -> str:
+        return self.action.as_text() if isinstance(self.action, ToolCall) else self.action
+
+
+class Evidence(_Strict):
+    """Where a score came from: a rule match or the words that moved the model most."""
+
+    text: str
+    start: int | None = None
+    end: int | None = None
+    field: Literal["context", "action"] = "action"
+
+
+class Score(_Strict):
+    """One judge's probability that a case violates one principle."""
+
+    principle: str
+    score: float = Field(ge=0.0, le=1.0)
+    source: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    rule: str | None = None
+    decision: Decision | None = None  # fixed decision of a hard rule
+    revised: str | None = None  # the action after a redacting rule
+
+
+class PrincipleResult(_Strict):
+    """A principle's line in a verdict."""
+
+    id: str
+    score: float
+    violated: bool
+    severity: Severity
+    evidence: list[Evidence] = Field(default_factory=list)
+    source: str
+
+
+class Precedent(_Strict):
+    """A similar case that people judged, which the model learned from."""
+
+    context: str
+    action: str
+    verdict: Literal["acceptable", "unacceptable"]
+    principle: str | None = None
+    similarity: float
+    source: str
+
+
+class Explanation(_Strict):
+    """Why the gate decided as it did."""
+
+    summary: str
+    decisive: list[str] = Field(default_factory=list)
+    rule: str | None = None
+    precedents: list[Precedent] = Field(default_factory=list)
+    counterfactual: str = ""
+
+
+class Verdict(_Strict):
+    """The gate's answer for one case (Verdict JSON, ``schema_version`` 1)."""
+
+    schema_version: int = SCHEMA_VERSION
+    trace_id: str
+    case_id: str | None = None
+    decision: Decision
+    risk: float = Field(ge=0.0, le=1.0)
+    principles: list[PrincipleResult]
+    explanation: Explanation
+    communities: dict[str, Decision] = Field(default_factory=dict)
+    contested: bool = False
+    revised: str | None = None
+    chosen: int | None = None
+    judge_version: str
+    errors: list[str] = Field(default_factory=list)
+    latency_ms: float = 0.0
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision in ("allow", "revise")
+
+
+class Label(_Strict):
+    """A person's verdict on one case."""
+
+    kind: Literal["label"] = "label"
+    context: str = ""
+    action: str
+    verdict: Literal["acceptable", "unacceptable"]
+    principle: str | None = None
+    source: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class Preference(_Strict):
+    """A person preferred ``chosen`` over ``rejected`` in one context."""
+
+    kind: Literal["preference"] = "preference"
+    context: str = ""
+    chosen: str
+    rejected: str
+    source: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class Demonstration(_Strict):
+    """What a person did in a context: acceptable, and preferred over what the model would rank higher."""
+
+    kind: Literal["demonstration"] = "demonstration"
+    context: str = ""
+    action: str
+    source: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+Feedback = Annotated[Label | Preference | Demonstration, Field(discriminator="kind")]
