@@ -282,7 +282,9 @@ class ValueModel:
         room = max(self.memory_size - len(keep_idx), 0)
         if len(rest) > room:
             rest = sorted(rng.choice(rest, size=room, replace=False).tolist())
-        chosen = keep_idx + rest
+        known = {(m.context, m.action, m.verdict) for m in self.memory_}
+        chosen = [i for i in keep_idx + rest
+                  if (pairs_xy[i][0], pairs_xy[i][1], "unacceptable" if y[i] else "acceptable") not in known]
         self.memory_ = list(self.memory_) + [
             MemoryItem(pairs_xy[i][0], pairs_xy[i][1], "unacceptable" if y[i] else "acceptable", tags[i], srcs[i]) for i in chosen
         ]
