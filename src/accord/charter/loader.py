@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,17 @@ def parse_charter(text: str, filename: str = "<charter>") -> Charter:
     try:
         charter = Charter.model_validate(data, context={"defer_references": True})
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        # a typo shows up as an unknown field *and* a missing one: report the typo first
+        err = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         more = f" (and {e.error_count() - 1} more problem(s))" if e.error_count() > 1 else ""
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = f"unknown field {loc[-1]!r}; check the spelling (see `accord init` for every field)"
+            missing = [str(x["loc"][-1]) for x in errors if x["type"] == "missing" and tuple(x["loc"][:-1]) == loc[:-1]]
+            close = difflib.get_close_matches(str(loc[-1]), missing, n=1)
+            guess = f"; did you mean {close[0]!r}?" if close else "; check the spelling (`accord init` shows every field)"
+            msg = f"unknown field {loc[-1]!r}{guess}"
         elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {err['input']!r})"
         raise CharterError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {msg}{more}") from None

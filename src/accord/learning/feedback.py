@@ -86,6 +86,22 @@ def read_cases(path: str | Path) -> list[Case]:
     return out
 
 
+def read_labels(path: str | Path) -> list[Label]:
+    """Read labelled cases (``{"context", "action", "verdict", "principle"?}``; ``kind`` optional)."""
+    p = Path(path)
+    out = []
+    for n, obj in read_jsonl(p, "labelled case"):
+        obj = {"kind": "label", **obj}
+        obj.pop("id", None)
+        try:
+            out.append(Label.model_validate(obj))
+        except ValidationError as e:
+            raise FeedbackError(_pydantic_message(p, n, e)) from None
+    if not out:
+        raise FeedbackError(f"{p}: no labelled cases in the file")
+    return out
+
+
 def write_feedback(records: Iterable[Label | Preference | Demonstration], path: str | Path) -> int:
     """Write feedback as JSONL atomically; returns the count."""
     p = Path(path)

@@ -1,0 +1,273 @@
+"""Core commands: init, charter lint, check, learn, eval, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from accord.charter import lint_charter, load_charter
+from accord.cli.common import cli_errors, console, err_console
+from accord.errors import InputError
+from accord.explain import render_verdict
+from accord.gate import Gate
+from accord.learning.feedback import read_cases, read_feedback, read_labels
+from accord.learning.metrics import binary_metrics
+from accord.learning.models import current_model_dir, load_model
+from accord.learning.trainer import learn as learn_model
+from accord.types import Case, ToolCall, Verdict
+
+CharterOpt = Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Audit store URL (default: $ACCORD_DATABASE_URL or .accord/accord.db).")]
+
+charter_app = typer.Typer(help="Work with charters.", no_args_is_help=True)
+
+
+def _recorder(db: str | None, record: bool, source: str):  # type: ignore[no-untyped-def]
+    """The audit store's recorder, or None when recording is off."""
+    if not record:
+        return None
+    from accord.store import Store
+
+    return Store.open(db).recorder(source)
+
+
+def make_gate(charter: Path | None, model: Path | None, recorder: Any = None) -> Gate:
+    return Gate.from_charter(charter, model=model, recorder=recorder)
+
+
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter charter.")] = Path("charter.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter charter."""
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists", hint="pass --force to overwrite it, or give another path")
+    text = resources.files("accord.data").joinpath("starter_charter.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    console.print(f"wrote {path} — check it with: accord charter lint {path}")
+
+
+def lint(
+    path: Annotated[Path | None, typer.Argument(help="Charter YAML (default: the packaged default).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings.")] = False,
+) -> None:
+    """Validate a charter strictly and print advice."""
+    charter = load_charter(path)
+    warnings = lint_charter(charter)
+    name = str(path) if path else "default charter"
+    console.print(f"[green]ok[/] {name}: {len(charter.principles)} principles, {len(charter.rules)} rules, "
+                  f"{len(charter.communities)} communities")
+    for w in warnings:
+        console.print(Text("warning: " + w, style="yellow"))
+    if strict and warnings:
+        raise typer.Exit(1)
+
+
+def _action(action: str | None, tool: str | None, args: str | None) -> str | ToolCall:
+    if tool is not None:
+        try:
+            arguments = json.loads(args) if args else {}
+        except json.JSONDecodeError as e:
+            raise InputError(f"--args is not valid JSON: {e.msg} at column {e.colno}") from None
+        if not isinstance(arguments, dict):
+            raise InputError("--args must be a JSON object")
+        return ToolCall(name=tool, arguments=arguments)
+    if action is None:
+        raise InputError("nothing to check", hint="give --action TEXT, --tool NAME [--args JSON], or --input CASES.jsonl")
+    return action
+
+
+def check(
+    context: Annotated[str, typer.Option("--context", help="The situation, request or objective.")] = "",
+    action: Annotated[str | None, typer.Option("--action", help="The AI's response or proposed action.")] = None,
+    tool: Annotated[str | None, typer.Option("--tool", help="A tool call's name (instead of --action).")] = None,
+    args: Annotated[str | None, typer.Option("--args", help="The tool call's arguments as JSON.")] = None,
+    input: Annotated[Path | None, typer.Option("--input", "-i", help="Cases JSONL: one {id?, context?, action} per line.")] = None,
+    charter: CharterOpt = None,
+    model: ModelOpt = None,
+    community: Annotated[str | None, typer.Option("--community", help="Decide for this community of the charter.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print Verdict JSON (one per line for --input).")] = False,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if any decision is at least this strict: revise, escalate or block.")] = None,
+    db: DbOpt = None,
+    record: Annotated[bool, typer.Option("--record/--no-record", help="Record verdicts in the audit store.")] = True,
+) -> None:
+    """Judge an action (or a file of cases) against the charter and explain the verdict."""
+    order = {"allow": 0, "revise": 1, "escalate": 2, "block": 3}
+    if fail_on is not None and fail_on not in order:
+        raise InputError(f"--fail-on must be one of revise, escalate, block (got {fail_on!r})")
+    gate = make_gate(charter, model, _recorder(db, record, "cli"))
+    if input is not None:
+        cases = read_cases(input)
+        if community is not None:
+            cases = [c if c.community else c.model_copy(update={"community": community}) for c in cases]
+        verdicts = _check_batch(gate, cases, as_json)
+    else:
+        case = Case(context=context, action=_action(action, tool, args), community=community)
+        verdicts = gate.check_many([case])
+        if as_json:
+            sys.stdout.write(verdicts[0].model_dump_json() + "\n")
+        else:
+            render_verdict(case, verdicts[0], console)
+    if fail_on is not None and any(order[v.decision] >= order[fail_on] for v in verdicts):
+        raise typer.Exit(1)
+
+
+def _check_batch(gate: Gate, cases: list[Case], as_json: bool) -> list[Verdict]:
+    out: list[Verdict] = []
+    chunk = 256
+    show = err_console.is_terminal
+    with Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, disable=not show, transient=True) as bar:
+        task = bar.add_task("judging", total=len(cases))
+        for i in range(0, len(cases), chunk):
+            vs = gate.check_many(cases[i:i + chunk])
+            out.extend(vs)
+            if as_json:
+                sys.stdout.write("".join(v.model_dump_json() + "\n" for v in vs))
+                sys.stdout.flush()
+            bar.advance(task, len(vs))
+    if not as_json:
+        table = Table(title=f"{len(cases)} cases", header_style="bold")
+        for col in ("id", "decision", "risk", "top principle", "action"):
+            table.add_column(col)
+        for c, v in zip(cases, out, strict=True):
+            top = v.principles[0].id if v.principles else ""
+            table.add_row(Text(c.id or ""), v.decision, f"{v.risk:.2f}", top, Text(c.action_text[:60]))
+        console.print(table)
+        counts = {d: sum(v.decision == d for v in out) for d in ("allow", "revise", "escalate", "block")}
+        console.print("  ".join(f"{k}: {n}" for k, n in counts.items()))
+    return out
+
+
+def learn(
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Feedback JSONL: labels, preferences, demonstrations.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the new model.")] = Path(".accord/models/latest"),
+    charter: CharterOpt = None,
+    model: ModelOpt = None,
+    from_scratch: Annotated[bool, typer.Option("--from-scratch", help="Train on the given data (and the charter's examples) alone.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same data and seed give the same model.")] = 0,
+    holdout: Annotated[float, typer.Option("--holdout", help="Share of the feedback held out for metrics.")] = 0.2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Teach the value model with human feedback; builds on the current model by default."""
+    if data is None:
+        raise InputError("no feedback given", hint="pass --data FEEDBACK.jsonl (see docs/feedback.md for the format)")
+    if not 0 <= holdout < 1:
+        raise InputError(f"--holdout must be in [0, 1) (got {holdout})")
+    records = read_feedback(data)
+    if not records:
+        raise InputError(f"{data}: no feedback records in the file")
+    ch = load_charter(charter)
+    base = None if from_scratch else load_model(model)
+    with console.status("learning…"):
+        result = learn_model(records, ch, base=base, from_scratch=from_scratch, random_state=seed, source=f"feedback:{data.name}")
+    path = result.model.save(out, name=out.name)
+    _register_model(db, out, result)
+    if as_json:
+        sys.stdout.write(json.dumps({"model": str(path), "version": result.model.version, "counts": result.counts,
+                                     "metrics": result.metrics}) + "\n")
+        return
+    mode = "from scratch" if from_scratch else f"building on {current_model_dir(model)}"
+    console.print(f"learned from {result.counts['label']} labels, {result.counts['preference']} preferences, "
+                  f"{result.counts['demonstration']} demonstrations ({mode})")
+    _print_metrics(result.metrics)
+    console.print(f"saved [bold]{result.model.version}[/] to {path} — use it with: accord check --model {path}")
+
+
+def _register_model(db: str | None, out: Path, result: Any) -> None:
+    try:
+        from accord.store import Store
+
+        store = Store.open(db)
+        store.add_model_version(name=out.name, version=result.model.version, path=str(out.resolve()),
+                                card=result.model.card_, metrics=result.metrics)
+    except ImportError:  # pragma: no cover - the store ships with accord
+        pass
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    if not metrics:
+        console.print("[dim]too little feedback for a hold-out (fewer than 10 records): no metrics[/]")
+        return
+    table = Table(title=f"held-out metrics ({metrics.get('holdout', 0)} records)", header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in (metrics.get("labels") or {}).items():
+        table.add_row(f"labels {k}", "—" if v is None else f"{v}")
+    for k in ("pairwise_accuracy", "pairs", "demonstrations_acceptable"):
+        if k in metrics:
+            table.add_row(k.replace("_", " "), str(metrics[k]))
+    console.print(table)
+
+
+def evaluate(
+    path: Annotated[Path, typer.Argument(help="Labelled cases JSONL: {context?, action, verdict, principle?} per line.")],
+    charter: CharterOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Measure how well the gate agrees with human labels: precision, recall, F1, AUPRC per principle."""
+    labels = read_labels(path)
+    gate = make_gate(charter, model)
+    cases = [Case(context=r.context, action=r.action) for r in labels]
+    verdicts: list[Verdict] = []
+    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  disable=not err_console.is_terminal, transient=True) as bar:
+        task = bar.add_task("eval", total=len(cases))
+        for i in range(0, len(cases), 512):
+            verdicts.extend(gate.check_many(cases[i:i + 512], record=False))
+            bar.advance(task, min(512, len(cases) - i))
+    y = [int(r.verdict == "unacceptable") for r in labels]
+    rows: dict[str, Any] = {"overall": binary_metrics(y, [v.risk for v in verdicts],
+                                                      flagged=[v.decision != "allow" for v in verdicts]).as_dict()}
+    for pid in gate.charter.principle_ids:
+        tagged = [i for i, r in enumerate(labels) if r.principle == pid and r.verdict == "unacceptable"]
+        if not tagged:
+            continue
+        yp = [int(r.verdict == "unacceptable" and r.principle == pid) for r in labels]
+        sp = [next((p.score for p in v.principles if p.id == pid), 0.0) for v in verdicts]
+        fl = [any(p.id == pid and p.violated for p in v.principles) for v in verdicts]
+        rows[pid] = binary_metrics(yp, sp, flagged=fl).as_dict()
+    if as_json:
+        sys.stdout.write(json.dumps({"file": str(path), "judge": gate.version, "metrics": rows}) + "\n")
+        return
+    table = Table(title=f"{path} — {len(labels)} labelled cases, judge {gate.version}", header_style="bold")
+    for col in ("scope", "n", "positives", "precision", "recall", "F1", "AUPRC", "FPR"):
+        table.add_column(col, justify="right" if col != "scope" else "left")
+    for name, m in rows.items():
+        table.add_row(name, str(m["n"]), str(m["positives"]), f"{m['precision']:.3f}", f"{m['recall']:.3f}",
+                      f"{m['f1']:.3f}", "—" if m["auprc"] is None else f"{m['auprc']:.3f}",
+                      "—" if m["fpr"] is None else f"{m['fpr']:.3f}")
+    console.print(table)
+    console.print("[dim]overall: flagged = decision other than allow; AUPRC ranks by risk. "
+                  "Per principle: flagged = principle violated; AUPRC ranks by its score.[/]")
+
+
+def demo(
+    model: ModelOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary tables.")] = False,
+) -> None:
+    """Run the whole loop on built-in cases: judge, explain, learn from reviewers, judge again."""
+    from accord.cli.demo import run_demo
+
+    run_demo(model=model, quiet=quiet)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(cli_errors(init))
+    charter_app.command("lint")(cli_errors(lint))
+    app.add_typer(charter_app, name="charter")
+    app.command()(cli_errors(check))
+    app.command()(cli_errors(learn))
+    app.command("eval")(cli_errors(evaluate))
+    app.command()(cli_errors(demo))

@@ -1,0 +1,98 @@
+"""``accord demo``: the whole loop on built-in cases, in under a minute.
+
+1. judge spec-gaming, harmful, privacy and benign-but-edgy cases with the packaged defaults;
+2. show the verdicts and their explanations;
+3. apply a packaged set of reviewer verdicts (a customer-service team that counts "you cannot
+   cancel" as a lie, and a security-education team that wants attack explanations answered);
+4. retrain (building on the default model) and show which verdicts changed and why.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from accord.charter import load_charter
+from accord.cli.common import console
+from accord.explain import render_verdict
+from accord.gate import Gate
+from accord.learning.feedback import read_cases, read_feedback
+from accord.learning.models import load_model
+from accord.learning.trainer import learn
+from accord.types import Case, Verdict
+
+_STYLE = {"allow": "green", "revise": "cyan", "escalate": "yellow", "block": "red"}
+SHOWN = ("traffic-ban-cars", "happiness-hide-news", "calendar-delete-all", "ticket-email", "kill-process")
+
+
+def _demo_file(name: str) -> Path:
+    return Path(str(resources.files("accord.data").joinpath("demo", name)))
+
+
+def _table(title: str, cases: list[Case], verdicts: list[Verdict], before: list[Verdict] | None = None) -> Table:
+    t = Table(title=title, header_style="bold", title_justify="left")
+    t.add_column("case")
+    if before is not None:
+        t.add_column("before")
+    t.add_column("decision")
+    t.add_column("risk", justify="right")
+    t.add_column("why")
+    for i, (c, v) in enumerate(zip(cases, verdicts, strict=True)):
+        row: list[Text | str] = [c.id or ""]
+        if before is not None:
+            row.append(Text(before[i].decision, style=_STYLE[before[i].decision]))
+        changed = before is not None and before[i].decision != v.decision
+        row.append(Text(v.decision + (" ←" if changed else ""), style="bold " + _STYLE[v.decision] if changed else _STYLE[v.decision]))
+        row.append(f"{v.risk:.2f}")
+        row.append(Text(v.explanation.summary[:90]))
+        t.add_row(*row)
+    return t
+
+
+def run_demo(model: Path | None = None, quiet: bool = False) -> None:
+    t0 = time.perf_counter()
+    charter = load_charter(None)
+    base = load_model(model)
+    gate = Gate(charter, model=base)
+    cases = read_cases(_demo_file("cases.jsonl"))
+    console.print(Rule("accord demo: charter → judges → gate → verdict → review → learning"))
+    console.print(f"charter [bold]{charter.name}[/]: {len(charter.principles)} principles, {len(charter.rules)} rules; "
+                  f"value model {base.version} ({base.card_.get('name') or 'default'})")
+    before = gate.check_many(cases)
+    console.print(_table("1. The default gate judges 14 cases", cases, before))
+    if not quiet:
+        console.print(Rule("2. Why: explanations for a few verdicts"))
+        for c, v in zip(cases, before, strict=True):
+            if c.id in SHOWN:
+                render_verdict(c, v, console, title=c.id)
+
+    feedback = read_feedback(_demo_file("reviews.jsonl"))
+    console.print(Rule("3. Reviewers teach the judge"))
+    kinds = {k: sum(r.kind == k for r in feedback) for k in ("label", "preference", "demonstration")}
+    console.print(f"{kinds['label']} labels, {kinds['preference']} preference, {kinds['demonstration']} demonstration from "
+                  "a customer-service team (telling a customer they cannot cancel is a lie) and a security-education "
+                  "team (explaining attacks so people can defend is wanted).")
+    result = learn(feedback, charter, base=base, holdout=0, source="demo-reviews")
+    with tempfile.TemporaryDirectory() as tmp:
+        result.model.save(Path(tmp) / "demo-model", name="demo-model")
+    new_gate = Gate(charter, model=result.model)
+    after = new_gate.check_many(cases)
+    console.print(_table(f"4. After learning (model {result.model.version}): what changed", cases, after, before))
+    changed = [(c, b, a) for c, b, a in zip(cases, before, after, strict=True) if b.decision != a.decision]
+    for c, b, a in changed:
+        cited = [p for p in a.explanation.precedents if p.source.startswith("reviewer:")]
+        line = Text(f"{c.id}: {b.decision} → {a.decision}. ", style="bold")
+        if cited:
+            p = cited[0]
+            line.append(Text(f"Now cites a reviewer's precedent ({p.source}, similarity {p.similarity:.2f}): "
+                             f"“{p.action[:80]}” was judged {p.verdict}.", style=""))
+        console.print(line)
+    if not changed:
+        console.print("no decision changed; the scores moved (see risk).")
+    console.print(Rule(f"done in {time.perf_counter() - t0:.1f} s — try: accord check --context … --action …"))

@@ -1,0 +1,107 @@
+"""Value learning: feedback (+ the charter's examples) → a new value model, with held-out metrics.
+
+By default learning *builds on* the current model (``partial_fit``: the feedback is added to what
+it already knows); ``from_scratch`` trains on the given data and the charter's examples alone.
+Metrics come from a seeded hold-out of the feedback, scored by a model trained without it; the
+model that is saved is then trained on all of it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accord.charter.model import Charter
+from accord.judges.value_model import Pairs, ValueModel
+from accord.learning.feedback import TrainingSet, charter_examples, feedback_to_training
+from accord.learning.metrics import binary_metrics, pairwise_accuracy
+from accord.types import Demonstration, Label, Preference
+
+FeedbackRecord = Label | Preference | Demonstration
+
+
+@dataclass
+class LearnResult:
+    """A trained model, its held-out metrics, and what it was trained on."""
+
+    model: ValueModel
+    metrics: dict[str, Any] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _split(n: int, holdout: float, seed: int) -> tuple[list[int], list[int]]:
+    if n < 10 or holdout <= 0:
+        return list(range(n)), []
+    idx = np.random.default_rng(seed).permutation(n)
+    cut = max(1, int(round(n * holdout)))
+    return sorted(idx[cut:].tolist()), sorted(idx[:cut].tolist())
+
+
+def learn(
+    records: Sequence[FeedbackRecord],
+    charter: Charter,
+    *,
+    base: ValueModel | None = None,
+    from_scratch: bool = False,
+    holdout: float = 0.2,
+    random_state: int = 0,
+    source: str = "feedback",
+) -> LearnResult:
+    """Train a value model from feedback; see the module docstring."""
+    counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
+    train_idx, test_idx = _split(len(records), holdout, random_state)
+    metrics: dict[str, Any] = {}
+    if test_idx:
+        trial = _train([records[i] for i in train_idx], charter, base, from_scratch, random_state, source)
+        metrics = evaluate_feedback(trial, [records[i] for i in test_idx])
+        metrics["holdout"] = len(test_idx)
+    model = _train(list(records), charter, base, from_scratch, random_state, source)
+    model.card_.setdefault("learn_metrics", []).append({"counts": counts, **metrics})
+    return LearnResult(model=model, metrics=metrics, counts=counts)
+
+
+def _train(records: list[FeedbackRecord], charter: Charter, base: ValueModel | None, from_scratch: bool,
+           seed: int, source: str) -> ValueModel:
+    warm = base is not None and not from_scratch
+    model = copy.deepcopy(base) if warm else ValueModel(charter.principle_ids, random_state=seed)
+    assert model is not None
+    data = TrainingSet()
+    data.extend(charter_examples(charter))
+    data.extend(feedback_to_training(records, model if warm else None, source=source))
+    if warm:
+        return model.partial_fit(data.cases, data.y, **data.fit_kwargs())
+    return model.fit(data.cases, data.y, **data.fit_kwargs())
+
+
+def evaluate_feedback(model: ValueModel, records: Sequence[FeedbackRecord]) -> dict[str, Any]:
+    """Agreement of a model with held-out feedback: label metrics and pairwise accuracy."""
+    out: dict[str, Any] = {}
+    labels = [r for r in records if isinstance(r, Label)]
+    if labels:
+        p = model.predict_proba([(r.context, r.action) for r in labels])[:, 1]
+        y = [int(r.verdict == "unacceptable") for r in labels]
+        out["labels"] = binary_metrics(y, p).as_dict()
+    pairs = Pairs()
+    for r in records:
+        if isinstance(r, Preference):
+            pairs.add(r.context, r.chosen, r.rejected)
+    if len(pairs):
+        rc = model.reward(list(zip(pairs.contexts, pairs.chosen, strict=True)))
+        rr = model.reward(list(zip(pairs.contexts, pairs.rejected, strict=True)))
+        out["pairwise_accuracy"] = pairwise_accuracy(rc, rr)
+        out["pairs"] = len(pairs)
+    demos = [r for r in records if isinstance(r, Demonstration)]
+    if demos:
+        p = model.predict_proba([(r.context, r.action) for r in demos])[:, 1]
+        out["demonstrations_acceptable"] = round(float((p < 0.5).mean()), 4)
+    return out
+
+
+def save_learned(result: LearnResult, out: str | Path, name: str | None = None) -> Path:
+    """Save the model directory; the data card records counts and metrics."""
+    return result.model.save(out, name=name)

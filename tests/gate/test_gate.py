@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from accord import Blocked, Gate, guard
+from accord.errors import InputError
+from accord.judges.rules import RuleJudge
+from accord.types import Case, Score, ToolCall, Verdict
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "verdict.schema.json"
+
+
+class Raising:
+    name = "boom"
+    version = "boom-1"
+
+    def judge(self, cases, charter):
+        raise RuntimeError("model server down")
+
+
+class Slow:
+    name = "slow"
+    version = "slow-1"
+
+    def judge(self, cases, charter):
+        time.sleep(0.5)
+        return [[Score(principle="harm", score=0.0, source="slow")] for _ in cases]
+
+
+class Fixed:
+    """A judge that says the same score for one principle (a test seam, not a product judge)."""
+
+    name = "fixed"
+    version = "fixed-1"
+
+    def __init__(self, pid, score):
+        self.pid, self.score = pid, score
+
+    def judge(self, cases, charter):
+        return [[Score(principle=self.pid, score=self.score, source="fixed")] for _ in cases]
+
+
+@pytest.mark.parametrize("on_error", ["escalate", "block"])
+def test_raising_judge_never_allows(charter, on_error):
+    ch = charter.model_copy(update={"policy": charter.policy.model_copy(update={"on_error": on_error})})
+    v = Gate(ch, judges=[RuleJudge(), Raising()]).check("hi", "hello there")
+    assert v.decision == on_error
+    assert v.errors and "model server down" in v.errors[0]
+    assert v.risk == 1.0
+
+
+@pytest.mark.parametrize("on_timeout", ["escalate", "block"])
+def test_slow_judge_times_out_closed(charter, on_timeout):
+    ch = charter.model_copy(update={"policy": charter.policy.model_copy(update={"on_timeout": on_timeout, "judge_timeout_ms": 50})})
+    t0 = time.perf_counter()
+    v = Gate(ch, judges=[Slow()]).check("hi", "hello")
+    assert time.perf_counter() - t0 < 0.4
+    assert v.decision == on_timeout
+    assert "exceeded" in v.errors[0]
+
+
+def test_judge_returning_garbage_fails_closed(charter):
+    class Garbage:
+        name, version = "garbage", "g"
+
+        def judge(self, cases, charter):
+            return None
+
+    assert Gate(charter, judges=[Garbage()]).check("a", "b").decision == "escalate"
+
+
+def test_rules_then_model_and_revise(charter):
+    g = Gate(charter, judges=[RuleJudge(), Fixed("harm", 0.01)])
+    v = g.check("Summarise the ticket", "Contact jane@example.org about it")
+    assert v.revised is not None and "jane@example.org" not in v.revised
+    b = g.check("cut costs", {"name": "delete_files", "arguments": {"path": "/backups/db"}})
+    assert b.decision == "block"
+    assert b.explanation.rule == "no-backup-deletion"
+    assert b.principles[0].id == "safety_oversight" and b.principles[0].violated
+
+
+def test_check_many_keeps_order_and_ids(charter, small_model):
+    g = Gate(charter, model=small_model)
+    cases = [Case(id=f"c{i}", context="q", action=a) for i, a in
+             enumerate(["fine answer", "Delete all database backups now", "a@b.co", "another fine answer"])]
+    vs = g.check_many(cases)
+    assert [v.case_id for v in vs] == ["c0", "c1", "c2", "c3"]
+    assert len({v.trace_id for v in vs}) == 4
+
+
+def test_check_many_batches_encoding(charter, small_model, monkeypatch):
+    calls = []
+    enc = small_model._enc
+    real = enc.encode
+    monkeypatch.setattr(enc, "encode", lambda texts: calls.append(len(texts)) or real(texts))
+    Gate(charter, model=small_model, precedents=0).check_many([Case(action=f"plain answer number {i}") for i in range(50)])
+    # one batched encoding for the judge (occlusion may add one more), never one call per case
+    assert 1 <= len(calls) <= 3
+
+
+def test_communities_and_contested(charter):
+    g = Gate(charter, judges=[Fixed("wellbeing", 0.65)])
+    v = g.check("ctx", "act")
+    assert v.communities["default"] == "escalate"
+    assert v.communities["libertarian"] == "allow"  # weight 0.7 → 0.455 < 0.6
+    assert v.contested
+    assert g.check("ctx", "act", community="libertarian").decision == "allow"
+    with pytest.raises(InputError, match="unknown community 'nope'"):
+        g.check("ctx", "act", community="nope")
+
+
+def test_candidates_pick_best_acceptable(charter):
+    class ByText:
+        name, version = "bytext", "t"
+
+        def judge(self, cases, charter):
+            return [[Score(principle="harm", score=0.9 if "bad" in c.action_text else 0.05, source="t")] for c in cases]
+
+    class Reward:
+        name = "reward-only"
+
+        def reward(self, cases):
+            import numpy as np
+
+            return np.array([len(c.action_text) for c in cases], dtype=float)
+
+    g = Gate(charter, judges=[ByText()])
+    g.model = Reward()  # type: ignore[assignment]
+    v = g.check("q", "bad answer", candidates=["ok", "a much longer ok answer", "bad but long long long answer"])
+    assert v.decision == "revise"
+    assert v.chosen == 2
+    assert v.revised == "a much longer ok answer"
+    none_ok = g.check("q", "bad one", candidates=["bad two"])
+    assert none_ok.decision == "block" and none_ok.chosen is None
+
+
+def test_guard_decorator(charter):
+    g = Gate(charter, judges=[RuleJudge(), Fixed("harm", 0.01)])
+
+    @guard(g, context_arg="prompt")
+    def assistant(prompt: str) -> str:
+        return {"email": "write to ann@corp.com", "backup": "ok"}[prompt]
+
+    assert "ann@corp.com" not in assistant(prompt="email")
+
+    @guard(Gate(charter, judges=[Fixed("harm", 0.99)]), refusal="Sorry.")
+    def harmful(prompt: str) -> str:
+        return "something"
+
+    assert harmful("x") == "Sorry."
+
+    @guard(Gate(charter, judges=[Fixed("harm", 0.99)]))
+    def harmful2(prompt: str) -> str:
+        return "something"
+
+    with pytest.raises(Blocked) as e:
+        harmful2("x")
+    assert e.value.verdict.decision == "block"
+
+
+def test_verdict_json_matches_documented_schema(charter, small_model):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    v = Gate(charter, model=small_model).check("You are a traffic AI", "Ban all private cars now")
+    jsonschema.validate(json.loads(v.model_dump_json()), schema)
+    assert schema == json.loads(json.dumps(Verdict.model_json_schema())), "docs/verdict.schema.json is stale: run scripts/write_schemas.py"
+
+
+def test_tool_call_case_text():
+    c = Case(action=ToolCall(name="x", arguments={"b": 1, "a": "y"}))
+    assert c.action_text == 'call tool x with {"a": "y", "b": 1}'

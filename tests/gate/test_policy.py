@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import pytest
+
+from accord.charter import load_charter, parse_charter
+from accord.gate.policy import decide
+from accord.types import Score
+
+C = parse_charter("""
+principles:
+  - {id: crit, text: c, severity: critical}
+  - {id: high, text: h, severity: high}
+  - {id: med, text: m, severity: medium}
+  - {id: low, text: l, severity: low}
+rules:
+  - {id: r-block, principle: crit, decision: block, keywords: [x]}
+communities:
+  strict: {weights: {med: 2.0}}
+  lenient: {thresholds: {crit: {block: 0.95, escalate: 0.9}}}
+policy:
+  thresholds:
+    critical: {block: 0.6, escalate: 0.3}
+    high: {block: 0.75, escalate: 0.45}
+    medium: {block: 0.9, escalate: 0.6}
+    low: {block: 1.0, escalate: 0.75}
+  on_error: escalate
+  on_timeout: block
+""", "p.yaml")
+
+
+def s(pid, score, **kw):
+    return Score(principle=pid, score=score, source="model", **kw)
+
+
+@pytest.mark.parametrize(("pid", "score", "expected"), [
+    ("crit", 0.29, "allow"), ("crit", 0.3, "escalate"), ("crit", 0.6, "block"),
+    ("high", 0.44, "allow"), ("high", 0.45, "escalate"), ("high", 0.75, "block"),
+    ("med", 0.59, "allow"), ("med", 0.6, "escalate"), ("med", 0.9, "block"),
+    ("low", 0.74, "allow"), ("low", 0.75, "escalate"), ("low", 0.99, "escalate"), ("low", 1.0, "block"),
+])
+def test_thresholds_per_severity(pid, score, expected):
+    assert decide(C, [s(pid, score)]).decision == expected
+
+
+def test_strictest_wins_and_risk_is_fraction_of_block():
+    o = decide(C, [s("crit", 0.3), s("high", 0.8), s("low", 0.1)])
+    assert o.decision == "block"
+    assert o.decisive[0] == "high"
+    assert o.risk == 1.0
+    assert decide(C, [s("crit", 0.15)]).risk == pytest.approx(0.25)
+
+
+def test_communities_weight_and_override():
+    scores = [s("med", 0.5), s("crit", 0.7)]
+    assert decide(C, scores).decision == "block"
+    assert decide(C, [s("med", 0.5)], community="strict").decision == "block"  # 0.5 × 2 ≥ 0.9
+    assert decide(C, [s("med", 0.5)]).decision == "allow"
+    assert decide(C, [s("crit", 0.7)], community="lenient").decision == "allow"
+
+
+def test_rules_fix_decisions_and_revise():
+    rule = Score(principle="crit", score=1.0, source="rule:r-block", rule="r-block", decision="block")
+    o = decide(C, [rule, s("crit", 0.0)])
+    assert (o.decision, o.rule, o.risk) == ("block", "r-block", 1.0)
+    rev = Score(principle="high", score=1.0, source="rule:x", rule="x", decision="revise", revised="clean")
+    o = decide(C, [rev, s("crit", 0.1)])
+    assert (o.decision, o.revised) == ("revise", "clean")
+    # escalation by the model outranks a revision, and the revised text is dropped
+    o = decide(C, [rev, s("crit", 0.4)])
+    assert (o.decision, o.revised, o.rule) == ("escalate", None, None)
+
+
+@pytest.mark.parametrize("scores", [[], [s("crit", 0.0)], [s("low", 0.0)]])
+def test_failures_never_allow(scores):
+    assert decide(C, scores, error=True).decision == "escalate"
+    assert decide(C, scores, timed_out=True).decision == "block"
+    assert decide(C, scores, error=True).risk == 1.0
+
+
+def test_allow_rule_suppresses_model():
+    c = parse_charter("""
+principles: [{id: a, text: t, severity: critical}]
+rules: [{id: ok, principle: a, decision: allow, keywords: [internal test]}]
+""")
+    allow = Score(principle="a", score=1.0, source="rule:ok", rule="ok", decision="allow")
+    assert decide(c, [allow, s("a", 0.9)]).decision == "allow"
+    assert decide(c, [allow, s("a", 0.9)], error=True).decision == "escalate"
+
+
+def test_default_charter_policy_is_consistent():
+    c = load_charter(None)
+    for sev in ("critical", "high", "medium", "low"):
+        t = c.policy.thresholds[sev]
+        assert 0 < t.escalate <= t.block <= 1

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from accord.errors import ModelError, NotFittedError
+from accord.judges.value_model import Pairs, ValueModel
+from accord.learning.feedback import charter_examples, feedback_to_training
+from accord.learning.trainer import learn
+from accord.types import Demonstration, Label, Preference
+
+
+def test_not_fitted_raises_sklearn_compatible_error():
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+
+    m = ValueModel(["harm"])
+    for call in (lambda: m.predict_proba(["x"]), lambda: m.reward(["x"]), lambda: m.principle_proba(["x"])):
+        with pytest.raises(NotFittedError):
+            call()
+        with pytest.raises(SkNotFitted):
+            call()
+
+
+def test_fit_returns_self_and_learned_state(charter):
+    t = charter_examples(charter)
+    m = ValueModel(charter.principle_ids, random_state=3)
+    assert m.fit(t.cases, t.y, **t.fit_kwargs()) is m
+    p = m.predict_proba([("", "Here is how to build a pipe bomb."), ("", "Here is a cake recipe.")])
+    assert p.shape == (2, 2) and np.allclose(p.sum(axis=1), 1)
+    assert m.principle_proba(["x"]).shape == (1, len(charter.principle_ids))
+    assert m.partial_fit([("", "ok")], [0]) is m
+
+
+def test_same_data_and_seed_give_the_same_model(charter, tmp_path):
+    t = charter_examples(charter)
+    a = ValueModel(charter.principle_ids, random_state=7).fit(t.cases, t.y, **t.fit_kwargs())
+    b = ValueModel(charter.principle_ids, random_state=7).fit(t.cases, t.y, **t.fit_kwargs())
+    assert a.version == b.version
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    for f in ("arrays.npz", "precedents.jsonl"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_save_load_round_trip_without_pickle(small_model, tmp_path):
+    d = small_model.save(tmp_path / "m")
+    assert sorted(p.name for p in d.iterdir()) == ["arrays.npz", "model.json", "precedents.jsonl"]
+    np.load(d / "arrays.npz", allow_pickle=False)  # raises if anything was pickled
+    meta = json.loads((d / "model.json").read_text())
+    assert meta["format_version"] == 1 and meta["card"]["counts"]["examples"] > 0
+    m = ValueModel.load(d)
+    X = [("ctx", "Ban all private cars."), ("", "hello")]
+    assert np.allclose(m.predict_proba(X), small_model.predict_proba(X), atol=1e-3)
+    assert m.version == small_model.version
+
+
+def test_load_errors_are_clear(tmp_path):
+    with pytest.raises(ModelError, match="not a model directory"):
+        ValueModel.load(tmp_path)
+    (tmp_path / "model.json").write_text('{"format_version": 99, "kind": "x"}')
+    with pytest.raises(ModelError, match="unsupported model format"):
+        ValueModel.load(tmp_path)
+
+
+CTX = "Customer: how do I close my account?"
+
+
+def test_label_feedback_moves_the_case(charter, small_model):
+    bad = "Accounts can never be closed, sorry; you'll be billed forever."
+    before = small_model.predict_proba([(CTX, bad)])[0, 1]
+    labels = [Label(context=CTX, action=bad, verdict="unacceptable", principle="honesty")] * 3
+    res = learn(labels, charter, base=small_model, holdout=0)
+    after = res.model.predict_proba([(CTX, bad)])[0, 1]
+    assert after > before + 0.2
+    pid = res.model.principles.index("honesty")
+    P = res.model.principle_proba([(CTX, bad)])[0]
+    assert P.argmax() == pid
+
+
+def test_preference_feedback_trains_reward(charter, small_model):
+    good, bad = "Settings, then Account, then Close account.", "Closing is complicated; most people stay."
+    prefs = [Preference(context=CTX, chosen=good, rejected=bad)]
+    res = learn(prefs, charter, base=small_model, holdout=0)
+    r = res.model.reward([(CTX, good), (CTX, bad)])
+    assert r[0] > r[1]
+
+
+def test_demonstration_is_acceptable_and_preferred(charter, small_model):
+    bad = "You cannot close it online; please keep paying."
+    demo = "Of course: open Settings, choose Account, press Close account."
+    records = [Label(context=CTX, action=bad, verdict="unacceptable", principle="honesty"),
+               Demonstration(context=CTX, action=demo)]
+    t = feedback_to_training(records, small_model)
+    assert (CTX, demo, bad) in set(zip(t.pairs.contexts, t.pairs.chosen, t.pairs.rejected, strict=True))
+    res = learn(records, charter, base=small_model, holdout=0)
+    assert res.model.predict_proba([(CTX, demo)])[0, 1] < 0.5
+    r = res.model.reward([(CTX, demo), (CTX, bad)])
+    assert r[0] > r[1]
+
+
+def test_from_scratch_forgets_the_base(charter, small_model):
+    res = learn([Label(context="a", action="b", verdict="acceptable")], charter, base=small_model, from_scratch=True, holdout=0)
+    assert len(res.model.memory_) < len(small_model.memory_) + 5
+    assert res.model.card_["history"][0]["mode"] == "fit"
+
+
+def test_learn_reports_holdout_metrics(charter, small_model):
+    records = []
+    for i in range(12):
+        records.append(Label(context=f"Customer {i}: cancel please", action=f"Sorry, cancelling is impossible, plan {i}.",
+                             verdict="unacceptable", principle="honesty"))
+        records.append(Label(context=f"Customer {i}: cancel please", action=f"Press Cancel in Billing, plan {i}.",
+                             verdict="acceptable"))
+    res = learn(records, charter, base=small_model, holdout=0.25, random_state=1)
+    assert res.metrics["holdout"] == 6
+    assert 0.0 <= res.metrics["labels"]["f1"] <= 1.0
+    assert res.counts == {"label": 24, "preference": 0, "demonstration": 0}
+
+
+def test_pairs_helper():
+    p = Pairs()
+    p.add("c", "a", "b")
+    assert len(p) == 1
