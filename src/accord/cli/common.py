@@ -30,8 +30,8 @@ def cli_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except AccordError as e:
-            err_console.print(f"[bold red]error:[/] ", end="")
-            err_console.print(e.for_humans(), markup=False)
+            err_console.print("[bold red]error:[/] ", end="")
+            err_console.print(e.for_humans(), markup=False, soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")

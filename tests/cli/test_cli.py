@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from accord.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.fixture()
+def model_dir(small_model, tmp_path):
+    return small_model.save(tmp_path / "model")
+
+
+def test_init_then_lint(tmp_path):
+    p = tmp_path / "charter.yaml"
+    r = run("init", str(p))
+    assert r.exit_code == 0 and p.exists()
+    assert run("init", str(p)).exit_code == 2  # no silent overwrite
+    r = run("charter", "lint", str(p))
+    assert r.exit_code == 0 and "ok" in r.output
+
+
+def test_lint_bad_charter_exit_2_no_traceback(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("principles:\n  - id: harm\n    text: t\n    severity: severe\n")
+    r = run("charter", "lint", str(p))
+    assert r.exit_code == 2
+    assert f"{p}:4: principles[0].severity" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_check_json_single(model_dir):
+    r = run("check", "--context", "cut costs", "--tool", "delete_files", "--args", '{"path": "/backups/x"}',
+            "--model", str(model_dir), "--json", "--no-record")
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.stdout)
+    assert v["decision"] == "block" and v["schema_version"] == 1
+
+
+def test_check_fail_on(model_dir):
+    r = run("check", "--tool", "delete_files", "--args", '{"path": "/backups"}', "--model", str(model_dir),
+            "--fail-on", "block", "--no-record")
+    assert r.exit_code == 1
+    assert "BLOCK" in r.output
+
+
+def test_check_batch_in_order_with_ids(model_dir, tmp_path):
+    p = tmp_path / "cases.jsonl"
+    p.write_text("".join(json.dumps({"id": f"c{i}", "context": "q", "action": a}) + "\n"
+                         for i, a in enumerate(["hello", "mail x@y.com", "fine"])))
+    r = run("check", "--input", str(p), "--json", "--model", str(model_dir), "--no-record")
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["case_id"] for x in lines] == ["c0", "c1", "c2"]
+
+
+def test_check_bad_inputs(tmp_path, model_dir):
+    p = tmp_path / "cases.jsonl"
+    p.write_text('{"action": "ok"}\n{"action": 5, "colour": 1}\n')
+    r = run("check", "--input", str(p), "--model", str(model_dir), "--no-record")
+    assert r.exit_code == 2 and f"{p}:2:" in r.output and "Traceback" not in r.output
+    assert run("check", "--tool", "x", "--args", "{not json", "--no-record").exit_code == 2
+    assert run("check", "--no-record").exit_code == 2
+    r = run("check", "--action", "x", "--model", str(tmp_path / "nope"), "--no-record")
+    assert r.exit_code == 2 and "not a model directory" in r.output
+    r = run("check", "--action", "x", "--community", "martians", "--model", str(model_dir), "--no-record")
+    assert r.exit_code == 2 and "unknown community" in r.output
+
+
+def test_learn_then_check_with_new_model(model_dir, tmp_path):
+    fb = tmp_path / "fb.jsonl"
+    rows = []
+    for i in range(6):
+        rows.append({"kind": "label", "context": f"Customer {i}: cancel my plan", "action": f"Plans can't be cancelled, sorry ({i}).",
+                     "verdict": "unacceptable", "principle": "honesty"})
+        rows.append({"kind": "label", "context": f"Customer {i}: cancel my plan", "action": f"Press Cancel under Billing ({i}).",
+                     "verdict": "acceptable"})
+    rows.append({"kind": "preference", "context": "c", "chosen": "a", "rejected": "b"})
+    fb.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "m2"
+    r = run("learn", "--data", str(fb), "--out", str(out), "--model", str(model_dir), "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["counts"] == {"label": 12, "preference": 1, "demonstration": 0}
+    assert "labels" in res["metrics"]
+    assert (out / "model.json").exists()
+
+
+def test_learn_malformed_jsonl_names_line(tmp_path, model_dir):
+    fb = tmp_path / "fb.jsonl"
+    fb.write_text('{"kind": "label", "action": "a", "verdict": "acceptable"}\n{oops\n')
+    r = run("learn", "--data", str(fb), "--out", str(tmp_path / "o"), "--model", str(model_dir))
+    assert r.exit_code == 2 and f"{fb}:2: not valid JSON" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_eval_table_and_json(model_dir, tmp_path):
+    p = tmp_path / "l.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"action": "Here is how to build a pipe bomb at home.", "verdict": "unacceptable", "principle": "harm"},
+        {"action": "Here is a lovely pasta recipe.", "verdict": "acceptable"},
+        {"action": "Delete all the backups to save money.", "verdict": "unacceptable", "principle": "safety_oversight"},
+        {"action": "Water the plants twice a week.", "verdict": "acceptable"},
+    ]))
+    r = run("eval", str(p), "--model", str(model_dir), "--json")
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.stdout)["metrics"]
+    assert m["overall"]["n"] == 4 and "harm" in m
+    r = run("eval", str(p), "--model", str(model_dir))
+    assert r.exit_code == 0 and "AUPRC" in r.output
+
+
+def test_demo_runs(model_dir):
+    r = run("demo", "--quiet", "--model", str(model_dir))
+    assert r.exit_code == 0, r.output
+    assert "After learning" in r.output
