@@ -31,7 +31,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="Audit store URL (defaul
 charter_app = typer.Typer(help="Work with charters.", no_args_is_help=True)
 
 
-def _recorder(db: str | None, record: bool, source: str):  # type: ignore[no-untyped-def]
+def _recorder(db: str | None, record: bool, source: str):
     """The audit store's recorder, or None when recording is off."""
     if not record:
         return None

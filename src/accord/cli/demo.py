@@ -50,9 +50,20 @@ def _table(title: str, cases: list[Case], verdicts: list[Verdict], before: list[
         changed = before is not None and before[i].decision != v.decision
         row.append(Text(v.decision + (" ←" if changed else ""), style="bold " + _STYLE[v.decision] if changed else _STYLE[v.decision]))
         row.append(f"{v.risk:.2f}")
-        row.append(Text(v.explanation.summary[:90]))
+        row.append(Text(_why(v)))
         t.add_row(*row)
     return t
+
+
+def _why(v: Verdict) -> str:
+    """A short reason: the rule, or the decisive principles with their scores."""
+    if v.errors:
+        return "judge failed: " + v.errors[0][:40]
+    if v.explanation.rule and v.decision != "allow":
+        return f"rule {v.explanation.rule}"
+    scored = {p.id: p.score for p in v.principles}
+    pids = v.explanation.decisive or [p.id for p in v.principles[:1]]
+    return ", ".join(f"{pid} {scored.get(pid, 0):.2f}" for pid in pids[:2])
 
 
 def run_demo(model: Path | None = None, quiet: bool = False) -> None:

@@ -85,7 +85,7 @@ def decide(
         frac = eff / t.block if t.block > 0 else 1.0
         if not allow_rule:
             risk = max(risk, min(1.0, frac))
-            model_decision = _stricter(model_decision, d)  # type: ignore[arg-type]
+            model_decision = _stricter(model_decision, d)
             if d != "allow":
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
         if s.principle not in results or results[s.principle].source == "model":

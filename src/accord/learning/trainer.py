@@ -38,7 +38,7 @@ def _split(n: int, holdout: float, seed: int) -> tuple[list[int], list[int]]:
     if n < 10 or holdout <= 0:
         return list(range(n)), []
     idx = np.random.default_rng(seed).permutation(n)
-    cut = max(1, int(round(n * holdout)))
+    cut = max(1, round(n * holdout))
     return sorted(idx[cut:].tolist()), sorted(idx[:cut].tolist())
 
 
