@@ -1,0 +1,207 @@
+"""``accord feedback import|export`` and ``accord audit list|show``: the audit store from the shell.
+
+Every command takes ``--db URL`` (default: ``ACCORD_DATABASE_URL``, else ``.accord/accord.db``).
+Text that came from people or models (contexts, actions, explanations) is printed as data: rich
+markup is off and control characters are shown escaped, so a response cannot restyle or take
+over the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from accord.cli.common import cli_errors, console
+from accord.errors import InputError
+from accord.store import ENV_VAR, DecisionRecord, Store
+from accord.types import DECISION_ORDER
+
+feedback_app = typer.Typer(help="Import and export human feedback (labels, preferences, demonstrations).",
+                           no_args_is_help=True)
+audit_app = typer.Typer(help="Read the audit trail of gate decisions.", no_args_is_help=True)
+
+Db = Annotated[str | None, typer.Option(
+    "--db", envvar=ENV_VAR, show_envvar=True, metavar="URL",
+    help="Database URL (sqlite:///file.db, postgresql+psycopg://...); default .accord/accord.db.")]
+
+_KINDS = ("label", "preference", "demonstration")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(value: object) -> Text:
+    """Untrusted text for the terminal: no markup, control characters shown as ``\\xNN``."""
+    s = "" if value is None else str(value)
+    return Text(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s))
+
+
+def _short(value: object, n: int = 60) -> Text:
+    s = " ".join(("" if value is None else str(value)).split())
+    return safe(s if len(s) <= n else s[: n - 1] + "…")
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+# ---------------------------------------------------------------------- feedback
+@feedback_app.command("import")
+@cli_errors
+def feedback_import(
+    file: Annotated[Path, typer.Argument(help="Feedback JSONL: one {\"kind\": ...} record per line.")],
+    db: Db = None,
+    author: Annotated[str | None, typer.Option(help="Who gave this feedback (stored with every record).")] = None,
+    source: Annotated[str, typer.Option(help="Channel recorded with the rows.")] = "cli",
+) -> None:
+    """Validate a feedback JSONL file and append it to the store (all lines or none)."""
+    from accord.learning.feedback import read_feedback
+
+    records = read_feedback(file)  # a bad line raises FeedbackError naming file:line, before any write
+    with Store.open(db) as store:
+        n = store.add_feedback(records, source=source, author=author)
+        console.print(f"imported {n} feedback records from ", safe(file), " into ", safe(store.url), sep="")
+
+
+@feedback_app.command("export")
+@cli_errors
+def feedback_export(
+    out: Annotated[Path, typer.Argument(help="Where to write the JSONL (replaced atomically).")],
+    db: Db = None,
+    kind: Annotated[list[str] | None, typer.Option(
+        "--kind", "-k", help="Only this kind (label, preference, demonstration); repeatable.")] = None,
+) -> None:
+    """Write the feedback in force (corrections applied, withdrawals left out) as JSONL."""
+    from accord.learning.feedback import write_feedback
+
+    for k in kind or ():
+        if k not in _KINDS:
+            raise InputError(f"unknown feedback kind {k!r}; expected one of: {', '.join(_KINDS)}")
+    with Store.open(db) as store:
+        records = store.feedback(kinds=kind or None)
+    try:
+        n = write_feedback(records, out)
+    except OSError as e:
+        raise InputError(f"cannot write {out}: {e}") from None
+    console.print(f"exported {n} feedback records to ", safe(out), sep="")
+
+
+# ---------------------------------------------------------------------- audit
+_STYLE = {"allow": "green", "revise": "yellow", "escalate": "magenta", "block": "red"}
+
+
+@audit_app.command("list")
+@cli_errors
+def audit_list(
+    db: Db = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many (newest first).")] = 20,
+    decision: Annotated[str | None, typer.Option(
+        "--decision", "-d", help="Only this decision: allow, revise, block, escalate.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
+) -> None:
+    """List recorded gate decisions, newest first."""
+    if decision is not None and decision not in DECISION_ORDER:
+        raise InputError(f"unknown decision {decision!r}; expected one of: allow, revise, block, escalate")
+    with Store.open(db) as store:
+        rows = store.decisions(limit=limit, decision=decision)
+    if as_json:
+        _echo_json([r.as_dict() for r in rows])
+        return
+    if not rows:
+        console.print("no decisions recorded" + (f" with decision {decision}" if decision else ""))
+        return
+    table = Table(show_lines=False, header_style="bold")
+    for col in ("time (UTC)", "trace id", "decision", "risk", "source", "action", "summary"):
+        table.add_column(col, overflow="fold" if col in ("trace id", "action", "summary") else "ellipsis")
+    for r in rows:
+        action = r.case_json.get("action")
+        if isinstance(action, dict):
+            action = f"{action.get('name')}({json.dumps(action.get('arguments', {}), ensure_ascii=False)})"
+        summary = (r.verdict_json.get("explanation") or {}).get("summary", "")
+        table.add_row(r.created_at.strftime("%Y-%m-%d %H:%M:%S"), safe(r.trace_id),
+                      Text(r.decision, style=_STYLE.get(r.decision, "")), f"{r.risk:.2f}", safe(r.source),
+                      _short(action), _short(summary, 80))
+    console.print(table)
+
+
+@audit_app.command("show")
+@cli_errors
+def audit_show(
+    trace_id: Annotated[str, typer.Argument(help="The verdict's trace id.")],
+    db: Db = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the stored record as JSON.")] = False,
+) -> None:
+    """Show one recorded decision in full: the case, the verdict and its explanation."""
+    with Store.open(db) as store:
+        rec = store.decision(trace_id)
+    if rec is None:
+        raise InputError(f"no decision with trace id {trace_id!r} in the audit store",
+                         hint="list recent ones with: accord audit list")
+    if as_json:
+        _echo_json(rec.as_dict())
+        return
+    _print_decision(rec)
+
+
+def _print_decision(rec: DecisionRecord) -> None:
+    v, c = rec.verdict_json, rec.case_json
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("trace id", safe(rec.trace_id))
+    head.add_row("time (UTC)", rec.created_at.isoformat(timespec="seconds"))
+    head.add_row("decision", Text(rec.decision, style=f"bold {_STYLE.get(rec.decision, '')}"))
+    head.add_row("risk", f"{rec.risk:.4f}")
+    head.add_row("source", safe(rec.source))
+    head.add_row("judge", safe(rec.judge_version))
+    for key in ("case_id", "community"):
+        if getattr(rec, key):
+            head.add_row(key.replace("_", " "), safe(getattr(rec, key)))
+    if v.get("communities"):
+        head.add_row("communities", safe(", ".join(f"{k}: {d}" for k, d in v["communities"].items())))
+    context = c.get("context", "")
+    if isinstance(context, list):
+        context = "\n".join(f"{m.get('role')}: {m.get('content')}" for m in context if isinstance(m, dict))
+    action = c.get("action", "")
+    if isinstance(action, dict):
+        action = f"{action.get('name')}({json.dumps(action.get('arguments', {}), ensure_ascii=False)})"
+    head.add_row("context", safe(context))
+    head.add_row("action", safe(action))
+    if v.get("revised"):
+        head.add_row("revised", safe(v["revised"]))
+    expl = v.get("explanation") or {}
+    head.add_row("summary", safe(expl.get("summary", "")))
+    if expl.get("counterfactual"):
+        head.add_row("counterfactual", safe(expl["counterfactual"]))
+    if v.get("errors"):
+        head.add_row("errors", safe("; ".join(map(str, v["errors"]))))
+    console.print(head)
+    principles = v.get("principles") or []
+    if principles:
+        t = Table(title="principles", header_style="bold", title_justify="left")
+        for col in ("principle", "score", "violated", "severity", "source", "evidence"):
+            t.add_column(col, overflow="fold")
+        for p in principles:
+            ev = "; ".join(str(e.get("text", "")) for e in p.get("evidence", []) if isinstance(e, dict))
+            t.add_row(safe(p.get("id")), f"{float(p.get('score', 0)):.3f}", "yes" if p.get("violated") else "",
+                      safe(p.get("severity")), safe(p.get("source")), _short(ev, 80))
+        console.print(t)
+    precedents = expl.get("precedents") or []
+    if precedents:
+        t = Table(title="precedents", header_style="bold", title_justify="left")
+        for col in ("similarity", "verdict", "context", "action"):
+            t.add_column(col, overflow="fold")
+        for p in precedents:
+            t.add_row(f"{float(p.get('similarity', 0)):.2f}", safe(p.get("verdict")), _short(p.get("context")),
+                      _short(p.get("action")))
+        console.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``feedback`` and ``audit`` command groups to the ``accord`` app."""
+    app.add_typer(feedback_app, name="feedback")
+    app.add_typer(audit_app, name="audit")

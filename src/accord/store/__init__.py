@@ -1,0 +1,43 @@
+"""The audit store: every decision, feedback record, review and model change, append-only.
+
+SQLite by default (``.accord/accord.db``), PostgreSQL for many gate replicas; the schema is made
+and upgraded by Alembic migrations shipped in the package. Typical use::
+
+    from accord import Gate
+    from accord.store import Store
+
+    store = Store.open()                       # ACCORD_DATABASE_URL, else .accord/accord.db
+    gate = Gate.default(recorder=store.recorder("cli"))
+    gate.check(context="...", action="...")    # recorded
+    store.decisions(limit=10, decision="block")
+"""
+
+from accord.store.migrate import ENV_VAR, default_url
+from accord.store.records import (
+    AuditEvent,
+    DecisionRecord,
+    FeedbackEntry,
+    FeedbackRecord,
+    ModelEvent,
+    ModelVersion,
+    Review,
+    ReviewItem,
+    StoreStats,
+)
+from accord.store.store import Recorder, Store
+
+__all__ = [
+    "ENV_VAR",
+    "AuditEvent",
+    "DecisionRecord",
+    "FeedbackEntry",
+    "FeedbackRecord",
+    "ModelEvent",
+    "ModelVersion",
+    "Recorder",
+    "Review",
+    "ReviewItem",
+    "Store",
+    "StoreStats",
+    "default_url",
+]
