@@ -1,0 +1,169 @@
+"""Where the proxy's decisions go: the audit store and the review queue, behind one small seam.
+
+The proxy never writes to a database on the request path. :class:`AuditWriter` hands every
+record to one background thread through a bounded queue: a request pays a queue put, not an
+SQLite commit. When the queue is full the request waits (back-pressure) rather than dropping an
+audit row; on shutdown the queue is drained before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from accord.types import Case, Verdict
+
+log = logging.getLogger("accord.server")
+
+
+class Sinks(Protocol):
+    """The seam between the proxy and storage (the audit store fits; so does :class:`MemorySinks`)."""
+
+    def record(self, case: Case, verdict: Verdict, source: str) -> None:
+        """Append one decision to the audit trail."""
+
+    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
+        """Put an escalated case in front of people."""
+
+    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        """Append any other event (a key created, a server started)."""
+
+    def queue_size(self) -> int | None:
+        """Cases waiting for a person, when known."""
+
+
+@dataclass
+class MemorySinks:
+    """Keeps everything in lists: for tests and for running without a database."""
+
+    decisions: list[tuple[Case, Verdict, str]] = field(default_factory=list)
+    reviews: list[tuple[Case, Verdict, float]] = field(default_factory=list)
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, case: Case, verdict: Verdict, source: str) -> None:
+        self.decisions.append((case, verdict, source))
+
+    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
+        self.reviews.append((case, verdict, priority))
+
+    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        self.events.append((kind, actor, payload))
+
+    def queue_size(self) -> int | None:
+        return len(self.reviews)
+
+
+class StoreSinks:
+    """Adapts :class:`accord.store.Store` to the seam (decisions are written in batches)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def record(self, case: Case, verdict: Verdict, source: str) -> None:
+        self.store.record_decision(case, verdict, source=source)
+
+    def record_many(self, pairs: list[tuple[Case, Verdict]], source: str) -> None:
+        """One transaction for many decisions."""
+        self.store.record_decisions(pairs, source=source)
+
+    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
+        self.store.enqueue_review(case, verdict, priority=priority, source="proxy")
+
+    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        self.store.audit(kind, actor, payload)
+
+    def queue_size(self) -> int | None:
+        return int(self.store.stats().queue_open)
+
+
+_STOP = object()
+
+
+class AuditWriter:
+    """Runs sink calls on one background thread, in order; see the module docstring.
+
+    A sink call that raises is logged and counted (``errors``), never retried into a loop and never
+    surfaced to the client whose request is already answered.
+    """
+
+    def __init__(self, sinks: Sinks, *, maxsize: int = 10_000, on_error: Callable[[BaseException], None] | None = None) -> None:
+        self.sinks = sinks
+        self.errors = 0
+        self._on_error = on_error
+        self._q: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+        self._thread = threading.Thread(target=self._run, name="accord-audit", daemon=True)
+        self._thread.start()
+
+    @property
+    def backlog(self) -> int:
+        return self._q.qsize()
+
+    def record(self, case: Case, verdict: Verdict, source: str) -> None:
+        self._q.put((self.sinks.record, (case, verdict, source)))
+
+    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
+        self._q.put((self.sinks.enqueue_review, (case, verdict, priority)))
+
+    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
+        self._q.put((self.sinks.audit, (kind, actor, payload)))
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until everything queued so far is written; False on time-out."""
+        done = threading.Event()
+        self._q.put((lambda: done.set(), ()))
+        return done.wait(timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Drain the queue and stop the thread."""
+        if self._thread.is_alive():
+            self._q.put(_STOP)
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            items = [self._q.get()]
+            while len(items) < 512:  # take what is waiting: decisions go in one transaction
+                try:
+                    items.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            batch: list[tuple[Case, Verdict]] = []
+            batch_source: str | None = None
+            for item in [*items, None]:
+                is_record = item is not None and item is not _STOP and item[0] == self.sinks.record
+                if batch and (not is_record or item[1][2] != batch_source):
+                    self._write_batch(batch, batch_source or "proxy")
+                    batch = []
+                if item is None:
+                    break
+                if item is _STOP:
+                    return
+                if is_record:
+                    batch.append((item[1][0], item[1][1]))
+                    batch_source = item[1][2]
+                    continue
+                self._call(item[0], item[1])
+
+    def _write_batch(self, batch: list[tuple[Case, Verdict]], source: str) -> None:
+        many = getattr(self.sinks, "record_many", None)
+        if many is not None and len(batch) > 1:
+            try:
+                many(batch, source)
+                return
+            except Exception:
+                pass  # one bad row must not lose the others: write them one by one
+        for case, verdict in batch:
+            self._call(self.sinks.record, (case, verdict, source))
+
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            fn(*args)
+        except Exception as e:  # storage trouble must not kill the writer
+            self.errors += 1
+            log.error("audit write failed: %s: %s", type(e).__name__, e)
+            if self._on_error is not None:
+                self._on_error(e)
