@@ -379,7 +379,7 @@ class Store:
         if limit is not None:
             q = q.limit(limit)
         with self._tx("list review items") as s:
-            return [self._item(r, int(k)) for r, k in s.execute(q).tuples()]
+            return [self._item(r, int(k)) for r, k in s.execute(q)]
 
     def review_item(self, item_id: int) -> ReviewItem | None:
         """One review item with its count of distinct reviewers, or ``None``."""
