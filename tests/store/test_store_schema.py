@@ -125,5 +125,5 @@ def test_database_from_a_newer_accord_is_refused(tmp_path):
 def test_a_file_that_is_not_a_database(tmp_path):
     p = tmp_path / "junk.db"
     p.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="junk.db"):
+    with pytest.raises(StoreError, match=r"junk\.db"):
         Store.open(f"sqlite:///{p}")

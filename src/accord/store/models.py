@@ -12,7 +12,7 @@ as UTC; JSON is ``JSONB`` on PostgreSQL and ``JSON`` (text) on SQLite.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -105,7 +105,7 @@ class Base(DeclarativeBase):
     """Declarative base with the store's naming convention and type map."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: Json}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: Json}
 
 
 class DecisionRow(Base):

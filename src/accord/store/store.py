@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Select, func, insert, select
+from sqlalchemy import ColumnElement, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -296,14 +296,14 @@ class Store:
                    "amends": feedback_id, "retracted": record is None, "reason": reason}
             return int(s.execute(insert(FeedbackRow).returning(FeedbackRow.id), row).scalar_one())
 
-    def _feedback_query(self, kinds: Iterable[str] | None) -> Select[tuple[FeedbackRow]]:
-        q = select(FeedbackRow).order_by(FeedbackRow.id)
-        if kinds is not None:
-            ks = list(kinds)
-            for k in ks:
-                _check(k, FEEDBACK_KINDS, "feedback kind")
-            q = q.where(FeedbackRow.kind.in_(ks))
-        return q
+    @staticmethod
+    def _kinds(kinds: Iterable[str] | None) -> list[ColumnElement[bool]]:
+        if kinds is None:
+            return []
+        ks = list(kinds)
+        for k in ks:
+            _check(k, FEEDBACK_KINDS, "feedback kind")
+        return [FeedbackRow.kind.in_(ks)]
 
     def feedback(self, kinds: Iterable[str] | None = None) -> list[FeedbackRecord]:
         """The feedback in force, oldest first: amended rows replaced, withdrawn ones left out.
@@ -314,13 +314,13 @@ class Store:
         Args:
             kinds: only these kinds (``label``, ``preference``, ``demonstration``).
         """
-        q = self._feedback_query(kinds).where(_in_force())
+        q = select(FeedbackRow).where(*self._kinds(kinds), _in_force()).order_by(FeedbackRow.id)
         with self._tx("read feedback") as s:
             return [_feedback_record(r) for r in s.scalars(q)]
 
     def feedback_log(self, kinds: Iterable[str] | None = None, *, limit: int | None = None) -> list[FeedbackEntry]:
         """Every feedback row, amendments and withdrawals included, oldest first (the history)."""
-        q = self._feedback_query(kinds)
+        q = select(FeedbackRow).where(*self._kinds(kinds)).order_by(FeedbackRow.id)
         if limit is not None:
             q = q.limit(limit)
         with self._tx("read feedback") as s:
