@@ -16,9 +16,9 @@ from accord.types import Case, Demonstration, Label, Message, Preference, ToolCa
 
 def test_open_migrates_to_head_and_reopens(db_url):
     with Store.open(db_url) as s:
-        assert current_revision(s.engine) == head_revision() == "0001"
+        assert current_revision(s.engine) == head_revision()
     with Store.open(db_url) as s:  # a second open finds the schema at head and changes nothing
-        assert current_revision(s.engine) == "0001"
+        assert current_revision(s.engine) == head_revision()
         assert "***" in s.url or "sqlite" in s.url
 
 
