@@ -272,6 +272,10 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         metrics.rejected.labels("invalid").inc()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+            return error(400, f"the body must be JSON sent with 'Content-Type: application/json' (got {ctype!r})",
+                         code="invalid_request")
         msg, param = _validation_message(exc)
         return error(400, msg, param=param, code="invalid_request")
 

@@ -59,6 +59,7 @@ class ChoiceState:
     finish: str | None = None
     role_sent: bool = False
     done: bool = False
+    cut: bool = False  # stopped by the gate (the rest of the upstream's answer is not needed)
     last: Verdict | None = None  # verdict of text[:judged]
     worst: Verdict | None = None  # strictest verdict seen for the text (what is audited)
     flagged: bool = False
@@ -129,8 +130,8 @@ class StreamGuard:
                     if st.finish is not None:
                         async for b in self._finish(st):
                             yield b
-                if len(self.states) >= self.n and all(s.done for s in self.states.values()):
-                    break
+                if len(self.states) >= self.n and all(s.cut for s in self.states.values()):
+                    break  # every choice was stopped: stop reading the upstream
             for st in list(self.states.values()):
                 if not st.done:
                     async for b in self._finish(st):
@@ -228,7 +229,7 @@ class StreamGuard:
             yield b
 
     async def _stop(self, st: ChoiceState, o: Outcome, stage: str) -> AsyncIterator[bytes]:
-        st.done = True
+        st.done = st.cut = True
         self.g.commit(self._case(st.text[:st.judged] if stage == "output" else st.text,
                                  {"stage": stage, "choice": st.index}), o.verdict, stage)
         text = refusal_text(o.verdict, stage=stage, held=o.held)
@@ -285,7 +286,7 @@ class StreamGuard:
             for what, _, oo, case in outcomes:
                 if oo is not o:
                     self.g.commit(case, oo.verdict, "tool" if what == "tool" else "output")
-            st.done = True
+            st.done = st.cut = True
             stage = "tool" if w == "tool" else "output"
             case = next(c for _, _, oo, c in outcomes if oo is o)
             self.g.commit(case, o.verdict, stage)

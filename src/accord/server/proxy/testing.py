@@ -49,6 +49,7 @@ SCRIPTS: dict[str, Script] = {
     "tool-backup": Script(tool_calls=[("delete_files", {"path": "/srv/backups"})]),
     "tool-ok": Script(tool_calls=[("list_files", {"path": "/tmp/reports"})]),
     "tool-bad-json": Script(tool_calls=[("list_files", "{not json")]),
+    "tool-bulk": Script(tool_calls=[("delete_records", {"scope": "all", "table": "events"})]),
     "slow": Script(content=BENIGN, delay_s=3.0),
     "stall": Script(content=LATE_HARM, stall_after_s=3.0),
     "malformed": Script(malformed=True),
