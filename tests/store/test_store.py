@@ -277,3 +277,18 @@ def test_created_at_increases(store, pair):
     store.record_decision(*pair())
     newest, oldest = store.decisions()
     assert newest.created_at > oldest.created_at
+
+
+def test_nul_characters_never_make_a_write_fail(store, pair):
+    """PostgreSQL cannot store NUL; a prompt with one must still be audited (as U+FFFD there)."""
+    case, verdict = pair("block", action="rm -rf /\x00 now", id="case\x00id")
+    store.record_decision(case, verdict)
+    store.record_decisions([pair("allow", action="x\x00")])
+    store.add_feedback([Label(context="c\x00", action="a\x00b", verdict="acceptable")], author="an\x00a")
+    store.enqueue_review(case, verdict)
+    rec = store.decision(verdict.trace_id)
+    assert rec is not None
+    nul = "\x00" if store.engine.dialect.name == "sqlite" else "\ufffd"
+    assert rec.case.action == f"rm -rf /{nul} now" and rec.case_id == f"case{nul}id"
+    assert store.feedback() == [Label(context=f"c{nul}", action=f"a{nul}b", verdict="acceptable")]
+    assert store.review_items()[0].case.id == f"case{nul}id"

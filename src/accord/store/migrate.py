@@ -4,7 +4,9 @@ The default URL is ``ACCORD_DATABASE_URL``, else a SQLite file at ``.accord/acco
 current directory. SQLite connections are shared across threads (``check_same_thread=False``),
 run in WAL mode (readers never block the writer) with ``synchronous=NORMAL`` (a commit is one
 WAL append, no fsync of the main file) and enforce foreign keys. PostgreSQL runs through psycopg 3;
-``postgresql://`` and ``postgres://`` URLs are read as ``postgresql+psycopg://``.
+``postgresql://`` and ``postgres://`` URLs are read as ``postgresql+psycopg://``. PostgreSQL cannot
+store the NUL character in text or JSONB, so on PostgreSQL a NUL in any stored string is written
+as U+FFFD (the replacement character) rather than failing the write.
 
 Migrations are Alembic revisions shipped in :mod:`accord.store.migrations`; :func:`upgrade` runs
 them in one transaction that also serialises concurrent openers (``BEGIN IMMEDIATE`` on SQLite, an
@@ -13,6 +15,7 @@ advisory lock on PostgreSQL), so gate replicas started together migrate once.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -85,6 +88,29 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+def _scrub(obj: Any) -> Any:
+    """``obj`` with NUL characters in its strings replaced by U+FFFD (PostgreSQL cannot store NUL)."""
+    if isinstance(obj, str):
+        return obj.replace("\x00", "\ufffd") if "\x00" in obj else obj
+    if isinstance(obj, dict):
+        return {_scrub(k): _scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_scrub(v) for v in obj)
+    return obj
+
+
+def _pg_json(obj: Any) -> str:
+    out = json.dumps(obj)
+    return out if "\\u0000" not in out else json.dumps(_scrub(obj))
+
+
+def _pg_scrub_params(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                     executemany: bool) -> tuple[str, Any]:
+    if executemany and isinstance(parameters, list):
+        return statement, [_scrub(p) for p in parameters]
+    return statement, _scrub(parameters)
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine for the store: thread-shared WAL SQLite, or pooled PostgreSQL with pre-ping.
 
@@ -102,6 +128,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             opts["max_overflow"] = 24
     else:
         opts["pool_pre_ping"] = True
+        if u.get_backend_name() == "postgresql":
+            opts["json_serializer"] = _pg_json
     opts.update(kwargs)
     try:
         engine = create_engine(u, **opts)
@@ -112,6 +140,9 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         raise StoreError(f"cannot open {mask(u)}: {e}", hint=_URL_HINT) from None
     if u.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+    elif u.get_backend_name() == "postgresql":
+        # untrusted text (a prompt, a case id) must not make a decision unrecordable
+        event.listen(engine, "before_cursor_execute", _pg_scrub_params, retval=True)
     return engine
 
 
