@@ -47,13 +47,24 @@ def store(tmp_path) -> Store:
     s.close()
 
 
-@pytest.fixture(scope="session")
-def model_dir(small_model, tmp_path_factory) -> Path:
-    """The small charter-examples model saved once for the session."""
-    return small_model.save(tmp_path_factory.mktemp("models") / "base")
-
-
 def enqueue(store: Store, context: str, action: str, *, community: str | None = None, priority: float = 0.5,
             verdict: Verdict | None = None) -> int:
     case = Case(context=context, action=action, community=community)
     return store.enqueue_review(case, verdict or make_verdict(), priority)
+
+
+@pytest.fixture(scope="session")
+def base_model_dir(charter, tmp_path_factory) -> Path:
+    """A small model on the charter's examples, saved once per session.
+
+    Its Platt slope is reset to 1: on the charter's 86 examples the calibration fifth is tiny and
+    can come out negative, which inverts every later ``partial_fit`` (reported to the value-model
+    owner); the review loop is tested here, not the calibration.
+    """
+    from accord.judges.value_model import ValueModel
+    from accord.learning.feedback import charter_examples
+
+    t = charter_examples(charter)
+    m = ValueModel(charter.principle_ids, random_state=0).fit(t.cases, t.y, **t.fit_kwargs())
+    m.calibration_ = (1.0, 0.0)
+    return m.save(tmp_path_factory.mktemp("models") / "base")

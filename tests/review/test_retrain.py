@@ -1,0 +1,110 @@
+"""Closing the loop: retrain from reviews, the promotion gate, rollback, incremental updates, audit."""
+
+from __future__ import annotations
+
+import pytest
+from tests.review.conftest import enqueue, synthetic_cases
+
+from accord.errors import InputError
+from accord.review import IncrementalLearner, ensure_current, promote, retrain_from_store, rollback
+from accord.review.retrain import SET_ANCHOR, SET_HELDOUT, current_model_path
+from accord.types import Label
+
+
+def _review(store, cases, reviewer, *, flip=False):
+    for ctx, act, bad in cases:
+        item = enqueue(store, ctx, act)
+        block = bad != flip
+        store.add_review(item, reviewer, "block" if block else "allow", principles=["harm"] if block else [])
+
+
+def test_good_reviews_promoted_corrupted_refused_rollback_restores(store, charter, base_model_dir, tmp_path):
+    cases = synthetic_cases()
+    out = tmp_path / "models"
+    _review(store, cases[:60], "ana")
+    good = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=out, actor="admin")
+    assert good.promoted, good.reason
+    assert "not worse" in good.reason
+    assert good.counts["held_out"] == 12 and good.counts["trained_items"] == 48
+    (cmp,) = good.comparison
+    assert cmp.name == SET_HELDOUT and cmp.candidate["accuracy"] >= cmp.current["accuracy"]
+    assert store.current_model("default").version == good.version
+    assert current_model_path(store) == good.path.resolve()
+    assert (good.path / "model.json").exists()
+    baseline = good.previous
+    assert baseline is not None and baseline.metrics.get("baseline")
+
+    # a flood of deliberately flipped reviews: the candidate gets worse on the earlier held-out reviews
+    _review(store, cases[60:], "mallory", flip=True)
+    bad = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=out, actor="admin")
+    assert not bad.promoted
+    assert bad.reason.startswith("refused: worse on earlier held-out reviews")
+    anchor = next(c for c in bad.comparison if c.name == SET_ANCHOR)
+    assert anchor.worse and anchor.candidate["errors"] > anchor.current["errors"]
+    assert store.current_model("default").version == good.version  # still the good one
+    refused = store.audit_events("model.refused")
+    assert refused and refused[0].payload["version"] == bad.version and refused[0].actor == "admin"
+    assert "worse on earlier held-out reviews" in refused[0].payload["reason"]
+    statuses = {m.version: m.status for m in store.model_versions("default")}
+    assert statuses[bad.version] == "registered"
+
+    # rollback restores the previous version, with who/when/why recorded
+    withdrawn, restored = rollback(store, actor="admin", reason="test rollback")
+    assert withdrawn.version == good.version and restored.version == baseline.version
+    assert store.current_model("default").version == baseline.version
+    ev = store.model_events()[-1]
+    assert (ev.event, ev.actor, ev.reason) == ("rollback", "admin", "test rollback") and ev.created_at is not None
+    with pytest.raises(InputError, match="nothing to roll back"):
+        rollback(store, actor="admin", reason="again")
+    # and a version can be promoted again by hand
+    again = promote(store, str(good.model_id), actor="admin", reason="restore")
+    assert again.current
+
+
+def test_corrupted_reviews_refused_by_a_reference_suite(store, charter, base_model_dir, tmp_path):
+    cases = synthetic_cases(seed=1)
+    _review(store, cases[:80], "mallory", flip=True)
+    trusted = [Label(context=c, action=a, verdict="unacceptable" if b else "acceptable") for c, a, b in cases[80:120]]
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m",
+                             suites=[trusted], actor="ci")
+    assert not res.promoted
+    assert "worse on reference suite" in res.reason
+    # the fresh hold-out is as corrupted as the training data, so it alone would not have caught it
+    assert not next(c for c in res.comparison if c.name == SET_HELDOUT).worse
+
+
+def test_nothing_to_learn_and_bad_arguments(store, charter, base_model_dir, tmp_path):
+    with pytest.raises(InputError, match="no reviews"):
+        retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path)
+    with pytest.raises(InputError):
+        retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path, holdout=1.5)
+    # too few reviews to compare: registered, not promoted, and it says why
+    _review(store, synthetic_cases()[:3], "ana")
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path)
+    assert not res.promoted and "nothing to compare on" in res.reason
+
+
+def test_baseline_registered_once(store, base_model_dir):
+    a = ensure_current(store, "default", base_model_dir, actor="x")
+    b = ensure_current(store, "default", base_model_dir, actor="y")
+    assert a.id == b.id and a.current
+    (ev,) = store.model_events()
+    assert ev.event == "promote" and ev.actor == "x" and "baseline" in ev.reason
+
+
+def test_incremental_partial_fit_after_every_n_reviews(store, charter, base_model_dir, tmp_path):
+    inc = IncrementalLearner(store, charter, tmp_path / "inc", every=10, base_model_dir=base_model_dir)
+    cases = synthetic_cases(seed=2)
+    _review(store, cases[:9], "ana")
+    assert inc.maybe_update() is None  # 9 < 10
+    _review(store, cases[9:10], "ana")
+    res = inc.maybe_update()
+    assert res is not None and res.promoted and "partial_fit" in res.reason
+    cur = store.current_model("default")
+    assert cur.version == res.version and cur.actor == "incremental"
+    assert cur.metrics["incremental"] and cur.metrics["counts"]["items"] == 10
+    assert inc.pending() == 0 and inc.maybe_update() is None
+    history = res.model.card_["history"]
+    assert history[-1]["mode"] == "partial_fit"
+    with pytest.raises(InputError):
+        IncrementalLearner(store, charter, tmp_path, every=0)
