@@ -72,6 +72,18 @@ def error(status: int, message: str, type_: str = "invalid_request_error", code:
     return SafeJSON(error_body(message, type_, code, param), status_code=status, headers=headers)
 
 
+# one server-sent event (OpenAPI 3.1: the schema of a text/event-stream describes each event)
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "description": "A JSON `chat.completion.chunk` (its last choice chunk carries "
+                                                  "`accord`), an OpenAI error object if the upstream failed "
+                                                  "mid-stream, or `[DONE]`."},
+        "event": {"type": "string"},
+    },
+}
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid request: bad JSON, missing or wrong fields, unknown community"},
     401: {"model": ErrorResponse, "description": "Missing or invalid API key (when keys are configured)"},
@@ -333,7 +345,7 @@ def create_app(
             "`stream: true` the answer is `text/event-stream` (OpenAI's chunks, text released only up to the "
             "last judged sentence boundary). Header `X-Accord-Community` picks a community of the charter."),
         responses={200: {"model": ChatCompletion, "description": "The judged completion (or, streaming, its chunks)",
-                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                         "content": {"text/event-stream": {"schema": _SSE_EVENT}}},
                    **_UPSTREAM_ERRORS},
     )
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
