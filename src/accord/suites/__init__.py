@@ -1,0 +1,1 @@
+"""Safety suites: scenarios, mutations, targets, response judging, runner and reports."""
