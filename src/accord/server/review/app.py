@@ -1,0 +1,354 @@
+"""The review web app: FastAPI, server-rendered Jinja2 templates, htmx; no build step, no CDN.
+
+Pages: ``/login``; ``/queue`` (the next cases for you); ``/cases/{id}`` (context, action, the
+verdict with its explanation and precedents, allow/block, principle tags, a corrected response
+and a comment; keyboard: a allow, b block, n next); ``/pairwise`` (pick the better of two
+responses); ``/admin`` (queue size and age, reviews per day, Cohen and Fleiss kappa,
+judge-vs-human agreement over time, contested cases, model versions; admins only).
+
+Security: passwords are scrypt hashes (:mod:`accord.review.users`); sessions are HMAC-signed
+cookies; every form carries a CSRF token and every POST without the right one is refused (403);
+a page asked for without a session redirects to ``/login`` (a request from script gets 401); a
+reviewer asking for an admin page gets 403. Model text is data: Jinja2 autoescaping is on for
+every template, no template marks model text safe, and a Content-Security-Policy allows scripts
+only from the app itself, so an injected ``<script>`` would not run even if it were not escaped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from accord.charter.model import Charter
+from accord.errors import AccordError, InputError
+from accord.judges.value_model import ValueModel
+from accord.review.dashboard import build_dashboard, judge_leaning
+from accord.review.pairs import get_pair, next_pair, record_preference
+from accord.review.queue import QueueConfig, next_item, open_items, visible_to
+from accord.review.retrain import DEFAULT_NAME, IncrementalLearner, current_model_path, rollback
+from accord.review.users import User, Users
+from accord.server.review.security import COOKIE, Session, Signer, csrf_ok
+from accord.store import ReviewItem, Store
+
+MAX_TEXT = 20_000
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class _Unauthenticated(Exception):
+    pass
+
+
+class _Forbidden(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _age(delta: timedelta | None) -> str:
+    if delta is None:
+        return "—"
+    s = int(delta.total_seconds())
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+@dataclass
+class ReviewApp:
+    """The app's state: store, charter, queue policy, users, the model in use and the incremental learner."""
+
+    store: Store
+    charter: Charter
+    signer: Signer
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    model_dir: Path | None = None
+    model_name: str = DEFAULT_NAME
+    incremental: IncrementalLearner | None = None
+    secure_cookies: bool = False
+    _models: dict[str, ValueModel] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.users = Users(self.store)
+
+    def model(self) -> ValueModel | None:
+        """The value model in use: the registry's current version, else ``model_dir``; cached per path."""
+        path = current_model_path(self.store, self.model_name) or self.model_dir
+        if path is None:
+            return None
+        key = str(path)
+        if key not in self._models:
+            try:
+                self._models = {key: ValueModel.load(path)}
+            except AccordError:
+                return None
+        return self._models[key]
+
+
+def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueConfig | None = None,
+               model_dir: str | Path | None = None, model_name: str = DEFAULT_NAME,
+               incremental: IncrementalLearner | None = None, secure_cookies: bool = False) -> FastAPI:
+    """The review web app over a store.
+
+    Args:
+        store: the audit store (queue, reviews, users, model registry).
+        charter: principles offered as tags and used for routing by community.
+        secret: the key that signs session cookies (keep it stable across restarts).
+        queue: queue policy (double-review share, order).
+        model_dir: the model to show live scores and precedents with, when the registry has
+            no version of ``model_name`` in use.
+        incremental: when given, ``maybe_update`` runs in the background after each review.
+        secure_cookies: mark the session cookie ``Secure`` (behind HTTPS).
+    """
+    state = ReviewApp(store, charter, Signer(secret), queue or QueueConfig(), Path(model_dir) if model_dir else None,
+                      model_name, incremental, secure_cookies)
+    env = Environment(loader=PackageLoader("accord.server.review", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["age"] = _age
+    env.filters["pct"] = lambda v: "—" if v is None else f"{v:.0%}"
+    env.filters["num"] = lambda v, nd=3: "—" if v is None else f"{v:.{nd}f}"
+    env.globals["quote"] = quote
+
+    app = FastAPI(title="accord review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.review = state
+    static = Path(str(resources.files("accord.server.review").joinpath("static")))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    # ------------------------------------------------------------------ plumbing
+    def session_of(request: Request) -> Session:
+        s = getattr(request.state, "session", None)
+        if s is None:
+            s = state.signer.loads(request.cookies.get(COOKIE)) or Session()
+            request.state.session = s
+        return s
+
+    def current_user(request: Request) -> User:
+        s = session_of(request)
+        u = state.users.get(s.user) if s.user else None
+        if u is None or not u.active:
+            raise _Unauthenticated()
+        return u
+
+    def admin(request: Request) -> User:
+        u = current_user(request)
+        if not u.is_admin:
+            raise _Forbidden("this page is for admins")
+        return u
+
+    def finish(request: Request, resp: Response) -> Response:
+        s = session_of(request)
+        if s.dirty:
+            resp.set_cookie(COOKIE, state.signer.dumps(s), max_age=state.signer.max_age_s, httponly=True,
+                            samesite="lax", secure=state.secure_cookies, path="/")
+        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def page(request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
+        s = session_of(request)
+        user = state.users.get(s.user) if s.user else None
+        html = env.get_template(template).render(request=request, csrf=s.csrf, user=user, charter=state.charter, **ctx)
+        return finish(request, HTMLResponse(html, status_code=status))
+
+    def go(request: Request, url: str) -> Response:
+        """Redirect; for htmx requests an ``HX-Redirect`` so the whole page navigates."""
+        if request.headers.get("HX-Request"):
+            return finish(request, Response(status_code=200, headers={"HX-Redirect": url}))
+        return finish(request, RedirectResponse(url, status_code=303))
+
+    async def form_of(request: Request) -> Any:
+        form = await request.form()
+        token = form.get("csrf") or request.headers.get("X-CSRF-Token")
+        if not csrf_ok(session_of(request), str(token) if token else None):
+            raise _Forbidden("the form's CSRF token is missing or wrong; reload the page and try again")
+        return form
+
+    @app.exception_handler(_Unauthenticated)
+    async def _unauth(request: Request, exc: _Unauthenticated) -> Response:
+        if request.method == "GET" and not request.headers.get("HX-Request"):
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return finish(request, RedirectResponse(f"/login?next={quote(nxt, safe='')}", status_code=303))
+        return finish(request, PlainTextResponse("sign in first", status_code=401))
+
+    @app.exception_handler(_Forbidden)
+    async def _forbidden(request: Request, exc: _Forbidden) -> Response:
+        return page(request, "message.html", status=403, title="Not allowed", message=exc.message)
+
+    @app.exception_handler(InputError)
+    async def _bad_input(request: Request, exc: InputError) -> Response:
+        return page(request, "message.html", status=400, title="That did not work", message=exc.message)
+
+    # ------------------------------------------------------------------ sign in
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return JSONResponse({"ok": True})
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/queue") -> Response:
+        return page(request, "login.html", next=_local(next), error=None)
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await form_of(request)
+        name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+        nxt = _local(str(form.get("next", "/queue")))
+        user = state.users.authenticate(name, password)
+        if user is None:
+            time.sleep(0.2)
+            return page(request, "login.html", status=401, next=nxt, error="Wrong name or password.")
+        request.state.session = Session(user=user.name)  # a fresh session and CSRF token on sign-in
+        state.store.audit("review.signin", user.name, {})
+        return go(request, nxt)
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        await form_of(request)
+        request.state.session = Session()
+        return go(request, "/login")
+
+    # ------------------------------------------------------------------ queue
+    @app.get("/")
+    def root(request: Request) -> Response:
+        current_user(request)
+        return go(request, "/queue")
+
+    def _queue(user: User) -> list[ReviewItem]:
+        return open_items(state.store, state.queue, reviewer=user.name, communities=user.communities,
+                          model=state.model() if state.queue.order == "active" else None, limit=50)
+
+    @app.get("/queue")
+    def queue_page(request: Request) -> Response:
+        user = current_user(request)
+        return page(request, "queue.html", items=_queue(user), now=datetime.now(UTC), order=state.queue.order,
+                    stats=state.store.stats())
+
+    @app.get("/queue/rows")
+    def queue_rows(request: Request) -> Response:
+        user = current_user(request)
+        return page(request, "_queue_rows.html", items=_queue(user), now=datetime.now(UTC))
+
+    @app.get("/next")
+    def next_case(request: Request, skip: str = "") -> Response:
+        user = current_user(request)
+        skipped = [int(x) for x in skip.split(",") if x.isdigit()][-200:]
+        it = next_item(state.store, state.queue, reviewer=user.name, communities=user.communities,
+                       model=state.model() if state.queue.order == "active" else None, skip=skipped)
+        if it is None:
+            return page(request, "message.html", title="The queue is empty",
+                        message="Nothing is waiting for you. Thank you!", link=("/pairwise", "Compare responses"))
+        return go(request, f"/cases/{it.id}" + (f"?skip={','.join(map(str, skipped))}" if skipped else ""))
+
+    # ------------------------------------------------------------------ a case
+    def _item_for(user: User, item_id: int) -> ReviewItem:
+        it = state.store.review_item(item_id)
+        if it is None:
+            raise InputError(f"no review item {item_id}")
+        if not user.is_admin and not visible_to(it, user.communities):
+            raise _Forbidden("this case is routed to another community's reviewers")
+        return it
+
+    @app.get("/cases/{item_id}")
+    def case_page(request: Request, item_id: int, skip: str = "") -> Response:
+        user = current_user(request)
+        it = _item_for(user, item_id)
+        case, verdict = it.case, it.verdict
+        mine = [r for r in state.store.reviews(item_id) if r.reviewer == user.name]
+        others = [r for r in state.store.reviews(item_id) if r.reviewer != user.name] if user.is_admin else []
+        model = state.model()
+        live = None
+        if model is not None:
+            try:
+                p = float(model.predict_proba([case])[0, 1])
+                live = {"p": p, "version": model.version,
+                        "precedents": model.precedents(case, k=3) if not verdict.explanation.precedents else []}
+            except Exception:  # a live score is a courtesy; the stored verdict is what was decided
+                live = None
+        skipped = [x for x in skip.split(",") if x.isdigit()]
+        next_skip = ",".join([*skipped, str(item_id)][-200:])
+        return page(request, "case.html", item=it, case=case, verdict=verdict, mine=mine[-1] if mine else None,
+                    others=others, live=live, lean=judge_leaning(it.verdict_json), next_skip=next_skip)
+
+    @app.post("/cases/{item_id}/review")
+    async def review_case(request: Request, item_id: int) -> Response:
+        user = current_user(request)
+        form = await form_of(request)
+        it = _item_for(user, item_id)
+        decision = str(form.get("decision", ""))
+        if decision not in ("allow", "block"):
+            raise InputError("choose allow or block")
+        principles = [str(p) for p in form.getlist("principles")]
+        unknown = [p for p in principles if p not in state.charter.principle_ids]
+        if unknown:
+            raise InputError(f"unknown principle {unknown[0]!r}")
+        correction = str(form.get("correction", "")).strip()[:MAX_TEXT] or None
+        comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
+        mine = [r for r in state.store.reviews(item_id) if r.reviewer == user.name]
+        state.store.add_review(it.id, user.name, decision, principles=principles, correction=correction,
+                               comment=comment, amends=mine[-1].id if mine else None)
+        if state.incremental is not None:
+            threading.Thread(target=state.incremental.maybe_update, daemon=True).start()
+        skip = str(form.get("skip", ""))
+        return go(request, "/next" + (f"?skip={quote(skip)}" if skip else ""))
+
+    # ------------------------------------------------------------------ pairwise
+    @app.get("/pairwise")
+    def pairwise_page(request: Request) -> Response:
+        user = current_user(request)
+        return page(request, "pairwise.html", pair=next_pair(state.store, user.name))
+
+    @app.post("/pairwise")
+    async def pairwise_choose(request: Request) -> Response:
+        user = current_user(request)
+        form = await form_of(request)
+        pair = get_pair(state.store, str(form.get("pair", "")))
+        choice = str(form.get("choice", ""))
+        if choice != "skip":
+            record_preference(state.store, pair, choice, user.name)
+        return go(request, "/pairwise")
+
+    # ------------------------------------------------------------------ admin
+    @app.get("/admin")
+    def dashboard(request: Request) -> Response:
+        admin(request)
+        users = state.users.list()
+        dash = build_dashboard(state.store, state.queue, reviewer_communities={u.name: u.communities for u in users})
+        versions = list(reversed(state.store.model_versions()))[:20]
+        events = list(reversed(state.store.model_events()))[:20]
+        return page(request, "dashboard.html", d=dash, users=users, versions=versions, events=events,
+                    refused=state.store.audit_events("model.refused", limit=10), now=datetime.now(UTC))
+
+    @app.post("/admin/models/rollback")
+    async def admin_rollback(request: Request) -> Response:
+        user = admin(request)
+        form = await form_of(request)
+        reason = str(form.get("reason", "")).strip()[:500] or "rolled back from the dashboard"
+        rollback(state.store, actor=user.name, reason=reason, name=state.model_name)
+        return go(request, "/admin")
+
+    return app
+
+
+def _local(url: str) -> str:
+    """Only same-site paths are followed after sign-in (no open redirect)."""
+    return url if url.startswith("/") and not url.startswith("//") and "\\" not in url else "/queue"

@@ -1,0 +1,81 @@
+"""Signed session cookies and CSRF tokens for the review app (standard library only).
+
+A session is a small JSON object (user name, CSRF token, issue time) in a cookie signed with
+HMAC-SHA256; the server keeps no session table. The cookie is ``HttpOnly`` and ``SameSite=Lax``
+(and ``Secure`` when asked). Every form carries the session's CSRF token and every ``POST`` is
+refused without it (the synchroniser-token pattern; ``SameSite`` alone does not cover old
+browsers or same-site attackers).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+COOKIE = "accord_review"
+MAX_AGE_S = 12 * 3600
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def _unb64(s: str) -> bytes:
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+@dataclass
+class Session:
+    """What the cookie holds: the signed-in user (or none), the CSRF token and when it was issued."""
+
+    user: str | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    issued: float = field(default_factory=time.time)
+    dirty: bool = True  # must be (re)sent to the browser
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"u": self.user, "c": self.csrf, "t": int(self.issued)}
+
+
+class Signer:
+    """Signs and checks session cookies with one secret key."""
+
+    def __init__(self, secret: bytes, max_age_s: int = MAX_AGE_S) -> None:
+        if len(secret) < 16:
+            raise ValueError("the session secret must be at least 16 bytes")
+        self._key = hashlib.sha256(b"accord-review-session:" + secret).digest()
+        self.max_age_s = max_age_s
+
+    def _sig(self, body: str) -> str:
+        return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+    def dumps(self, s: Session) -> str:
+        body = _b64(json.dumps(s.as_payload(), separators=(",", ":")).encode())
+        return f"{body}.{self._sig(body)}"
+
+    def loads(self, cookie: str | None) -> Session | None:
+        """The session in a cookie, or ``None`` when it is missing, forged or expired."""
+        if not cookie or "." not in cookie:
+            return None
+        body, sig = cookie.rsplit(".", 1)
+        if not hmac.compare_digest(sig, self._sig(body)):
+            return None
+        try:
+            d = json.loads(_unb64(body))
+            s = Session(user=d.get("u"), csrf=str(d["c"]), issued=float(d["t"]), dirty=False)
+        except (ValueError, KeyError, TypeError):
+            return None
+        if time.time() - s.issued > self.max_age_s:
+            return None
+        return s
+
+
+def csrf_ok(session: Session | None, token: str | None) -> bool:
+    """Whether a submitted token matches the session's (constant-time)."""
+    return bool(session and token and hmac.compare_digest(session.csrf, token))
