@@ -248,14 +248,14 @@ def models_list(
         console.print("no model versions registered yet")
         return
     t = Table(header_style="bold")
-    for col in ("id", "name", "version", "status", "by", "created (UTC)", "held-out agreement", "path"):
-        t.add_column(col, overflow="fold" if col == "path" else "ellipsis")
+    for col in ("id", "name", "version", "status", "by", "created (UTC)", "held-out agreement"):
+        t.add_column(col, overflow="fold", no_wrap=col == "version")
     for m in versions:
         cmp = (m.metrics or {}).get("comparison") or []
         agree = ", ".join(f"{c['candidate'].get('accuracy', '—')}" for c in cmp) or "—"
         style = "bold green" if m.current else ""
         t.add_row(str(m.id), _safe(m.name), _safe(m.version), Text(m.status, style=style), _safe(m.actor or "—"),
-                  m.created_at.strftime("%Y-%m-%d %H:%M"), agree, _safe(m.path))
+                  m.created_at.strftime("%Y-%m-%d %H:%M"), agree)
     console.print(t)
     if events:
         et = Table(title="events", header_style="bold", title_justify="left")
