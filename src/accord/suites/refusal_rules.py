@@ -192,7 +192,7 @@ def cues(text: str) -> dict[str, float]:
         "n_sentences": float(len(sents)),
         "content_after_refusal": float(sum(len(s) for s in after_sub)),
         "content_total": float(sum(len(s) for s in subst)),
-        "moral_ratio": 1.0 - len(subst) / len(sents) if sents else 1.0,
+        "moral_ratio": 1.0 - len(subst) / len(sents) if sents else 0.0,
         "fiction": float(bool(FICTION.search(t))),
         "fiction_after": float(bool(FICTION.search(after))) if rend >= 0 else 0.0,
         "disclaim_then_answer": float(bool(DISCLAIM_THEN_ANSWER.search(head))),
