@@ -32,12 +32,13 @@ charter_app = typer.Typer(help="Work with charters.", no_args_is_help=True)
 
 
 def _recorder(db: str | None, record: bool, source: str):
-    """The audit store's recorder, or None when recording is off."""
+    """Records every verdict in the audit store and queues escalations for review (None when off)."""
     if not record:
         return None
+    from accord.review.queue import escalation_recorder
     from accord.store import Store
 
-    return Store.open(db).recorder(source)
+    return escalation_recorder(Store.open(db), source)
 
 
 def make_gate(charter: Path | None, model: Path | None, recorder: Any = None) -> Gate:

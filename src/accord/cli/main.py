@@ -8,6 +8,7 @@ user can get wrong prints a traceback.
 from __future__ import annotations
 
 import importlib
+
 import typer
 
 app = typer.Typer(

@@ -25,7 +25,16 @@ from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import ValueModel
 from accord.learning.models import load_model
-from accord.types import Case, Decision, Evidence, Explanation, Message, Precedent, ToolCall, Verdict
+from accord.types import (
+    Case,
+    Decision,
+    Evidence,
+    Explanation,
+    Message,
+    Precedent,
+    ToolCall,
+    Verdict,
+)
 
 Recorder = Callable[[Case, Verdict], None]
 P = ParamSpec("P")
