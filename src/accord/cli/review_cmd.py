@@ -19,7 +19,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -143,7 +143,7 @@ def users_list(db: Db = None, as_json: Annotated[bool, typer.Option("--json", he
 
 
 # ---------------------------------------------------------------------- terminal review
-def _show_item(item, charter) -> None:  # type: ignore[no-untyped-def]
+def _show_item(item: Any, charter: Any) -> None:
     case, v = item.case, item.verdict
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")

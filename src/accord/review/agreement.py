@@ -15,7 +15,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from accord.errors import InputError
 from accord.store.records import Review
@@ -43,7 +43,7 @@ def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     return (po - pe) / (1.0 - pe)
 
 
-def fleiss_kappa(counts: Sequence[Sequence[int]] | Sequence[Mapping[Hashable, int]]) -> float:
+def fleiss_kappa(counts: Sequence[Sequence[int]] | Sequence[Mapping[Any, int]]) -> float:
     """Fleiss' kappa from per-item category counts (a row per item; items with < 2 ratings are skipped).
 
     Rows are either sequences of counts per category (a fixed category order) or mappings from
@@ -52,7 +52,7 @@ def fleiss_kappa(counts: Sequence[Sequence[int]] | Sequence[Mapping[Hashable, in
     """
     rows: list[dict[Hashable, int]] = []
     for r in counts:
-        d = dict(r) if isinstance(r, Mapping) else dict(enumerate(r))
+        d: dict[Hashable, int] = dict(r) if isinstance(r, Mapping) else dict(enumerate(r))
         if sum(d.values()) >= 2:
             rows.append(d)
     if not rows:

@@ -163,7 +163,7 @@ def build_dashboard(store: Store, config: QueueConfig, *, reviewer_communities: 
     ages = [now - it.created_at for it in open_]
     buckets = [("< 1 h", timedelta(hours=1)), ("1–24 h", timedelta(days=1)), ("1–7 d", timedelta(days=7)),
                ("> 7 d", timedelta.max)]
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for a in ages:
         counts[next(name for name, lim in buckets if a < lim)] += 1
     age_chart = bar_chart("open items by age", [(name, counts[name]) for name, _ in buckets])

@@ -325,8 +325,9 @@ def retrain_from_store(
     path = Path(out_dir) / version
     cand.save(path, name=name)
     trained_until = max((fb.reviewed_at[i] for i in train_items), default=None)
+    until = trained_until or since
     metrics = {"comparison": [c.as_dict() for c in comparison], "holdout_items": sorted(held),
-               "trained_until": (trained_until or since).isoformat() if (trained_until or since) else None,
+               "trained_until": until.isoformat() if until is not None else None,
                "counts": counts, "method": method, "base": current.version}
     mid = store.add_model_version(name, version, str(path.resolve()), card=_small_card(cand), metrics=metrics,
                                   actor=actor)

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -125,7 +125,7 @@ class Users:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _run(self, doing: str, stmt, fetch: bool = False):  # type: ignore[no-untyped-def]
+    def _run(self, doing: str, stmt: Any, fetch: bool = False) -> Any:
         try:
             with self.store.engine.begin() as conn:
                 res = conn.execute(stmt)
@@ -197,6 +197,6 @@ class Users:
         return u if (u is not None and ok and u.active) else None
 
 
-def _user(r) -> User:  # type: ignore[no-untyped-def]
+def _user(r: Any) -> User:
     return User(name=r["name"], role=r["role"], communities=tuple(r["communities"] or ()), active=bool(r["active"]),
                 created_at=r["created_at"], password_hash=r["password_hash"])
