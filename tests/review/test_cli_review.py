@@ -64,6 +64,18 @@ def test_terminal_review_walks_the_queue(store):
     assert r.exit_code == 0 and "0 reviewed" in r.output
 
 
+def test_terminal_review_retrains_every_n(store, base_model_dir, tmp_path):
+    for ctx, act, _bad in synthetic_cases()[:3]:
+        enqueue(store, ctx, act)
+    r = runner.invoke(app, ["review", "--reviewer", "ana", "--double-share", "0", "--retrain-every", "2",
+                            "--model", str(base_model_dir), "--models-dir", str(tmp_path / "inc"), *_db(store)],
+                      input="b\nharm\n\n\na\n\n\n\nq\n")
+    assert r.exit_code == 0, r.output
+    assert "model update: incremental: partial_fit" in r.output
+    cur = store.current_model("default")
+    assert cur is not None and cur.actor == "incremental:ana" and cur.metrics["counts"]["items"] == 2
+
+
 def test_models_list_promote_rollback(store, charter, base_model_dir, tmp_path):
     for ctx, act, bad in synthetic_cases()[:40]:
         store.add_review(enqueue(store, ctx, act), "ana", "block" if bad else "allow")

@@ -168,6 +168,8 @@ def review(
     order: Annotated[str, typer.Option("--order", help="priority (uncertainty × severity), active, oldest or random.")] = "priority",
     double_share: Annotated[float, typer.Option("--double-share", help="Share of items sent to two reviewers.")] = 0.1,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model for the active-learning order (default: the one in use).")] = None,
+    retrain_every: Annotated[int, typer.Option("--retrain-every", help="partial_fit a new model version after every N reviews (0: off).")] = 0,
+    models_dir: Annotated[Path, typer.Option("--models-dir", help="Where incremental versions are saved.")] = Path(".accord/models"),
     charter: CharterOpt = None,
     db: Db = None,
 ) -> None:
@@ -175,9 +177,11 @@ def review(
     from accord.charter import load_charter
     from accord.judges.value_model import ValueModel
     from accord.review.queue import QueueConfig, next_item
-    from accord.review.retrain import current_model_path
+    from accord.review.retrain import IncrementalLearner, current_model_path
     from accord.review.users import Users
 
+    if retrain_every < 0:
+        raise InputError("--retrain-every must be 0 (off) or a positive number of reviews")
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     who = _actor(reviewer)
@@ -186,6 +190,8 @@ def review(
     with Store.open(db) as store:
         u = Users(store).get(who)
         communities = u.communities if u is not None else ()
+        learner = IncrementalLearner(store, ch, models_dir, every=retrain_every, base_model_dir=model,
+                                     actor=f"incremental:{who}") if retrain_every else None
         vm = None
         if order == "active":
             path = model or current_model_path(store)
@@ -223,6 +229,8 @@ def review(
             store.add_review(item.id, who, decision, principles=tags, correction=correction, comment=comment)
             done += 1
             console.print(f"recorded: {decision}" + (f" ({', '.join(tags)})" if tags else ""))
+            if learner is not None and (res := learner.maybe_update()) is not None:
+                console.print("model update: ", _safe(res.reason), sep="")
     console.print(f"{done} reviewed")
 
 
