@@ -391,7 +391,8 @@ def create_app(
         if stream:
             resp = await up.open_stream("/chat/completions", payload, client_auth(request))
             metrics.upstream_seconds.labels("true").observe(time.perf_counter() - t0)
-            n = payload.get("n") if isinstance(payload.get("n"), int) else 1
+            n_raw = payload.get("n")
+            n = n_raw if isinstance(n_raw, int) else 1
             sg = StreamGuard(guard, resp, rid=rid, context=context, meta=meta, actor=actor, community=community,
                              n=n, input_flag=input_flag)
             return StreamingResponse(sg.run(), media_type="text/event-stream",
@@ -476,7 +477,7 @@ def create_app(
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(Gatekeeper, config=config, keys=keys, metrics=metrics)  # type: ignore[arg-type]
+    app.add_middleware(Gatekeeper, config=config, keys=keys, metrics=metrics)
     return app
 
 

@@ -97,7 +97,9 @@ class StreamGuard:
 
     # ------------------------------------------------------------------ the stream
     async def run(self) -> AsyncIterator[bytes]:
+        """The client's stream. What one upstream event produces goes out in one write."""
         usage: dict[str, Any] | None = None
+        out: list[bytes] = []
         try:
             async for obj in sse_events(self.resp, self.g.config.base):
                 if obj is None:
@@ -123,25 +125,29 @@ class StreamGuard:
                         continue
                     if not st.role_sent:
                         st.role_sent = True
-                        yield self.chunk(idx, {"role": "assistant", "content": ""})
+                        out.append(self.chunk(idx, {"role": "assistant", "content": ""}))
                     self._absorb(st, ch)
                     async for b in self._advance(st):
-                        yield b
+                        out.append(b)
                     if st.finish is not None:
                         async for b in self._finish(st):
-                            yield b
+                            out.append(b)
+                if out:
+                    yield b"".join(out)
+                    out = []
                 if len(self.states) >= self.n and all(s.cut for s in self.states.values()):
                     break  # every choice was stopped: stop reading the upstream
             for st in list(self.states.values()):
                 if not st.done:
                     async for b in self._finish(st):
-                        yield b
+                        out.append(b)
             if usage is not None:
-                yield sse({**self.head, "choices": [], "usage": usage})
-            yield DONE
+                out.append(sse({**self.head, "choices": [], "usage": usage}))
+            out.append(DONE)
+            yield b"".join(out)
         except UpstreamError as e:
             self.g.metrics.upstream_errors.labels(e.kind).inc()
-            yield sse(e.body())
+            yield sse(e.body())  # text still held (in ``out`` or not yet judged) is dropped
         finally:
             await self.resp.aclose()
 
@@ -306,16 +312,16 @@ class StreamGuard:
         for what, j, o, _ in outcomes:
             if what != "tool":
                 continue
-            acc = st.legacy_fn if j == -1 else st.tools[j]
-            assert acc is not None
-            args = acc["arguments"]
+            call = st.legacy_fn if j == -1 else st.tools[j]
+            assert call is not None
+            args = call["arguments"]
             if o.verdict.decision == "revise":
-                args = revised_tool_arguments(o.verdict, acc["name"]) or args
+                args = revised_tool_arguments(o.verdict, call["name"]) or args
             if j == -1:
-                yield self.chunk(st.index, {"function_call": {"name": acc["name"], "arguments": args}})
+                yield self.chunk(st.index, {"function_call": {"name": call["name"], "arguments": args}})
             else:
-                deltas.append({"index": j, "id": acc["id"] or f"call_{self.rid[:8]}_{j}", "type": "function",
-                               "function": {"name": acc["name"], "arguments": args}})
+                deltas.append({"index": j, "id": call["id"] or f"call_{self.rid[:8]}_{j}", "type": "function",
+                               "function": {"name": call["name"], "arguments": args}})
         if deltas:
             yield self.chunk(st.index, {"tool_calls": deltas})
         st.flagged = st.flagged or any(o.flagged for _, _, o, _ in outcomes)

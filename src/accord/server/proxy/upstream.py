@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from accord.server.proxy.config import ProxyConfig
+from accord.server.proxy.transport import LeanTransport
 
 
 class UpstreamError(Exception):
@@ -75,7 +76,7 @@ class Upstream:
         self.base = config.base
         t = httpx.Timeout(connect=config.connect_timeout_s, read=config.read_timeout_s,
                           write=config.read_timeout_s, pool=config.connect_timeout_s)
-        self.client = httpx.AsyncClient(timeout=t, transport=transport, trust_env=False,
+        self.client = httpx.AsyncClient(timeout=t, transport=transport or LeanTransport(), trust_env=False,
                                         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200))
 
     async def aclose(self) -> None:
