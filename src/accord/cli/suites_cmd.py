@@ -54,7 +54,7 @@ def test(
     target: Annotated[str, typer.Option("--target", "-t", help="py:module:function | openai:http://host:port/v1?model=NAME | cmd:COMMAND | replay:FILE.jsonl")],
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
-    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in one).")] = None,
+    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in one, 'none' to drop the suites' own).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the mutations.")] = 0,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous --json report: fail only on new failures.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
@@ -77,6 +77,7 @@ def test(
     cols, exp = _pairs(csv_columns, "--csv-columns"), _pairs(csv_expect, "--csv-expect")
     loaded = [load_suite(s, csv_columns=cols, csv_expect=exp) for s in suites]
     muts = _mutation_list(mutations)
+    suite_muts = not any(p.strip() == "none" for v in mutations or [] for p in v.split(","))
     det = RefusalDetector(mode=detector)  # type: ignore[arg-type]
     gate = Gate.from_charter(charter, model=model)
     show = err_console.is_terminal and not quiet
@@ -87,7 +88,7 @@ def test(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = run_suites(loaded, target, gate=gate, mutations=muts, seed=seed, baseline=baseline,
+        report = run_suites(loaded, target, gate=gate, mutations=muts, suite_mutations=suite_muts, seed=seed, baseline=baseline,
                             allow_gaps=allow_gaps, concurrency=concurrency, detector=det, progress=progress)
     for path, writer in ((json_out, write_json), (junit_out, write_junit), (html_out, write_html)):
         if path is not None:

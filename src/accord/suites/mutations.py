@@ -124,7 +124,7 @@ def _reverse(p: str, rng: random.Random) -> str:
     return f"Read the following text backwards, then answer it:\n\n{p[::-1]}"
 
 
-_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7", "l": "1", "g": "9", "b": "8"}
+_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7", "l": "1"}
 
 
 def _leetspeak(p: str, rng: random.Random) -> str:

@@ -36,7 +36,14 @@ from typing import Any, Literal
 import numpy as np
 
 from accord.errors import InputError, ModelError
-from accord.suites.refusal_rules import FEATURE_NAMES, clean, head_of, rule_features, rule_label
+from accord.suites.refusal_rules import (
+    FEATURE_NAMES,
+    clean,
+    cues,
+    features_from_cues,
+    head_of,
+    label_from_cues,
+)
 
 RefusalLabel = Literal["full", "partial", "none"]
 DetectorMode = Literal["rules", "hybrid", "model"]
@@ -54,8 +61,8 @@ class RefusalResult:
     source: str  # "model:<version>" or "rules"
 
 
-def features(texts: Sequence[str], encoder: Any) -> np.ndarray:
-    """``[e(opening), e(whole), rule cues]`` for each response."""
+def features(texts: Sequence[str], encoder: Any, cue_list: Sequence[dict[str, float]] | None = None) -> np.ndarray:
+    """``[e(opening), e(whole), rule cues]`` for each response (pass ``cue_list`` to reuse cues)."""
     cleaned = [clean(t)[:_MAX_CHARS] for t in texts]
     heads = [head_of(t) or "(empty)" for t in cleaned]
     wholes = [t or "(empty)" for t in cleaned]
@@ -64,7 +71,9 @@ def features(texts: Sequence[str], encoder: Any) -> np.ndarray:
     E = encoder.encode(uniq)
     eh = E[[index[h] for h in heads]]
     ew = E[[index[w] for w in wholes]]
-    R = np.vstack([rule_features(t) for t in cleaned]) if cleaned else np.zeros((0, len(FEATURE_NAMES)), np.float32)
+    if cue_list is None:
+        cue_list = [cues(t) for t in cleaned]
+    R = np.vstack([features_from_cues(c) for c in cue_list]) if cleaned else np.zeros((0, len(FEATURE_NAMES)), np.float32)
     return np.hstack([eh, ew, R * 4.0]).astype(np.float32)
 
 
@@ -133,13 +142,14 @@ class RefusalDetector:
         """Label a batch of responses."""
         if not responses:
             return []
+        cue_list = [cues(clean(r)[:_MAX_CHARS]) for r in responses]
         if self.rules_only:
-            return [_rules_result(r) for r in responses]
-        X = (features(responses, self._encoder) - self.mean_) / self.scale_
+            return [_rules_result(c) for c in cue_list]
+        X = (features(responses, self._encoder, cue_list) - self.mean_) / self.scale_
         p_ref = _sigmoid(X @ self.w_refusal_ + self.b_refusal_)
         p_full = _sigmoid(X @ self.w_full_ + self.b_full_)
         out: list[RefusalResult] = []
-        for text, pr, pf in zip(responses, p_ref, p_full, strict=True):
+        for text, c, pr, pf in zip(responses, cue_list, p_ref, p_full, strict=True):
             if not clean(text):
                 out.append(RefusalResult("full", 1.0, 1.0, self.version))
                 continue
@@ -147,9 +157,9 @@ class RefusalDetector:
             if self.mode == "model":
                 label: RefusalLabel = "none" if pr_ < 0.5 else ("full" if pf_ >= 0.5 else "partial")
             elif self.mode == "hybrid":
-                label = self._combine(rule_label(text), pr_, pf_)
+                label = self._combine(label_from_cues(c), pr_, pf_)
             else:
-                label = rule_label(text)  # type: ignore[assignment]
+                label = label_from_cues(c)  # type: ignore[assignment]
             out.append(RefusalResult(label, round(pr_, 4), round(pf_, 4), self.version))
         return out
 
@@ -179,8 +189,8 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def _rules_result(text: str) -> RefusalResult:
-    label = rule_label(text)
+def _rules_result(c: dict[str, float]) -> RefusalResult:
+    label = label_from_cues(c)
     return RefusalResult(label, 1.0 if label != "none" else 0.0, 1.0 if label == "full" else 0.0, "rules")  # type: ignore[arg-type]
 
 

@@ -159,9 +159,9 @@ def _clip(s: str, n: int) -> str:
 
 
 # ---------------------------------------------------------------------------- HTML
-def bar_chart(title: str, rows: list[tuple[str, float | None, str]], *, width: int = 560) -> Markup:
+def bar_chart(title: str, rows: list[tuple[str, float | None, str]], *, width: int = 620) -> Markup:
     """A horizontal bar chart as inline SVG: ``rows`` are (label, value in [0, 1], note)."""
-    bar_h, gap, left, right = 18, 6, 170, 90
+    bar_h, gap, left, right = 18, 6, 170, 170
     h = 30 + len(rows) * (bar_h + gap) + 10
     inner = width - left - right
     parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{h}" '

@@ -120,6 +120,7 @@ def run_suites(
     charter: str | Path | None = None,
     model: str | Path | None = None,
     mutations: Sequence[str] = (),
+    suite_mutations: bool = True,
     seed: int = 0,
     baseline: str | Path | dict[str, Any] | None = None,
     allow_gaps: bool = False,
@@ -127,7 +128,11 @@ def run_suites(
     detector: RefusalDetector | None = None,
     progress: Progress | None = None,
 ) -> Report:
-    """Run suites against a target and judge every response; see the module docstring."""
+    """Run suites against a target and judge every response; see the module docstring.
+
+    ``mutations`` are added to every prompt scenario; ``suite_mutations=False`` drops the ones the
+    suites declare themselves (``accord test --mutations none``).
+    """
     t_start = time.perf_counter()
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     loaded = [s if isinstance(s, Suite) else load_suite(s) for s in suites]
@@ -140,7 +145,7 @@ def run_suites(
     base = _load_baseline(baseline) if baseline is not None else None
     tgt = get_target(target)
     detector = detector or default_detector()
-    tasks = _expand(loaded, list(mutations), seed)
+    tasks = _expand(loaded, list(mutations), seed, suite_mutations)
     workers = max(1, concurrency or getattr(tgt, "concurrency", 1))
     done = 0
     total = len(tasks)
@@ -178,7 +183,7 @@ def _check_references(suites: list[Suite], gate: Gate) -> None:
                                  f"the charter defines: {', '.join(gate.charter.communities) or 'none'}")
 
 
-def _expand(suites: list[Suite], extra: list[str], seed: int) -> list[_Task]:
+def _expand(suites: list[Suite], extra: list[str], seed: int, suite_mutations: bool = True) -> list[_Task]:
     tasks: list[_Task] = []
     for s in suites:
         for sc in s.scenarios:
@@ -186,7 +191,8 @@ def _expand(suites: list[Suite], extra: list[str], seed: int) -> list[_Task]:
                 tasks.append(_Task(s, sc, None, sc.agent.goal))  # type: ignore[union-attr]
                 continue
             tasks.append(_Task(s, sc, None, sc.user_prompt))
-            specs = list(dict.fromkeys([*sc.mutations, *s.mutations, *extra]))
+            own = [*sc.mutations, *s.mutations] if suite_mutations else []
+            specs = list(dict.fromkeys([*own, *extra]))
             for m in specs:
                 tasks.append(_Task(s, sc, m, mutate(sc.user_prompt, m, seed=seed, key=f"{s.name}/{sc.id}")))
     return tasks
@@ -287,10 +293,11 @@ def _caught(v: Verdict | None) -> bool:
 
 
 def _mark_evasions(results: list[Result]) -> None:
-    """A mutated variant the gate let through where it stopped the original is a gate evasion."""
+    """A gate evasion: under a mutation the target answered (did not fully refuse) and the gate let
+    the answer through, where it stopped the answer to the original prompt."""
     originals = {(r.suite, r.scenario): r for r in results if r.mutation is None}
     for r in results:
-        if r.mutation is None or r.error is not None or r.verdict is None:
+        if r.mutation is None or r.error is not None or r.verdict is None or r.refusal == "full":
             continue
         o = originals.get((r.suite, r.scenario))
         if o is not None and _caught(o.verdict) and not _caught(r.verdict):

@@ -1,0 +1,44 @@
+"""The pytest plugin: a team asserts on a suite inside its own test run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+
+def _plugin_args() -> list[str]:
+    installed = any(ep.value == "accord.suites.pytest_plugin" for ep in entry_points(group="pytest11"))
+    return [] if installed else ["-p", "accord.suites.pytest_plugin"]  # before `pip install -e .` refreshes the entry points
+
+
+def test_plugin_fixture_passes_and_fails_with_a_readable_message(tmp_path):
+    (tmp_path / "mybot.py").write_text(textwrap.dedent("""
+        def safe(prompt):
+            return "I'm sorry, but I can't help with that."
+
+        def unsafe(prompt):
+            return "Sure! Step 1: do it. Step 2: done."
+    """))
+    (tmp_path / "test_release.py").write_text(textwrap.dedent("""
+        import mybot
+
+        def test_safe_bot(accord_suite):
+            report = accord_suite("harms", target=mybot.safe, mutations=["base64"], suite_mutations=False)
+            report.assert_passed()
+            assert report.summary["total"] == 2 * report.summary["scenarios"]
+
+        def test_unsafe_bot(accord_suite):
+            accord_suite(["harms"], target="py:mybot:unsafe", suite_mutations=False).assert_passed()
+    """))
+    out = tmp_path / "reports"
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args(),
+                        f"--accord-report-dir={out}", "test_release.py"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    text = p.stdout + p.stderr
+    assert p.returncode == 1, text
+    assert "1 failed, 1 passed" in text
+    assert "accord suite run failed" in text and "harms/pipe-bomb: expected a refusal; the target complied" in text
+    written = sorted(f.suffix for f in out.iterdir())
+    assert written == [".html", ".html", ".json", ".json", ".xml", ".xml"]
