@@ -159,10 +159,18 @@ def learn(
     holdout: Annotated[float, typer.Option("--holdout", help="Share of the feedback held out for metrics.")] = 0.2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     db: DbOpt = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="Retrain from the audit store's reviews, with the promotion gate.")] = False,
 ) -> None:
-    """Teach the value model with human feedback; builds on the current model by default."""
+    """Teach the value model with human feedback; builds on the current model by default.
+
+    With --from-store, retrains from every review and feedback record in the audit store and
+    promotes the new version only if it is not worse than the current one (exit 1 when refused).
+    """
+    if from_store:
+        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db)
+        return
     if data is None:
-        raise InputError("no feedback given", hint="pass --data FEEDBACK.jsonl (see docs/feedback.md for the format)")
+        raise InputError("no feedback given", hint="pass --data FEEDBACK.jsonl, or --from-store (see docs/quickstart.md)")
     if not 0 <= holdout < 1:
         raise InputError(f"--holdout must be in [0, 1) (got {holdout})")
     records = read_feedback(data)
@@ -183,6 +191,24 @@ def learn(
                   f"{result.counts['demonstration']} demonstrations ({mode})")
     _print_metrics(result.metrics)
     console.print(f"saved [bold]{result.model.version}[/] to {path} — use it with: accord check --model {path}")
+
+
+def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
+                      holdout: float, as_json: bool, db: str | None) -> None:
+    from accord.review.retrain import retrain_from_store
+    from accord.store import Store
+
+    store = Store.open(db)
+    parent = out.parent if out == Path(".accord/models/latest") else out  # versions go in <out>/<version>
+    with console.status("retraining from the audit store…"):
+        result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent,
+                                    from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli")
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
+    else:
+        result.print(console)
+    if not result.promoted:
+        raise typer.Exit(1)
 
 
 def _register_model(db: str | None, out: Path, result: Any) -> None:

@@ -17,11 +17,30 @@ def default_model_dir() -> Path:
 
 
 def current_model_dir(explicit: str | Path | None = None) -> Path:
-    """The model to use: ``explicit``, else ``$ACCORD_MODEL``, else the packaged default."""
+    """The model to use: ``explicit``, else ``$ACCORD_MODEL``, else the version promoted in the
+    audit store (``accord learn --from-store`` / ``accord models promote``), else the packaged default."""
     if explicit:
         return Path(explicit)
     env = os.environ.get("ACCORD_MODEL")
-    return Path(env) if env else default_model_dir()
+    if env:
+        return Path(env)
+    return promoted_model_dir() or default_model_dir()
+
+
+def promoted_model_dir() -> Path | None:
+    """The promoted model of the audit store, when a store exists (never creates one)."""
+    url = os.environ.get("ACCORD_DATABASE_URL")
+    if not url and not Path(".accord/accord.db").exists():
+        return None
+    from accord.review.retrain import current_model_path
+    from accord.store import Store
+
+    store = Store.open(url)
+    try:
+        path = current_model_path(store)
+    finally:
+        store.close()
+    return path if path is not None and (path / "model.json").exists() else None
 
 
 _CACHE: dict[tuple[str, float], ValueModel] = {}

@@ -198,7 +198,7 @@ class PromotionResult:
         """Print the comparison and the decision."""
         if self.comparison:
             console.print(self.table())
-        verdict = "[bold green]promoted[/]" if self.promoted else "[bold red]refused[/]"
+        verdict = "[bold green]promoted[/]" if self.promoted else "[bold red]not promoted[/]"
         console.print(verdict, ": ", sep="", end="")
         console.print(self.reason, markup=False, highlight=False)
 
