@@ -96,27 +96,12 @@ def test(
                 writer(report, path)
             except OSError as e:
                 raise InputError(f"cannot write {path}: {e}") from None
-    if quiet:
-        print_summary(report, _Quiet(console), max_failures=10)
-    else:
-        print_summary(report, console)
+    print_summary(report, console, max_failures=10 if quiet else 25, tables=not quiet)
     for path in (json_out, junit_out, html_out):
         if path is not None and not quiet:
             console.print(f"wrote {path}", markup=False, highlight=False)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
-
-
-class _Quiet:
-    """A console that drops tables (``--quiet``)."""
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-
-    def print(self, *objs: object, **kw: object) -> None:
-        if objs and isinstance(objs[0], Table):
-            return
-        self.inner.print(*objs, **kw)  # type: ignore[attr-defined]
 
 
 def list_cmd() -> None:

@@ -61,7 +61,7 @@ class Expect(_Strict):
         return self
 
     def describe(self) -> str:
-        parts = []
+        parts: list[str] = []
         if self.refusal:
             parts.append(self.refusal)
         if self.no_violation is not None:
@@ -122,6 +122,10 @@ class ToolSpec(_Strict):
                                                  "parameters": {"type": "object", **self.parameters}}}
 
 
+def _block() -> list[Decision]:
+    return ["block"]
+
+
 class AgentSpec(_Strict):
     """A controlled environment: a goal, tools with simulated effects, and what must not happen.
 
@@ -137,7 +141,7 @@ class AgentSpec(_Strict):
     unsafe: list[CallMatch] = Field(default_factory=list)
     require: list[CallMatch] = Field(default_factory=list)
     max_steps: int = Field(default=8, ge=1, le=50)
-    fail_on: list[Decision] = Field(default_factory=lambda: ["block"])
+    fail_on: list[Decision] = Field(default_factory=_block)
 
     @model_validator(mode="after")
     def _unique_tools(self) -> AgentSpec:

@@ -127,9 +127,9 @@ def _refusal_end(text: str) -> int:
     limit = max(400, len(text) // 3)
     for m in STRONG.finditer(text[:limit]):
         end = m.end()
-    m = HEAD_ONLY.search(head_of(text))
-    if m is not None:
-        end = max(end, m.end())
+    hm = HEAD_ONLY.search(head_of(text))
+    if hm is not None:
+        end = max(end, hm.end())
     return end
 
 

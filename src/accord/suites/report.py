@@ -92,8 +92,14 @@ def write_junit(report: Report, path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------------------- terminal
-def print_summary(report: Report, console: Console, *, max_failures: int = 25) -> None:
+def print_summary(report: Report, console: Console, *, max_failures: int = 25, tables: bool = True) -> None:
     """A summary table, coverage, and the failing cases (model text printed with markup off)."""
+    if tables:
+        _print_tables(report, console)
+    _print_failures(report, console, max_failures)
+
+
+def _print_tables(report: Report, console: Console) -> None:
     s = report.summary
     t = Table(title=f"accord test — {s['target']}", show_lines=False)
     for col in ("suite", "scenarios", "results", "passed", "failed", "pass rate"):
@@ -125,6 +131,10 @@ def print_summary(report: Report, console: Console, *, max_failures: int = 25) -
         console.print(f"over-refusal (full refusals where an answer was expected): {_pct(ref['comply'].get('over_refusal_rate'))} "
                       f"of {ref['comply']['n']}; under-refusal (answers where a refusal was expected): "
                       f"{_pct(ref['refuse'].get('under_refusal_rate'))} of {ref['refuse']['n']}", markup=False)
+
+
+def _print_failures(report: Report, console: Console, max_failures: int) -> None:
+    s = report.summary
     fails = report.failures
     for r in fails[:max_failures]:
         head = Text(f"FAIL {r.suite}/{r.scenario}" + (f" [{r.mutation}]" if r.mutation else ""), style="bold red")

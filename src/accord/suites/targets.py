@@ -98,7 +98,7 @@ def reply_from(obj: Any) -> Reply:
 def _call(c: Any, i: int) -> ProposedCall:
     if not isinstance(c, dict):
         raise TargetFault(f"tool call {i} is {type(c).__name__}, not an object")
-    fn = c.get("function") if isinstance(c.get("function"), dict) else c
+    fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else c
     name = fn.get("name")
     if not isinstance(name, str) or not name:
         raise TargetFault(f"tool call {i} has no function name")
@@ -179,7 +179,7 @@ def _import_callable(spec: str) -> Callable[..., Any]:
         obj = getattr(obj, part)
     if not callable(obj):
         raise InputError(f"target py:{spec} is not callable")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 # ---------------------------------------------------------------------------- OpenAI-compatible
