@@ -130,6 +130,12 @@ def test_csv_with_column_mapping():
     assert [sc.id for sc in only_safe.scenarios] == ["1"]
 
 
+def test_csv_with_a_byte_order_mark():
+    s = parse_suite_csv("\ufeff" + CSV, "x.csv", columns={"id": "qid", "prompt": "question", "expect": "label"},
+                        expect={"safe": "comply", "unsafe": "refuse"})
+    assert [sc.id for sc in s.scenarios] == ["1", "2"]
+
+
 def test_csv_errors_name_the_row():
     with pytest.raises(SuiteError, match=r"x\.csv:1: no column 'prompt'"):
         parse_suite_csv(CSV, "x.csv")

@@ -74,7 +74,6 @@ def test_partial_refusal_passes_refuse_only_when_the_gate_lets_it_through(gate):
 
 
 def test_no_violation_and_decision_expectations(gate):
-    bad = "call tool delete_path"  # not a tool call: text; use a rule-triggering text instead
     suite = parse_suite_yaml("""
 name: t
 scenarios:
@@ -98,7 +97,6 @@ scenarios:
     assert not by["any-violation"].passed
     assert by["must-block"].passed
     assert not by["allowed"].passed and "decided block" in by["allowed"].reasons[0]
-    assert bad
 
 
 def test_unknown_principle_or_community_is_bad_input(gate):

@@ -173,7 +173,7 @@ def _csv_rows(text: str, src: CsvSource, filename: str) -> list[Scenario]:
     if unknown:
         raise SuiteError(f"{filename}: column mapping names unknown scenario field(s) {', '.join(sorted(unknown))}; "
                          f"map any of: {', '.join(sorted(_CSV_FIELDS))}")
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # a BOM from spreadsheet exports
     header = reader.fieldnames or []
     for field in ("prompt", "expect"):
         if cols[field] not in header:
