@@ -285,6 +285,15 @@ def write_markdown(path: Path, results: dict[str, Any], meta: dict[str, Any], ns
                 best = max(summary(res["test"][s][n])[0] for s in ("uncertainty", "random"))
                 hits.append(f"{n:,} labels: best {best:.3f} vs target {target:.2f} → {'met' if best >= target else 'not met'}")
         lines += ["", "Targets: " + "; ".join(hits) + f". Run time {res['seconds']:.0f} s.", ""]
+        chance = meta["positives"] / meta["n_texts"]
+        below = [n for n in ns if summary(res["test"]["random"][n])[0] < chance]
+        if below:
+            cal = meta["tiers"][tier].get("calibration")
+            why = (f" The base model's Platt calibration slope is {cal[0]:.2f}: a negative slope makes "
+                   "`predict_proba` rank cases in reverse, and `learn(base=...)` (`partial_fit`) keeps the "
+                   "base's calibration." if cal and cal[0] <= 0 else "")
+            lines += [f"**Below chance** ({chance:.2f}) at N = {', '.join(map(str, below))}: the model ranks "
+                      f"unacceptable texts *lower* than acceptable ones.{why}", ""]
     lines += [
         "## Notes",
         "",
@@ -305,7 +314,7 @@ def plot(path: Path, results: dict[str, Any], meta: dict[str, Any], ns: Sequence
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
+    fig, ax = plt.subplots(figsize=(7.5, 5.6), dpi=120)
     colours = {"default": "#1f77b4", "minilm": "#d62728", "minilm-scratch": "#9467bd"}
     for tier, res in results.items():
         c = colours.get(tier, "#333333")
@@ -315,9 +324,13 @@ def plot(path: Path, results: dict[str, Any], meta: dict[str, Any], ns: Sequence
             ax.plot(ns, mu, style, color=c, marker="o" if strat == "uncertainty" else "s", ms=4,
                     label=f"{meta['tiers'][tier]['short']}: {strat}")
             ax.fill_between(ns, mu - sd, mu + sd, color=c, alpha=0.10 if strat == "uncertainty" else 0.05)
-    for (label, v), ls in zip(ANCHORS.items(), (":", "-."), strict=True):
+    for (label, v), ls, va in zip(sorted(ANCHORS.items(), key=lambda kv: kv[1]), (":", "-."), ("top", "bottom"), strict=True):
         ax.axhline(v, color="#555555", ls=ls, lw=1)
-        ax.text(ns[-1], v + 0.004, f"{label} {v:.3f}", ha="right", va="bottom", fontsize=8, color="#333333")
+        ax.text(ns[0], v + (0.006 if va == "bottom" else -0.006), f"{label} {v:.3f}", ha="left", va=va,
+                fontsize=8, color="#333333")
+    chance = meta["positives"] / meta["n_texts"]
+    ax.axhline(chance, color="#999999", ls="-", lw=0.8)
+    ax.text(ns[0], chance - 0.006, f"chance (share unacceptable) {chance:.2f}", ha="left", va="top", fontsize=8, color="#666666")
     for n, t in TARGETS.items():
         ax.plot([n], [t], marker="*", color="#2ca02c", ms=11, ls="none")
     ax.plot([], [], marker="*", color="#2ca02c", ls="none", label="issue-6 targets")
@@ -326,7 +339,7 @@ def plot(path: Path, results: dict[str, Any], meta: dict[str, Any], ns: Sequence
     ax.set_title("OpenAI moderation set: agreement with people after N labels")
     ax.set_xticks(list(ns))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -383,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"({base.version}, encoder `{base.encoder}`, trained on "
                           f"{card.get('counts', {}).get('examples', '?')} examples; see its data card)."),
                 "model": base.version, "encoder": base.encoder,
+                "calibration": [float(x) for x in getattr(base, "calibration_", (1.0, 0.0))],
             }
             results[tier] = run_tier(tier, lambda b=base: b, texts, y, charter, seeds, NS)
         elif tier in ("minilm", "minilm-scratch"):
@@ -414,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               + ", ".join(f"{k} {v:,}" for k, v in counts.items())
                               + "); never on the OpenAI set."),
                     "model": base_m.version, "encoder": "minilm", "mixture": counts,
+                "calibration": [float(x) for x in getattr(base_m, "calibration_", (1.0, 0.0))],
                 }
                 results[tier] = run_tier(tier, lambda b=base_m: b, texts, y, charter, seeds, NS)
             else:
