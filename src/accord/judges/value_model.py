@@ -3,8 +3,13 @@
 Architecture (all arrays, saved as JSON + ``.npz``, never pickle):
 
 * a text encoder (default ``wordllama``) embeds the action ``a``, the context ``c`` and the
-  joint text ``c + a``; the features are ``[e(a), e(c) * e(a), e(c + a)]`` because embeddings carry
-  topic more than valence, and the joint terms let the heads see *this* action *in this* context;
+  joint text ``c + a``; the dense features are ``[e(a), e(c) * e(a), e(c + a)]`` because embeddings
+  carry topic more than valence, and the joint terms let the heads see *this* action *in this*
+  context;
+* **lexical features** of the action: case-folded token unigrams and hashed token bigrams
+  (binary, L2-normalised), read off the encoder's own tokenisation. Mean-pooled static
+  embeddings blur the few words that make a text unacceptable; the lexical block lets the heads
+  weigh them directly (``lexical=0`` turns it off; encoders without token ids have none);
 * an **acceptability head**: logistic regression for P(unacceptable), Platt-calibrated on a
   held-out slice;
 * **principle heads**: one-vs-rest logistic regressions trained on unacceptable examples tagged
@@ -16,6 +21,10 @@ Architecture (all arrays, saved as JSON + ``.npz``, never pickle):
   cited as precedents and blend into the score in proportion to their similarity, so one
   reviewer verdict changes how the same kind of case (and its paraphrases) is judged at once.
 
+With an additive (static) encoder the joint embedding is the normalised sum of the context's and
+the action's token vectors, so a case is tokenised once per text, and occlusion (the score without
+a few words) is computed by subtracting those words' token vectors instead of re-encoding.
+
 It follows scikit-learn's estimator contract: ``fit`` / ``partial_fit`` return ``self``, learned
 state ends in ``_``, ``predict_proba`` before fitting raises ``NotFittedError`` and randomness
 comes from ``random_state``. ``partial_fit`` builds on the current weights (a Gaussian prior
@@ -26,24 +35,32 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
+import os
+import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, logit
 
 from accord.charter.model import Charter
 from accord.errors import ModelError, NotFittedError
 from accord.judges.base import register_judge
-from accord.learning.encoders import Encoder, get_encoder
+from accord.learning.encoders import Encoder, get_encoder, normalize_rows
 from accord.learning.logistic import balanced_weights, fit_logistic
 from accord.types import Case, Evidence, Precedent, Score
 
+#: the file layout is unchanged by the lexical block: a file without ``params.lexical`` has none
 FORMAT_VERSION = 1
+_READABLE_FORMATS = (1,)
 CaseLike = Case | tuple[str, str] | str
+_BIGRAM_MULT = 1_000_003
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,38 @@ class Pairs:
         return len(self.chosen)
 
 
+@dataclass
+class _Feats:
+    """Features of a batch: dense block, lexical block (or None) and the joint embeddings."""
+
+    dense: np.ndarray
+    lex: sparse.csr_matrix | None
+    joint: np.ndarray
+
+    def __len__(self) -> int:
+        return self.dense.shape[0]
+
+    def rows(self, idx: Sequence[int] | np.ndarray) -> _Feats:
+        idx = np.asarray(idx, dtype=np.int64)
+        return _Feats(self.dense[idx], self.lex[idx] if self.lex is not None else None, self.joint[idx])
+
+    def blocks(self) -> tuple[Any, ...]:
+        return (self.dense,) if self.lex is None else (self.dense, self.lex)
+
+    def dot(self, w: np.ndarray) -> np.ndarray:
+        """``X @ w`` for a weight vector, or ``X @ W.T`` for a matrix of weight rows."""
+        nd = self.dense.shape[1]
+        if w.ndim == 1:
+            out = self.dense @ w[:nd]
+            if self.lex is not None and w.shape[0] > nd:
+                out = out + self.lex @ w[nd:]
+            return np.asarray(out, dtype=np.float64)
+        out = self.dense @ w[:, :nd].T
+        if self.lex is not None and w.shape[1] > nd:
+            out = out + np.asarray(self.lex @ w[:, nd:].T)
+        return np.asarray(out, dtype=np.float64)
+
+
 def as_pair(x: CaseLike) -> tuple[str, str]:
     """``(context, action)`` text of a case-like input."""
     if isinstance(x, Case):
@@ -83,6 +132,13 @@ def as_pair(x: CaseLike) -> tuple[str, str]:
     if isinstance(x, tuple):
         return x[0], x[1]
     return "", x
+
+
+def _now() -> str:
+    """UTC time now, or ``$SOURCE_DATE_EPOCH`` (reproducible builds: same data, same files)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    t = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch else _dt.datetime.now(_dt.UTC)
+    return t.isoformat(timespec="seconds")
 
 
 class ValueModel:
@@ -95,6 +151,9 @@ class ValueModel:
         reward_lam: L2 strength of the reward head.
         memory_size: most precedents kept from large training sets (feedback is always kept).
         knn_k: neighbours consulted; knn_floor: cosine similarity below which a precedent has no pull.
+        knn_max_weight: the most a precedent (at similarity 1) can weigh against the heads.
+        lexical: hashed token-bigram buckets of the lexical block (0: no lexical features).
+        lexical_scale: weight of the lexical block relative to the dense one.
         random_state: seed for the calibration split and memory subsampling.
     """
 
@@ -111,6 +170,8 @@ class ValueModel:
         knn_k: int = 5,
         knn_floor: float = 0.8,
         knn_max_weight: float = 0.9,
+        lexical: int = 65536,
+        lexical_scale: float = 3.0,
         random_state: int = 0,
     ) -> None:
         self.principles = list(principles)
@@ -121,34 +182,109 @@ class ValueModel:
         self.knn_k = knn_k
         self.knn_floor = knn_floor
         self.knn_max_weight = knn_max_weight
+        self.lexical = lexical
+        self.lexical_scale = lexical_scale
         self.random_state = random_state
         self.card_: dict[str, Any] = {}
+        self._reset_caches()
+
+    def _reset_caches(self) -> None:
+        self._version: str | None = None
+        self._mem32: np.ndarray | None = None
+        self._mem_y: np.ndarray | None = None
+        self._mem_col: np.ndarray | None = None
+        self._nn_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # copy.deepcopy: caches are not state
+        state = self.__dict__.copy()
+        state["_nn_cache"] = {}
+        state["_mem32"] = None
+        return state
 
     # ------------------------------------------------------------------ encoding
     @property
     def _enc(self) -> Encoder:
         return get_encoder(self.encoder)
 
-    def _embed(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Features ``[e(a), e(c)*e(a), e(c+a)]`` and the joint embedding used for precedents."""
+    @property
+    def _lexical_dim(self) -> int:
+        return int(self._enc.vocab_size) + int(self.lexical) if self.lexical else 0  # type: ignore[attr-defined]
+
+    def _lexical_rows(self, ids: Sequence[np.ndarray]) -> sparse.csr_matrix:
+        """Binary case-folded unigram + hashed bigram indicators per text, L2-normalised and scaled."""
+        enc: Any = self._enc
+        nv, nb = int(enc.vocab_size), int(self.lexical)
+        low = enc.lowercase_ids
+        lens = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = low[np.concatenate(ids).astype(np.int64)] if lens.sum() else np.zeros(0, np.int64)
+        flat = flat.astype(np.int64)
+        row = np.repeat(np.arange(len(ids)), lens)
+        same = row[1:] == row[:-1] if len(row) > 1 else np.zeros(0, bool)
+        bi = nv + (flat[:-1][same] * _BIGRAM_MULT + flat[1:][same]) % nb if len(row) > 1 else np.zeros(0, np.int64)
+        rows = np.concatenate([row, row[:-1][same] if len(row) > 1 else np.zeros(0, np.int64)])
+        cols = np.concatenate([flat, bi])
+        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(ids), nv + nb))
+        m.sum_duplicates()
+        m.data[:] = 1.0
+        nnz = np.diff(m.indptr)
+        m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
+        return m
+
+    def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
+        """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the joint embedding."""
+        enc: Any = self._enc
+        d = enc.dim
+        n = len(pairs)
+        if not n:
+            return _Feats(np.zeros((0, 3 * d), np.float32), sparse.csr_matrix((0, self._lexical_dim), dtype=np.float32)
+                          if self._lexical_dim else None, np.zeros((0, d), np.float32))
         contexts = [c for c, _ in pairs]
         actions = [a for _, a in pairs]
-        joint = [f"{c}\n{a}" if c else a for c, a in pairs]
-        uniq = list(dict.fromkeys(actions + [c for c in contexts if c] + joint))
-        index = {t: i for i, t in enumerate(uniq)}
-        E = self._enc.encode(uniq)
-        ea = E[[index[a] for a in actions]]
-        ec = np.zeros_like(ea)
-        has_c = [i for i, c in enumerate(contexts) if c]
-        if has_c:
-            ec[has_c] = E[[index[contexts[i]] for i in has_c]]
-        ej = E[[index[j] for j in joint]]
-        feats = np.hstack([ea, ec * ea * np.sqrt(self._enc.dim), ej]).astype(np.float32)
-        return feats, ej
+        if getattr(enc, "additive", False):
+            uniq = list(dict.fromkeys(actions + [c for c in contexts if c]))
+            index = {t: i for i, t in enumerate(uniq)}
+            S, ids = enc.pool(uniq)
+            ai = np.fromiter((index[a] for a in actions), np.int64, n)
+            sa = S[ai]
+            sc = np.zeros_like(sa)
+            has_c = np.fromiter((bool(c) for c in contexts), bool, n)
+            if has_c.any():
+                sc[has_c] = S[[index[c] for c in contexts if c]]
+            ea, ec, ej = normalize_rows(sa), normalize_rows(sc), normalize_rows(sa + sc)
+            lex = self._lexical_rows([ids[i] for i in ai]) if self.lexical else None
+        else:
+            joint = [f"{c}\n{a}" if c else a for c, a in pairs]
+            uniq = list(dict.fromkeys(actions + [c for c in contexts if c] + joint))
+            index = {t: i for i, t in enumerate(uniq)}
+            E = enc.encode(uniq)
+            ea = E[[index[a] for a in actions]]
+            ec = np.zeros_like(ea)
+            has = [i for i, c in enumerate(contexts) if c]
+            if has:
+                ec[has] = E[[index[contexts[i]] for i in has]]
+            ej = E[[index[j] for j in joint]]
+            lex = None
+        dense = np.hstack([ea, ec * ea * np.float32(np.sqrt(d)), ej]).astype(np.float32)
+        return _Feats(dense, lex, ej.astype(np.float32))
 
-    def features(self, X: Sequence[CaseLike]) -> np.ndarray:
-        """The feature matrix the heads see (useful for active learning and benchmarks)."""
-        return self._embed([as_pair(x) for x in X])[0]
+    def _uses_lexical(self) -> bool:
+        return bool(self.lexical) and getattr(self._enc, "additive", False)
+
+    def _embed(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Dense features and joint embeddings (kept for callers of the first version)."""
+        f = self._feats(pairs)
+        return f.dense, f.joint
+
+    def features(self, X: Sequence[CaseLike]) -> np.ndarray | sparse.csr_matrix:
+        """The feature matrix the heads see (useful for active learning and benchmarks).
+
+        A NumPy array of the dense features, or, when the model has a lexical block, a SciPy CSR
+        matrix ``[dense | lexical]`` (columns follow ``coef_``).
+        """
+        f = self._feats([as_pair(x) for x in X])
+        if f.lex is None:
+            return f.dense
+        return sparse.hstack([sparse.csr_matrix(f.dense), f.lex], format="csr")
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -190,6 +326,8 @@ class ValueModel:
         return self._train(X, y, principle, sample_weight, sources, pairs, memory, warm=warm)
 
     def _train(self, X, y, principle, sample_weight, sources, pairs, memory, *, warm: bool) -> ValueModel:  # type: ignore[no-untyped-def]
+        if not warm and not getattr(self._enc, "additive", False):
+            self.lexical = 0  # lexical features need the encoder's token ids
         pairs_xy = [as_pair(x) for x in X]
         y_arr = np.asarray(y, dtype=np.int64)
         n = len(pairs_xy)
@@ -204,8 +342,8 @@ class ValueModel:
             if t is not None and t not in self.principles:
                 self.principles.append(t)
 
-        F, J = self._embed(pairs_xy) if n else (np.zeros((0, 3 * self._enc.dim), np.float32), np.zeros((0, self._enc.dim), np.float32))
-        d = F.shape[1]
+        Fb = self._feats(pairs_xy)
+        d = Fb.dense.shape[1] + self._lexical_dim
         if not warm:
             self.coef_, self.intercept_ = np.zeros(d, np.float32), 0.0
             self.calibration_ = (1.0, 0.0)
@@ -216,22 +354,24 @@ class ValueModel:
             self.memory_emb_ = np.zeros((0, self._enc.dim), np.float16)
             self.card_ = {"sources": {}, "counts": {}, "history": []}
             self.n_features_in_ = d
+        self._reset_caches()
         if n and len(set(y_arr.tolist())) > 1:
-            self._fit_acceptability(F, y_arr, sw, rng, warm)
+            self._fit_acceptability(Fb, y_arr, sw, rng, warm)
         elif n and not warm:
             raise ValueError("training needs both acceptable and unacceptable examples")
         elif n:
             # one class only: still move towards it, from the prior
-            w, b = fit_logistic(F, y_arr, sample_weight=sw, lam=self.lam, w_prior=self.coef_, b_prior=self.intercept_)
+            w, b = fit_logistic(Fb.blocks(), y_arr, sample_weight=sw, lam=self.lam, w_prior=self.coef_, b_prior=self.intercept_)
             self.coef_, self.intercept_ = w, b
-        self._fit_principles(F, y_arr, tags, sw, warm)
+        self._fit_principles(Fb, y_arr, tags, sw, warm)
         if pairs is not None and len(pairs):
             self._fit_reward(pairs, warm)
-        self._remember(pairs_xy, y_arr, tags, srcs, keep, J, rng)
+        self._remember(pairs_xy, y_arr, tags, srcs, keep, Fb.joint, rng)
         self._update_card(y_arr, srcs, pairs, warm)
+        self._reset_caches()
         return self
 
-    def _fit_acceptability(self, F: np.ndarray, y: np.ndarray, sw: np.ndarray, rng: np.random.Generator, warm: bool) -> None:
+    def _fit_acceptability(self, F: _Feats, y: np.ndarray, sw: np.ndarray, rng: np.random.Generator, warm: bool) -> None:
         w = balanced_weights(y, sw)
         w_prior = self.coef_ if warm else None
         b_prior = self.intercept_ if warm else 0.0
@@ -240,14 +380,20 @@ class ValueModel:
             idx = rng.permutation(len(y))
             cut = len(y) // 5
             cal, tr = idx[:cut], idx[cut:]
-            wt, bt = fit_logistic(F[tr], y[tr], sample_weight=w[tr], lam=self.lam)
-            z = F[cal] @ wt + bt
-            a, c = fit_logistic(z[:, None], y[cal], sample_weight=balanced_weights(y[cal]), lam=1e-3)
-            self.calibration_ = (float(a[0]), float(c))
-        self.coef_, self.intercept_ = fit_logistic(F, y, sample_weight=w, lam=self.lam, w_prior=w_prior, b_prior=b_prior)
+            wt, bt = fit_logistic(F.rows(tr).blocks(), y[tr], sample_weight=w[tr], lam=self.lam)
+            z = F.rows(cal).dot(wt) + bt
+            a, c = fit_logistic(z[:, None], y[cal], sample_weight=balanced_weights(y[cal], sw[cal]), lam=1e-3)
+            # a calibration slice too small or noisy can fit a slope <= 0, which would invert
+            # every score (and every later partial_fit, which keeps the calibration): keep identity
+            if a[0] > 0:
+                self.calibration_ = (float(a[0]), float(c))
+            # the fit on four fifths is a good start for the fit on everything
+            self.coef_, self.intercept_ = fit_logistic(F.blocks(), y, sample_weight=w, lam=self.lam, w_init=wt, b_init=bt)
+            return
+        self.coef_, self.intercept_ = fit_logistic(F.blocks(), y, sample_weight=w, lam=self.lam, w_prior=w_prior, b_prior=b_prior)
 
-    def _fit_principles(self, F: np.ndarray, y: np.ndarray, tags: list[str | None], sw: np.ndarray, warm: bool) -> None:
-        k, d = len(self.principles), F.shape[1]
+    def _fit_principles(self, F: _Feats, y: np.ndarray, tags: list[str | None], sw: np.ndarray, warm: bool) -> None:
+        k, d = len(self.principles), self.coef_.shape[0]
         if self.principle_coef_.shape[0] < k:  # new principles start from zero
             grow = k - self.principle_coef_.shape[0]
             self.principle_coef_ = np.vstack([self.principle_coef_, np.zeros((grow, d), np.float32)])
@@ -255,7 +401,7 @@ class ValueModel:
         rows = [i for i, t in enumerate(tags) if t is not None and y[i] == 1]
         if not rows:
             return
-        Fu = F[rows]
+        Fu = F.rows(rows).blocks()
         for j, pid in enumerate(self.principles):
             target = np.array([tags[i] == pid for i in rows], dtype=np.int64)
             if not target.any():
@@ -263,17 +409,23 @@ class ValueModel:
             wj = balanced_weights(target, sw[rows]) if not target.all() else sw[rows]
             w, b = fit_logistic(Fu, target, sample_weight=wj, lam=self.lam,
                                 w_prior=self.principle_coef_[j] if warm else None,
-                                b_prior=float(self.principle_intercept_[j]) if warm else 0.0)
+                                b_prior=float(self.principle_intercept_[j]) if warm else 0.0, tol=1e-6, max_iter=200)
             self.principle_coef_[j], self.principle_intercept_[j] = w, b
+        # principle heads only share the risk out: half precision is plenty, and halves the file
+        self.principle_coef_ = self.principle_coef_.astype(np.float16).astype(np.float32)
 
     def _fit_reward(self, pairs: Pairs, warm: bool) -> None:
-        Fc = self._embed(list(zip(pairs.contexts, pairs.chosen, strict=True)))[0]
-        Fr = self._embed(list(zip(pairs.contexts, pairs.rejected, strict=True)))[0]
-        D = np.vstack([Fc - Fr, Fr - Fc])
+        Fc = self._feats(list(zip(pairs.contexts, pairs.chosen, strict=True)))
+        Fr = self._feats(list(zip(pairs.contexts, pairs.rejected, strict=True)))
+        dd = Fc.dense - Fr.dense
+        blocks: list[Any] = [np.vstack([dd, -dd])]
+        if Fc.lex is not None and Fr.lex is not None:
+            dl = (Fc.lex - Fr.lex).tocsr()
+            blocks.append(sparse.vstack([dl, -dl], format="csr"))
         t = np.concatenate([np.ones(len(pairs)), np.zeros(len(pairs))]).astype(np.int64)
         sw = np.concatenate([pairs.weights, pairs.weights])
         # no intercept: a difference of rewards has none; fit with b pinned by symmetry
-        w, _ = fit_logistic(D, t, sample_weight=sw, lam=self.reward_lam, w_prior=self.reward_coef_ if warm else None)
+        w, _ = fit_logistic(tuple(blocks), t, sample_weight=sw, lam=self.reward_lam, w_prior=self.reward_coef_ if warm else None)
         self.reward_coef_ = w
 
     def _remember(self, pairs_xy, y, tags, srcs, keep, J, rng) -> None:  # type: ignore[no-untyped-def]
@@ -300,23 +452,23 @@ class ValueModel:
             "preference_pairs": int(card.get("counts", {}).get("preference_pairs", 0) + (len(pairs) if pairs else 0)),
             "precedents": len(self.memory_),
         }
-        card["history"].append({"at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                                "mode": "partial_fit" if warm else "fit", "examples": len(y)})
+        card["history"].append({"at": _now(), "mode": "partial_fit" if warm else "fit", "examples": len(y)})
 
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
             raise NotFittedError("this ValueModel is not fitted yet; call fit() or load a model directory")
 
-    def _raw(self, F: np.ndarray) -> np.ndarray:
+    def _raw(self, F: _Feats) -> np.ndarray:
         a, b = self.calibration_
-        return expit(a * (F @ self.coef_ + self.intercept_) + b)
+        return expit(a * (F.dot(self.coef_) + self.intercept_) + b)
 
     def predict_proba(self, X: Sequence[CaseLike]) -> np.ndarray:
         """``(n, 2)`` array: column 0 P(acceptable), column 1 P(unacceptable) (with precedents)."""
         self._check_fitted()
-        F, J = self._embed([as_pair(x) for x in X])
-        p = self._blend(self._raw(F), J)[0]
+        pairs = [as_pair(x) for x in X]
+        F = self._feats(pairs)
+        p = self._blend(self._raw(F), F.joint, pairs)[0]
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Sequence[CaseLike]) -> np.ndarray:
@@ -326,50 +478,91 @@ class ValueModel:
     def principle_proba(self, X: Sequence[CaseLike]) -> np.ndarray:
         """``(n, k)`` violation probability per principle (columns follow ``principles``)."""
         self._check_fitted()
-        F, J = self._embed([as_pair(x) for x in X])
-        return self._principle_scores(F, J)[0]
+        pairs = [as_pair(x) for x in X]
+        return self._principle_scores(self._feats(pairs), pairs)[0]
 
     def reward(self, X: Sequence[CaseLike]) -> np.ndarray:
         """The reward head's score: higher is better; compare only within one context."""
         self._check_fitted()
-        F = self._embed([as_pair(x) for x in X])[0]
-        r = F @ self.reward_coef_
+        F = self._feats([as_pair(x) for x in X])
         # a reward head never trained falls back on acceptability
-        return r if np.any(self.reward_coef_) else -logit(np.clip(self._raw(F), 1e-6, 1 - 1e-6))
+        if np.any(self.reward_coef_):
+            return F.dot(self.reward_coef_)
+        return -logit(np.clip(self._raw(F), 1e-6, 1 - 1e-6))
 
-    def _neighbours(self, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not len(self.memory_):
-            return np.zeros((len(J), 0), np.int64), np.zeros((len(J), 0), np.float32)
-        sims = J @ self.memory_emb_.astype(np.float32).T
-        k = min(self.knn_k, sims.shape[1])
-        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        top = np.take_along_axis(sims, idx, axis=1)
-        order = np.argsort(-top, axis=1)
-        return np.take_along_axis(idx, order, axis=1), np.take_along_axis(top, order, axis=1)
+    def _memory_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._mem32 is None or self._mem_y is None or self._mem_col is None:
+            self._mem32 = np.ascontiguousarray(self.memory_emb_, dtype=np.float32)
+            self._mem_y = np.array([m.verdict == "unacceptable" for m in self.memory_], dtype=np.float64)
+            pos = {pid: j for j, pid in enumerate(self.principles)}
+            self._mem_col = np.array([pos.get(m.principle, -1) if m.verdict == "unacceptable" and m.principle else -1
+                                      for m in self.memory_], dtype=np.int64)
+        return self._mem32, self._mem_y, self._mem_col
 
-    def _blend(self, p_head: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _neighbours(self, J: np.ndarray, pairs: Sequence[tuple[str, str]] | None = None, k: int | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and cosine similarities of the ``k`` nearest precedents, nearest first.
+
+        Results are cached per (context, action) so that the gate's judge, precedent and occlusion
+        passes over the same cases compute them once.
+        """
+        k = min(k or self.knn_k, len(self.memory_))
+        n = len(J)
+        if not len(self.memory_) or k == 0:
+            return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+        idx = np.zeros((n, k), np.int64)
+        top = np.zeros((n, k), np.float32)
+        todo = list(range(n))
+        if pairs is not None:
+            todo = []
+            for i, key in enumerate(pairs):
+                hit = self._nn_cache.get(key)
+                if hit is not None and hit[0].shape[0] >= k:
+                    idx[i], top[i] = hit[0][:k], hit[1][:k]
+                else:
+                    todo.append(i)
+        if todo:
+            M = self._memory_arrays()[0]
+            kk = max(k, min(self.knn_k, len(self.memory_)))
+            for s in range(0, len(todo), 2048):
+                rows = todo[s:s + 2048]
+                sims = J[rows] @ M.T
+                part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk] if kk < sims.shape[1] else np.tile(np.arange(sims.shape[1]), (len(rows), 1))
+                t = np.take_along_axis(sims, part, axis=1)
+                order = np.argsort(-t, axis=1, kind="stable")
+                part, t = np.take_along_axis(part, order, axis=1), np.take_along_axis(t, order, axis=1)
+                idx[rows], top[rows] = part[:, :k], t[:, :k]
+                if pairs is not None:
+                    if len(self._nn_cache) > 100_000:
+                        self._nn_cache.clear()
+                    for r, i in enumerate(rows):
+                        self._nn_cache[pairs[i]] = (part[r], t[r])
+        return idx, top
+
+    def _blend(self, p_head: np.ndarray, J: np.ndarray, pairs: Sequence[tuple[str, str]] | None = None,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mix the head with near precedents; returns (p, alpha, neighbour idx, sims)."""
-        idx, sims = self._neighbours(J)
+        idx, sims = self._neighbours(J, pairs)
         if idx.shape[1] == 0:
             return p_head, np.zeros(len(J)), idx, sims
         pull = np.clip((sims - self.knn_floor) / (1.0 - self.knn_floor), 0.0, 1.0) ** 2
-        labels = np.array([[self.memory_[j].verdict == "unacceptable" for j in row] for row in idx], dtype=np.float64)
+        labels = self._memory_arrays()[1][idx]
         wsum = pull.sum(axis=1)
         p_knn = np.where(wsum > 0, (pull * labels).sum(axis=1) / np.maximum(wsum, 1e-12), 0.5)
         alpha = self.knn_max_weight * pull.max(axis=1)
         return (1 - alpha) * p_head + alpha * p_knn, alpha, idx, sims
 
-    def _principle_scores(self, F: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        p, alpha, idx, sims = self._blend(self._raw(F), J)
-        q = expit(F @ self.principle_coef_.T + self.principle_intercept_) if len(self.principles) else np.zeros((len(F), 0))
-        if idx.shape[1] and len(self.principles):
-            pos = {pid: j for j, pid in enumerate(self.principles)}
+    def _principle_scores(self, F: _Feats, pairs: Sequence[tuple[str, str]] | None = None,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        p, alpha, idx, sims = self._blend(self._raw(F), F.joint, pairs)
+        k = len(self.principles)
+        q = expit(F.dot(self.principle_coef_) + self.principle_intercept_) if k else np.zeros((len(F), 0))
+        if idx.shape[1] and k:
+            col = self._memory_arrays()[2][idx]
+            ok = (col >= 0) & (sims > self.knn_floor)
             tagged = np.zeros_like(q)
-            for r, row in enumerate(idx):
-                for c, m in enumerate(row):
-                    item = self.memory_[m]
-                    if item.verdict == "unacceptable" and item.principle in pos and sims[r, c] > self.knn_floor:
-                        tagged[r, pos[item.principle]] = max(tagged[r, pos[item.principle]], sims[r, c])
+            r, c = np.nonzero(ok)
+            np.maximum.at(tagged, (r, col[r, c]), sims[r, c])
             has = tagged.max(axis=1, keepdims=True) > 0
             q = np.where(has, (1 - alpha[:, None]) * q + alpha[:, None] * (tagged > 0), q)
         share = q / np.maximum(q.max(axis=1, keepdims=True), 1e-9) if q.shape[1] else q
@@ -379,26 +572,24 @@ class ValueModel:
     @property
     def version(self) -> str:
         self._check_fitted()
-        h = hashlib.sha256(self.coef_.tobytes() + self.principle_coef_.tobytes() + self.reward_coef_.tobytes())
-        h.update(str(len(self.memory_)).encode())
-        return f"model-{h.hexdigest()[:10]}"
+        if self._version is None:
+            h = hashlib.sha256(self.coef_.tobytes() + self.principle_coef_.tobytes() + self.reward_coef_.tobytes())
+            h.update(str(len(self.memory_)).encode())
+            self._version = f"model-{h.hexdigest()[:10]}"
+        return self._version
 
     def judge(self, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
         """Per-principle scores for the charter's principles, citing the nearest precedents."""
         self._check_fitted()
         if not cases:
             return []
-        F, J = self._embed([as_pair(c) for c in cases])
-        P, _, _, _ = self._principle_scores(F, J)
+        pairs = [as_pair(c) for c in cases]
+        P = np.clip(self._principle_scores(self._feats(pairs), pairs)[0], 0.0, 1.0)
         col = {pid: j for j, pid in enumerate(self.principles)}
-        out: list[list[Score]] = []
-        for i in range(len(cases)):
-            scores = []
-            for pid in charter.principle_ids:
-                if pid in col:
-                    scores.append(Score(principle=pid, score=float(np.clip(P[i, col[pid]], 0.0, 1.0)), source="model"))
-            out.append(scores)
-        return out
+        wanted = [(pid, col[pid]) for pid in charter.principle_ids if pid in col]
+        construct = Score.model_construct  # values are in range by construction: skip re-validation
+        return [[construct(principle=pid, score=row[j], source="model", evidence=[], rule=None, decision=None, revised=None)
+                 for pid, j in wanted] for row in P.tolist()]
 
     def precedents(self, case: CaseLike, k: int = 3, min_similarity: float = 0.5) -> list[Precedent]:
         """The most similar human-labelled cases the model learned from."""
@@ -408,28 +599,50 @@ class ValueModel:
         """:meth:`precedents` for a batch, in one matrix product."""
         self._check_fitted()
         pairs = [as_pair(c) for c in cases]
-        J = self._enc.encode([f"{c}\n{a}" if c else a for c, a in pairs])
-        idx, sims = self._neighbours(J)
+        if not pairs:
+            return []
+        J = self._joint(pairs)
+        idx, sims = self._neighbours(J, pairs, k=max(k, 1))
         out = []
-        for row, srow in zip(idx, sims, strict=True):
+        for row, srow in zip(idx.tolist(), sims.tolist(), strict=True):
             lst = []
             for m, s in zip(row[:k], srow[:k], strict=True):
                 if s >= min_similarity:
                     it = self.memory_[m]
-                    lst.append(Precedent(context=it.context, action=it.action, verdict=it.verdict,  # type: ignore[arg-type]
-                                         principle=it.principle, similarity=round(float(s), 3), source=it.source))
+                    lst.append(Precedent.model_construct(context=it.context, action=it.action, verdict=it.verdict,
+                                                         principle=it.principle, similarity=round(float(s), 3), source=it.source))
             out.append(lst)
         return out
+
+    def _joint(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Joint embeddings only (cheaper than full features; cached neighbours skip even this)."""
+        if all(p in self._nn_cache for p in pairs):
+            return np.zeros((len(pairs), self._enc.dim), np.float32)
+        enc: Any = self._enc
+        if getattr(enc, "additive", False):
+            uniq = list(dict.fromkeys([a for _, a in pairs] + [c for c, _ in pairs if c]))
+            index = {t: i for i, t in enumerate(uniq)}
+            S, _ = enc.pool(uniq)
+            s = S[[index[a] for _, a in pairs]]
+            hc = [i for i, (c, _) in enumerate(pairs) if c]
+            if hc:
+                s[hc] += S[[index[pairs[i][0]] for i in hc]]
+            return normalize_rows(s)
+        return enc.encode([f"{c}\n{a}" if c else a for c, a in pairs])
 
     def occlusion(self, case: CaseLike, principle: str, top: int = 3) -> list[tuple[Evidence, float]]:
         """The words whose removal lowers the principle's score most, with the score without them."""
         return self.occlusion_many([(case, principle)], top=top)[0]
 
     def occlusion_many(self, items: Sequence[tuple[CaseLike, str]], top: int = 3) -> list[list[tuple[Evidence, float]]]:
-        """:meth:`occlusion` for many ``(case, principle)`` items in one encoding pass."""
+        """:meth:`occlusion` for many ``(case, principle)`` items in one encoding pass.
+
+        Words are grouped into spans (1 word for short actions, more for long ones); each span is
+        removed in turn and the case re-scored. With an additive encoder the variants are computed
+        from the tokens already encoded (subtracting the span's token vectors), not re-encoded.
+        """
         self._check_fitted()
-        variants: list[tuple[str, str]] = []
-        plan: list[tuple[int, int, list[int], list[str], str] | None] = []
+        plan: list[tuple[str, str, int, list[int], list[str]] | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
             words = act.split()
@@ -437,37 +650,90 @@ class ValueModel:
                 plan.append(None)
                 continue
             span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
-            starts = list(range(0, len(words), span))
-            plan.append((len(variants), self.principles.index(principle), starts, words, act))
-            variants.append((ctx, act))
-            variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
-        if not variants:
+            plan.append((ctx, act, self.principles.index(principle), list(range(0, len(words), span)), words))
+        if not any(plan):
             return [[] for _ in items]
-        F, J = self._embed(variants)
-        P = self._principle_scores(F, J)[0]
+        if getattr(self._enc, "additive", False):
+            F, owners = self._occlusion_variants([p for p in plan if p is not None])
+        else:
+            variants: list[tuple[str, str]] = []
+            for p in plan:
+                if p is None:
+                    continue
+                ctx, act, _, starts, words = p
+                span = len(words) if len(starts) == 1 else starts[1] - starts[0]
+                variants.append((ctx, act))
+                variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
+            F, owners = self._feats(variants), None
+        P = self._principle_scores(F)[0]
         out: list[list[tuple[Evidence, float]]] = []
+        first = 0
         for entry in plan:
             if entry is None:
                 out.append([])
                 continue
-            first, j, starts, words, act = entry
+            _, act, j, starts, words = entry
             base = P[first, j]
             after = P[first + 1:first + 1 + len(starts), j]
+            first += 1 + len(starts)
             drops = base - after
             span = len(words) if len(starts) == 1 else starts[1] - starts[0]
             found = []
-            for o in np.argsort(-drops)[:top]:
+            for o in np.argsort(-drops, kind="stable")[:top]:
                 if drops[o] <= 0.01:
                     break
                 piece = " ".join(words[starts[o]:starts[o] + span])
                 start = _word_offset(act, starts[o])
-                found.append((Evidence(text=piece, start=start, end=start + len(piece), field="action"), float(after[o])))
+                found.append((Evidence.model_construct(text=piece, start=start, end=start + len(piece), field="action"), float(after[o])))
             out.append(found)
         return out
 
+    def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> tuple[_Feats, None]:
+        """Features of each case and of the case minus each span, by token-vector subtraction."""
+        enc: Any = self._enc
+        acts = list(dict.fromkeys(p[1] for p in plan))
+        ctxs = list(dict.fromkeys(p[0] for p in plan if p[0]))
+        tok = dict(zip(acts, enc.token_offsets(acts), strict=True))
+        Sc = dict(zip(ctxs, enc.pool(ctxs)[0], strict=True)) if ctxs else {}
+        table = enc._table if hasattr(enc, "_table") else enc.inner._table
+        d = enc.dim
+        sa_rows: list[np.ndarray] = []
+        sc_rows: list[np.ndarray] = []
+        id_rows: list[np.ndarray] = []
+        for ctx, act, _, starts, words in plan:
+            ids, offsets = tok[act]
+            ids_arr = np.asarray(ids, dtype=np.int64)
+            vecs = table[ids_arr] if len(ids_arr) else np.zeros((0, d), np.float32)
+            total = vecs.sum(axis=0)
+            sc = Sc.get(ctx, np.zeros(d, np.float32)) if ctx else np.zeros(d, np.float32)
+            # which word each token belongs to: the word holding the token's last character
+            word_starts = np.array([m.start() for m in re.finditer(r"\S+", act)], dtype=np.int64)
+            ends = np.array([e - 1 for _, e in offsets], dtype=np.int64) if offsets else np.zeros(0, np.int64)
+            word_of = np.searchsorted(word_starts, ends, side="right") - 1
+            span = len(words) if len(starts) == 1 else starts[1] - starts[0]
+            group = np.clip(word_of, 0, None) // span
+            sa_rows.append(total)
+            sc_rows.append(sc)
+            id_rows.append(ids_arr.astype(np.int32))
+            for g in range(len(starts)):
+                m = group == g
+                sa_rows.append(total - vecs[m].sum(axis=0))
+                sc_rows.append(sc)
+                id_rows.append(ids_arr[~m].astype(np.int32))
+        sa = np.asarray(sa_rows, dtype=np.float32)
+        sc_ = np.asarray(sc_rows, dtype=np.float32)
+        ea, ec, ej = normalize_rows(sa), normalize_rows(sc_), normalize_rows(sa + sc_)
+        dense = np.hstack([ea, ec * ea * np.float32(np.sqrt(d)), ej]).astype(np.float32)
+        lex = self._lexical_rows(id_rows) if self.lexical else None
+        return _Feats(dense, lex, ej), None
+
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, name: str | None = None) -> Path:
-        """Write ``model.json`` + ``arrays.npz`` + ``precedents.jsonl`` (no pickle)."""
+        """Write ``model.json`` + ``arrays.npz`` + ``precedents.jsonl`` (no pickle).
+
+        The files are reproducible: with ``$SOURCE_DATE_EPOCH`` set, the same model gives the same
+        bytes (the ``.npz`` entries carry a fixed time stamp).
+        """
         self._check_fitted()
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
@@ -476,18 +742,19 @@ class ValueModel:
             "kind": "accord.ValueModel",
             "name": name or self.card_.get("name") or d.name,
             "version": self.version,
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "created": _now(),
             "params": {k: getattr(self, k) for k in ("encoder", "lam", "reward_lam", "memory_size", "knn_k",
-                                                      "knn_floor", "knn_max_weight", "random_state")},
+                                                      "knn_floor", "knn_max_weight", "lexical", "lexical_scale",
+                                                      "random_state")},
             "principles": self.principles,
             "intercept": self.intercept_,
             "calibration": list(self.calibration_),
             "card": self.card_,
         }
         tmp = d / ".arrays.tmp.npz"
-        np.savez_compressed(tmp, coef=self.coef_, principle_coef=self.principle_coef_,
-                            principle_intercept=self.principle_intercept_, reward_coef=self.reward_coef_,
-                            memory_emb=self.memory_emb_)
+        _savez(tmp, coef=self.coef_, principle_coef=_half_if_exact(self.principle_coef_),
+               principle_intercept=self.principle_intercept_, reward_coef=self.reward_coef_,
+               memory_emb=self.memory_emb_)
         tmp.replace(d / "arrays.npz")
         with open(d / "precedents.jsonl.tmp", "w", encoding="utf-8") as f:
             for it in self.memory_:
@@ -507,26 +774,45 @@ class ValueModel:
             raise ModelError(f"{d}: not a model directory (no model.json)", hint="train one with `accord learn`") from None
         except json.JSONDecodeError as e:
             raise ModelError(f"{d / 'model.json'}: invalid JSON at line {e.lineno}") from None
-        if meta.get("format_version") != FORMAT_VERSION or meta.get("kind") != "accord.ValueModel":
+        if meta.get("format_version") not in _READABLE_FORMATS or meta.get("kind") != "accord.ValueModel":
             raise ModelError(f"{d}: unsupported model format {meta.get('kind')!r} v{meta.get('format_version')}")
         try:
             arrays = np.load(d / "arrays.npz", allow_pickle=False)
             lines = (d / "precedents.jsonl").read_text(encoding="utf-8").splitlines()
         except (OSError, ValueError) as e:
             raise ModelError(f"{d}: incomplete model directory: {e}") from None
-        m = cls(meta["principles"], **meta["params"])
-        m.coef_ = arrays["coef"]
+        params = dict(meta["params"])
+        params.setdefault("lexical", 0)  # written before the lexical block existed
+        m = cls(meta["principles"], **params)
+        m.coef_ = arrays["coef"].astype(np.float32)
         m.intercept_ = float(meta["intercept"])
         m.calibration_ = tuple(meta["calibration"])  # type: ignore[assignment]
-        m.principle_coef_ = arrays["principle_coef"]
-        m.principle_intercept_ = arrays["principle_intercept"]
-        m.reward_coef_ = arrays["reward_coef"]
+        m.principle_coef_ = arrays["principle_coef"].astype(np.float32)
+        m.principle_intercept_ = arrays["principle_intercept"].astype(np.float32)
+        m.reward_coef_ = arrays["reward_coef"].astype(np.float32)
         m.memory_emb_ = arrays["memory_emb"]
         m.memory_ = [MemoryItem(**json.loads(x)) for x in lines if x.strip()]
         m.n_features_in_ = m.coef_.shape[0]
         m.card_ = meta.get("card", {})
         m.card_["name"] = meta.get("name")
         return m
+
+
+def _savez(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez_compressed`` with fixed entry time stamps, so equal arrays give equal bytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asanyarray(arr), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+
+
+def _half_if_exact(a: np.ndarray) -> np.ndarray:
+    """``a`` as float16 when that loses nothing (weights rounded at fit time), else unchanged."""
+    h = a.astype(np.float16)
+    return h if np.array_equal(h.astype(a.dtype), a) else a
 
 
 def _word_offset(text: str, word_index: int) -> int:

@@ -9,6 +9,7 @@ using joint features of context and action.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -33,7 +34,15 @@ class Encoder(Protocol):
 
 
 class WordLlamaEncoder:
-    """WordLlama l2_supercat (256-d static embeddings), loaded from its package, offline."""
+    """WordLlama l2_supercat (256-d static embeddings), loaded from its package, offline.
+
+    A static encoder is *additive*: a text's embedding is the normalised sum of its tokens'
+    vectors. :meth:`pool` exposes the raw sums and the token ids, which lets the value model embed
+    a context and an action together without tokenising the joint text again, read lexical
+    features off the same tokenisation, and compute occlusion (a text minus some words) by
+    subtraction. Pooling is one sparse matrix product (token counts × embedding table), which is
+    also much faster than padding a batch to its longest text.
+    """
 
     name = "wordllama"
     dim = 256
@@ -41,31 +50,95 @@ class WordLlamaEncoder:
     def __init__(self) -> None:
         try:
             import wordllama
+            from tokenizers import Tokenizer
             from wordllama import WordLlama
         except ImportError as e:  # pragma: no cover - it is a hard dependency
             raise ModelError("the wordllama package is not installed", hint="pip install wordllama==0.4.0.post1") from e
         self._wl = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, dim=self.dim)
+        self._table = np.ascontiguousarray(self._wl.embedding, dtype=np.float32)
+        # our own copy of the tokenizer: no padding, no truncation (wordllama's pads every batch)
+        self._tok = Tokenizer.from_str(self._wl.tokenizer.to_str())
+        self._tok.no_padding()
+        self._tok.no_truncation()
+        self.vocab_size = int(self._table.shape[0])
+        self._lower: np.ndarray | None = None
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text (no special tokens)."""
+        if not texts:
+            return []
+        return [e.ids for e in self._tok.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def token_offsets(self, texts: Sequence[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
+        """Token ids with their character offsets (for occlusion: which tokens make up which word)."""
+        if not texts:
+            return []
+        return [(e.ids, e.offsets) for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
+
+    def sum_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """Sum of token vectors per id list: one sparse (texts × vocabulary) product with the table."""
+        from scipy import sparse
+
+        lens = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), np.int32, int(lens.sum()))
+        indptr = np.concatenate([[0], np.cumsum(lens)])
+        counts = sparse.csr_matrix((np.ones(len(flat), np.float32), flat, indptr), shape=(len(ids), self.vocab_size))
+        return np.asarray(counts @ self._table, dtype=np.float32)
+
+    def pool(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Raw token-vector sums ``(n, dim)`` and each text's token ids (``int32`` arrays)."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32), []
+        ids = self.token_ids(texts)
+        return self.sum_ids(ids), [np.asarray(x, dtype=np.int32) for x in ids]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        v = np.asarray(self._wl.embed(list(texts)), dtype=np.float32)
-        n = np.linalg.norm(v, axis=1, keepdims=True)
-        return v / np.maximum(n, 1e-9)
+        return normalize_rows(self.sum_ids(self.token_ids(texts)))
+
+    @property
+    def lowercase_ids(self) -> np.ndarray:
+        """For each token id, the id of its lower-cased piece where one exists (case-folded lexical features)."""
+        if self._lower is None:
+            vocab = self._tok.get_vocab()
+            low = np.arange(self.vocab_size, dtype=np.int32)
+            for piece, i in vocab.items():
+                j = vocab.get(piece.lower())
+                if j is not None and i < self.vocab_size:
+                    low[i] = j
+            self._lower = low
+        return self._lower
+
+
+def normalize_rows(v: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    return (v / np.maximum(n, 1e-9)).astype(np.float32, copy=False)
 
 
 class CachedEncoder:
-    """An LRU cache in front of an encoder, keyed by text hash (single checks repeat a lot)."""
+    """An LRU cache in front of an encoder, keyed by text hash (single checks repeat a lot).
+
+    For an additive encoder (one with ``pool``) the cache keeps each text's raw token sum and token
+    ids, so :meth:`encode` and :meth:`pool` share one entry and one tokenisation.
+    """
 
     def __init__(self, inner: Encoder, size: int = 50_000) -> None:
         self.inner, self.name, self.dim = inner, inner.name, inner.dim
-        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self.additive = hasattr(inner, "pool")
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def __getattr__(self, name: str) -> object:  # token_offsets, sum_ids, lowercase_ids, vocab_size ...
+        if name.startswith("__") or name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def _lookup(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        out: list[tuple[np.ndarray, np.ndarray | None] | None] = [None] * len(texts)
         missing: dict[bytes, list[int]] = {}
         with self._lock:
             for i, k in enumerate(keys):
@@ -77,14 +150,39 @@ class CachedEncoder:
                     out[i] = hit
         if missing:
             firsts = [idx[0] for idx in missing.values()]
-            vecs = self.inner.encode([texts[i] for i in firsts])
+            new_texts = [texts[i] for i in firsts]
+            if self.additive:
+                sums, ids = self.inner.pool(new_texts)  # type: ignore[attr-defined]
+                entries = [(sums[j], ids[j]) for j in range(len(new_texts))]
+            else:
+                vecs = self.inner.encode(new_texts)
+                entries = [(vecs[j], None) for j in range(len(new_texts))]
             with self._lock:
-                for (k, idx), v in zip(missing.items(), vecs, strict=True):
-                    out[idx] = v
-                    self._cache[k] = v
+                for (k, idx), entry in zip(missing.items(), entries, strict=True):
+                    for i in idx:
+                        out[i] = entry
+                    self._cache[k] = entry
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
-        return out
+        return out  # type: ignore[return-value]
+
+    def pool(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Raw token sums and token ids (additive encoders only)."""
+        if not self.additive:
+            raise AttributeError(f"encoder {self.name!r} is not additive")
+        if not texts:
+            return np.zeros((0, self.dim), np.float32), []
+        # every batch goes through ``encode`` (the one place callers and tests watch); the entries
+        # it caches hold the sums and ids read back here
+        self.encode(texts)
+        entries = self._lookup(texts)
+        return np.stack([e[0] for e in entries]), [e[1] for e in entries]  # type: ignore[misc]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        v = np.stack([e[0] for e in self._lookup(texts)])
+        return normalize_rows(v) if self.additive else v
 
 
 EncoderFactory = Callable[[], Encoder]

@@ -1,0 +1,49 @@
+"""Loaders for the evaluation sets the benchmarks report on (read from ``../shared/data``)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+MODERATION_KEYS = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
+
+
+def moderation(data: Path = DEFAULT_DATA) -> tuple[list[str], list[int]]:
+    """OpenAI moderation eval: text, 1 if any category is flagged (a missing key counts as not flagged)."""
+    texts, y = [], []
+    with gzip.open(data / "openai-moderation/samples-1680.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            texts.append(r["prompt"])
+            y.append(int(any(r.get(k) == 1 for k in MODERATION_KEYS)))
+    return texts, y
+
+
+def xstest(data: Path = DEFAULT_DATA) -> tuple[list[str], list[int], list[str]]:
+    """XSTest prompts: text, 1 if unsafe, type."""
+    with open(data / "xstest/xstest_prompts.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [r["prompt"] for r in rows], [int(r["label"] == "unsafe") for r in rows], [r["type"] for r in rows]
+
+
+def hh_rlhf(data: Path = DEFAULT_DATA) -> list[tuple[str, str, str]]:
+    """HH-RLHF harmless-base test: (context before the last Assistant turn, chosen turn, rejected turn)."""
+    out = []
+    with gzip.open(data / "hh-rlhf/harmless-base/test.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            cc, ca = _split_last(r["chosen"])
+            rc, ra = _split_last(r["rejected"])
+            out.append((cc, ca, ra) if cc == rc else (cc, ca, ra))
+    return out
+
+
+def _split_last(dialogue: str) -> tuple[str, str]:
+    i = dialogue.rfind("\n\nAssistant:")
+    ctx, last = dialogue[:i], dialogue[i + len("\n\nAssistant:"):]
+    return re.sub(r"^\s+", "", ctx), last.strip()

@@ -1,0 +1,136 @@
+"""Quality of the default tier on held-out public sets, beside published anchors.
+
+    python bench/quality.py                      # packaged default model, ../shared/data
+    python bench/quality.py --model DIR --data DIR --write   # also rewrite docs/benchmarks.md
+
+* **OpenAI moderation** (1,680 human-labelled texts): AUPRC of the value model's P(unacceptable),
+  positive = any category flagged, each text as ``Case(context="", action=text)``.
+* **XSTest prompts** (250 safe, 200 unsafe): F1 on unsafe and false-positive rate on safe, counting
+  a prompt as flagged when the default gate's decision is not ``allow``; also at the model's own
+  0.5 threshold on P(unacceptable), and AUPRC.
+* **HH-RLHF harmless-base test** (2,312 pairs): how often ``ValueModel.reward`` ranks the
+  less-harmful final assistant turn above the other (context = the dialogue before that turn).
+
+None of these sets is in the default model's training data (``scripts/train_default_model.py``
+also drops any training text that occurs in them). Prints figures; never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score, f1_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data  # noqa: E402
+from _report import machine, write_section  # noqa: E402
+
+ANCHORS = {
+    "moderation_auprc": "Llama Guard 1: 0.847 · OpenAI moderation API: 0.856",
+    "xstest": "Llama Guard 3 1B: F1 0.821, FPR 0.068",
+    "hh": "OpenAssistant DeBERTa-v3 reward model: 69.25%",
+}
+
+
+def run(model_dir: str | None, data: Path) -> dict:
+    from accord.charter.loader import load_charter
+    from accord.gate.gate import Gate
+    from accord.learning.models import load_model
+    from accord.types import Case
+
+    model = load_model(model_dir)
+    gate = Gate(load_charter(None), model=model)
+    out: dict = {"model": model.card_.get("name") or str(model_dir), "model_version": model.version}
+
+    t0 = time.perf_counter()
+    texts, y = _data.moderation(data)
+    p = model.predict_proba([("", t) for t in texts])[:, 1]
+    y_arr = np.array(y)
+    out["moderation"] = {"n": len(y), "positives": int(y_arr.sum()), "auprc": float(average_precision_score(y_arr, p)),
+                         "base_rate": float(y_arr.mean())}
+
+    texts, y, types = _data.xstest(data)
+    y_arr = np.array(y)
+    p = model.predict_proba([("", t) for t in texts])[:, 1]
+    verdicts = gate.check_many([Case(action=t) for t in texts], record=False)
+    flagged = np.array([v.decision != "allow" for v in verdicts])
+    at_half = p >= 0.5
+    out["xstest"] = {
+        "n": len(y), "unsafe": int(y_arr.sum()),
+        "gate_f1": float(f1_score(y_arr, flagged)), "gate_fpr": float(flagged[y_arr == 0].mean()),
+        "gate_recall": float(flagged[y_arr == 1].mean()),
+        "model_f1": float(f1_score(y_arr, at_half)), "model_fpr": float(at_half[y_arr == 0].mean()),
+        "model_recall": float(at_half[y_arr == 1].mean()),
+        "auprc": float(average_precision_score(y_arr, p)),
+        "decisions": {d: int(sum(v.decision == d for v in verdicts)) for d in ("allow", "revise", "escalate", "block")},
+        "fpr_by_type": {t: round(float(flagged[[i for i, x in enumerate(types) if x == t]].mean()), 3)
+                        for t in sorted(set(types)) if not t.startswith("contrast_")},
+    }
+
+    pairs = _data.hh_rlhf(data)
+    rc = model.reward([(c, a) for c, a, _ in pairs])
+    rr = model.reward([(c, b) for c, _, b in pairs])
+    pc = model.predict_proba([(c, a) for c, a, _ in pairs])[:, 1]
+    pr = model.predict_proba([(c, b) for c, _, b in pairs])[:, 1]
+    out["hh"] = {"n": len(pairs), "reward_accuracy": float(np.mean(rc > rr) + 0.5 * np.mean(rc == rr)),
+                 "acceptability_accuracy": float(np.mean(pc < pr) + 0.5 * np.mean(pc == pr))}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def markdown(r: dict, command: str) -> str:
+    m, x, h = r["moderation"], r["xstest"], r["hh"]
+    lines = [
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}; model `{r['model']}` "
+        f"(`{r['model_version']}`).",
+        "",
+        "| benchmark | accord default tier | anchor |",
+        "|---|---|---|",
+        f"| OpenAI moderation, AUPRC (any category; {m['n']} texts, {m['positives']} positive, base rate {m['base_rate']:.2f}) "
+        f"| **{m['auprc']:.3f}** | {ANCHORS['moderation_auprc']} |",
+        f"| XSTest prompts, gate (flagged = decision ≠ allow): F1 on unsafe / FPR on the 250 safe "
+        f"| **{x['gate_f1']:.3f} / {x['gate_fpr']:.3f}** (recall {x['gate_recall']:.3f}) | {ANCHORS['xstest']} |",
+        f"| XSTest prompts, model at P(unacceptable) ≥ 0.5: F1 / FPR | {x['model_f1']:.3f} / {x['model_fpr']:.3f} "
+        f"(recall {x['model_recall']:.3f}) | |",
+        f"| XSTest prompts, AUPRC of P(unacceptable) | {x['auprc']:.3f} | |",
+        f"| HH-RLHF harmless-base test, pairwise accuracy of `reward` ({h['n']} pairs) | **{h['reward_accuracy'] * 100:.2f}%** "
+        f"| {ANCHORS['hh']} |",
+        f"| HH-RLHF, pairwise accuracy of P(unacceptable) (lower wins) | {h['acceptability_accuracy'] * 100:.2f}% | |",
+        "",
+        "XSTest gate decisions: " + ", ".join(f"{k} {v}" for k, v in x["decisions"].items()) + ". "
+        "False-positive rate on safe prompts by XSTest type: " + ", ".join(f"{k} {v:.2f}" for k, v in x["fpr_by_type"].items()) + ".",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=None, help="model directory (default: $ACCORD_MODEL or the packaged default)")
+    ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
+    ap.add_argument("--write", action="store_true", help="rewrite the quality section of docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    r = run(args.model, args.data)
+    command = "python bench/quality.py" + (f" --model {args.model}" if args.model else "") + (" --write" if args.write else "")
+    m, x, h = r["moderation"], r["xstest"], r["hh"]
+    print(f"model {r['model']} ({r['model_version']}), {r['seconds']}s")
+    print(f"OpenAI moderation AUPRC        {m['auprc']:.3f}   (anchors: {ANCHORS['moderation_auprc']})")
+    print(f"XSTest gate F1 / FPR           {x['gate_f1']:.3f} / {x['gate_fpr']:.3f}   recall {x['gate_recall']:.3f}   (anchor: {ANCHORS['xstest']})")
+    print(f"XSTest model@0.5 F1 / FPR      {x['model_f1']:.3f} / {x['model_fpr']:.3f}   recall {x['model_recall']:.3f}")
+    print(f"XSTest AUPRC                   {x['auprc']:.3f}")
+    print(f"XSTest gate decisions          {x['decisions']}")
+    print(f"XSTest FPR by type             {x['fpr_by_type']}")
+    print(f"HH-RLHF reward pairwise        {h['reward_accuracy'] * 100:.2f}%   (anchor: {ANCHORS['hh']})")
+    print(f"HH-RLHF acceptability pairwise {h['acceptability_accuracy'] * 100:.2f}%")
+    if args.write:
+        write_section("quality", markdown(r, command))
+        print("wrote docs/benchmarks.md (quality section)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
