@@ -14,8 +14,9 @@ model>, holdout=0)`` (it builds on the base model with ``partial_fit``), and sco
 P(unacceptable) on the test set. Two ways of choosing what people label:
 
 * **random**: N pool texts at random;
-* **uncertainty**: in rounds of 100, the pool texts whose current P(unacceptable) is nearest 0.5,
-  retraining (from the base, on every label so far) after each round.
+* **uncertainty**: in rounds (retraining at 100, 200, 350, 500, 750 and 1,000 labels), the pool
+  texts whose current P(unacceptable) is nearest 0.5, retraining (from the base, on every label
+  so far) after each round.
 
 A fixed test set (rather than "all texts not labelled") keeps the two strategies comparable:
 uncertainty selection takes the hard cases out of the pool, so the rest is easier than the
@@ -63,7 +64,8 @@ ANCHORS = {"Llama Guard 1 (zero-shot)": 0.847, "OpenAI moderation API": 0.856}
 TARGETS = {200: 0.80, 1000: 0.85}
 NS = (0, 100, 200, 500, 1000)
 TEST_SIZE = 580
-ROUND = 100
+#: uncertainty selection retrains after each of these label counts (rounds of 100, then 150 and 250)
+SCHEDULE = (100, 200, 350, 500, 750, 1000)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,24 +222,20 @@ def run_tier(name: str, base_factory: Callable[[], Any], texts: list[str], y: np
             rest = np.setdiff1d(all_idx, chosen)
             res["test"]["random"][n].append(auprc(y[test], score(m, test)))
             res["rest"]["random"][n].append(auprc(y[rest], score(m, rest)))
-        # uncertainty, in rounds
+        # uncertainty, in rounds: label the pool texts nearest 0.5, retrain, repeat
         chosen_list: list[int] = []
         current = m0
-        targets = sorted(n for n in ns if n > 0)
-        while targets and len(chosen_list) < targets[-1]:
+        wanted = {n for n in ns if n > 0}
+        for upto in sorted(wanted | {k for k in SCHEDULE if k <= max(wanted, default=0)}):
             cand = np.setdiff1d(pool, np.asarray(chosen_list, dtype=np.int64))
             p = score(current, cand)
-            step = min(ROUND, targets[-1] - len(chosen_list))
-            nxt = next(n for n in targets if n > len(chosen_list))
-            step = min(step, nxt - len(chosen_list))
-            pick = cand[np.argsort(np.abs(p - 0.5), kind="stable")[:step]]
+            pick = cand[np.argsort(np.abs(p - 0.5), kind="stable")[:upto - len(chosen_list)]]
             chosen_list += pick.tolist()
             current = train(chosen_list, seed)
-            if len(chosen_list) in targets:
-                n = len(chosen_list)
+            if upto in wanted:
                 rest = np.setdiff1d(all_idx, np.asarray(chosen_list))
-                res["test"]["uncertainty"][n].append(auprc(y[test], score(current, test)))
-                res["rest"]["uncertainty"][n].append(auprc(y[rest], score(current, rest)))
+                res["test"]["uncertainty"][upto].append(auprc(y[test], score(current, test)))
+                res["rest"]["uncertainty"][upto].append(auprc(y[rest], score(current, rest)))
         line = "  ".join(f"N={n}: r {res['test']['random'][n][-1]:.3f} u {res['test']['uncertainty'][n][-1]:.3f}" for n in ns)
         log(f"[{name}] seed {seed} ({time.perf_counter() - t_tier:.0f}s)  {line}")
     res["seconds"] = round(time.perf_counter() - t_tier, 1)
@@ -262,7 +260,7 @@ def write_markdown(path: Path, results: dict[str, Any], meta: dict[str, Any], ns
         f"{TEST_SIZE} texts is never labelled; labels come from the other {meta['n_texts'] - TEST_SIZE}. The judge learns",
         "through accord's own path, `learn(labels, charter, base=..., holdout=0)` (building on the base",
         "model); the metric is AUPRC of P(unacceptable) on the test set, mean ± sd over",
-        f"{len(meta['seeds'])} seeds. *uncertainty*: rounds of {ROUND}, labelling the pool texts whose current",
+        f"{len(meta['seeds'])} seeds. *uncertainty*: rounds (retraining at N = {', '.join(map(str, SCHEDULE))}), each labelling the pool texts whose current",
         "P(unacceptable) is nearest 0.5; *random*: N texts at random.",
         "",
         "Anchors (zero-shot, never trained on this set): " + ", ".join(f"{k} {v:.3f}" for k, v in ANCHORS.items()) + ".",
@@ -450,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot(args.out / "learning-curve.png", results, meta, NS)
     md = write_markdown(args.out / "learning-curve.md", results, meta, NS)
     (args.out / "learning-curve.json").write_text(json.dumps({"meta": meta, "ns": list(NS), "test_size": TEST_SIZE,
-                                                              "round": ROUND, "anchors": ANCHORS, "results": results},
+                                                              "schedule": list(SCHEDULE), "anchors": ANCHORS, "results": results},
                                                              indent=1), encoding="utf-8")
     print(md)
     return 0
