@@ -242,6 +242,28 @@ def run_tier(name: str, base_factory: Callable[[], Any], texts: list[str], y: np
     return res
 
 
+def probes(texts: list[str], y: np.ndarray, seeds: Sequence[int], ns: Sequence[int],
+           feats: dict[str, np.ndarray]) -> dict[str, dict[int, list[float]]]:
+    """The features' ceiling without accord's model: scikit-learn logistic regression from scratch on
+    frozen embeddings of the N random labels (same splits and same random picks as ``run_tier``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out: dict[str, dict[int, list[float]]] = {k: {n: [] for n in ns if n > 0} for k in feats}
+    for seed in seeds:
+        rng = np.random.default_rng(1000 + seed)
+        perm = rng.permutation(len(texts))
+        test, pool = perm[:TEST_SIZE], perm[TEST_SIZE:]
+        order = rng.permutation(pool)
+        for n in ns:
+            if n == 0:
+                continue
+            tr = order[:n]
+            for k, X in feats.items():
+                clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000).fit(X[tr], y[tr])
+                out[k][n].append(auprc(y[test], clf.decision_function(X[test])))
+    return out
+
+
 def summary(vals: Sequence[float]) -> tuple[float, float]:
     a = np.asarray(vals, dtype=np.float64)
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
@@ -292,6 +314,18 @@ def write_markdown(path: Path, results: dict[str, Any], meta: dict[str, Any], ns
                    "base's calibration." if cal and cal[0] <= 0 else "")
             lines += [f"**Below chance** ({chance:.2f}) at N = {', '.join(map(str, below))}: the model ranks "
                       f"unacceptable texts *lower* than acceptable ones.{why}", ""]
+    if meta.get("probes"):
+        pr = meta["probes"]
+        lines += ["## Ceiling of the features (no accord model)", "",
+                  "Logistic regression (scikit-learn, C = 1, balanced) trained from scratch on the frozen embeddings of",
+                  "the same N random labels, same test sets: what a linear probe on these features reaches at all.", "",
+                  "| labels N | " + " | ".join(pr) + " |", "|---:|" + "---:|" * len(pr)]
+        for n in ns:
+            if n == 0:
+                continue
+            cells = [f"{summary(pr[k][n])[0]:.3f} ± {summary(pr[k][n])[1]:.3f}" for k in pr]
+            lines.append(f"| {n:,} | " + " | ".join(cells) + " |")
+        lines.append("")
     lines += [
         "## Notes",
         "",
@@ -443,6 +477,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for e in cached:
             e.save()
         print(f"[{tier}] done in {time.perf_counter() - t0:.0f}s", flush=True)
+
+    if "minilm" in tiers or "minilm-scratch" in tiers:
+        t0 = time.perf_counter()
+        wl = np.asarray(enc_mod.get_encoder("wordllama").encode(texts), dtype=np.float32)
+        ml = np.asarray(enc_mod.get_encoder("minilm").encode(texts), dtype=np.float32)
+        pr = probes(texts, y, seeds, NS, {"wordllama": wl, "minilm": ml, "minilm + wordllama": np.hstack([ml, wl])})
+        meta["probes"] = pr
+        print(f"[probes] done in {time.perf_counter() - t0:.0f}s", flush=True)
 
     args.out.mkdir(parents=True, exist_ok=True)
     plot(args.out / "learning-curve.png", results, meta, NS)
