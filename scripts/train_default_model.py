@@ -351,6 +351,137 @@ BENIGN_MISC = [
     "How can I tell if a website is a scam?", "What should I do if I get a suspicious text claiming to be from my bank?",
 ]
 
+#: a wider bank of everyday tasks by domain, so "how do I ..." and step-by-step answers are not
+#: mistaken for the harmful-request style (written for accord)
+EVERYDAY_TASKS: dict[str, list[str]] = {
+    "cooking": ["make a creamy risotto", "roast a whole chicken", "bake gluten-free brownies", "make fresh pasta by hand",
+                "season a new wok", "cook perfect hard-boiled eggs", "make a vegan curry", "grill salmon without it sticking",
+                "make bread rise faster", "thicken a soup", "make sushi rice", "ferment kimchi at home", "meal prep for a busy week",
+                "make a birthday cake for twenty people", "keep avocados from browning"],
+    "tech": ["set up a home VPN on my router", "free up disk space on Windows", "install Linux on an old laptop",
+             "connect a printer to Wi-Fi", "reset my iPhone to factory settings", "move my photos from Android to iPhone",
+             "write a bash loop over files", "fix a merge conflict in git", "set up SSH keys for GitHub", "create a pivot table in Excel",
+             "back up a MySQL database", "make a website load faster", "learn React as a beginner", "debug a segmentation fault in C",
+             "deploy a Flask app to a server", "change my router's admin password", "recover a deleted file from the recycle bin",
+             "turn on dark mode in Windows", "export my contacts from Gmail", "set up parental controls on a tablet",
+             "write a regular expression for email addresses", "schedule a cron job", "upgrade Python packages safely",
+             "find out which process is using a port", "make a bootable USB stick"],
+    "money": ["open a savings account", "file my taxes as a freelancer", "pay off a credit card faster", "save for a house deposit",
+              "understand index funds", "make a household budget", "dispute a wrong charge on my bank statement", "start an emergency fund",
+              "compare mortgage offers", "set up automatic bill payments", "invoice a client", "claim a tax refund"],
+    "home": ["unclog a bathroom sink", "paint a room evenly", "bleed a radiator", "fix a squeaky door", "reduce condensation on windows",
+             "install a smart thermostat", "grout bathroom tiles", "lay laminate flooring", "insulate an attic", "change a light switch safely",
+             "clean an oven without harsh chemicals", "get rid of a musty smell in a cupboard", "organise a small kitchen", "wash a down duvet"],
+    "garden": ["prune a rose bush", "grow basil indoors", "keep slugs off lettuce", "plant bulbs for spring", "make a raised bed",
+               "water a lawn during a heatwave", "start a compost heap", "repot a cactus", "attract bees to my garden", "grow strawberries in pots"],
+    "health": ["build a stretching routine", "start running as a beginner", "drink more water during the day", "eat more vegetables",
+               "fall asleep faster", "cope with exam stress", "prepare for a blood test", "choose a good sunscreen", "improve my posture",
+               "recover after a long hike", "cut down on caffeine", "make time for exercise with a newborn", "talk to a doctor about my fatigue",
+               "support a friend with depression", "practise mindfulness"],
+    "work": ["write a project proposal", "run an effective meeting", "ask my manager for feedback", "give constructive criticism",
+             "write a resignation letter", "prepare a presentation", "manage my inbox", "onboard a new team member",
+             "negotiate a deadline", "write a performance review", "plan a team offsite", "apply for a promotion", "network at a conference"],
+    "learning": ["learn to touch type", "memorise vocabulary", "write a literature review", "cite sources in APA style",
+                 "understand calculus limits", "practise a new language every day", "read more books", "prepare for the SAT",
+                 "learn music theory", "learn to draw faces", "take good lecture notes", "learn statistics for data science"],
+    "travel": ["pack light for two weeks", "find cheap flights", "get over jet lag", "renew my passport", "travel with a toddler",
+               "plan a hiking trip in the Alps", "choose travel insurance", "get around Tokyo by train", "travel with a dog", "plan a honeymoon"],
+    "family": ["potty train a toddler", "help my teenager with homework", "plan a family reunion", "talk to my parents about retirement",
+               "introduce a new cat to my dog", "help my child make friends", "set screen-time rules for kids", "write wedding vows",
+               "make new friends after moving", "apologise to a friend", "plan a surprise party"],
+    "hobbies": ["start knitting", "tune a guitar", "build a model railway", "start birdwatching", "get into bouldering",
+                "learn to sew a button", "start a podcast", "edit videos for YouTube", "brew beer at home", "start a book club",
+                "improve at chess", "learn to skateboard", "take up pottery", "write a short story"],
+    "admin": ["change my address with the bank", "register to vote", "apply for a driving licence", "renew my car insurance",
+              "cancel a magazine subscription", "cancel my phone contract", "update my billing details", "request a refund for a late delivery",
+              "reset my online banking password", "book a doctor's appointment online", "report a lost wallet", "change my email newsletter settings"],
+}
+GENERAL_FRAMES = [
+    "How do I {t}?", "How can I {t}?", "What's the easiest way to {t}?", "Can you explain how to {t}?",
+    "Give me step-by-step instructions to {t}.", "Write a short guide on how to {t}.", "Tell me how to {t}.",
+    "I need to {t}. What are the steps?", "What do I need to {t}?", "Could you walk me through how to {t}?",
+    "Teach me how to {t}.", "Write a checklist to {t}.", "What are common mistakes when trying to {t}?",
+    "Help me {t}, please.", "Describe in detail how to {t}.",
+]
+STEP_ANSWERS = [
+    "Sure! Here's how to {t}. Step 1: Gather what you need. Step 2: Set aside some time and follow the instructions carefully. Step 3: Check the result and adjust if needed.",
+    "Here is a step-by-step guide to {t}:\n1. Start by reading the instructions.\n2. Prepare everything in advance.\n3. Work through it slowly.\n4. Double-check at the end.",
+    "Of course. To {t}, first make a plan, then do one part at a time. If anything goes wrong, stop and look up the specific problem.",
+    "Absolutely. The quickest way to {t} is: open the settings, choose the option you need, and confirm. It only takes a few minutes.",
+    "Great question! To {t}: 1) get the basics right, 2) practise a little every day, 3) ask for help when you get stuck.",
+    "Happy to help you {t}. Go to the main menu, then select the relevant section, then follow the prompts on screen.",
+]
+SERVICE_TURNS = [
+    ("Customer: How do I change my password?", "Go to Settings, then Security, then Change password. You'll get a confirmation email."),
+    ("Customer: I want to cancel my subscription.", "You can cancel any time under Account, then Subscription, then Cancel. You'll keep access until the end of the billing period."),
+    ("Customer: Can I get a refund for a damaged item?", "I'm sorry it arrived damaged. You can request a refund under Orders; choose the item and select 'Damaged'."),
+    ("Customer: Where is my parcel?", "Your parcel left our warehouse yesterday; the tracking link in your email shows its current location."),
+    ("Customer: How do I update my billing address?", "Open Account, then Billing, and edit the address; changes apply from your next invoice."),
+    ("Customer: My app keeps crashing.", "Sorry about that. Please update to the latest version and restart your phone; if it still crashes, send us the error message."),
+    ("Customer: Do you ship to Canada?", "Yes, we ship to Canada; delivery usually takes five to eight working days."),
+    ("Customer: How can I delete my account?", "Go to Settings, then Privacy, then Delete account. Your data is removed within 30 days, and you can download a copy first."),
+    ("Customer: Can I change my delivery date?", "Yes, open the order and choose 'Change delivery date' up to a day before dispatch."),
+    ("Customer: I was charged twice.", "I'm sorry about that. I can see the duplicate charge and have refunded it; it will show in three to five days."),
+    ("Customer: How do I turn off auto-renew?", "Go to Account, then Billing, and switch off Auto-renew; your plan will end on its current end date."),
+    ("Customer: Is my data shared with third parties?", "We don't sell your data. Our privacy policy lists the few processors we use, such as our payment provider."),
+    ("Customer: How do I reset my router?", "Hold the reset button on the back for ten seconds until the lights flash, then log in with the details on the sticker."),
+    ("Customer: What is your returns policy?", "You can return unused items within 30 days for a full refund; the label is free from your account page."),
+    ("Customer: Can I pause my membership?", "Yes, you can pause for up to three months under Membership, then Pause."),
+    ("Customer: How do I download my invoices?", "Open Billing, then Invoices, and click Download next to each invoice, or Download all as a ZIP file."),
+]
+
+#: benign imperative instructions in the same shapes as harmful-behaviour benchmarks ("Write a
+#: tutorial on ...", "Develop a strategy for ...", "Create a ..."), so the shape is neutral and the
+#: object decides (written for accord)
+IMPERATIVE_FRAMES = [
+    "Write a tutorial on how to {t}.", "Create a step-by-step plan to {t}.", "Develop a strategy to {t}.",
+    "Provide detailed instructions on how to {t}.", "Explain how to {t}.", "Outline the best way to {t}.",
+    "Give a guide for beginners on how to {t}.", "Design a weekly schedule to {t}.", "Write a blog post about how to {t}.",
+    "Generate a list of tips to {t}.", "Describe the process to {t}.", "Suggest five ways to {t}.",
+]
+WRITING_FORMS = ["a poem", "a short story", "an essay", "a blog post", "a tweet", "a speech", "a letter", "a song",
+                 "a haiku", "a product description", "a news summary", "a limerick", "a children's story", "a LinkedIn post",
+                 "a cover letter", "a review", "a dialogue", "an advertisement", "a toast", "a newsletter intro"]
+WRITING_TOPICS = ["the sea", "autumn leaves", "a lost cat finding its way home", "the first day of school", "climate change",
+                  "friendship", "a trip to Japan", "my grandmother's kitchen", "the moon landing", "a rainy Sunday", "coffee",
+                  "artificial intelligence in hospitals", "electric cars", "the importance of sleep", "a small bakery opening",
+                  "learning to ride a bike", "the history of chess", "recycling", "a city at night", "a dog who loves snow",
+                  "volunteering", "remote work", "the Olympic Games", "honeybees", "a robot learning to paint",
+                  "my favourite teacher", "a mountain hike", "space exploration", "healthy breakfasts", "the Roman Empire"]
+GENERIC_INSTRUCTIONS = [
+    "Translate 'good morning' into Spanish.", "Translate 'thank you very much' into Japanese.", "Translate this sentence into French: I love reading.",
+    "Summarize the plot of Pride and Prejudice.", "Summarize the main causes of the Great Depression.", "Summarize this paragraph in one sentence.",
+    "Explain the theory of relativity in simple terms.", "Explain how a bill becomes law in the United States.",
+    "Explain what a neural network is.", "Explain the difference between a virus and a bacterium.", "Explain supply and demand.",
+    "List five countries in South America.", "List the planets in order from the sun.", "List ten healthy snacks.",
+    "Name three famous Renaissance painters.", "Give me three ideas for a science fair project.", "Suggest a name for my new puppy.",
+    "Classify these animals as mammals or reptiles: whale, lizard, bat, snake.", "Calculate 15% of 240.", "Convert 5 miles to kilometres.",
+    "Rewrite this sentence in the passive voice: The cat chased the mouse.", "Correct the grammar in this sentence: She don't like apples.",
+    "Generate a random password policy for a small office.", "Create a shopping list for a week of healthy meals.",
+    "Design a logo concept for a coffee shop called Bean There.", "Develop a lesson plan for teaching fractions.",
+    "Compose an email inviting colleagues to a farewell lunch.", "Draft a polite reminder about an unpaid invoice.",
+    "Describe the water cycle.", "Compare cats and dogs as pets.", "What are the benefits of regular exercise?",
+    "Write a Python function that reverses a string.", "Write a SQL query to find the top five customers by revenue.",
+    "Create a workout plan for a beginner.", "Generate a catchy slogan for a recycling campaign.",
+    "Describe a sunset to someone who has never seen one.", "Give me a recipe for banana bread.", "Outline a five-paragraph essay on renewable energy.",
+    "Create a quiz about world capitals.", "Write instructions for assembling a bookshelf.", "Propose a name for a bakery.",
+    "Develop a marketing strategy for a small bookshop.", "Design a study plan for learning German in six months.",
+    "Create a budget for a family of four.", "Write a script for a two-minute video about our new app.",
+    "Generate ideas for a team-building activity.", "Create a tutorial on how to use pivot tables.",
+    "Write a tutorial on how to make a paper boat.", "Provide step-by-step instructions for changing a flat tyre.",
+]
+
+
+def benign_instructions(rng: np.random.Generator) -> list[str]:
+    out = list(GENERIC_INSTRUCTIONS)
+    tasks = [t for dom in sorted(EVERYDAY_TASKS) for t in EVERYDAY_TASKS[dom]] + list(BENIGN_TASKS)
+    for t in tasks:
+        out.append(IMPERATIVE_FRAMES[int(rng.integers(len(IMPERATIVE_FRAMES)))].format(t=t))
+    for topic in WRITING_TOPICS:
+        for fi in sorted(rng.permutation(len(WRITING_FORMS))[:4].tolist()):
+            out.append(f"Write {WRITING_FORMS[fi]} about {topic}.")
+    return out
+
 
 def benign_alarming_prompts() -> list[str]:
     out = []
@@ -393,7 +524,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("coconot", "coconot", "MIT", "contrast prompts (should comply) and preference pairs (helpful vs over-cautious); eval split not used"),
     Source("moralchoice", "moralchoice", "MIT / CC-BY-4.0", "low-ambiguity scenarios: preferred vs wrong action"),
     Source("anthropic-evals", "anthropic-model-written-evals", "CC-BY-4.0", "advanced-AI-risk human-written A/B items (corrigible-less-HHH, myopia, one-box, self-awareness left out)"),
-    Source("ethics", "ethics", "MIT", "justice + deontology TRAIN splits, reasonable items only (as acceptable)"),
+    Source("ethics", "ethics", "MIT", "TRAIN splits only, as ordinary acceptable text: reasonable justice claims and deontology excuses, deontology request scenarios, utilitarianism and virtue sentences"),
     Source("synthetic", "-", "accord (Apache-2.0)", "templated requests and responses written for accord, combined with the harmful prompts above"),
     Source("charter", "-", "accord (Apache-2.0)", "the default charter's examples (kept as precedents)"),
 ]}
@@ -594,6 +725,10 @@ def load_all(data: Path, seed: int) -> tuple[Mixture, dict[str, int]]:
     for i in sorted(rng.permutation(len(deon))[:1500].tolist()):
         mx.add(deon[i][0], deon[i][1], 0, None, "ethics", group=norm(deon[i][0]))
 
+    # ETHICS deontology TRAIN scenarios are everyday requests ("Could you take the dog out?"): acceptable prompts
+    scen = list(dict.fromkeys(r["scenario"] for r in _csv(data / "ethics/deontology/deontology_train.csv")))
+    for i in sorted(rng.permutation(len(scen))[:3000].tolist()):
+        mx.add("", scen[i], 0, None, "ethics")
     # ETHICS utilitarianism and virtue TRAIN: everyday first-person sentences (the labels are not about
     # acceptability; the sentences are ordinary text, used as acceptable)
     util = []
@@ -619,6 +754,23 @@ def load_all(data: Path, seed: int) -> tuple[Mixture, dict[str, int]]:
                 mx.add(req, good, 0, None, "synthetic", group=norm(t))
                 mx.add(req, bad, 1, "helpfulness", "synthetic", group=norm(t))
                 mx.pair(req, good, bad, "synthetic")
+    # the wider bank of everyday tasks: prompts in many request shapes, step-by-step answers
+    for dom in sorted(EVERYDAY_TASKS):
+        for t in EVERYDAY_TASKS[dom]:
+            for fi in sorted(rng.permutation(len(GENERAL_FRAMES))[:4].tolist()):
+                mx.add("", GENERAL_FRAMES[fi].format(t=t), 0, None, "synthetic", group=norm(t))
+            req = GENERAL_FRAMES[int(rng.integers(len(GENERAL_FRAMES)))].format(t=t)
+            good = STEP_ANSWERS[int(rng.integers(len(STEP_ANSWERS)))].format(t=t)
+            bad = NEEDLESS_REFUSALS[int(rng.integers(len(NEEDLESS_REFUSALS)))].format(t=t)
+            mx.add(req, good, 0, None, "synthetic", group=norm(t))
+            mx.add("", good, 0, None, "synthetic", group=norm(t))
+            mx.add(req, bad, 1, "helpfulness", "synthetic", group=norm(t))
+            mx.pair(req, good, bad, "synthetic", group=norm(t))
+    for req in benign_instructions(rng):
+        mx.add("", req, 0, None, "synthetic")
+    for ctx, reply in SERVICE_TURNS:
+        mx.add(ctx, reply, 0, None, "synthetic", group=norm(ctx))
+        mx.add("", ctx.split(": ", 1)[1], 0, None, "synthetic", group=norm(ctx))
     for req in BENIGN_ALARMING + benign_alarming_prompts():
         mx.add("", req, 0, None, "synthetic")
         bad = NEEDLESS_REFUSALS[int(rng.integers(len(NEEDLESS_REFUSALS)))].format(t="do that")

@@ -154,6 +154,10 @@ class ValueModel:
         knn_max_weight: the most a precedent (at similarity 1) can weigh against the heads.
         lexical: hashed token-bigram buckets of the lexical block (0: no lexical features).
         lexical_scale: weight of the lexical block relative to the dense one.
+        prior: the share of unacceptable cases the probabilities are calibrated for. Training
+            balances the classes (and Platt scaling is fitted on balanced classes); the calibrated
+            log-odds are then shifted by ``logit(prior)``, so 0.5 means "as likely as not" and a
+            lower prior reflects traffic where most cases are fine.
         random_state: seed for the calibration split and memory subsampling.
     """
 
@@ -172,6 +176,7 @@ class ValueModel:
         knn_max_weight: float = 0.9,
         lexical: int = 65536,
         lexical_scale: float = 3.0,
+        prior: float = 0.5,
         random_state: int = 0,
     ) -> None:
         self.principles = list(principles)
@@ -184,6 +189,9 @@ class ValueModel:
         self.knn_max_weight = knn_max_weight
         self.lexical = lexical
         self.lexical_scale = lexical_scale
+        if not 0.0 < prior < 1.0:
+            raise ValueError(f"prior must be strictly between 0 and 1, got {prior}")
+        self.prior = prior
         self.random_state = random_state
         self.card_: dict[str, Any] = {}
         self._reset_caches()
@@ -461,7 +469,7 @@ class ValueModel:
 
     def _raw(self, F: _Feats) -> np.ndarray:
         a, b = self.calibration_
-        return expit(a * (F.dot(self.coef_) + self.intercept_) + b)
+        return expit(a * (F.dot(self.coef_) + self.intercept_) + b + float(logit(self.prior)))
 
     def predict_proba(self, X: Sequence[CaseLike]) -> np.ndarray:
         """``(n, 2)`` array: column 0 P(acceptable), column 1 P(unacceptable) (with precedents)."""
@@ -745,7 +753,7 @@ class ValueModel:
             "created": _now(),
             "params": {k: getattr(self, k) for k in ("encoder", "lam", "reward_lam", "memory_size", "knn_k",
                                                       "knn_floor", "knn_max_weight", "lexical", "lexical_scale",
-                                                      "random_state")},
+                                                      "prior", "random_state")},
             "principles": self.principles,
             "intercept": self.intercept_,
             "calibration": list(self.calibration_),
