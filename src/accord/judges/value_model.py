@@ -33,6 +33,7 @@ centred on them) instead of starting over.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -72,6 +73,7 @@ class MemoryItem:
     verdict: str  # acceptable | unacceptable
     principle: str | None
     source: str
+    human: bool = False  # feedback or a charter example (always kept), not a bulk-data sample
 
 
 @dataclass
@@ -152,6 +154,9 @@ class ValueModel:
         memory_size: most precedents kept from large training sets (feedback is always kept).
         knn_k: neighbours consulted; knn_floor: cosine similarity below which a precedent has no pull.
         knn_max_weight: the most a precedent (at similarity 1) can weigh against the heads.
+        human_floor: the similarity from which a *human* precedent (feedback, charter example) pulls,
+            linearly; bulk-data precedents pull only above ``knn_floor``, quadratically. A team's own
+            verdicts are its values stated outright, so paraphrases of them should follow them.
         lexical: hashed token-bigram buckets of the lexical block (0: no lexical features).
         lexical_scale: weight of the lexical block relative to the dense one.
         prior: the share of unacceptable cases the probabilities are calibrated for. Training
@@ -174,6 +179,7 @@ class ValueModel:
         knn_k: int = 5,
         knn_floor: float = 0.8,
         knn_max_weight: float = 0.9,
+        human_floor: float = 0.6,
         lexical: int = 65536,
         lexical_scale: float = 3.0,
         prior: float = 0.5,
@@ -187,6 +193,7 @@ class ValueModel:
         self.knn_k = knn_k
         self.knn_floor = knn_floor
         self.knn_max_weight = knn_max_weight
+        self.human_floor = human_floor
         self.lexical = lexical
         self.lexical_scale = lexical_scale
         if not 0.0 < prior < 1.0:
@@ -201,6 +208,7 @@ class ValueModel:
         self._mem32: np.ndarray | None = None
         self._mem_y: np.ndarray | None = None
         self._mem_col: np.ndarray | None = None
+        self._mem_h: np.ndarray | None = None
         self._nn_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # copy.deepcopy: caches are not state
@@ -446,7 +454,8 @@ class ValueModel:
         chosen = [i for i in keep_idx + rest
                   if (pairs_xy[i][0], pairs_xy[i][1], "unacceptable" if y[i] else "acceptable") not in known]
         self.memory_ = list(self.memory_) + [
-            MemoryItem(pairs_xy[i][0], pairs_xy[i][1], "unacceptable" if y[i] else "acceptable", tags[i], srcs[i]) for i in chosen
+            MemoryItem(pairs_xy[i][0], pairs_xy[i][1], "unacceptable" if y[i] else "acceptable", tags[i], srcs[i],
+                       bool(keep[i])) for i in chosen
         ]
         self.memory_emb_ = np.vstack([self.memory_emb_, J[chosen].astype(np.float16)]) if chosen else self.memory_emb_
 
@@ -502,6 +511,7 @@ class ValueModel:
         if self._mem32 is None or self._mem_y is None or self._mem_col is None:
             self._mem32 = np.ascontiguousarray(self.memory_emb_, dtype=np.float32)
             self._mem_y = np.array([m.verdict == "unacceptable" for m in self.memory_], dtype=np.float64)
+            self._mem_h = np.array([m.human for m in self.memory_], dtype=bool)
             pos = {pid: j for j, pid in enumerate(self.principles)}
             self._mem_col = np.array([pos.get(m.principle, -1) if m.verdict == "unacceptable" and m.principle else -1
                                       for m in self.memory_], dtype=np.int64)
@@ -534,7 +544,8 @@ class ValueModel:
             kk = max(k, min(self.knn_k, len(self.memory_)))
             for s in range(0, len(todo), 2048):
                 rows = todo[s:s + 2048]
-                sims = J[rows] @ M.T
+                with _small_blas(len(rows)):
+                    sims = J[rows] @ M.T
                 part = np.argpartition(-sims, kk - 1, axis=1)[:, :kk] if kk < sims.shape[1] else np.tile(np.arange(sims.shape[1]), (len(rows), 1))
                 t = np.take_along_axis(sims, part, axis=1)
                 order = np.argsort(-t, axis=1, kind="stable")
@@ -548,26 +559,31 @@ class ValueModel:
         return idx, top
 
     def _blend(self, p_head: np.ndarray, J: np.ndarray, pairs: Sequence[tuple[str, str]] | None = None,
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               nn: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Mix the head with near precedents; returns (p, alpha, neighbour idx, sims)."""
-        idx, sims = self._neighbours(J, pairs)
+        idx, sims = nn if nn is not None else self._neighbours(J, pairs)
         if idx.shape[1] == 0:
             return p_head, np.zeros(len(J)), idx, sims
-        pull = np.clip((sims - self.knn_floor) / (1.0 - self.knn_floor), 0.0, 1.0) ** 2
         labels = self._memory_arrays()[1][idx]
+        human = self._mem_h[idx] if self._mem_h is not None else np.zeros_like(labels, dtype=bool)
+        pull = np.where(human, np.clip((sims - self.human_floor) / (1.0 - self.human_floor), 0.0, 1.0),
+                        np.clip((sims - self.knn_floor) / (1.0 - self.knn_floor), 0.0, 1.0) ** 2)
         wsum = pull.sum(axis=1)
         p_knn = np.where(wsum > 0, (pull * labels).sum(axis=1) / np.maximum(wsum, 1e-12), 0.5)
         alpha = self.knn_max_weight * pull.max(axis=1)
         return (1 - alpha) * p_head + alpha * p_knn, alpha, idx, sims
 
     def _principle_scores(self, F: _Feats, pairs: Sequence[tuple[str, str]] | None = None,
+                          nn: tuple[np.ndarray, np.ndarray] | None = None,
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        p, alpha, idx, sims = self._blend(self._raw(F), F.joint, pairs)
-        k = len(self.principles)
-        q = expit(F.dot(self.principle_coef_) + self.principle_intercept_) if k else np.zeros((len(F), 0))
+        with _small_blas(len(F)):
+            p, alpha, idx, sims = self._blend(self._raw(F), F.joint, pairs, nn)
+            k = len(self.principles)
+            q = expit(F.dot(self.principle_coef_) + self.principle_intercept_) if k else np.zeros((len(F), 0))
         if idx.shape[1] and k:
             col = self._memory_arrays()[2][idx]
-            ok = (col >= 0) & (sims > self.knn_floor)
+            human = self._mem_h[idx] if self._mem_h is not None else np.zeros(idx.shape, dtype=bool)
+            ok = (col >= 0) & (sims > np.where(human, self.human_floor, self.knn_floor))
             tagged = np.zeros_like(q)
             r, c = np.nonzero(ok)
             np.maximum.at(tagged, (r, col[r, c]), sims[r, c])
@@ -661,19 +677,30 @@ class ValueModel:
             plan.append((ctx, act, self.principles.index(principle), list(range(0, len(words), span)), words))
         if not any(plan):
             return [[] for _ in items]
+        todo = [p for p in plan if p is not None]
         if getattr(self._enc, "additive", False):
-            F, owners = self._occlusion_variants([p for p in plan if p is not None])
+            F = self._occlusion_variants(todo)
         else:
             variants: list[tuple[str, str]] = []
-            for p in plan:
-                if p is None:
-                    continue
+            for p in todo:
                 ctx, act, _, starts, words = p
                 span = len(words) if len(starts) == 1 else starts[1] - starts[0]
                 variants.append((ctx, act))
                 variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
-            F, owners = self._feats(variants), None
-        P = self._principle_scores(F)[0]
+            F = self._feats(variants)
+        # each variant (the case minus a few words) keeps its case's neighbours, re-scored: the
+        # neighbour search over the whole memory runs once per case (and is usually cached already)
+        owner = np.repeat(np.arange(len(todo)), [1 + len(p[3]) for p in todo])
+        first_rows = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in todo])[:-1]])
+        base_idx, _ = self._neighbours(F.joint[first_rows], [(p[0], p[1]) for p in todo])
+        nn = None
+        if base_idx.shape[1]:
+            idx = base_idx[owner]
+            M = self._memory_arrays()[0]
+            sims = np.einsum("nd,nkd->nk", F.joint, M[idx], optimize=False).astype(np.float32)
+            order = np.argsort(-sims, axis=1, kind="stable")
+            nn = (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1))
+        P = self._principle_scores(F, nn=nn)[0]
         out: list[list[tuple[Evidence, float]]] = []
         first = 0
         for entry in plan:
@@ -696,7 +723,7 @@ class ValueModel:
             out.append(found)
         return out
 
-    def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> tuple[_Feats, None]:
+    def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> _Feats:
         """Features of each case and of the case minus each span, by token-vector subtraction."""
         enc: Any = self._enc
         acts = list(dict.fromkeys(p[1] for p in plan))
@@ -720,20 +747,21 @@ class ValueModel:
             word_of = np.searchsorted(word_starts, ends, side="right") - 1
             span = len(words) if len(starts) == 1 else starts[1] - starts[0]
             group = np.clip(word_of, 0, None) // span
-            sa_rows.append(total)
-            sc_rows.append(sc)
+            n_groups = len(starts)
+            G = np.zeros((n_groups, d), np.float32)
+            if len(group):
+                np.add.at(G, np.clip(group, 0, n_groups - 1), vecs)
+            sa_rows.append(total[None, :])
+            sa_rows.append(total[None, :] - G)
+            sc_rows.append(np.broadcast_to(sc, (n_groups + 1, d)))
             id_rows.append(ids_arr.astype(np.int32))
-            for g in range(len(starts)):
-                m = group == g
-                sa_rows.append(total - vecs[m].sum(axis=0))
-                sc_rows.append(sc)
-                id_rows.append(ids_arr[~m].astype(np.int32))
-        sa = np.asarray(sa_rows, dtype=np.float32)
-        sc_ = np.asarray(sc_rows, dtype=np.float32)
+            id_rows.extend(ids_arr[group != g].astype(np.int32) for g in range(n_groups))
+        sa = np.concatenate(sa_rows).astype(np.float32)
+        sc_ = np.concatenate(sc_rows).astype(np.float32)
         ea, ec, ej = normalize_rows(sa), normalize_rows(sc_), normalize_rows(sa + sc_)
         dense = np.hstack([ea, ec * ea * np.float32(np.sqrt(d)), ej]).astype(np.float32)
         lex = self._lexical_rows(id_rows) if self.lexical else None
-        return _Feats(dense, lex, ej), None
+        return _Feats(dense, lex, ej)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, name: str | None = None) -> Path:
@@ -752,7 +780,7 @@ class ValueModel:
             "version": self.version,
             "created": _now(),
             "params": {k: getattr(self, k) for k in ("encoder", "lam", "reward_lam", "memory_size", "knn_k",
-                                                      "knn_floor", "knn_max_weight", "lexical", "lexical_scale",
+                                                      "knn_floor", "knn_max_weight", "human_floor", "lexical", "lexical_scale",
                                                       "prior", "random_state")},
             "principles": self.principles,
             "intercept": self.intercept_,
@@ -815,6 +843,58 @@ def _savez(path: Path, **arrays: np.ndarray) -> None:
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
+
+
+class _SmallBlas:
+    """BLAS on one thread for the products of a small batch.
+
+    Multi-threaded BLAS spends longer waking its threads than a single check's products take, and
+    when the gate runs judges in worker threads it oversubscribes the cores (a single check went
+    from ~17 ms to ~6 ms on two busy cores). Large batches keep every thread. Reference counted
+    under a lock, so concurrent small batches restore the setting once, after the last one.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: list[tuple[Any, int]] = []
+        self._libs: list[Any] | None = None
+
+    def _blas(self) -> list[Any]:
+        if self._libs is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                self._libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+            except Exception:  # threadpoolctl missing or a BLAS it cannot drive: leave threads alone
+                self._libs = []
+        return self._libs
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = [(c, c.num_threads) for c in self._blas() if c.num_threads != 1]
+                for c, _ in self._saved:
+                    c.set_num_threads(1)
+            self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                for c, n in self._saved:
+                    c.set_num_threads(n)
+                self._saved = []
+
+
+_SMALL_BLAS = _SmallBlas()
+_NO_LIMIT = contextlib.nullcontext()
+
+
+def _small_blas(n_rows: int) -> contextlib.AbstractContextManager[None]:
+    return _SMALL_BLAS if n_rows <= 256 else _NO_LIMIT
 
 
 def _half_if_exact(a: np.ndarray) -> np.ndarray:
