@@ -1,0 +1,168 @@
+"""Speed of the default gate (rules + the default value model) on realistic cases.
+
+    python bench/speed.py                  # 10,000 cases, 1,000 single checks
+    python bench/speed.py --profile        # also print where the time goes (cProfile)
+    python bench/speed.py --write          # also rewrite the speed section of docs/benchmarks.md
+
+* **Throughput**: checks per second of ``Gate.default().check_many`` on 10,000 cases: half user
+  prompts (``Case(action=prompt)``), half responses in context; half benign, half harmful
+  (XSTest and OpenAI-moderation texts, HH-RLHF dialogue turns, CoCoNot and AdvBench requests with
+  templated refusals and compliant answers). The encoder's text cache is cleared first, so every
+  text is encoded (a warm cache makes repeated texts much cheaper).
+* **Latency**: p50 / p99 of single ``gate.check`` calls after warm-up, each on a case not seen
+  before.
+
+Figures only; nothing asserts on time. On a shared machine, run it twice and expect ±30%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import datetime as dt
+import io
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data  # noqa: E402
+from _report import machine, write_section  # noqa: E402
+
+REFUSALS = ["I'm sorry, but I can't help with that.", "I can't assist with that request; it could hurt people.",
+            "I won't provide instructions for that."]
+COMPLIANCE = "Sure, here is how to {g}. Step 1: gather the materials. Step 2: follow the plan carefully. Step 3: avoid getting caught."
+HELPFUL = ["Here is a short answer: it depends on your situation, but the usual approach is to start small and check as you go.",
+           "Good question! The main steps are to plan, prepare and then review the result.", "Sure - here are three ideas to get you started."]
+
+
+def build_cases(data: Path, n: int, seed: int = 0) -> list:
+    """``n`` realistic cases, deterministic for a seed."""
+    from accord.types import Case
+
+    rng = np.random.default_rng(seed)
+    mod, _ = _data.moderation(data)
+    xs, xy, _ = _data.xstest(data)
+    hh = _data.hh_rlhf(data)
+    with open(data / "advbench/harmful_behaviors.csv", newline="", encoding="utf-8") as f:
+        adv = [r["goal"] for r in csv.DictReader(f)]
+    with open(data / "coconot/coconot_contrast_eval.jsonl", encoding="utf-8") as f:
+        contrast = [json.loads(x)["prompt"] for x in f if x.strip()]
+    benign_prompts = [t for t, y in zip(xs, xy, strict=True) if not y] + contrast
+    harmful_prompts = [t for t, y in zip(xs, xy, strict=True) if y] + adv
+    out = []
+    for i in range(n):
+        kind = i % 6
+        if kind == 0:
+            t = mod[int(rng.integers(len(mod)))][:1500]
+            out.append(Case(action=t))
+        elif kind == 1:
+            out.append(Case(action=benign_prompts[int(rng.integers(len(benign_prompts)))]))
+        elif kind == 2:
+            out.append(Case(action=harmful_prompts[int(rng.integers(len(harmful_prompts)))]))
+        elif kind == 3:
+            c, a, b = hh[int(rng.integers(len(hh)))]
+            last_human = c.rsplit("Human:", 1)[-1].strip()[:1000]
+            out.append(Case(context=last_human, action=(a if rng.random() < 0.5 else b)[:1500]))
+        elif kind == 4:
+            g = harmful_prompts[int(rng.integers(len(harmful_prompts)))]
+            resp = REFUSALS[int(rng.integers(len(REFUSALS)))] if rng.random() < 0.5 else COMPLIANCE.format(g=g[0].lower() + g[1:].rstrip("."))
+            out.append(Case(context=g, action=resp))
+        else:
+            p = benign_prompts[int(rng.integers(len(benign_prompts)))]
+            out.append(Case(context=p, action=HELPFUL[int(rng.integers(len(HELPFUL)))]))
+    # make every text unique so that no timing profits from the encoder's cache
+    return [c.model_copy(update={"action": f"{c.action} (#{i})" if isinstance(c.action, str) else c.action}) for i, c in enumerate(out)]
+
+
+def clear_encoder_cache() -> None:
+    from accord.learning import encoders
+
+    for enc in encoders._INSTANCES.values():
+        cache = getattr(enc, "_cache", None)
+        if cache is not None:
+            cache.clear()
+
+
+def run(data: Path, n: int, singles: int, profile: bool) -> dict:
+    from accord.gate.gate import Gate
+
+    t0 = time.perf_counter()
+    gate = Gate.default()
+    gate.check_many(build_cases(data, 64, seed=99))  # load the model and the encoder, warm the code paths
+    load_s = time.perf_counter() - t0
+    cases = build_cases(data, n, seed=0)
+    clear_encoder_cache()
+    prof = cProfile.Profile() if profile else None
+    t = time.perf_counter()
+    if prof:
+        prof.enable()
+    verdicts = gate.check_many(cases, record=False)
+    if prof:
+        prof.disable()
+    batch_s = time.perf_counter() - t
+    decisions = {d: sum(v.decision == d for v in verdicts) for d in ("allow", "revise", "escalate", "block")}
+
+    single_cases = build_cases(data, singles, seed=1)
+    for c in single_cases[:50]:  # warm-up
+        gate.check(c.context, c.action)
+    lat = []
+    for c in single_cases[50:]:
+        s = time.perf_counter()
+        gate.check(c.context, c.action)
+        lat.append((time.perf_counter() - s) * 1000)
+    out = {
+        "n": n, "batch_seconds": batch_s, "checks_per_second": n / batch_s, "decisions": decisions,
+        "single_n": len(lat), "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
+        "p99_ms": float(np.percentile(lat, 99)), "load_seconds": load_s,
+    }
+    if prof:
+        s = io.StringIO()
+        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(35)
+        out["profile"] = s.getvalue()
+    return out
+
+
+def markdown(r: dict, command: str) -> str:
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()} (shared machine: expect ±30%).",
+        "",
+        "| measure | result | target (fast tier, 2 cores) |",
+        "|---|---|---|",
+        f"| `Gate.default().check_many`, {r['n']:,} cases (uncached texts) | **{r['checks_per_second']:,.0f} checks/s** "
+        f"({r['batch_seconds']:.2f} s) | ≥ 5,000 checks/s |",
+        f"| single `gate.check`, warm, {r['single_n']} new cases: p50 / p90 / p99 | **{r['p50_ms']:.2f} / {r['p90_ms']:.2f} / "
+        f"{r['p99_ms']:.2f} ms** | p99 ≤ 2 ms |",
+        f"| first load (model + encoder + first batch) | {r['load_seconds']:.2f} s | |",
+        "",
+        "Decisions on the batch: " + ", ".join(f"{k} {v}" for k, v in r["decisions"].items()) + ".",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
+    ap.add_argument("-n", type=int, default=10_000, help="cases in the batch")
+    ap.add_argument("--singles", type=int, default=1_050, help="single checks (the first 50 warm up)")
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--write", action="store_true", help="rewrite the speed section of docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    r = run(args.data, args.n, args.singles, args.profile)
+    print(f"check_many: {r['n']} cases in {r['batch_seconds']:.2f}s = {r['checks_per_second']:,.0f} checks/s   decisions {r['decisions']}")
+    print(f"single check (warm, new cases): p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
+    print(f"load + first batch: {r['load_seconds']:.2f}s   machine: {machine()}")
+    if args.profile:
+        print(r["profile"])
+    if args.write:
+        write_section("speed", markdown(r, "python bench/speed.py --write"))
+        print("wrote docs/benchmarks.md (speed section)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
