@@ -38,8 +38,8 @@ def hh_rlhf(data: Path = DEFAULT_DATA) -> list[tuple[str, str, str]]:
         for line in f:
             r = json.loads(line)
             cc, ca = _split_last(r["chosen"])
-            rc, ra = _split_last(r["rejected"])
-            out.append((cc, ca, ra) if cc == rc else (cc, ca, ra))
+            _, ra = _split_last(r["rejected"])  # both dialogues share the context before the last turn
+            out.append((cc, ca, ra))
     return out
 
 

@@ -27,8 +27,8 @@ import numpy as np
 from sklearn.metrics import average_precision_score, f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _data  # noqa: E402
-from _report import machine, write_section  # noqa: E402
+import _data
+from _report import machine, write_section
 
 ANCHORS = {
     "moderation_auprc": "Llama Guard 1: 0.847 · OpenAI moderation API: 0.856",

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _data  # noqa: E402
-from _report import machine, write_section  # noqa: E402
+import _data
+from _report import machine, write_section
 
 REFUSALS = ["I'm sorry, but I can't help with that.", "I can't assist with that request; it could hurt people.",
             "I won't provide instructions for that."]
