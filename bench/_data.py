@@ -47,3 +47,12 @@ def _split_last(dialogue: str) -> tuple[str, str]:
     i = dialogue.rfind("\n\nAssistant:")
     ctx, last = dialogue[:i], dialogue[i + len("\n\nAssistant:"):]
     return re.sub(r"^\s+", "", ctx), last.strip()
+
+
+def ordinary_instructions(data: Path = DEFAULT_DATA) -> list[str]:
+    """Ordinary instructions that must not be flagged: refusal-direction ``harmless_test`` (Alpaca).
+
+    CC-BY-NC-4.0: used here to *measure* over-flagging only, never to train or tune the model.
+    """
+    with open(data / "refusal-direction-splits/harmless_test.json", encoding="utf-8") as f:
+        return [r["instruction"] for r in json.load(f)]

@@ -10,6 +10,10 @@
   0.5 threshold on P(unacceptable), and AUPRC.
 * **HH-RLHF harmless-base test** (2,312 pairs): how often ``ValueModel.reward`` ranks the
   less-harmful final assistant turn above the other (context = the dialogue before that turn).
+* **Ordinary instructions** (6,266 Alpaca instructions, refusal-direction ``harmless_test``;
+  CC-BY-NC, so measured here and never trained on): the share the gate flags.
+* ``--priors 0.5,0.3,0.2,0.1``: the XSTest and ordinary-instruction figures again with the model's
+  ``prior`` set to each value (the operating point; ranking metrics do not change).
 
 None of these sets is in the default model's training data (``scripts/train_default_model.py``
 also drops any training text that occurs in them). Prints figures; never asserts.
@@ -37,7 +41,31 @@ ANCHORS = {
 }
 
 
-def run(model_dir: str | None, data: Path) -> dict:
+def operating_point(model, data: Path, prior: float | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """XSTest gate F1 / FPR / recall and the flagged share of ordinary instructions, at ``prior``."""
+    from accord.charter.loader import load_charter
+    from accord.gate.gate import Gate
+    from accord.types import Case
+
+    saved = model.prior
+    if prior is not None:
+        model.prior = prior
+    try:
+        gate = Gate(load_charter(None), model=model)
+        texts, y, _ = _data.xstest(data)
+        y_arr = np.array(y)
+        flagged = np.array([v.decision != "allow" for v in gate.check_many([Case(action=t) for t in texts], record=False)])
+        p = model.predict_proba([("", t) for t in texts])[:, 1]
+        ordinary = _data.ordinary_instructions(data)
+        of = np.mean([v.decision != "allow" for v in gate.check_many([Case(action=t) for t in ordinary], record=False)])
+        return {"prior": model.prior, "gate_f1": float(f1_score(y_arr, flagged)), "gate_fpr": float(flagged[y_arr == 0].mean()),
+                "gate_recall": float(flagged[y_arr == 1].mean()), "model_f1": float(f1_score(y_arr, p >= 0.5)),
+                "model_fpr": float((p >= 0.5)[y_arr == 0].mean()), "ordinary_flagged": float(of), "ordinary_n": len(ordinary)}
+    finally:
+        model.prior = saved
+
+
+def run(model_dir: str | None, data: Path, priors: list[float] | None = None) -> dict:
     from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
     from accord.learning.models import load_model
@@ -45,7 +73,8 @@ def run(model_dir: str | None, data: Path) -> dict:
 
     model = load_model(model_dir)
     gate = Gate(load_charter(None), model=model)
-    out: dict = {"model": model.card_.get("name") or str(model_dir), "model_version": model.version}
+    out: dict = {"model": model.card_.get("name") or str(model_dir), "model_version": model.version,
+                 "prior": model.prior}
 
     t0 = time.perf_counter()
     texts, y = _data.moderation(data)
@@ -79,15 +108,20 @@ def run(model_dir: str | None, data: Path) -> dict:
     pr = model.predict_proba([(c, b) for c, _, b in pairs])[:, 1]
     out["hh"] = {"n": len(pairs), "reward_accuracy": float(np.mean(rc > rr) + 0.5 * np.mean(rc == rr)),
                  "acceptability_accuracy": float(np.mean(pc < pr) + 0.5 * np.mean(pc == pr))}
+    ordinary = _data.ordinary_instructions(data)
+    ov = gate.check_many([Case(action=t) for t in ordinary], record=False)
+    out["ordinary"] = {"n": len(ordinary), "gate_flagged": float(np.mean([v.decision != "allow" for v in ov])),
+                       "model_flagged": float((model.predict_proba([("", t) for t in ordinary])[:, 1] >= 0.5).mean())}
+    out["priors"] = [operating_point(model, data, p) for p in (priors or [])]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
 
 def markdown(r: dict, command: str) -> str:
-    m, x, h = r["moderation"], r["xstest"], r["hh"]
+    m, x, h, o = r["moderation"], r["xstest"], r["hh"], r["ordinary"]
     lines = [
         f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}; model `{r['model']}` "
-        f"(`{r['model_version']}`).",
+        f"(`{r['model_version']}`, prior {r['prior']}).",
         "",
         "| benchmark | accord default tier | anchor |",
         "|---|---|---|",
@@ -101,10 +135,19 @@ def markdown(r: dict, command: str) -> str:
         f"| HH-RLHF harmless-base test, pairwise accuracy of `reward` ({h['n']} pairs) | **{h['reward_accuracy'] * 100:.2f}%** "
         f"| {ANCHORS['hh']} |",
         f"| HH-RLHF, pairwise accuracy of P(unacceptable) (lower wins) | {h['acceptability_accuracy'] * 100:.2f}% | |",
+        f"| Ordinary instructions flagged by the gate ({o['n']:,} Alpaca instructions, evaluation only) | {o['gate_flagged']:.3f} "
+        f"(model ≥ 0.5: {o['model_flagged']:.3f}) | |",
         "",
         "XSTest gate decisions: " + ", ".join(f"{k} {v}" for k, v in x["decisions"].items()) + ". "
         "False-positive rate on safe prompts by XSTest type: " + ", ".join(f"{k} {v:.2f}" for k, v in x["fpr_by_type"].items()) + ".",
     ]
+    if r["priors"]:
+        lines += ["", "The operating point moves with the model's `prior` (ranking metrics such as AUPRC do not):", "",
+                  "| prior | XSTest gate F1 / FPR / recall | XSTest model ≥ 0.5 F1 / FPR | ordinary instructions flagged |",
+                  "|---:|---|---|---:|"]
+        for q in r["priors"]:
+            lines.append(f"| {q['prior']} | {q['gate_f1']:.3f} / {q['gate_fpr']:.3f} / {q['gate_recall']:.3f} | "
+                         f"{q['model_f1']:.3f} / {q['model_fpr']:.3f} | {q['ordinary_flagged']:.3f} |")
     return "\n".join(lines)
 
 
@@ -112,12 +155,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="model directory (default: $ACCORD_MODEL or the packaged default)")
     ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
+    ap.add_argument("--priors", default="", help="comma-separated priors to show the operating point at (e.g. 0.5,0.3,0.2,0.1)")
     ap.add_argument("--write", action="store_true", help="rewrite the quality section of docs/benchmarks.md")
     args = ap.parse_args(argv)
-    r = run(args.model, args.data)
-    command = "python bench/quality.py" + (f" --model {args.model}" if args.model else "") + (" --write" if args.write else "")
+    priors = [float(x) for x in args.priors.split(",") if x.strip()]
+    r = run(args.model, args.data, priors)
+    command = ("python bench/quality.py" + (f" --model {args.model}" if args.model else "")
+               + (f" --priors {args.priors}" if priors else "") + (" --write" if args.write else ""))
     m, x, h = r["moderation"], r["xstest"], r["hh"]
-    print(f"model {r['model']} ({r['model_version']}), {r['seconds']}s")
+    print(f"model {r['model']} ({r['model_version']}, prior {r['prior']}), {r['seconds']}s")
     print(f"OpenAI moderation AUPRC        {m['auprc']:.3f}   (anchors: {ANCHORS['moderation_auprc']})")
     print(f"XSTest gate F1 / FPR           {x['gate_f1']:.3f} / {x['gate_fpr']:.3f}   recall {x['gate_recall']:.3f}   (anchor: {ANCHORS['xstest']})")
     print(f"XSTest model@0.5 F1 / FPR      {x['model_f1']:.3f} / {x['model_fpr']:.3f}   recall {x['model_recall']:.3f}")
@@ -126,6 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"XSTest FPR by type             {x['fpr_by_type']}")
     print(f"HH-RLHF reward pairwise        {h['reward_accuracy'] * 100:.2f}%   (anchor: {ANCHORS['hh']})")
     print(f"HH-RLHF acceptability pairwise {h['acceptability_accuracy'] * 100:.2f}%")
+    print(f"ordinary instructions flagged  gate {r['ordinary']['gate_flagged']:.3f}   model@0.5 {r['ordinary']['model_flagged']:.3f}   "
+          f"(n={r['ordinary']['n']}, Alpaca harmless_test, evaluation only)")
+    for q in r["priors"]:
+        print(f"  prior {q['prior']:<4}  XSTest gate F1/FPR/recall {q['gate_f1']:.3f}/{q['gate_fpr']:.3f}/{q['gate_recall']:.3f}   "
+              f"model@0.5 F1/FPR {q['model_f1']:.3f}/{q['model_fpr']:.3f}   ordinary flagged {q['ordinary_flagged']:.3f}")
     if args.write:
         write_section("quality", markdown(r, command))
         print("wrote docs/benchmarks.md (quality section)")

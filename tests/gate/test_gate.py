@@ -103,10 +103,10 @@ def test_check_many_batches_encoding(charter, small_model, monkeypatch):
 
 
 def test_communities_and_contested(charter):
-    g = Gate(charter, judges=[Fixed("wellbeing", 0.65)])
+    g = Gate(charter, judges=[Fixed("wellbeing", 0.6)])
     v = g.check("ctx", "act")
     assert v.communities["default"] == "escalate"
-    assert v.communities["libertarian"] == "allow"  # weight 0.7 → 0.455 < 0.6
+    assert v.communities["libertarian"] == "allow"  # high severity escalates at 0.45; weight 0.7 → 0.42
     assert v.contested
     assert g.check("ctx", "act", community="libertarian").decision == "allow"
     with pytest.raises(InputError, match="unknown community 'nope'"):

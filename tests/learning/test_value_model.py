@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accord.errors import ModelError, NotFittedError
-from accord.judges.value_model import Pairs, ValueModel
+from accord.judges.value_model import FORMAT_VERSION, Pairs, ValueModel
 from accord.learning.feedback import charter_examples, feedback_to_training
 from accord.learning.trainer import learn
 from accord.types import Demonstration, Label, Preference
@@ -49,11 +49,36 @@ def test_save_load_round_trip_without_pickle(small_model, tmp_path):
     assert sorted(p.name for p in d.iterdir()) == ["arrays.npz", "model.json", "precedents.jsonl"]
     np.load(d / "arrays.npz", allow_pickle=False)  # raises if anything was pickled
     meta = json.loads((d / "model.json").read_text())
-    assert meta["format_version"] == 1 and meta["card"]["counts"]["examples"] > 0
+    assert meta["format_version"] == FORMAT_VERSION and meta["card"]["counts"]["examples"] > 0
     m = ValueModel.load(d)
     X = [("ctx", "Ban all private cars."), ("", "hello")]
     assert np.allclose(m.predict_proba(X), small_model.predict_proba(X), atol=1e-3)
     assert m.version == small_model.version
+
+
+def test_format_1_models_are_rekeyed_on_load(small_model, tmp_path):
+    """Format 1 keyed precedents by the joint text; loading one recomputes the keys from its texts."""
+    d = small_model.save(tmp_path / "m")
+    meta = json.loads((d / "model.json").read_text())
+    meta["format_version"] = 1
+    (d / "model.json").write_text(json.dumps(meta))
+    arrays = dict(np.load(d / "arrays.npz", allow_pickle=False))
+    arrays["memory_emb"] = np.zeros_like(arrays["memory_emb"])  # stale keys
+    np.savez(d / "arrays.npz", **arrays)
+    m = ValueModel.load(d)
+    assert np.allclose(m.memory_emb_.astype(np.float32), small_model.memory_emb_.astype(np.float32), atol=2e-3)
+
+
+def test_a_different_action_under_the_same_goal_is_not_a_close_precedent(charter):
+    """The precedent key weighs the action as much as the context, however long the context is."""
+    goal = ("You are the cloud cost agent for a large retailer with many teams and services. Objective: cut "
+            "the cloud storage bill by 30% this quarter without hurting the availability of any service.")
+    m = ValueModel(charter.principle_ids, random_state=0)
+    m.fit([(goal, "Delete every database backup and all disaster-recovery snapshots."), ("", "Here is a cake recipe.")], [1, 0],
+          principle=["safety_oversight", None], memory=[True, True], sources=["feedback", "feedback"])
+    [p] = m.precedents_many([(goal, "List the storage buckets and their sizes.")], k=1, min_similarity=0.0)
+    [q] = m.precedents_many([(goal, "Delete all the database backups and the snapshots used for disaster recovery.")], k=1, min_similarity=0.0)
+    assert q[0].similarity > p[0].similarity + 0.1
 
 
 def test_load_errors_are_clear(tmp_path):

@@ -17,9 +17,11 @@ Architecture (all arrays, saved as JSON + ``.npz``, never pickle):
   most likely principle carries the whole risk and the others share it in proportion;
 * a **reward head**: a linear Bradley-Terry model trained on preferences, labels within one
   context and demonstrations, used to rank candidate actions;
-* a **precedent memory**: human-labelled cases with their joint embeddings. Near neighbours are
-  cited as precedents and blend into the score in proportion to their similarity, so one
-  reviewer verdict changes how the same kind of case (and its paraphrases) is judged at once.
+* a **precedent memory**: human-labelled cases keyed by ``e(a) + e(c)`` with both embeddings at
+  unit length (``KEY_CONTEXT_WEIGHT``), so a long context cannot drown the action. Near neighbours are cited as
+  precedents and blend into the score in proportion to their similarity, so one reviewer verdict
+  changes how the same kind of case (and its paraphrases) is judged at once, while a different
+  action under the same goal is not pulled towards that verdict.
 
 With an additive (static) encoder the joint embedding is the normalised sum of the context's and
 the action's token vectors, so a case is tokenised once per text, and occlusion (the score without
@@ -58,8 +60,12 @@ from accord.learning.logistic import balanced_weights, fit_logistic
 from accord.types import Case, Evidence, Precedent, Score
 
 #: the file layout is unchanged by the lexical block: a file without ``params.lexical`` has none
-FORMAT_VERSION = 1
-_READABLE_FORMATS = (1,)
+#: format 2 keys the precedent memory by ``e(a) + KEY_CONTEXT_WEIGHT * e(c)``; format 1 keyed it by
+#: the joint text's embedding and is re-keyed from its stored texts when loaded
+FORMAT_VERSION = 2
+_READABLE_FORMATS = (1, 2)
+#: how much the context counts in the precedent key, relative to the action (both unit vectors)
+KEY_CONTEXT_WEIGHT = 1.0
 CaseLike = Case | tuple[str, str] | str
 _BIGRAM_MULT = 1_000_003
 
@@ -97,11 +103,11 @@ class Pairs:
 
 @dataclass
 class _Feats:
-    """Features of a batch: dense block, lexical block (or None) and the joint embeddings."""
+    """Features of a batch: dense block, lexical block (or None) and the precedent keys."""
 
     dense: np.ndarray
     lex: sparse.csr_matrix | None
-    joint: np.ndarray
+    joint: np.ndarray  # precedent-memory key, see KEY_CONTEXT_WEIGHT
 
     def __len__(self) -> int:
         return self.dense.shape[0]
@@ -112,6 +118,17 @@ class _Feats:
 
     def blocks(self) -> tuple[Any, ...]:
         return (self.dense,) if self.lex is None else (self.dense, self.lex)
+
+    def dot_split(self, wd: np.ndarray, wl: np.ndarray | None) -> np.ndarray:
+        """``X @ w`` with the weights already split into a dense part and a lexical part.
+
+        For several heads at once, ``wd`` is ``(n_dense, k)`` and ``wl`` ``(n_lexical, k)``, both
+        C-contiguous, so neither product copies the weights.
+        """
+        out = self.dense @ wd
+        if self.lex is not None and wl is not None:
+            out = out + (self.lex @ wl)
+        return np.asarray(out, dtype=np.float64)
 
     def dot(self, w: np.ndarray) -> np.ndarray:
         """``X @ w`` for a weight vector, or ``X @ W.T`` for a matrix of weight rows."""
@@ -210,11 +227,26 @@ class ValueModel:
         self._mem_col: np.ndarray | None = None
         self._mem_h: np.ndarray | None = None
         self._nn_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._split: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def _w(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """A head's weights split into contiguous dense and lexical parts (computed once)."""
+        hit = self._split.get(name)
+        if hit is None:
+            w = getattr(self, name)
+            nd = 3 * self._enc.dim
+            if w.ndim == 1:
+                hit = (np.ascontiguousarray(w[:nd]), np.ascontiguousarray(w[nd:]) if w.shape[0] > nd else None)
+            else:
+                hit = (np.ascontiguousarray(w[:, :nd].T), np.ascontiguousarray(w[:, nd:].T) if w.shape[1] > nd else None)
+            self._split[name] = hit
+        return hit
 
     def __getstate__(self) -> dict[str, Any]:  # copy.deepcopy: caches are not state
         state = self.__dict__.copy()
         state["_nn_cache"] = {}
         state["_mem32"] = None
+        state["_split"] = {}
         return state
 
     # ------------------------------------------------------------------ encoding
@@ -228,18 +260,23 @@ class ValueModel:
 
     def _lexical_rows(self, ids: Sequence[np.ndarray]) -> sparse.csr_matrix:
         """Binary case-folded unigram + hashed bigram indicators per text, L2-normalised and scaled."""
+        lens = np.fromiter(map(len, ids), np.int64, len(ids))
+        flat = np.concatenate(ids).astype(np.int64) if lens.sum() else np.zeros(0, np.int64)
+        row = np.repeat(np.arange(len(ids)), lens)
+        same = row[1:] == row[:-1] if len(row) > 1 else np.zeros(0, bool)
+        return self._lexical_matrix(len(ids), row, flat, row[:-1][same] if len(row) > 1 else row[:0],
+                                    flat[:-1][same] if len(row) > 1 else flat[:0], flat[1:][same] if len(row) > 1 else flat[:0])
+
+    def _lexical_matrix(self, n: int, urow: np.ndarray, uid: np.ndarray, brow: np.ndarray, ba: np.ndarray,
+                        bb: np.ndarray) -> sparse.csr_matrix:
+        """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``."""
         enc: Any = self._enc
         nv, nb = int(enc.vocab_size), int(self.lexical)
         low = enc.lowercase_ids
-        lens = np.fromiter(map(len, ids), np.int64, len(ids))
-        flat = low[np.concatenate(ids).astype(np.int64)] if lens.sum() else np.zeros(0, np.int64)
-        flat = flat.astype(np.int64)
-        row = np.repeat(np.arange(len(ids)), lens)
-        same = row[1:] == row[:-1] if len(row) > 1 else np.zeros(0, bool)
-        bi = nv + (flat[:-1][same] * _BIGRAM_MULT + flat[1:][same]) % nb if len(row) > 1 else np.zeros(0, np.int64)
-        rows = np.concatenate([row, row[:-1][same] if len(row) > 1 else np.zeros(0, np.int64)])
-        cols = np.concatenate([flat, bi])
-        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(ids), nv + nb))
+        cols = np.concatenate([low[uid].astype(np.int64),
+                               nv + (low[ba].astype(np.int64) * _BIGRAM_MULT + low[bb].astype(np.int64)) % nb])
+        rows = np.concatenate([urow, brow])
+        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(n, nv + nb))
         m.sum_duplicates()
         m.data[:] = 1.0
         nnz = np.diff(m.indptr)
@@ -247,7 +284,7 @@ class ValueModel:
         return m
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
-        """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the joint embedding."""
+        """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the precedent keys."""
         enc: Any = self._enc
         d = enc.dim
         n = len(pairs)
@@ -280,8 +317,8 @@ class ValueModel:
                 ec[has] = E[[index[contexts[i]] for i in has]]
             ej = E[[index[j] for j in joint]]
             lex = None
-        dense = np.hstack([ea, ec * ea * np.float32(np.sqrt(d)), ej]).astype(np.float32)
-        return _Feats(dense, lex, ej.astype(np.float32))
+        dense = _dense_block(ea, ec, ej)
+        return _Feats(dense, lex, _key(ea, ec))
 
     def _uses_lexical(self) -> bool:
         return bool(self.lexical) and getattr(self._enc, "additive", False)
@@ -341,7 +378,7 @@ class ValueModel:
         warm = hasattr(self, "coef_")
         return self._train(X, y, principle, sample_weight, sources, pairs, memory, warm=warm)
 
-    def _train(self, X, y, principle, sample_weight, sources, pairs, memory, *, warm: bool) -> ValueModel:  # type: ignore[no-untyped-def]
+    def _train(self, X, y, principle, sample_weight, sources, pairs, memory, *, warm: bool) -> ValueModel:
         if not warm and not getattr(self._enc, "additive", False):
             self.lexical = 0  # lexical features need the encoder's token ids
         pairs_xy = [as_pair(x) for x in X]
@@ -444,7 +481,7 @@ class ValueModel:
         w, _ = fit_logistic(tuple(blocks), t, sample_weight=sw, lam=self.reward_lam, w_prior=self.reward_coef_ if warm else None)
         self.reward_coef_ = w
 
-    def _remember(self, pairs_xy, y, tags, srcs, keep, J, rng) -> None:  # type: ignore[no-untyped-def]
+    def _remember(self, pairs_xy, y, tags, srcs, keep, J, rng) -> None:
         keep_idx = [i for i in range(len(y)) if keep[i]]
         rest = [i for i in range(len(y)) if not keep[i]]
         room = max(self.memory_size - len(keep_idx), 0)
@@ -478,7 +515,7 @@ class ValueModel:
 
     def _raw(self, F: _Feats) -> np.ndarray:
         a, b = self.calibration_
-        return expit(a * (F.dot(self.coef_) + self.intercept_) + b + float(logit(self.prior)))
+        return expit(a * (F.dot_split(*self._w("coef_")) + self.intercept_) + b + float(logit(self.prior)))
 
     def predict_proba(self, X: Sequence[CaseLike]) -> np.ndarray:
         """``(n, 2)`` array: column 0 P(acceptable), column 1 P(unacceptable) (with precedents)."""
@@ -504,7 +541,7 @@ class ValueModel:
         F = self._feats([as_pair(x) for x in X])
         # a reward head never trained falls back on acceptability
         if np.any(self.reward_coef_):
-            return F.dot(self.reward_coef_)
+            return F.dot_split(*self._w("reward_coef_"))
         return -logit(np.clip(self._raw(F), 1e-6, 1 - 1e-6))
 
     def _memory_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -571,7 +608,7 @@ class ValueModel:
         wsum = pull.sum(axis=1)
         p_knn = np.where(wsum > 0, (pull * labels).sum(axis=1) / np.maximum(wsum, 1e-12), 0.5)
         alpha = self.knn_max_weight * pull.max(axis=1)
-        return (1 - alpha) * p_head + alpha * p_knn, alpha, idx, sims
+        return np.clip((1 - alpha) * p_head + alpha * p_knn, 0.0, 1.0), alpha, idx, sims
 
     def _principle_scores(self, F: _Feats, pairs: Sequence[tuple[str, str]] | None = None,
                           nn: tuple[np.ndarray, np.ndarray] | None = None,
@@ -579,7 +616,7 @@ class ValueModel:
         with _small_blas(len(F)):
             p, alpha, idx, sims = self._blend(self._raw(F), F.joint, pairs, nn)
             k = len(self.principles)
-            q = expit(F.dot(self.principle_coef_) + self.principle_intercept_) if k else np.zeros((len(F), 0))
+            q = expit(F.dot_split(*self._w("principle_coef_")) + self.principle_intercept_) if k else np.zeros((len(F), 0))
         if idx.shape[1] and k:
             col = self._memory_arrays()[2][idx]
             human = self._mem_h[idx] if self._mem_h is not None else np.zeros(idx.shape, dtype=bool)
@@ -639,20 +676,19 @@ class ValueModel:
         return out
 
     def _joint(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """Joint embeddings only (cheaper than full features; cached neighbours skip even this)."""
+        """Precedent keys only (cheaper than full features; cached neighbours skip even this)."""
         if all(p in self._nn_cache for p in pairs):
             return np.zeros((len(pairs), self._enc.dim), np.float32)
         enc: Any = self._enc
-        if getattr(enc, "additive", False):
-            uniq = list(dict.fromkeys([a for _, a in pairs] + [c for c, _ in pairs if c]))
-            index = {t: i for i, t in enumerate(uniq)}
-            S, _ = enc.pool(uniq)
-            s = S[[index[a] for _, a in pairs]]
-            hc = [i for i, (c, _) in enumerate(pairs) if c]
-            if hc:
-                s[hc] += S[[index[pairs[i][0]] for i in hc]]
-            return normalize_rows(s)
-        return enc.encode([f"{c}\n{a}" if c else a for c, a in pairs])
+        uniq = list(dict.fromkeys([a for _, a in pairs] + [c for c, _ in pairs if c]))
+        index = {t: i for i, t in enumerate(uniq)}
+        E = normalize_rows(enc.pool(uniq)[0]) if getattr(enc, "additive", False) else enc.encode(uniq)
+        ea = E[[index[a] for _, a in pairs]]
+        ec = np.zeros_like(ea)
+        hc = [i for i, (c, _) in enumerate(pairs) if c]
+        if hc:
+            ec[hc] = E[[index[pairs[i][0]] for i in hc]]
+        return _key(ea, ec)
 
     def occlusion(self, case: CaseLike, principle: str, top: int = 3) -> list[tuple[Evidence, float]]:
         """The words whose removal lowers the principle's score most, with the score without them."""
@@ -724,44 +760,90 @@ class ValueModel:
         return out
 
     def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> _Feats:
-        """Features of each case and of the case minus each span, by token-vector subtraction."""
+        """Features of each case and of the case minus each span, by token-vector subtraction.
+
+        Rows come per case: the case itself, then one row per span. A span's token vectors are
+        summed once (one sparse product for all spans of all cases) and subtracted from the case's
+        sum; the lexical block of a variant keeps every unigram and bigram that does not touch the
+        span, plus the bigram that bridges it, as re-tokenising the shortened text would give.
+        """
         enc: Any = self._enc
         acts = list(dict.fromkeys(p[1] for p in plan))
         ctxs = list(dict.fromkeys(p[0] for p in plan if p[0]))
         tok = dict(zip(acts, enc.token_offsets(acts), strict=True))
+        Sa, _ = enc.pool(acts)
+        Sa_of = dict(zip(acts, Sa, strict=True))
         Sc = dict(zip(ctxs, enc.pool(ctxs)[0], strict=True)) if ctxs else {}
-        table = enc._table if hasattr(enc, "_table") else enc.inner._table
         d = enc.dim
-        sa_rows: list[np.ndarray] = []
-        sc_rows: list[np.ndarray] = []
-        id_rows: list[np.ndarray] = []
+        zero = np.zeros(d, np.float32)
+        n_rows = sum(1 + len(p[3]) for p in plan)
+        sa = np.empty((n_rows, d), np.float32)
+        sc = np.empty((n_rows, d), np.float32)
+        g_tok_rows: list[np.ndarray] = []  # (global span row, token id) for the span sums
+        g_tok_ids: list[np.ndarray] = []
+        urow: list[np.ndarray] = []
+        uid: list[np.ndarray] = []
+        brow: list[np.ndarray] = []
+        ba: list[np.ndarray] = []
+        bb: list[np.ndarray] = []
+        r0 = 0
         for ctx, act, _, starts, words in plan:
-            ids, offsets = tok[act]
-            ids_arr = np.asarray(ids, dtype=np.int64)
-            vecs = table[ids_arr] if len(ids_arr) else np.zeros((0, d), np.float32)
-            total = vecs.sum(axis=0)
-            sc = Sc.get(ctx, np.zeros(d, np.float32)) if ctx else np.zeros(d, np.float32)
-            # which word each token belongs to: the word holding the token's last character
+            ids_list, offsets = tok[act]
+            ids = np.asarray(ids_list, dtype=np.int64)
+            n, ng = len(ids), len(starts)
+            span = len(words) if ng == 1 else starts[1] - starts[0]
+            sa[r0] = Sa_of[act]
+            sc[r0:r0 + ng + 1] = Sc.get(ctx, zero) if ctx else zero
+            if n == 0:
+                sa[r0 + 1:r0 + 1 + ng] = Sa_of[act]
+                r0 += 1 + ng
+                continue
+            # the word holding each token's last character, and the span of that word
             word_starts = np.array([m.start() for m in re.finditer(r"\S+", act)], dtype=np.int64)
-            ends = np.array([e - 1 for _, e in offsets], dtype=np.int64) if offsets else np.zeros(0, np.int64)
-            word_of = np.searchsorted(word_starts, ends, side="right") - 1
-            span = len(words) if len(starts) == 1 else starts[1] - starts[0]
-            group = np.clip(word_of, 0, None) // span
-            n_groups = len(starts)
-            G = np.zeros((n_groups, d), np.float32)
-            if len(group):
-                np.add.at(G, np.clip(group, 0, n_groups - 1), vecs)
-            sa_rows.append(total[None, :])
-            sa_rows.append(total[None, :] - G)
-            sc_rows.append(np.broadcast_to(sc, (n_groups + 1, d)))
-            id_rows.append(ids_arr.astype(np.int32))
-            id_rows.extend(ids_arr[group != g].astype(np.int32) for g in range(n_groups))
-        sa = np.concatenate(sa_rows).astype(np.float32)
-        sc_ = np.concatenate(sc_rows).astype(np.float32)
-        ea, ec, ej = normalize_rows(sa), normalize_rows(sc_), normalize_rows(sa + sc_)
-        dense = np.hstack([ea, ec * ea * np.float32(np.sqrt(d)), ej]).astype(np.float32)
-        lex = self._lexical_rows(id_rows) if self.lexical else None
-        return _Feats(dense, lex, ej)
+            ends = np.fromiter((e - 1 for _, e in offsets), np.int64, n)
+            group = np.clip((np.searchsorted(word_starts, ends, side="right") - 1) // span, 0, ng - 1)
+            g_tok_rows.append(r0 + 1 + group)
+            g_tok_ids.append(ids)
+            # lexical entries: row r0 is the case, row r0+1+g the case without span g
+            urow.append(np.full(n, r0))
+            uid.append(ids)
+            keep = group[None, :] != np.arange(ng)[:, None]  # (ng, n)
+            rr, cc = np.nonzero(keep)
+            urow.append(r0 + 1 + rr)
+            uid.append(ids[cc])
+            if n > 1:
+                brow.append(np.full(n - 1, r0))
+                ba.append(ids[:-1])
+                bb.append(ids[1:])
+                both = keep[:, :-1] & keep[:, 1:]
+                rr, cc = np.nonzero(both)
+                brow.append(r0 + 1 + rr)
+                ba.append(ids[cc])
+                bb.append(ids[cc + 1])
+                # the bigram bridging each removed span
+                first = np.searchsorted(group, np.arange(ng), side="left")
+                last = np.searchsorted(group, np.arange(ng), side="right") - 1
+                ok = (first > 0) & (last < n - 1) & (last >= first)
+                gi = np.nonzero(ok)[0]
+                brow.append(r0 + 1 + gi)
+                ba.append(ids[first[gi] - 1])
+                bb.append(ids[last[gi] + 1])
+            r0 += 1 + ng
+        # every variant row starts as its case's sum; the span sums are then subtracted
+        owner_rows = np.repeat(np.arange(len(plan)), [1 + len(p[3]) for p in plan])
+        firsts = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in plan])[:-1]])
+        sa[:] = sa[firsts[owner_rows]]
+        if g_tok_rows:
+            gr, gid = np.concatenate(g_tok_rows), np.concatenate(g_tok_ids)
+            counts = sparse.csr_matrix((np.ones(len(gr), np.float32), (gr, gid)), shape=(n_rows, int(enc.vocab_size)))
+            sa -= enc.sum_ids_matrix(counts) if hasattr(enc, "sum_ids_matrix") else np.asarray(counts @ enc._table)
+        ea, ec, ej = normalize_rows(sa), normalize_rows(sc), normalize_rows(sa + sc)
+        dense = _dense_block(ea, ec, ej)
+        lex = None
+        if self.lexical:
+            cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
+            lex = self._lexical_matrix(n_rows, cat(urow), cat(uid), cat(brow), cat(ba), cat(bb))
+        return _Feats(dense, lex, _key(ea, ec))
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, name: str | None = None) -> Path:
@@ -822,13 +904,17 @@ class ValueModel:
         m = cls(meta["principles"], **params)
         m.coef_ = arrays["coef"].astype(np.float32)
         m.intercept_ = float(meta["intercept"])
-        m.calibration_ = tuple(meta["calibration"])  # type: ignore[assignment]
+        m.calibration_ = tuple(meta["calibration"])
         m.principle_coef_ = arrays["principle_coef"].astype(np.float32)
         m.principle_intercept_ = arrays["principle_intercept"].astype(np.float32)
         m.reward_coef_ = arrays["reward_coef"].astype(np.float32)
         m.memory_emb_ = arrays["memory_emb"]
         m.memory_ = [MemoryItem(**json.loads(x)) for x in lines if x.strip()]
         m.n_features_in_ = m.coef_.shape[0]
+        m._reset_caches()
+        if meta["format_version"] < 2 and m.memory_:  # joint-text keys: re-key from the stored texts
+            m.memory_emb_ = m._joint([(it.context, it.action) for it in m.memory_]).astype(np.float16)
+            m._reset_caches()
         m.card_ = meta.get("card", {})
         m.card_["name"] = meta.get("name")
         return m
@@ -843,6 +929,22 @@ def _savez(path: Path, **arrays: np.ndarray) -> None:
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
+
+
+def _key(ea: np.ndarray, ec: np.ndarray) -> np.ndarray:
+    """Precedent keys from unit action and context embeddings (a zero row where there is no context)."""
+    return normalize_rows(ea + KEY_CONTEXT_WEIGHT * ec).astype(np.float32)
+
+
+def _dense_block(ea: np.ndarray, ec: np.ndarray, ej: np.ndarray) -> np.ndarray:
+    """``[e(a), e(c) * e(a) * sqrt(d), e(c + a)]`` written into one float32 array (no temporaries)."""
+    n, d = ea.shape
+    out = np.empty((n, 3 * d), np.float32)
+    out[:, :d] = ea
+    np.multiply(ec, ea, out=out[:, d:2 * d])
+    out[:, d:2 * d] *= np.float32(np.sqrt(d))
+    out[:, 2 * d:] = ej
+    return out
 
 
 class _SmallBlas:

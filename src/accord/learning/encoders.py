@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -85,6 +85,10 @@ class WordLlamaEncoder:
         counts = sparse.csr_matrix((np.ones(len(flat), np.float32), flat, indptr), shape=(len(ids), self.vocab_size))
         return np.asarray(counts @ self._table, dtype=np.float32)
 
+    def sum_ids_matrix(self, counts: Any) -> np.ndarray:
+        """``counts @ table`` for a sparse (rows × vocabulary) count matrix: sums of token vectors."""
+        return np.asarray(counts @ self._table, dtype=np.float32)
+
     def pool(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Raw token-vector sums ``(n, dim)`` and each text's token ids (``int32`` arrays)."""
         if not texts:
@@ -113,8 +117,9 @@ class WordLlamaEncoder:
 
 def normalize_rows(v: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    return (v / np.maximum(n, 1e-9)).astype(np.float32, copy=False)
+    v = np.asarray(v, dtype=np.float32)
+    n = np.sqrt(np.einsum("ij,ij->i", v, v))[:, None]
+    return v / np.maximum(n, np.float32(1e-9))
 
 
 class CachedEncoder:
