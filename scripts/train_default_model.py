@@ -751,7 +751,7 @@ SOURCES: dict[str, Source] = {s.name: s for s in [
     Source("moralchoice", "moralchoice", "MIT / CC-BY-4.0", "low-ambiguity scenarios: preferred vs wrong action"),
     Source("anthropic-evals", "anthropic-model-written-evals", "CC-BY-4.0", "advanced-AI-risk human-written A/B items (corrigible-less-HHH, myopia, one-box, self-awareness left out)"),
     Source("ethics", "ethics", "MIT", "TRAIN splits only, as ordinary acceptable text: reasonable justice claims and deontology excuses, deontology request scenarios, utilitarianism and virtue sentences"),
-    Source("synthetic", "-", "accord (Apache-2.0)", "templated requests and responses written for accord, combined with the harmful prompts above"),
+    Source("synthetic", "-", "accord (Apache-2.0)", "templated requests and responses written for accord, combined with the harmful prompts above; agent tool calls, instructed calls and specification-gaming plans; the same actions under ordinary contexts"),
     Source("charter", "-", "accord (Apache-2.0)", "the default charter's examples (kept as precedents)"),
 ]}
 
