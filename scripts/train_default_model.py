@@ -67,7 +67,7 @@ class Ex:
     source: str
     weight: float = 1.0
     group: str = ""
-    memory: bool = False
+    memory: bool | None = False  # True: always a precedent (charter); None: never (augmentations)
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Mixture:
     pairs: list[Pair] = field(default_factory=list)
 
     def add(self, context: str, action: str, y: int, principle: str | None, source: str, *,
-            weight: float = 1.0, group: str | None = None, memory: bool = False) -> None:
+            weight: float = 1.0, group: str | None = None, memory: bool | None = False) -> None:
         action, context = clean(action), clean(context)
         if not action:
             return
@@ -1035,7 +1035,8 @@ def load_all(data: Path, seed: int) -> tuple[Mixture, dict[str, int]]:
     bare = [e for e in mx.examples if not e.context]
     for i in sorted(rng.permutation(len(bare))[:8000].tolist()):
         e = bare[i]
-        mx.add(pool[int(rng.integers(len(pool)))], e.action, e.y, e.principle, e.source, weight=0.5 * e.weight, group=e.group)
+        mx.add(pool[int(rng.integers(len(pool)))], e.action, e.y, e.principle, e.source, weight=0.5 * e.weight,
+               group=e.group, memory=None)  # an invented pairing: never cited as a precedent
     return mx, stats
 
 

@@ -349,13 +349,14 @@ class ValueModel:
         sample_weight: Sequence[float] | np.ndarray | None = None,
         sources: Sequence[str] | None = None,
         pairs: Pairs | None = None,
-        memory: Sequence[bool] | None = None,
+        memory: Sequence[bool | None] | None = None,
     ) -> ValueModel:
         """Train from scratch. ``y[i] = 1`` means case i is unacceptable.
 
         ``principle[i]`` tags which principle an unacceptable case violates (or ``None``);
-        ``pairs`` trains the reward head; ``memory[i]`` marks cases always kept as precedents
-        (human feedback, charter examples), the rest are subsampled to ``memory_size``.
+        ``pairs`` trains the reward head; ``memory[i]`` is ``True`` for cases always kept as
+        precedents (human feedback, charter examples), ``None`` for cases that must never be cited
+        (synthetic augmentations), and ``False`` for the rest, which are subsampled to ``memory_size``.
         """
         return self._train(X, y, principle, sample_weight, sources, pairs, memory, warm=False)
 
@@ -368,7 +369,7 @@ class ValueModel:
         sample_weight: Sequence[float] | np.ndarray | None = None,
         sources: Sequence[str] | None = None,
         pairs: Pairs | None = None,
-        memory: Sequence[bool] | None = None,
+        memory: Sequence[bool | None] | None = None,
     ) -> ValueModel:
         """Learn from more data, building on what the model already knows.
 
@@ -482,8 +483,8 @@ class ValueModel:
         self.reward_coef_ = w
 
     def _remember(self, pairs_xy, y, tags, srcs, keep, J, rng) -> None:
-        keep_idx = [i for i in range(len(y)) if keep[i]]
-        rest = [i for i in range(len(y)) if not keep[i]]
+        keep_idx = [i for i in range(len(y)) if keep[i] is not None and bool(keep[i])]
+        rest = [i for i in range(len(y)) if keep[i] is not None and not keep[i]]
         room = max(self.memory_size - len(keep_idx), 0)
         if len(rest) > room:
             rest = sorted(rng.choice(rest, size=room, replace=False).tolist())
