@@ -169,10 +169,10 @@ class Gate:
         communities: dict[str, Decision] = {}
         if self.charter.communities:
             communities["default"] = outcome.decision if case.community is None else decide(
-                self.charter, r.scores, error=error, timed_out=r.timed_out).decision
+                self.charter, r.scores, error=error, timed_out=r.timed_out, detail=False).decision
             for name in self.charter.communities:
                 communities[name] = outcome.decision if name == case.community else decide(
-                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out).decision
+                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out, detail=False).decision
         try:
             explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, occlusion=occlusion,
                                                       precedents=precedents, errors=r.errors, community=case.community)

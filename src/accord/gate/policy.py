@@ -49,8 +49,13 @@ def decide(
     community: str | None = None,
     error: bool = False,
     timed_out: bool = False,
+    detail: bool = True,
 ) -> Outcome:
-    """Apply the charter's policy to one case's scores."""
+    """Apply the charter's policy to one case's scores.
+
+    ``detail=False`` leaves ``principles`` empty (the decision, risk and decisive principles are the
+    same): the gate uses it for the other communities' decisions, where only the decision is shown.
+    """
     weights = charter.communities[community].weights if community is not None else {}
     decision: Decision = "allow"
     risk = 0.0
@@ -70,8 +75,10 @@ def decide(
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)
         risk = max(risk, {"block": 1.0, "escalate": 0.5, "revise": 0.25, "allow": 0.0}[d])
-        results[s.principle] = PrincipleResult.model_construct(id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
-                                               severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
+        if detail:
+            results[s.principle] = PrincipleResult.model_construct(
+                id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
+                severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
     model_decision: Decision = "allow"
@@ -88,7 +95,7 @@ def decide(
             model_decision = _stricter(model_decision, d)
             if d != "allow":
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
-        if s.principle not in results or results[s.principle].source == "model":
+        if detail and (s.principle not in results or results[s.principle].source == "model"):
             results[s.principle] = PrincipleResult.model_construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
                                                    severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
     final = _stricter(decision, model_decision)
