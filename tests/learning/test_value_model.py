@@ -148,3 +148,14 @@ def test_pairs_helper():
     p = Pairs()
     p.add("c", "a", "b")
     assert len(p) == 1
+
+
+def test_version_covers_the_precedent_memory(small_model):
+    """Re-keyed or relabelled precedents change verdicts, so they change the version."""
+    import copy
+
+    m = copy.deepcopy(small_model)
+    assert m.version == small_model.version
+    m.memory_emb_ = m.memory_emb_[::-1].copy()
+    m._reset_caches()
+    assert m.version != small_model.version

@@ -636,7 +636,9 @@ class ValueModel:
         self._check_fitted()
         if self._version is None:
             h = hashlib.sha256(self.coef_.tobytes() + self.principle_coef_.tobytes() + self.reward_coef_.tobytes())
-            h.update(str(len(self.memory_)).encode())
+            # the precedents change verdicts too: their keys and labels are part of the version
+            h.update(np.ascontiguousarray(self.memory_emb_, dtype=np.float16).tobytes())
+            h.update("".join("1" if m.verdict == "unacceptable" else "0" for m in self.memory_).encode())
             self._version = f"model-{h.hexdigest()[:10]}"
         return self._version
 
