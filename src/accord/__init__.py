@@ -21,7 +21,6 @@ from accord.errors import (
     JudgeError,
     JudgeTimeout,
     ModelError,
-    NotFittedError,
     RegistryError,
     StoreError,
 )
@@ -43,6 +42,15 @@ from accord.types import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    if name == "NotFittedError":  # imports scikit-learn, so only on first use
+        from accord import errors
+
+        return errors.NotFittedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -52,8 +52,9 @@ import numpy as np
 from scipy import sparse
 from scipy.special import expit, logit
 
+from accord import errors
 from accord.charter.model import Charter
-from accord.errors import ModelError, NotFittedError
+from accord.errors import ModelError
 from accord.judges.base import register_judge
 from accord.learning.encoders import Encoder, get_encoder, normalize_rows
 from accord.learning.logistic import balanced_weights, fit_logistic
@@ -512,7 +513,7 @@ class ValueModel:
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError("this ValueModel is not fitted yet; call fit() or load a model directory")
+            raise errors.NotFittedError("this ValueModel is not fitted yet; call fit() or load a model directory")
 
     def _raw(self, F: _Feats) -> np.ndarray:
         a, b = self.calibration_

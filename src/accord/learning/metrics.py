@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_fscore_support
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,11 @@ def binary_metrics(y_true: Sequence[int] | np.ndarray, scores: Sequence[float] |
     y = np.asarray(y_true, dtype=np.int64)
     s = np.asarray(scores, dtype=np.float64)
     pred = np.asarray(flagged, dtype=bool) if flagged is not None else s >= threshold
+    from sklearn.metrics import (  # slow import: on use
+        average_precision_score,
+        precision_recall_fscore_support,
+    )
+
     p, r, f, _ = precision_recall_fscore_support(y, pred.astype(int), average="binary", zero_division=0)
     both = len(set(y.tolist())) == 2
     neg = y == 0
