@@ -11,17 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 MODERATION_KEYS = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
+MODERATION_FILE = "openai-moderation/samples-1680.jsonl.gz"
+
+
+def moderation_records(path: Path = DEFAULT_DATA / MODERATION_FILE) -> list[tuple[str, list[str]]]:
+    """OpenAI moderation eval: each text with the categories flagged on it (a missing key is not flagged)."""
+    out = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            out.append((r["prompt"], [k for k in MODERATION_KEYS if r.get(k) == 1]))
+    return out
 
 
 def moderation(data: Path = DEFAULT_DATA) -> tuple[list[str], list[int]]:
-    """OpenAI moderation eval: text, 1 if any category is flagged (a missing key counts as not flagged)."""
-    texts, y = [], []
-    with gzip.open(data / "openai-moderation/samples-1680.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            texts.append(r["prompt"])
-            y.append(int(any(r.get(k) == 1 for k in MODERATION_KEYS)))
-    return texts, y
+    """OpenAI moderation eval: text, 1 if any category is flagged."""
+    records = moderation_records(data / MODERATION_FILE)
+    return [t for t, _ in records], [int(bool(flagged)) for _, flagged in records]
 
 
 def xstest(data: Path = DEFAULT_DATA) -> tuple[list[str], list[int], list[str]]:

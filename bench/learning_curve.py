@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
-import gzip
 import hashlib
 import json
 import os
@@ -58,9 +57,11 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-MODERATION_KEYS = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
 ANCHORS = {"Llama Guard 1 (zero-shot)": 0.847, "OpenAI moderation API": 0.856}
 TARGETS = {200: 0.80, 1000: 0.85}
 NS = (0, 100, 200, 500, 1000)
@@ -72,17 +73,6 @@ SCHEDULE = (100, 200, 350, 500, 750, 1000)
 # ---------------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------------
-def load_moderation(data: Path) -> tuple[list[str], np.ndarray]:
-    """Texts and labels: 1 when any category is flagged (a missing key counts as not flagged)."""
-    texts, y = [], []
-    with gzip.open(data / "openai-moderation/samples-1680.jsonl.gz", "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            texts.append(r["prompt"])
-            y.append(int(any(r.get(k) == 1 for k in MODERATION_KEYS)))
-    return texts, np.asarray(y, dtype=np.int64)
-
-
 def _csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -120,7 +110,7 @@ def cheap_mixture(data: Path, seed: int = 0) -> tuple[list[str], list[int], list
         for line in f:
             if line.strip():
                 out.append((json.loads(line)["prompt"], 0, "coconot"))
-    held, _ = load_moderation(data)
+    held, _ = _data.moderation(data)
     banned = {" ".join(t.lower().split()) for t in held}
     seen: set[str] = set()
     texts, y, src = [], [], []
@@ -417,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     charter = load_charter(None)
-    texts, y = load_moderation(args.data)
+    texts, labels = _data.moderation(args.data)
+    y = np.asarray(labels, dtype=np.int64)
     seeds = list(range(args.seeds))
     tiers = [t.strip() for t in args.tiers.split(",") if t.strip()]
     cache_dir = Path(os.environ.get("ACCORD_BENCH_CACHE", Path.home() / ".cache" / "accord" / "bench"))

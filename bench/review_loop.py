@@ -20,8 +20,6 @@ Options: ``--rounds 8 --batch 40 --test 500 --noise 0.0 --orders priority,active
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import logging
 import random
 import sys
@@ -40,21 +38,18 @@ from accord.review import IncrementalLearner, QueueConfig, escalation_recorder, 
 from accord.store import Store
 from accord.types import Case
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "openai-moderation" / "samples-1680.jsonl.gz"
-KEYS = ("S", "H", "V", "HR", "SH", "S3", "H2", "V2")
+DATA = _data.DEFAULT_DATA / _data.MODERATION_FILE
 TAG = {"SH": "harm", "V": "harm", "V2": "harm", "HR": "harm", "S3": "harm", "H": "fairness", "H2": "fairness"}
 
 
 def load(path: Path) -> list[tuple[str, int, str | None]]:
     """``(text, 1 if any category is flagged, principle tag)``."""
-    out = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            flagged = [k for k in KEYS if r.get(k) == 1]
-            out.append((r["prompt"], int(bool(flagged)), next((TAG[k] for k in flagged if k in TAG), None)))
-    return out
+    return [(text, int(bool(flagged)), next((TAG[k] for k in flagged if k in TAG), None))
+            for text, flagged in _data.moderation_records(path)]
 
 
 def base_model(charter, folder: Path) -> Path:
