@@ -20,8 +20,36 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()}
 
 
+class _Row:
+    """Base of the row dataclasses: ``as_dict`` is their fields, JSON-ready (times in ISO 8601, UTC)."""
+
+    __slots__ = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, for ``--json`` output and HTTP bodies."""
+        return _jsonable(asdict(self))  # type: ignore[call-overload]
+
+
+class _WithCase(_Row):
+    """A row that stores a case and a verdict as JSON, parsed (and validated) when asked for."""
+
+    __slots__ = ()
+    case_json: dict[str, Any]
+    verdict_json: dict[str, Any]
+
+    @property
+    def case(self) -> Case:
+        """The case as a :class:`~accord.types.Case`."""
+        return Case.model_validate(self.case_json)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The gate's verdict as a :class:`~accord.types.Verdict`."""
+        return Verdict.model_validate(self.verdict_json)
+
+
 @dataclass(frozen=True, slots=True)
-class DecisionRecord:
+class DecisionRecord(_WithCase):
     """One recorded gate decision (a row of ``decisions``)."""
 
     id: int
@@ -36,23 +64,9 @@ class DecisionRecord:
     case_json: dict[str, Any]
     verdict_json: dict[str, Any]
 
-    @property
-    def case(self) -> Case:
-        """The case as a :class:`~accord.types.Case` (validated when asked for)."""
-        return Case.model_validate(self.case_json)
-
-    @property
-    def verdict(self) -> Verdict:
-        """The full verdict as a :class:`~accord.types.Verdict` (validated when asked for)."""
-        return Verdict.model_validate(self.verdict_json)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (times in ISO 8601, UTC), for ``--json`` output and HTTP bodies."""
-        return _jsonable(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class FeedbackEntry:
+class FeedbackEntry(_Row):
     """One row of ``feedback``: the record with where it came from and what it amends.
 
     ``source`` is the channel (``cli``, ``review``, ``api``...), distinct from the record's own
@@ -78,7 +92,7 @@ class FeedbackEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class ReviewItem:
+class ReviewItem(_WithCase):
     """A case waiting for (or having had) human review; ``reviewers`` counts distinct reviewers."""
 
     id: int
@@ -91,23 +105,9 @@ class ReviewItem:
     verdict_json: dict[str, Any]
     reviewers: int = 0
 
-    @property
-    def case(self) -> Case:
-        """The case under review."""
-        return Case.model_validate(self.case_json)
-
-    @property
-    def verdict(self) -> Verdict:
-        """The gate's verdict that sent the case to review."""
-        return Verdict.model_validate(self.verdict_json)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return _jsonable(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class Review:
+class Review(_Row):
     """One person's verdict on a review item; ``amends`` points to the review it corrects."""
 
     id: int
@@ -128,7 +128,7 @@ class Review:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelVersion:
+class ModelVersion(_Row):
     """A registered value model; ``status`` and ``current`` are derived from its events.
 
     ``status`` is ``current`` (the version in use for its name), ``superseded`` (promoted once,
@@ -150,13 +150,9 @@ class ModelVersion:
         """Whether this is the version in use for its name."""
         return self.status == "current"
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return _jsonable(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class ModelEvent:
+class ModelEvent(_Row):
     """A status change of a model version: who promoted or rolled it back, when and why."""
 
     id: int
@@ -166,13 +162,9 @@ class ModelEvent:
     actor: str
     reason: str | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return _jsonable(asdict(self))
-
 
 @dataclass(frozen=True, slots=True)
-class AuditEvent:
+class AuditEvent(_Row):
     """A generic who/when/what line (user added, key created, charter changed...)."""
 
     id: int
@@ -180,10 +172,6 @@ class AuditEvent:
     kind: str
     actor: str
     payload: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return _jsonable(asdict(self))
 
 
 @dataclass(frozen=True, slots=True)
