@@ -6,7 +6,6 @@ error naming the file and the line; nothing is trained on a half-read file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from accord.charter.model import Charter
 from accord.errors import FeedbackError
+from accord.jsonl import parse_jsonl
 from accord.judges.value_model import Pairs, ValueModel
 from accord.types import Case, Demonstration, Feedback, Label, Preference
 
@@ -34,19 +34,7 @@ def read_jsonl(path: str | Path, what: str = "record") -> list[tuple[int, dict]]
         raise FeedbackError(f"{p}: no such file") from None
     except (OSError, UnicodeDecodeError) as e:
         raise FeedbackError(f"{p}: cannot read: {e}") from None
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise FeedbackError(f"{p}:{n}: not valid JSON ({e.msg} at column {e.colno})",
-                                hint=f"each line must be one JSON {what}") from None
-        if not isinstance(obj, dict):
-            raise FeedbackError(f"{p}:{n}: expected a JSON object, got {type(obj).__name__}")
-        out.append((n, obj))
-    return out
+    return parse_jsonl(text, str(p), what)
 
 
 def _pydantic_message(p: Path, n: int, e: ValidationError) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.charter.loader import _check_duplicate_keys, _line, _path
 from accord.errors import CharterError, RegistryError
+from accord.jsonl import parse_jsonl
 from accord.suites.model import Scenario, Suite, SuiteError
 from accord.suites.mutations import check_mutation_spec
 
@@ -111,15 +111,7 @@ def parse_suite_jsonl(text: str, filename: str = "<suite.jsonl>") -> Suite:
     """One scenario per line: ``{"id", "prompt", "expect", "principles"?, ...}``."""
     scenarios: list[Scenario] = []
     lines: dict[str, int] = {}
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise SuiteError(f"{filename}:{n}: not valid JSON: {e.msg} at column {e.colno}") from None
-        if not isinstance(obj, dict):
-            raise SuiteError(f"{filename}:{n}: each line must be a JSON object (a scenario)")
+    for n, obj in parse_jsonl(text, filename, "scenario", SuiteError):
         try:
             sc = Scenario.model_validate(obj)
         except ValidationError as e:

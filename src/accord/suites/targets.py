@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from accord.errors import InputError, RegistryError
+from accord.jsonl import parse_jsonl
 
 
 class TargetFault(Exception):
@@ -318,14 +319,8 @@ class ReplayTarget:
         except (OSError, UnicodeDecodeError) as e:
             raise InputError(f"replay target: cannot read {self.path}: {e}") from None
         self._by_prompt: dict[str, Reply] = {}
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{self.path}:{n}: not valid JSON: {e.msg}") from None
-            if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("response", ""), str):
+        for n, obj in parse_jsonl(text, str(self.path), "replay line", InputError):
+            if not isinstance(obj.get("prompt"), str) or not isinstance(obj.get("response", ""), str):
                 raise InputError(f"{self.path}:{n}: a replay line needs a string 'prompt' and a string 'response'")
             self._by_prompt[_key(obj["prompt"])] = reply_from({"content": obj.get("response", ""),
                                                                 "tool_calls": obj.get("tool_calls") or []})
