@@ -23,6 +23,23 @@ DECISION_ORDER: dict[str, int] = {"allow": 0, "revise": 1, "escalate": 2, "block
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @classmethod
+    def trusted(cls, **values: Any) -> Any:
+        """An instance from values the caller built and knows valid: no validation, no defaults.
+
+        Every field must be given. The gate makes about thirty of these per case (scores,
+        principle lines, precedents), and pydantic's ``model_construct`` costs 2–3 µs each for
+        bookkeeping this path does not need; this sets the instance state directly. When the
+        installed pydantic keeps its state differently, the check below switches to
+        ``model_construct``.
+        """
+        m = cls.__new__(cls)
+        object.__setattr__(m, "__dict__", values)
+        object.__setattr__(m, "__pydantic_fields_set__", set(values))
+        object.__setattr__(m, "__pydantic_extra__", None)
+        object.__setattr__(m, "__pydantic_private__", None)
+        return m
+
 
 class Message(_Strict):
     """One chat message of a context."""
@@ -174,3 +191,17 @@ class Demonstration(_Strict):
 
 
 Feedback = Annotated[Label | Preference | Demonstration, Field(discriminator="kind")]
+
+
+def _trusted_works() -> bool:
+    """Whether :meth:`_Strict.trusted` builds what ``model_construct`` builds, on this pydantic."""
+    values: dict[str, Any] = {"text": "x", "start": 0, "end": 1, "field": "action"}
+    try:
+        a, b = Evidence.trusted(**dict(values)), Evidence.model_construct(**values)
+        return a == b and a.model_dump() == b.model_dump() and a.model_copy(update={"start": 1}).start == 1
+    except Exception:
+        return False
+
+
+if not _trusted_works():  # pragma: no cover - depends on the installed pydantic
+    _Strict.trusted = classmethod(lambda cls, **values: cls.model_construct(None, **values))  # type: ignore[method-assign, assignment]

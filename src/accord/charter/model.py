@@ -208,6 +208,23 @@ class Charter(_Strict):
             return self.communities[community].thresholds[pid]
         return self.policy.thresholds[self.principle(pid).severity]
 
+    def policy_table(self, community: str | None = None) -> dict[str, tuple[float, float, float, Severity]]:
+        """``{principle: (escalate, block, weight, severity)}`` for a community (``None``: the default).
+
+        The gate's policy reads this on every case, so it is computed once per charter and
+        community (a charter is not edited after loading; build a new one to change it).
+        """
+        cache = self._tables
+        if community not in cache:
+            weights = self.communities[community].weights if community is not None else {}
+            cache[community] = {p.id: (t.escalate, t.block, weights.get(p.id, 1.0), p.severity)
+                                for p in self.principles for t in (self.threshold(p.id, community),)}
+        return cache[community]
+
+    @cached_property
+    def _tables(self) -> dict[str | None, dict[str, tuple[float, float, float, Severity]]]:
+        return {}
+
 
 def reference_errors(charter: Charter) -> list[tuple[tuple[Any, ...], str]]:
     """Duplicate ids and references to unknown principles, each with its field path."""

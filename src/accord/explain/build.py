@@ -56,8 +56,9 @@ def build_explanation(
     elif top is not None and not errors:
         t = charter.threshold(top.id, community)
         counterfactual = f"It would be escalated if {top.id} scored {t.escalate:.2f} or more (it scored {top.score:.2f})."
-    return Explanation(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
-                       counterfactual=counterfactual), evidence
+    # every field is built here from validated parts: skip re-validating the precedents
+    return Explanation.model_construct(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
+                                       counterfactual=counterfactual), evidence
 
 
 def evidence_text(evidence: list[Evidence]) -> str:

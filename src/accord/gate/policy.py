@@ -38,6 +38,9 @@ class Outcome:
     revised: str | None
 
 
+_RULE_RISK: dict[Decision, float] = {"block": 1.0, "escalate": 0.5, "revise": 0.25, "allow": 0.0}
+
+
 def _stricter(a: Decision, b: Decision) -> Decision:
     return a if DECISION_ORDER[a] >= DECISION_ORDER[b] else b
 
@@ -56,16 +59,16 @@ def decide(
     ``detail=False`` leaves ``principles`` empty (the decision, risk and decisive principles are the
     same): the gate uses it for the other communities' decisions, where only the decision is shown.
     """
-    weights = charter.communities[community].weights if community is not None else {}
+    table = charter.policy_table(community)
     decision: Decision = "allow"
     risk = 0.0
     decisive: list[str] = []
     rule: str | None = None
     revised: str | None = None
     results: dict[str, PrincipleResult] = {}
+    construct = PrincipleResult.trusted  # every value is computed here and in range
 
     rule_scores = [s for s in scores if s.decision is not None]
-    learned = [s for s in scores if s.decision is None]
     for s in sorted(rule_scores, key=lambda s: -DECISION_ORDER[s.decision or "allow"]):
         d: Decision = s.decision or "allow"
         if d == "revise" and s.revised is not None and revised is None:
@@ -74,30 +77,38 @@ def decide(
             decision, rule = d, s.rule
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)
-        risk = max(risk, {"block": 1.0, "escalate": 0.5, "revise": 0.25, "allow": 0.0}[d])
+        risk = max(risk, _RULE_RISK[d])
         if detail:
-            results[s.principle] = PrincipleResult.model_construct(
+            results[s.principle] = construct(
                 id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
-                severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
+                severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
     model_decision: Decision = "allow"
     model_decisive: list[tuple[int, float, str]] = []
-    for s in learned:
-        if s.principle not in charter.principle_ids:
+    for s in scores:
+        if s.decision is not None:
             continue
-        eff = min(1.0, s.score * weights.get(s.principle, 1.0))
-        t = charter.threshold(s.principle, community)
-        d = "block" if eff >= t.block else "escalate" if eff >= t.escalate else "allow"
-        frac = eff / t.block if t.block > 0 else 1.0
+        row = table.get(s.principle)
+        if row is None:
+            continue
+        escalate, block, weight, severity = row
+        eff = s.score * weight
+        if eff > 1.0:
+            eff = 1.0
+        d = "block" if eff >= block else "escalate" if eff >= escalate else "allow"
+        frac = eff / block if block > 0 else 1.0
         if not allow_rule:
-            risk = max(risk, min(1.0, frac))
-            model_decision = _stricter(model_decision, d)
+            if frac > risk:
+                risk = min(1.0, frac)
             if d != "allow":
+                model_decision = _stricter(model_decision, d)
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
-        if detail and (s.principle not in results or results[s.principle].source == "model"):
-            results[s.principle] = PrincipleResult.model_construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
-                                                   severity=charter.principle(s.principle).severity, evidence=s.evidence, source=s.source)
+        if detail:
+            prev = results.get(s.principle)
+            if prev is None or prev.source == "model":
+                results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
+                                                 severity=severity, evidence=s.evidence, source=s.source)
     final = _stricter(decision, model_decision)
     rule = rule if final == decision else None
     decision = final

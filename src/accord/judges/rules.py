@@ -4,13 +4,80 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import re._constants as sre_c
+import re._parser as sre_parse
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from accord.charter.model import ArgCondition, Charter, Rule
 from accord.judges.base import register_judge
 from accord.judges.normalize import deleet, normalize, strip_invisible
 from accord.types import Case, Evidence, Score, ToolCall
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A rule ready for the hot path: its regex, keyword regexes and a cheap literal prefilter."""
+
+    rule: Rule
+    rx: re.Pattern[str] | None
+    keywords: tuple[tuple[str, re.Pattern[str]], ...]
+    needs: tuple[str, ...] | None  # the text must contain one of these for ``rx`` to match
+
+    def find(self, variants: tuple[str, ...]) -> str | None:
+        """The first match in the variants of a normalised text (as is, de-leeted)."""
+        for t in variants:
+            if self.rx is not None and (self.needs is None or any(n in t for n in self.needs)):
+                m = self.rx.search(t)
+                if m:
+                    return m.group(0)
+            for kw, krx in self.keywords:
+                if kw in t and krx.search(t):
+                    return kw
+        return None
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """Strings of which every match of ``pattern`` contains at least one, or None when unknown.
+
+    Python's regex engine tries an alternation at every position of the text, which makes rules
+    such as ``(disable|bypass|...)\\W+...`` cost microseconds per case; a substring test on the
+    literals the pattern cannot match without is far cheaper and rules most texts out. Only ASCII
+    literals are used (the text is case-folded; see :func:`accord.judges.normalize.normalize`).
+    """
+    try:
+        items = sre_parse.parse(pattern).data
+    except Exception:
+        return None
+
+    def prefix(seq: Any) -> str:
+        out = ""
+        for op, av in seq:
+            if op is not sre_c.LITERAL:
+                break
+            out += chr(av)
+        return out
+
+    def branch(av: Any) -> tuple[str, ...] | None:
+        prefs = tuple(prefix(b.data) for b in av[1])
+        return prefs if all(prefs) else None
+
+    for op, av in items:
+        found: tuple[str, ...] | None = None
+        if op is sre_c.LITERAL:
+            found = (chr(av),)
+        elif op is sre_c.BRANCH:
+            found = branch(av)
+        elif op is sre_c.SUBPATTERN:
+            sub = av[-1].data
+            if len(sub) == 1 and sub[0][0] is sre_c.BRANCH:
+                found = branch(sub[0][1])
+            elif prefix(sub):
+                found = (prefix(sub),)
+        if found and all(f.isascii() for f in found):
+            return tuple(f.casefold() for f in found)
+    return None
 
 
 class RuleJudge:
@@ -22,7 +89,7 @@ class RuleJudge:
     name = "rules"
 
     def __init__(self) -> None:
-        self._compiled: dict[int, list[tuple[Rule, re.Pattern[str] | None]]] = {}
+        self._compiled: dict[int, list[_Compiled]] = {}
 
     @property
     def version(self) -> str:
@@ -32,18 +99,25 @@ class RuleJudge:
         rules = self._rules(charter)
         return [self._judge_one(c, rules) for c in cases]
 
-    def _rules(self, charter: Charter) -> list[tuple[Rule, re.Pattern[str] | None]]:
+    def _rules(self, charter: Charter) -> list[_Compiled]:
         key = id(charter)
         if key not in self._compiled:
-            self._compiled = {key: [(r, re.compile(r.pattern, re.IGNORECASE) if r.pattern else None) for r in charter.rules]}
+            compiled = []
+            for r in charter.rules:
+                kws = tuple((k, re.compile(rf"(?<!\w){re.escape(k)}(?!\w)")) for k in map(normalize, r.keywords))
+                compiled.append(_Compiled(r, re.compile(r.pattern, re.IGNORECASE) if r.pattern else None, kws,
+                                          required_literals(r.pattern) if r.pattern else None))
+            self._compiled = {key: compiled}
         return self._compiled[key]
 
-    def _judge_one(self, case: Case, rules: list[tuple[Rule, re.Pattern[str] | None]]) -> list[Score]:
-        texts = {"action": case.action_text, "context": case.context_text}
-        norm = {k: normalize(v) for k, v in texts.items()}
+    def _judge_one(self, case: Case, rules: list[_Compiled]) -> list[Score]:
+        action = case.action_text
+        norm = {"action": normalize(action), "context": normalize(case.context_text) if case.context else ""}
+        leet = {f: (t,) if d == t else (t, d) for f, t in norm.items() for d in (deleet(t),)}
         out: list[Score] = []
         redacted: str | ToolCall | None = None  # redactions compose: each applies to the last
-        for rule, rx in rules:
+        for c in rules:
+            rule, rx = c.rule, c.rx
             if rule.tool is not None:
                 if not isinstance(case.action, ToolCall) or not fnmatch.fnmatch(case.action.name.casefold(), rule.tool.casefold()):
                     continue
@@ -53,7 +127,7 @@ class RuleJudge:
             evidence: list[Evidence] = []
             if rx is not None or rule.keywords:
                 for f in fields:
-                    hit = _find(norm[f], rx, rule.keywords, leet=rule.redact is None)
+                    hit = c.find(leet[f] if rule.redact is None else (norm[f],))
                     if hit:
                         evidence.append(Evidence(text=hit, field=f))  # type: ignore[arg-type]
                 if not evidence:
@@ -68,20 +142,6 @@ class RuleJudge:
             text = redacted.as_text() if isinstance(redacted, ToolCall) else redacted
             out = [s.model_copy(update={"revised": text}) if s.decision == "revise" else s for s in out]
         return out
-
-
-def _find(text: str, rx: re.Pattern[str] | None, keywords: list[str], *, leet: bool) -> str | None:
-    variants = [text, deleet(text)] if leet else [text]
-    for t in variants:
-        if rx is not None:
-            m = rx.search(t)
-            if m:
-                return m.group(0)
-        for kw in keywords:
-            k = normalize(kw)
-            if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", t):
-                return k
-    return None
 
 
 def _arg_holds(value: Any, cond: ArgCondition) -> bool:

@@ -69,6 +69,7 @@ _READABLE_FORMATS = (1, 2)
 KEY_CONTEXT_WEIGHT = 1.0
 CaseLike = Case | tuple[str, str] | str
 _BIGRAM_MULT = 1_000_003
+_WORD = re.compile(r"\S+")  # occlusion removes words (and spans of words) found by this
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ class _Feats:
     """Features of a batch: dense block, lexical block (or None) and the precedent keys."""
 
     dense: np.ndarray
-    lex: sparse.csr_matrix | None
+    lex: Any  # CSR matrix or None; for occlusion variants a _VariantLex, which only supports ``@``
     joint: np.ndarray  # precedent-memory key, see KEY_CONTEXT_WEIGHT
 
     def __len__(self) -> int:
@@ -143,6 +144,26 @@ class _Feats:
         if self.lex is not None and w.shape[1] > nd:
             out = out + np.asarray(self.lex @ w[:, nd:].T)
         return np.asarray(out, dtype=np.float64)
+
+
+@dataclass
+class _VariantLex:
+    """The lexical block of occlusion variants, kept factored instead of materialised.
+
+    A variant's row is its case's indicator row minus the n-grams that occur only inside the
+    removed span plus the bigram that bridges it, scaled by ``lexical_scale / sqrt(nnz)``. Spelt
+    out, the rows of a long text would repeat the whole text once per span (quadratic in its
+    length); factored, ``X @ W`` is ``scale * ((base @ W)[owner] + delta @ W)``, linear in it.
+    """
+
+    base: sparse.csr_matrix  # (n_cases, n_lexical) binary indicator rows of the cases
+    owner: np.ndarray  # (n_rows,) the case of each row
+    delta: sparse.csr_matrix  # (n_rows, n_lexical) -1 per vanished n-gram, +1 per new bridging bigram
+    scale: np.ndarray  # (n_rows,)
+
+    def __matmul__(self, w: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.base @ w)[self.owner] + np.asarray(self.delta @ w)
+        return out * (self.scale if out.ndim == 1 else self.scale[:, None])
 
 
 def as_pair(x: CaseLike) -> tuple[str, str]:
@@ -268,20 +289,28 @@ class ValueModel:
         return self._lexical_matrix(len(ids), row, flat, row[:-1][same] if len(row) > 1 else row[:0],
                                     flat[:-1][same] if len(row) > 1 else flat[:0], flat[1:][same] if len(row) > 1 else flat[:0])
 
-    def _lexical_matrix(self, n: int, urow: np.ndarray, uid: np.ndarray, brow: np.ndarray, ba: np.ndarray,
-                        bb: np.ndarray) -> sparse.csr_matrix:
-        """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``."""
+    def _lexical_cols(self, uid: np.ndarray, ba: np.ndarray, bb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lexical columns of unigram token ids ``uid`` and of bigrams ``(ba, bb)``."""
         enc: Any = self._enc
         nv, nb = int(enc.vocab_size), int(self.lexical)
         low = enc.lowercase_ids
-        cols = np.concatenate([low[uid].astype(np.int64),
-                               nv + (low[ba].astype(np.int64) * _BIGRAM_MULT + low[bb].astype(np.int64)) % nb])
-        rows = np.concatenate([urow, brow])
-        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(n, nv + nb))
+        return (low[uid].astype(np.int64),
+                nv + (low[ba].astype(np.int64) * _BIGRAM_MULT + low[bb].astype(np.int64)) % nb)
+
+    def _lexical_matrix(self, n: int, urow: np.ndarray, uid: np.ndarray, brow: np.ndarray, ba: np.ndarray,
+                        bb: np.ndarray, *, scaled: bool = True) -> sparse.csr_matrix:
+        """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``.
+
+        ``scaled=False`` gives the binary indicator rows (before the ``lexical_scale / sqrt(nnz)``).
+        """
+        cu, cb = self._lexical_cols(uid, ba, bb)
+        m = sparse.csr_matrix((np.ones(len(cu) + len(cb), np.float32), (np.concatenate([urow, brow]), np.concatenate([cu, cb]))),
+                              shape=(n, self._lexical_dim))
         m.sum_duplicates()
         m.data[:] = 1.0
-        nnz = np.diff(m.indptr)
-        m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
+        if scaled:
+            nnz = np.diff(m.indptr)
+            m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
         return m
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
@@ -652,7 +681,7 @@ class ValueModel:
         P = np.clip(self._principle_scores(self._feats(pairs), pairs)[0], 0.0, 1.0)
         col = {pid: j for j, pid in enumerate(self.principles)}
         wanted = [(pid, col[pid]) for pid in charter.principle_ids if pid in col]
-        construct = Score.model_construct  # values are in range by construction: skip re-validation
+        construct = Score.trusted  # values are in range by construction: skip re-validation
         return [[construct(principle=pid, score=row[j], source="model", evidence=[], rule=None, decision=None, revised=None)
                  for pid, j in wanted] for row in P.tolist()]
 
@@ -674,7 +703,7 @@ class ValueModel:
             for m, s in zip(row[:k], srow[:k], strict=True):
                 if s >= min_similarity:
                     it = self.memory_[m]
-                    lst.append(Precedent.model_construct(context=it.context, action=it.action, verdict=it.verdict,
+                    lst.append(Precedent.trusted(context=it.context, action=it.action, verdict=it.verdict,
                                                          principle=it.principle, similarity=round(float(s), 3), source=it.source))
             out.append(lst)
         return out
@@ -709,7 +738,7 @@ class ValueModel:
         plan: list[tuple[str, str, int, list[int], list[str]] | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
-            words = act.split()
+            words = _WORD.findall(act)
             if len(words) < 2 or principle not in self.principles:
                 plan.append(None)
                 continue
@@ -754,12 +783,13 @@ class ValueModel:
             drops = base - after
             span = len(words) if len(starts) == 1 else starts[1] - starts[0]
             found = []
+            bounds: list[tuple[int, int]] = []
             for o in np.argsort(-drops, kind="stable")[:top]:
                 if drops[o] <= 0.01:
                     break
-                piece = " ".join(words[starts[o]:starts[o] + span])
-                start = _word_offset(act, starts[o])
-                found.append((Evidence.model_construct(text=piece, start=start, end=start + len(piece), field="action"), float(after[o])))
+                bounds = bounds or [m.span() for m in _WORD.finditer(act)]
+                start, end = bounds[starts[o]][0], bounds[min(starts[o] + span, len(bounds)) - 1][1]
+                found.append((Evidence.trusted(text=act[start:end], start=start, end=end, field="action"), float(after[o])))
             out.append(found)
         return out
 
@@ -769,7 +799,8 @@ class ValueModel:
         Rows come per case: the case itself, then one row per span. A span's token vectors are
         summed once (one sparse product for all spans of all cases) and subtracted from the case's
         sum; the lexical block of a variant keeps every unigram and bigram that does not touch the
-        span, plus the bigram that bridges it, as re-tokenising the shortened text would give.
+        span, plus the bigram that bridges it, as re-tokenising the shortened text would give (see
+        :class:`_VariantLex`).
         """
         enc: Any = self._enc
         acts = list(dict.fromkeys(p[1] for p in plan))
@@ -780,18 +811,18 @@ class ValueModel:
         Sc = dict(zip(ctxs, enc.pool(ctxs)[0], strict=True)) if ctxs else {}
         d = enc.dim
         zero = np.zeros(d, np.float32)
-        n_rows = sum(1 + len(p[3]) for p in plan)
+        sizes = np.array([1 + len(p[3]) for p in plan], dtype=np.int64)
+        n_rows = int(sizes.sum())
+        firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        owner_rows = np.repeat(np.arange(len(plan)), sizes)
         sa = np.empty((n_rows, d), np.float32)
         sc = np.empty((n_rows, d), np.float32)
-        g_tok_rows: list[np.ndarray] = []  # (global span row, token id) for the span sums
-        g_tok_ids: list[np.ndarray] = []
-        urow: list[np.ndarray] = []
-        uid: list[np.ndarray] = []
-        brow: list[np.ndarray] = []
-        ba: list[np.ndarray] = []
-        bb: list[np.ndarray] = []
-        r0 = 0
-        for ctx, act, _, starts, words in plan:
+        t_ids: list[np.ndarray] = []  # every token of every case, with its case and its span's row
+        t_case: list[np.ndarray] = []
+        t_row: list[np.ndarray] = []
+        bridge: list[tuple[int, int, int]] = []  # (span row, token before, token after)
+        for k, (ctx, act, _, starts, words) in enumerate(plan):
+            r0 = int(firsts[k])
             ids_list, offsets = tok[act]
             ids = np.asarray(ids_list, dtype=np.int64)
             n, ng = len(ids), len(starts)
@@ -799,55 +830,71 @@ class ValueModel:
             sa[r0] = Sa_of[act]
             sc[r0:r0 + ng + 1] = Sc.get(ctx, zero) if ctx else zero
             if n == 0:
-                sa[r0 + 1:r0 + 1 + ng] = Sa_of[act]
-                r0 += 1 + ng
                 continue
             # the word holding each token's last character, and the span of that word
-            word_starts = np.array([m.start() for m in re.finditer(r"\S+", act)], dtype=np.int64)
+            word_starts = np.array([m.start() for m in _WORD.finditer(act)], dtype=np.int64)
             ends = np.fromiter((e - 1 for _, e in offsets), np.int64, n)
             group = np.clip((np.searchsorted(word_starts, ends, side="right") - 1) // span, 0, ng - 1)
-            g_tok_rows.append(r0 + 1 + group)
-            g_tok_ids.append(ids)
-            # lexical entries: row r0 is the case, row r0+1+g the case without span g
-            urow.append(np.full(n, r0))
-            uid.append(ids)
-            keep = group[None, :] != np.arange(ng)[:, None]  # (ng, n)
-            rr, cc = np.nonzero(keep)
-            urow.append(r0 + 1 + rr)
-            uid.append(ids[cc])
-            if n > 1:
-                brow.append(np.full(n - 1, r0))
-                ba.append(ids[:-1])
-                bb.append(ids[1:])
-                both = keep[:, :-1] & keep[:, 1:]
-                rr, cc = np.nonzero(both)
-                brow.append(r0 + 1 + rr)
-                ba.append(ids[cc])
-                bb.append(ids[cc + 1])
-                # the bigram bridging each removed span
-                first = np.searchsorted(group, np.arange(ng), side="left")
-                last = np.searchsorted(group, np.arange(ng), side="right") - 1
-                ok = (first > 0) & (last < n - 1) & (last >= first)
-                gi = np.nonzero(ok)[0]
-                brow.append(r0 + 1 + gi)
-                ba.append(ids[first[gi] - 1])
-                bb.append(ids[last[gi] + 1])
-            r0 += 1 + ng
+            t_ids.append(ids)
+            t_case.append(np.full(n, k))
+            t_row.append(r0 + 1 + group)
+            # the bigram bridging each removed span
+            first = np.searchsorted(group, np.arange(ng), side="left")
+            last = np.searchsorted(group, np.arange(ng), side="right") - 1
+            for g in np.nonzero((first > 0) & (last < n - 1) & (last >= first))[0].tolist():
+                bridge.append((r0 + 1 + g, int(ids[first[g] - 1]), int(ids[last[g] + 1])))
         # every variant row starts as its case's sum; the span sums are then subtracted
-        owner_rows = np.repeat(np.arange(len(plan)), [1 + len(p[3]) for p in plan])
-        firsts = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in plan])[:-1]])
         sa[:] = sa[firsts[owner_rows]]
-        if g_tok_rows:
-            gr, gid = np.concatenate(g_tok_rows), np.concatenate(g_tok_ids)
-            counts = sparse.csr_matrix((np.ones(len(gr), np.float32), (gr, gid)), shape=(n_rows, int(enc.vocab_size)))
+        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
+        ids_all, case_all, row_all = cat(t_ids), cat(t_case), cat(t_row)
+        if len(ids_all):
+            counts = sparse.csr_matrix((np.ones(len(ids_all), np.float32), (row_all, ids_all)), shape=(n_rows, int(enc.vocab_size)))
             sa -= enc.sum_ids_matrix(counts) if hasattr(enc, "sum_ids_matrix") else np.asarray(counts @ enc._table)
         ea, ec, ej = normalize_rows(sa), normalize_rows(sc), normalize_rows(sa + sc)
         dense = _dense_block(ea, ec, ej)
-        lex = None
-        if self.lexical:
-            cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
-            lex = self._lexical_matrix(n_rows, cat(urow), cat(uid), cat(brow), cat(ba), cat(bb))
+        lex = self._variant_lex(len(plan), owner_rows, ids_all, case_all, row_all, bridge) if self.lexical else None
         return _Feats(dense, lex, _key(ea, ec))
+
+    def _variant_lex(self, n_cases: int, owner_rows: np.ndarray, ids: np.ndarray, case: np.ndarray, row: np.ndarray,
+                     bridge: list[tuple[int, int, int]]) -> _VariantLex:
+        """The factored lexical block of :meth:`_occlusion_variants`.
+
+        An n-gram vanishes from a variant when every occurrence of it in the case touches the
+        removed span; the bridging bigram is new unless the variant still has it.
+        """
+        nl = self._lexical_dim
+        n_rows = len(owner_rows)
+        same = case[1:] == case[:-1]
+        ba, bb, bcase = ids[:-1][same], ids[1:][same], case[:-1][same]
+        brow1, brow2 = row[:-1][same], row[1:][same]
+        base = self._lexical_matrix(n_cases, case, ids, bcase, ba, bb, scaled=False)
+        cu, cb = self._lexical_cols(ids, ba, bb)
+        # occurrences per (case, column), and occurrences touching each span's row per (row, column)
+        occ, n_occ = np.unique(np.concatenate([case * nl + cu, bcase * nl + cb]), return_counts=True)
+        two = brow2 != brow1
+        touch, n_touch = np.unique(np.concatenate([row * nl + cu, brow1 * nl + cb, brow2[two] * nl + cb[two]]), return_counts=True)
+        t_row, t_col = touch // nl, touch % nl
+        gone = n_touch == n_occ[np.searchsorted(occ, owner_rows[t_row] * nl + t_col)]
+        g_row, g_col = t_row[gone], t_col[gone]
+        gone_keys = touch[gone]  # sorted, as ``touch`` is
+        if bridge:
+            br = np.array(bridge, dtype=np.int64)
+            _, bcol = self._lexical_cols(br[:0, 1], br[:, 1], br[:, 2])
+            key_case = owner_rows[br[:, 0]] * nl + bcol
+            pos = np.minimum(np.searchsorted(occ, key_case), len(occ) - 1)
+            in_case = occ[pos] == key_case if len(occ) else np.zeros(len(br), bool)
+            key_row = br[:, 0] * nl + bcol
+            gpos = np.minimum(np.searchsorted(gone_keys, key_row), max(len(gone_keys) - 1, 0))
+            vanished = gone_keys[gpos] == key_row if len(gone_keys) else np.zeros(len(br), bool)
+            new = ~in_case | vanished
+            n_row, n_col = br[new, 0], bcol[new]
+        else:
+            n_row = n_col = np.zeros(0, np.int64)
+        delta = sparse.csr_matrix((np.concatenate([-np.ones(len(g_row), np.float32), np.ones(len(n_row), np.float32)]),
+                                   (np.concatenate([g_row, n_row]), np.concatenate([g_col, n_col]))), shape=(n_rows, nl))
+        nnz = (np.diff(base.indptr)[owner_rows] - np.bincount(g_row, minlength=n_rows) + np.bincount(n_row, minlength=n_rows))
+        scale = (self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32)
+        return _VariantLex(base, owner_rows, delta, scale)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, name: str | None = None) -> Path:
@@ -1007,16 +1054,6 @@ def _half_if_exact(a: np.ndarray) -> np.ndarray:
     """``a`` as float16 when that loses nothing (weights rounded at fit time), else unchanged."""
     h = a.astype(np.float16)
     return h if np.array_equal(h.astype(a.dtype), a) else a
-
-
-def _word_offset(text: str, word_index: int) -> int:
-    pos = 0
-    for i, w in enumerate(text.split()):
-        pos = text.index(w, pos)
-        if i == word_index:
-            return pos
-        pos += len(w)
-    return 0
 
 
 def _model_factory(path: str | Path | None = None) -> ValueModel:
