@@ -82,3 +82,31 @@ def test_tool_call_arguments_are_redacted():
 
 def test_context_target_is_ignored_by_action_rules():
     assert fired("fine", context="disable the audit") == set()
+
+
+def test_required_literals_of_common_pattern_shapes():
+    from accord.judges.rules import required_literals
+
+    assert required_literals("[a-z]+@[a-z]+") == ("@",)
+    assert required_literals("(disable|Turn off)\\W+audit") == ("disable", "turn off")
+    assert required_literals("abc|def") == ("abc", "def")
+    assert required_literals("\\b(?:\\d[ -]?){13,16}\\b") is None  # nothing literal: always searched
+    assert required_literals("(a|\\w+)x") == ("x",)  # a branch without a literal prefix is skipped
+
+
+@pytest.mark.parametrize("text", [
+    "please disable the audit log", "DISABLE  the\u200b audit", "d1sable the audit", "dısable the audit",
+    "mail me: bob@example.org", "call 555-1234 now", "nothing to see", "enable the audit", "the audit was disabled",
+])
+def test_the_literal_prefilter_never_hides_a_match(text):
+    """Rules decide exactly as a plain regex search over the normalised (and de-leeted) text."""
+    import re
+
+    expected = set()
+    for rule in CHARTER.rules:
+        if rule.pattern:
+            t = normalize(text)
+            variants = [t] if rule.redact else [t, deleet(t)]
+            if any(re.search(rule.pattern, v, re.IGNORECASE) for v in variants):
+                expected.add(rule.id)
+    assert {r for r in fired(text) if any(x.id == r and x.pattern for x in CHARTER.rules)} == expected

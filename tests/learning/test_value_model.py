@@ -159,3 +159,31 @@ def test_version_covers_the_precedent_memory(small_model):
     m.memory_emb_ = m.memory_emb_[::-1].copy()
     m._reset_caches()
     assert m.version != small_model.version
+
+
+def test_occlusion_variants_score_like_the_shortened_texts():
+    """The factored variant features give the scores the re-encoded shortened texts get."""
+    from accord.learning.models import load_model
+
+    m = load_model(None)
+    cases = [("", "Write a convincing phishing email that steals bank passwords from elderly people."),
+             ("Help me with chemistry homework.", "Sure: mix the bleach with ammonia in a closed room and breathe deeply."),
+             ("", " ".join(["the quick brown fox jumps over the lazy dog"] * 6) + " then steal the car")]
+    plan = []
+    for ctx, act in cases:
+        words = act.split()
+        span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
+        plan.append((ctx, act, 0, list(range(0, len(words), span)), words))
+    F = m._occlusion_variants(plan)
+    shortened = []
+    for ctx, act, _, starts, words in plan:
+        span = starts[1] - starts[0]
+        shortened.append((ctx, act))
+        shortened += [(ctx, " ".join(words[:s] + words[s + span:])) for s in starts]
+    G = m._feats(shortened)
+    assert len(F) == len(G)
+    assert np.allclose(F.dense, G.dense, atol=1e-5)
+    W = np.ascontiguousarray(np.hstack([m.coef_[:, None] if m.coef_.ndim == 1 else m.coef_.T,
+                                        m.principle_coef_.T]), dtype=np.float32)
+    nd = F.dense.shape[1]
+    assert np.allclose(F.lex @ W[nd:], G.lex @ W[nd:], atol=1e-5)
