@@ -25,7 +25,7 @@ from accord.gate import Gate
 from accord.learning.feedback import read_cases, read_feedback
 from accord.learning.models import load_model
 from accord.learning.trainer import learn
-from accord.types import Case, Verdict
+from accord.types import Case, Demonstration, Label, Preference, Verdict
 
 _STYLE = {"allow": "green", "revise": "cyan", "escalate": "yellow", "block": "red"}
 SHOWN = ("traffic-ban-cars", "happiness-hide-news", "calendar-delete-all", "ticket-email", "kill-process")
@@ -38,13 +38,14 @@ def _demo_file(name: str) -> Path:
 def _table(title: str, cases: list[Case], verdicts: list[Verdict], before: list[Verdict] | None = None) -> Table:
     t = Table(title=title, header_style="bold", title_justify="left")
     t.add_column("case")
+    t.add_column("kind", style="dim")
     if before is not None:
         t.add_column("before")
     t.add_column("decision")
     t.add_column("risk", justify="right")
     t.add_column("why")
     for i, (c, v) in enumerate(zip(cases, verdicts, strict=True)):
-        row: list[Text | str] = [c.id or ""]
+        row: list[Text | str] = [c.id or "", str(c.meta.get("kind", ""))]
         if before is not None:
             row.append(Text(before[i].decision, style=_STYLE[before[i].decision]))
         changed = before is not None and before[i].decision != v.decision
@@ -66,24 +67,34 @@ def _why(v: Verdict) -> str:
     return ", ".join(f"{pid} {scored.get(pid, 0):.2f}" for pid in pids[:2])
 
 
+def demo_cases() -> list[Case]:
+    """The built-in cases; ``meta["kind"]`` is spec-gaming, harmful, privacy, benign-edgy or team values
+    (cases a team teaches its own answer to: they move after the reviews)."""
+    return read_cases(_demo_file("cases.jsonl"))
+
+
+def demo_reviews() -> list[Label | Preference | Demonstration]:
+    return read_feedback(_demo_file("reviews.jsonl"))
+
+
 def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     t0 = time.perf_counter()
     charter = load_charter(None)
     base = load_model(model)
     gate = Gate(charter, model=base)
-    cases = read_cases(_demo_file("cases.jsonl"))
+    cases = demo_cases()
     console.print(Rule("accord demo: charter → judges → gate → verdict → review → learning"))
     console.print(f"charter [bold]{charter.name}[/]: {len(charter.principles)} principles, {len(charter.rules)} rules; "
                   f"value model {base.version} ({base.card_.get('name') or 'default'})")
     before = gate.check_many(cases)
-    console.print(_table("1. The default gate judges 14 cases", cases, before))
+    console.print(_table(f"1. The default gate judges {len(cases)} cases", cases, before))
     if not quiet:
         console.print(Rule("2. Why: explanations for a few verdicts"))
         for c, v in zip(cases, before, strict=True):
             if c.id in SHOWN:
                 render_verdict(c, v, console, title=c.id)
 
-    feedback = read_feedback(_demo_file("reviews.jsonl"))
+    feedback = demo_reviews()
     console.print(Rule("3. Reviewers teach the judge"))
     kinds = {k: sum(r.kind == k for r in feedback) for k in ("label", "preference", "demonstration")}
     console.print(f"{kinds['label']} labels, {kinds['preference']} preference, {kinds['demonstration']} demonstration from "

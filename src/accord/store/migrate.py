@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from accord.errors import StoreError
@@ -180,14 +181,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """
     where = mask(engine.url)
     try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                # a write lock up front: a second opener waits here, then finds the schema at head
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            elif conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
-            command.upgrade(alembic_config(conn), revision)
-            conn.commit()
+        for attempt in range(6):
+            try:
+                with engine.connect() as conn:
+                    if conn.dialect.name == "sqlite":
+                        # a write lock up front: a second opener waits here, then finds the schema at head
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    elif conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+                    command.upgrade(alembic_config(conn), revision)
+                    conn.commit()
+                break
+            except OperationalError as e:
+                # SQLite answers "database is locked" without waiting when openers race to switch a
+                # new file to WAL; the race is over within milliseconds, so try again
+                if engine.dialect.name != "sqlite" or "locked" not in str(e) or attempt == 5:
+                    raise
+                time.sleep(0.05 * 2 ** attempt)
     except CommandError as e:
         msg = str(e)
         if "Can't locate revision" in msg or "No such revision" in msg:
