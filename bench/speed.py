@@ -8,9 +8,11 @@
   prompts (``Case(action=prompt)``), half responses in context; half benign, half harmful
   (XSTest and OpenAI-moderation texts, HH-RLHF dialogue turns, CoCoNot and AdvBench requests with
   templated refusals and compliant answers). The encoder's text cache is cleared first, so every
-  text is encoded (a warm cache makes repeated texts much cheaper).
+  text is encoded (a warm cache makes repeated texts much cheaper). Best of ``--repeat`` runs on
+  fresh texts, and again on benign cases only (most real traffic), where few verdicts need
+  occlusion evidence.
 * **Latency**: p50 / p99 of single ``gate.check`` calls after warm-up, each on a case not seen
-  before.
+  before; also split into allowed cases and stopped ones (which pay for occlusion evidence).
 
 Figures only; nothing asserts on time. On a shared machine, run it twice and expect ±30%.
 """
@@ -41,8 +43,8 @@ HELPFUL = ["Here is a short answer: it depends on your situation, but the usual 
            "Good question! The main steps are to plan, prepare and then review the result.", "Sure - here are three ideas to get you started."]
 
 
-def build_cases(data: Path, n: int, seed: int = 0) -> list:
-    """``n`` realistic cases, deterministic for a seed."""
+def build_cases(data: Path, n: int, seed: int = 0, kinds: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> list:
+    """``n`` realistic cases, deterministic for a seed; ``kinds`` picks the mix (1 and 5 are benign)."""
     from accord.types import Case
 
     rng = np.random.default_rng(seed)
@@ -57,7 +59,7 @@ def build_cases(data: Path, n: int, seed: int = 0) -> list:
     harmful_prompts = [t for t, y in zip(xs, xy, strict=True) if y] + adv
     out = []
     for i in range(n):
-        kind = i % 6
+        kind = kinds[i % len(kinds)]
         if kind == 0:
             t = mod[int(rng.integers(len(mod)))][:1500]
             out.append(Case(action=t))
@@ -89,37 +91,52 @@ def clear_encoder_cache() -> None:
             cache.clear()
 
 
-def run(data: Path, n: int, singles: int, profile: bool) -> dict:
+def run(data: Path, n: int, singles: int, profile: bool, repeat: int = 3) -> dict:
     from accord.gate.gate import Gate
 
     t0 = time.perf_counter()
     gate = Gate.default()
     gate.check_many(build_cases(data, 64, seed=99))  # load the model and the encoder, warm the code paths
     load_s = time.perf_counter() - t0
-    cases = build_cases(data, n, seed=0)
-    clear_encoder_cache()
     prof = cProfile.Profile() if profile else None
-    t = time.perf_counter()
-    if prof:
-        prof.enable()
-    verdicts = gate.check_many(cases, record=False)
-    if prof:
-        prof.disable()
-    batch_s = time.perf_counter() - t
+
+    def batch(cases: list) -> tuple[float, list]:
+        clear_encoder_cache()
+        t = time.perf_counter()
+        if prof:
+            prof.enable()
+        verdicts = gate.check_many(cases, record=False)
+        if prof:
+            prof.disable()
+        return time.perf_counter() - t, verdicts
+
+    # best of ``repeat`` runs on fresh texts (a shared VM's noise only ever slows a run down)
+    runs = [batch(build_cases(data, n, seed=r)) for r in range(repeat)]
+    batch_s, verdicts = min(runs, key=lambda x: x[0])
     decisions = {d: sum(v.decision == d for v in verdicts) for d in ("allow", "revise", "escalate", "block")}
+    benign_s, benign_v = min((batch(build_cases(data, n, seed=100 + r, kinds=(1, 5))) for r in range(repeat)), key=lambda x: x[0])
 
     single_cases = build_cases(data, singles, seed=1)
     for c in single_cases[:50]:  # warm-up
         gate.check(c.context, c.action)
-    lat = []
+    lat, allowed = [], []
     for c in single_cases[50:]:
         s = time.perf_counter()
-        gate.check(c.context, c.action)
+        v = gate.check(c.context, c.action)
         lat.append((time.perf_counter() - s) * 1000)
+        allowed.append(v.decision == "allow")
+    ok = np.array(allowed)
+    la = np.array(lat)
     out = {
-        "n": n, "batch_seconds": batch_s, "checks_per_second": n / batch_s, "decisions": decisions,
-        "single_n": len(lat), "p50_ms": float(np.percentile(lat, 50)), "p90_ms": float(np.percentile(lat, 90)),
-        "p99_ms": float(np.percentile(lat, 99)), "load_seconds": load_s,
+        "n": n, "repeat": repeat, "batch_seconds": batch_s, "checks_per_second": n / batch_s, "decisions": decisions,
+        "batch_all_seconds": [round(r[0], 2) for r in runs],
+        "benign_checks_per_second": n / benign_s, "benign_allowed": sum(v.decision == "allow" for v in benign_v) / n,
+        "single_n": len(lat), "p50_ms": float(np.percentile(la, 50)), "p90_ms": float(np.percentile(la, 90)),
+        "p99_ms": float(np.percentile(la, 99)), "load_seconds": load_s,
+        "allowed_p50_ms": float(np.percentile(la[ok], 50)) if ok.any() else float("nan"),
+        "allowed_p99_ms": float(np.percentile(la[ok], 99)) if ok.any() else float("nan"),
+        "stopped_p50_ms": float(np.percentile(la[~ok], 50)) if (~ok).any() else float("nan"),
+        "stopped_p99_ms": float(np.percentile(la[~ok], 99)) if (~ok).any() else float("nan"),
     }
     if prof:
         s = io.StringIO()
@@ -134,10 +151,14 @@ def markdown(r: dict, command: str) -> str:
         "",
         "| measure | result | target (fast tier, 2 cores) |",
         "|---|---|---|",
-        f"| `Gate.default().check_many`, {r['n']:,} cases (uncached texts) | **{r['checks_per_second']:,.0f} checks/s** "
+        f"| `Gate.default().check_many`, {r['n']:,} cases, half harmful (uncached texts; best of {r['repeat']}: "
+        f"{', '.join(f'{x:.2f}' for x in r['batch_all_seconds'])} s) | **{r['checks_per_second']:,.0f} checks/s** "
         f"({r['batch_seconds']:.2f} s) | ≥ 5,000 checks/s |",
+        f"| the same on {r['n']:,} benign cases ({r['benign_allowed']:.0%} allowed) | **{r['benign_checks_per_second']:,.0f} checks/s** | |",
         f"| single `gate.check`, warm, {r['single_n']} new cases: p50 / p90 / p99 | **{r['p50_ms']:.2f} / {r['p90_ms']:.2f} / "
         f"{r['p99_ms']:.2f} ms** | p99 ≤ 2 ms |",
+        f"| … of which allowed: p50 / p99 | {r['allowed_p50_ms']:.2f} / {r['allowed_p99_ms']:.2f} ms | |",
+        f"| … of which stopped (occlusion evidence computed): p50 / p99 | {r['stopped_p50_ms']:.2f} / {r['stopped_p99_ms']:.2f} ms | |",
         f"| first load (model + encoder + first batch) | {r['load_seconds']:.2f} s | |",
         "",
         "Decisions on the batch: " + ", ".join(f"{k} {v}" for k, v in r["decisions"].items()) + ".",
@@ -149,12 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
     ap.add_argument("-n", type=int, default=10_000, help="cases in the batch")
     ap.add_argument("--singles", type=int, default=1_050, help="single checks (the first 50 warm up)")
+    ap.add_argument("--repeat", type=int, default=3, help="batch runs (the best is reported)")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--write", action="store_true", help="rewrite the speed section of docs/benchmarks.md")
     args = ap.parse_args(argv)
-    r = run(args.data, args.n, args.singles, args.profile)
-    print(f"check_many: {r['n']} cases in {r['batch_seconds']:.2f}s = {r['checks_per_second']:,.0f} checks/s   decisions {r['decisions']}")
+    r = run(args.data, args.n, args.singles, args.profile, args.repeat)
+    print(f"check_many: {r['n']} cases in {r['batch_seconds']:.2f}s = {r['checks_per_second']:,.0f} checks/s (best of "
+          f"{r['batch_all_seconds']})   decisions {r['decisions']}")
+    print(f"check_many, benign cases: {r['benign_checks_per_second']:,.0f} checks/s ({r['benign_allowed']:.0%} allowed)")
     print(f"single check (warm, new cases): p50 {r['p50_ms']:.2f} ms  p90 {r['p90_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
+    print(f"  allowed p50/p99 {r['allowed_p50_ms']:.2f}/{r['allowed_p99_ms']:.2f} ms   stopped p50/p99 "
+          f"{r['stopped_p50_ms']:.2f}/{r['stopped_p99_ms']:.2f} ms")
     print(f"load + first batch: {r['load_seconds']:.2f}s   machine: {machine()}")
     if args.profile:
         print(r["profile"])

@@ -153,17 +153,30 @@ class _VariantLex:
     A variant's row is its case's indicator row minus the n-grams that occur only inside the
     removed span plus the bigram that bridges it, scaled by ``lexical_scale / sqrt(nnz)``. Spelt
     out, the rows of a long text would repeat the whole text once per span (quadratic in its
-    length); factored, ``X @ W`` is ``scale * ((base @ W)[owner] + delta @ W)``, linear in it.
+    length); factored, ``X @ W`` gathers weight rows: each case's n-grams once, then per variant
+    the few that vanish or appear. Plain index arrays, no sparse matrices: building those costs
+    more than the product for a single check.
     """
 
-    base: sparse.csr_matrix  # (n_cases, n_lexical) binary indicator rows of the cases
+    n_cases: int
+    base_case: np.ndarray  # (case, column) of every distinct n-gram of every case
+    base_col: np.ndarray
     owner: np.ndarray  # (n_rows,) the case of each row
-    delta: sparse.csr_matrix  # (n_rows, n_lexical) -1 per vanished n-gram, +1 per new bridging bigram
+    gone_row: np.ndarray  # (row, column) of n-grams a variant loses
+    gone_col: np.ndarray
+    new_row: np.ndarray  # (row, column) of bridging bigrams a variant gains
+    new_col: np.ndarray
     scale: np.ndarray  # (n_rows,)
 
     def __matmul__(self, w: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.base @ w)[self.owner] + np.asarray(self.delta @ w)
-        return out * (self.scale if out.ndim == 1 else self.scale[:, None])
+        W = w if w.ndim == 2 else w[:, None]
+        base = np.zeros((self.n_cases, W.shape[1]), np.float64)
+        np.add.at(base, self.base_case, W[self.base_col])
+        out = base[self.owner]
+        np.subtract.at(out, self.gone_row, W[self.gone_col])
+        np.add.at(out, self.new_row, W[self.new_col])
+        out *= self.scale[:, None]
+        return out if w.ndim == 2 else out[:, 0]
 
 
 def as_pair(x: CaseLike) -> tuple[str, str]:
@@ -298,19 +311,15 @@ class ValueModel:
                 nv + (low[ba].astype(np.int64) * _BIGRAM_MULT + low[bb].astype(np.int64)) % nb)
 
     def _lexical_matrix(self, n: int, urow: np.ndarray, uid: np.ndarray, brow: np.ndarray, ba: np.ndarray,
-                        bb: np.ndarray, *, scaled: bool = True) -> sparse.csr_matrix:
-        """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``.
-
-        ``scaled=False`` gives the binary indicator rows (before the ``lexical_scale / sqrt(nnz)``).
-        """
+                        bb: np.ndarray) -> sparse.csr_matrix:
+        """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``."""
         cu, cb = self._lexical_cols(uid, ba, bb)
         m = sparse.csr_matrix((np.ones(len(cu) + len(cb), np.float32), (np.concatenate([urow, brow]), np.concatenate([cu, cb]))),
                               shape=(n, self._lexical_dim))
         m.sum_duplicates()
         m.data[:] = 1.0
-        if scaled:
-            nnz = np.diff(m.indptr)
-            m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
+        nnz = np.diff(m.indptr)
+        m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
         return m
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
@@ -867,7 +876,6 @@ class ValueModel:
         same = case[1:] == case[:-1]
         ba, bb, bcase = ids[:-1][same], ids[1:][same], case[:-1][same]
         brow1, brow2 = row[:-1][same], row[1:][same]
-        base = self._lexical_matrix(n_cases, case, ids, bcase, ba, bb, scaled=False)
         cu, cb = self._lexical_cols(ids, ba, bb)
         # occurrences per (case, column), and occurrences touching each span's row per (row, column)
         occ, n_occ = np.unique(np.concatenate([case * nl + cu, bcase * nl + cb]), return_counts=True)
@@ -877,24 +885,20 @@ class ValueModel:
         gone = n_touch == n_occ[np.searchsorted(occ, owner_rows[t_row] * nl + t_col)]
         g_row, g_col = t_row[gone], t_col[gone]
         gone_keys = touch[gone]  # sorted, as ``touch`` is
+        n_row = n_col = np.zeros(0, np.int64)
         if bridge:
             br = np.array(bridge, dtype=np.int64)
             _, bcol = self._lexical_cols(br[:0, 1], br[:, 1], br[:, 2])
             key_case = owner_rows[br[:, 0]] * nl + bcol
-            pos = np.minimum(np.searchsorted(occ, key_case), len(occ) - 1)
-            in_case = occ[pos] == key_case if len(occ) else np.zeros(len(br), bool)
-            key_row = br[:, 0] * nl + bcol
-            gpos = np.minimum(np.searchsorted(gone_keys, key_row), max(len(gone_keys) - 1, 0))
-            vanished = gone_keys[gpos] == key_row if len(gone_keys) else np.zeros(len(br), bool)
+            in_case = np.isin(key_case, occ, assume_unique=False)
+            vanished = np.isin(br[:, 0] * nl + bcol, gone_keys)
             new = ~in_case | vanished
             n_row, n_col = br[new, 0], bcol[new]
-        else:
-            n_row = n_col = np.zeros(0, np.int64)
-        delta = sparse.csr_matrix((np.concatenate([-np.ones(len(g_row), np.float32), np.ones(len(n_row), np.float32)]),
-                                   (np.concatenate([g_row, n_row]), np.concatenate([g_col, n_col]))), shape=(n_rows, nl))
-        nnz = (np.diff(base.indptr)[owner_rows] - np.bincount(g_row, minlength=n_rows) + np.bincount(n_row, minlength=n_rows))
-        scale = (self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32)
-        return _VariantLex(base, owner_rows, delta, scale)
+        base_case, base_col = occ // nl, occ % nl
+        nnz = (np.bincount(base_case, minlength=n_cases)[owner_rows] - np.bincount(g_row, minlength=n_rows)
+               + np.bincount(n_row, minlength=n_rows))
+        scale = (self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float64)
+        return _VariantLex(n_cases, base_case, base_col, owner_rows, g_row, g_col, n_row, n_col, scale)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, *, name: str | None = None) -> Path:
