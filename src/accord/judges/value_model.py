@@ -159,7 +159,7 @@ class _VariantLex:
     """
 
     n_cases: int
-    base_case: np.ndarray  # (case, column) of every distinct n-gram of every case
+    base_case: np.ndarray  # (case, column) of every distinct n-gram of every case; all row arrays ascend
     base_col: np.ndarray
     owner: np.ndarray  # (n_rows,) the case of each row
     gone_row: np.ndarray  # (row, column) of n-grams a variant loses
@@ -170,13 +170,20 @@ class _VariantLex:
 
     def __matmul__(self, w: np.ndarray) -> np.ndarray:
         W = w if w.ndim == 2 else w[:, None]
-        base = np.zeros((self.n_cases, W.shape[1]), np.float64)
-        np.add.at(base, self.base_case, W[self.base_col])
-        out = base[self.owner]
-        np.subtract.at(out, self.gone_row, W[self.gone_col])
-        np.add.at(out, self.new_row, W[self.new_col])
+        out = _segment_sum(self.base_case, W[self.base_col], self.n_cases)[self.owner]
+        out -= _segment_sum(self.gone_row, W[self.gone_col], len(self.owner))
+        out[self.new_row] += W[self.new_col]  # at most one bridging bigram per row
         out *= self.scale[:, None]
         return out if w.ndim == 2 else out[:, 0]
+
+
+def _segment_sum(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """``out[r] = sum of vals[i] where rows[i] == r`` for ascending ``rows`` (one ``reduceat``)."""
+    out = np.zeros((n, vals.shape[1]), np.float64)
+    if len(rows):
+        starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+        out[rows[starts]] = np.add.reduceat(vals.astype(np.float64), starts, axis=0)
+    return out
 
 
 def as_pair(x: CaseLike) -> tuple[str, str]:
