@@ -173,3 +173,33 @@ def test_verdict_json_matches_documented_schema(charter, small_model):
 def test_tool_call_case_text():
     c = Case(action=ToolCall(name="x", arguments={"b": 1, "a": "y"}))
     assert c.action_text == 'call tool x with {"a": "y", "b": 1}'
+
+
+def test_large_batches_pause_the_collector_and_restore_it(charter):
+    """The cyclic GC is paused during a large batch, even with concurrent batches, and always restored."""
+    import gc
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = []
+
+    class Watching(RuleJudge):
+        name = "watching"
+
+        def judge(self, cases, ch):
+            seen.append(gc.isenabled())
+            return super().judge(cases, ch)
+
+    gate = Gate(charter, judges=[Watching()])
+    cases = [Case(action=f"hello {i}") for i in range(300)]
+    assert gc.isenabled()
+    with ThreadPoolExecutor(3) as ex:
+        list(ex.map(lambda _: gate.check_many(cases), range(6)))
+    assert seen and not any(seen) and gc.isenabled()
+    gate.check_many(cases[:5])
+    assert seen[-1] is True  # small batches leave it alone
+    gc.disable()
+    try:
+        gate.check_many(cases)
+        assert not gc.isenabled()  # the application's own choice is kept
+    finally:
+        gc.enable()
