@@ -62,3 +62,22 @@ def ordinary_instructions(data: Path = DEFAULT_DATA) -> list[str]:
     """
     with open(data / "refusal-direction-splits/harmless_test.json", encoding="utf-8") as f:
         return [r["instruction"] for r in json.load(f)]
+
+
+ETHICS_TASKS = ("commonsense", "justice", "deontology", "virtue", "utilitarianism")
+#: examples per group for ETHICS's grouped exact-match metric (a group counts only if all are right)
+ETHICS_GROUP = {"justice": 4, "deontology": 4, "virtue": 5}
+
+
+def ethics(task: str, split: str, data: Path = DEFAULT_DATA) -> list[dict[str, str]]:
+    """Rows of an ETHICS test split (``split`` is ``test`` or ``test_hard``), in file order.
+
+    Utilitarianism has no header: each row becomes ``{"better": ..., "worse": ...}`` (the first
+    scenario is the one people judged more pleasant).
+    """
+    prefix = {"commonsense": "cm", "utilitarianism": "util"}.get(task, task)
+    path = data / "ethics" / task / f"{prefix}_{split}.csv"
+    with open(path, newline="", encoding="utf-8") as f:
+        if task == "utilitarianism":
+            return [{"better": a, "worse": b} for a, b in csv.reader(f)]
+        return list(csv.DictReader(f))
