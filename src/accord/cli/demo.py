@@ -38,15 +38,18 @@ def _demo_file(name: str) -> Path:
 def _table(title: str, cases: list[Case], verdicts: list[Verdict], before: list[Verdict] | None = None) -> Table:
     t = Table(title=title, header_style="bold", title_justify="left")
     t.add_column("case")
-    t.add_column("kind", style="dim")
-    if before is not None:
+    if before is None:
+        t.add_column("kind", style="dim")
+    else:
         t.add_column("before")
     t.add_column("decision")
     t.add_column("risk", justify="right")
     t.add_column("why")
     for i, (c, v) in enumerate(zip(cases, verdicts, strict=True)):
-        row: list[Text | str] = [c.id or "", str(c.meta.get("kind", ""))]
-        if before is not None:
+        row: list[Text | str] = [c.id or ""]
+        if before is None:
+            row.append(str(c.meta.get("kind", "")))
+        else:
             row.append(Text(before[i].decision, style=_STYLE[before[i].decision]))
         changed = before is not None and before[i].decision != v.decision
         row.append(Text(v.decision + (" ←" if changed else ""), style="bold " + _STYLE[v.decision] if changed else _STYLE[v.decision]))
