@@ -203,3 +203,15 @@ def test_large_batches_pause_the_collector_and_restore_it(charter):
         assert not gc.isenabled()  # the application's own choice is kept
     finally:
         gc.enable()
+
+
+def test_a_charter_copy_with_other_thresholds_decides_by_them(charter):
+    """The policy's per-charter lookup table is not carried over into a model_copy."""
+    from accord.gate.policy import decide
+
+    harm = Score(principle="harm", score=0.5, source="model")
+    before = decide(charter, [harm]).decision  # fills the original's lookup table
+    strict = {k: t.model_copy(update={"block": 0.1, "escalate": 0.05}) for k, t in charter.policy.thresholds.items()}
+    copy = charter.model_copy(update={"policy": charter.policy.model_copy(update={"thresholds": strict})})
+    assert decide(copy, [harm]).decision == "block"
+    assert decide(charter, [harm]).decision == before

@@ -89,7 +89,8 @@ class RuleJudge:
     name = "rules"
 
     def __init__(self) -> None:
-        self._compiled: dict[int, list[_Compiled]] = {}
+        # the charter itself, not its id: holding it keeps a dead charter's id from being reused
+        self._compiled: tuple[Charter | None, list[_Compiled]] = (None, [])
 
     @property
     def version(self) -> str:
@@ -100,15 +101,14 @@ class RuleJudge:
         return [self._judge_one(c, rules) for c in cases]
 
     def _rules(self, charter: Charter) -> list[_Compiled]:
-        key = id(charter)
-        if key not in self._compiled:
+        if self._compiled[0] is not charter:
             compiled = []
             for r in charter.rules:
                 kws = tuple((k, re.compile(rf"(?<!\w){re.escape(k)}(?!\w)")) for k in map(normalize, r.keywords))
                 compiled.append(_Compiled(r, re.compile(r.pattern, re.IGNORECASE) if r.pattern else None, kws,
                                           required_literals(r.pattern) if r.pattern else None))
-            self._compiled = {key: compiled}
-        return self._compiled[key]
+            self._compiled = (charter, compiled)
+        return self._compiled[1]
 
     def _judge_one(self, case: Case, rules: list[_Compiled]) -> list[Score]:
         action = case.action_text
