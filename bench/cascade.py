@@ -1,0 +1,152 @@
+"""The cascade: the fast tier decides what it is sure of, a stronger tier the rest.
+
+    python bench/cascade.py              # 2,000 mixed cases, OpenAI moderation, XSTest
+    python bench/cascade.py --write      # also rewrite the cascade section of docs/benchmarks.md
+
+Two gates on the same charter and cases:
+
+* **fast**: rules → the packaged default value model (``Gate.default()``);
+* **cascade**: rules → default model → a stronger tier, ``ValueModel(encoder="minilm")`` (numpy
+  all-MiniLM-L6-v2, no torch), trained here on the charter's examples plus the small permissively
+  licensed mixture of ``bench/learning_curve.py`` (never on the sets below). A case reaches the
+  stronger tier only when some learned score of the default model lies inside the cascade's
+  band (0.2–0.8, the gate's default).
+
+Printed for each: checks per second on mixed cases (uncached texts), the share of cases the
+cascade routes to the stronger tier, the OpenAI-moderation AUPRC of the verdicts' ``risk``, and
+XSTest gate F1 / false-positive rate (flagged = decision ≠ allow). MiniLM embeddings of the
+training mixture are cached on disk (``$ACCORD_BENCH_CACHE``); the timed cases are not. Figures
+only; nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, f1_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data
+from _report import machine, write_section
+from learning_curve import DiskCachedEncoder, cheap_mixture
+from speed import build_cases, clear_encoder_cache
+
+
+def strong_tier(data: Path, charter: Any) -> Any:
+    """The MiniLM value model, trained on the charter's examples and the cheap mixture."""
+    from accord.judges.value_model import ValueModel
+    from accord.learning import encoders as enc_mod
+    from accord.learning import minilm
+    from accord.learning.feedback import TrainingSet, charter_examples
+
+    cache = Path(os.environ.get("ACCORD_BENCH_CACHE", Path.home() / ".cache" / "accord" / "bench")) / "minilm.npz"
+    disk = DiskCachedEncoder(minilm.MiniLMEncoder(), cache)
+    enc_mod.register_encoder("minilm", lambda: disk)
+    enc_mod._INSTANCES.pop("minilm", None)
+    texts, y, sources = cheap_mixture(data)
+    ts = TrainingSet()
+    ts.extend(charter_examples(charter))
+    for t, lab, s in zip(texts, y, sources, strict=True):
+        ts.add("", t, bool(lab), source=s)
+    model = ValueModel(charter.principle_ids, encoder="minilm", random_state=0).fit(ts.cases, ts.y, **ts.fit_kwargs())
+    disk.save()  # only the training mixture: the timed cases below are embedded afresh each run
+    model.name = "minilm"  # the cascade records stages by name; the default tier is "model"
+    return model
+
+
+def measure(gate: Any, data: Path, cases: list, counter: list[int]) -> dict:
+    from accord.types import Case
+
+    counter.clear()
+    clear_encoder_cache()
+    gate.model._nn_cache.clear()  # neighbour search is part of the cost: no run profits from another's
+    t = time.perf_counter()
+    gate.check_many(cases, record=False)
+    seconds = time.perf_counter() - t
+    routed = sum(counter) / len(cases)
+    counter.clear()
+    texts, y = _data.moderation(data)
+    risk = np.array([v.risk for v in gate.check_many([Case(action=t) for t in texts], record=False)])
+    mod_routed = sum(counter) / len(texts)
+    xs, xy, _ = _data.xstest(data)
+    flagged = np.array([v.decision != "allow" for v in gate.check_many([Case(action=t) for t in xs], record=False)])
+    xy_arr = np.array(xy)
+    return {"checks_per_second": len(cases) / seconds, "seconds": seconds, "routed": routed, "moderation_routed": mod_routed,
+            "moderation_auprc": float(average_precision_score(np.array(y), risk)),
+            "xstest_f1": float(f1_score(xy_arr, flagged)), "xstest_fpr": float(flagged[xy_arr == 0].mean())}
+
+
+def run(data: Path, n: int) -> dict:
+    from accord.charter.loader import load_charter
+    from accord.gate.gate import Gate
+    from accord.judges.rules import RuleJudge
+    from accord.learning.models import load_model
+
+    charter = load_charter(None)
+    # a generous judge budget: this measures the stronger tier's cost, not the time-out policy
+    charter = charter.model_copy(update={"policy": charter.policy.model_copy(update={"judge_timeout_ms": 600_000})})
+    fast_model = load_model(None)
+    t0 = time.perf_counter()
+    strong = strong_tier(data, charter)
+    train_s = time.perf_counter() - t0
+    counter: list[int] = []
+    judge = strong.judge
+
+    def counting(cases: Any, ch: Any) -> Any:
+        counter.append(len(cases))
+        return judge(cases, ch)
+
+    strong.judge = counting
+    fast = Gate(charter, model=fast_model)
+    cascade = Gate(charter, judges=[RuleJudge(), fast_model, strong], model=fast_model)
+    cases = build_cases(data, n, seed=7)
+    fast.check_many(build_cases(data, 64, seed=98), record=False)  # warm both paths
+    cascade.check_many(build_cases(data, 64, seed=99), record=False)
+    return {"n": n, "train_seconds": train_s, "fast": measure(fast, data, cases, counter),
+            "cascade": measure(cascade, data, [c.model_copy() for c in cases], counter)}
+
+
+def markdown(r: dict, command: str) -> str:
+    f, c = r["fast"], r["cascade"]
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}. Stronger tier: "
+        f"`ValueModel(encoder=\"minilm\")` (numpy MiniLM), trained here on the charter's examples and "
+        f"the small mixture of `bench/learning_curve.py` ({r['train_seconds']:.0f} s with that mixture's embeddings cached); band 0.2–0.8.",
+        "",
+        "| gate | checks/s, " + f"{r['n']:,} mixed cases | routed to the stronger tier | OpenAI moderation AUPRC (risk) "
+        "| XSTest gate F1 / FPR |",
+        "|---|---:|---:|---:|---|",
+        f"| fast: rules → default model | {f['checks_per_second']:,.0f} | — | {f['moderation_auprc']:.3f} | "
+        f"{f['xstest_f1']:.3f} / {f['xstest_fpr']:.3f} |",
+        f"| cascade: rules → default → MiniLM | {c['checks_per_second']:,.0f} | {c['routed']:.1%} "
+        f"(moderation set: {c['moderation_routed']:.1%}) | {c['moderation_auprc']:.3f} | {c['xstest_f1']:.3f} / {c['xstest_fpr']:.3f} |",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
+    ap.add_argument("-n", type=int, default=2_000, help="mixed cases for the throughput")
+    ap.add_argument("--write", action="store_true", help="rewrite the cascade section of docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    r = run(args.data, args.n)
+    for name in ("fast", "cascade"):
+        m = r[name]
+        print(f"{name:8s} {m['checks_per_second']:8,.0f} checks/s   routed {m['routed']:6.1%} (moderation {m['moderation_routed']:.1%})   "
+              f"moderation AUPRC {m['moderation_auprc']:.3f}   XSTest F1/FPR {m['xstest_f1']:.3f}/{m['xstest_fpr']:.3f}")
+    print(f"stronger tier trained in {r['train_seconds']:.0f}s   machine: {machine()}")
+    if args.write:
+        write_section("cascade", markdown(r, "python bench/cascade.py --write"))
+        print("wrote docs/benchmarks.md (cascade section)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
