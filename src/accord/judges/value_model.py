@@ -868,8 +868,7 @@ class ValueModel:
         cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
         ids_all, case_all, row_all = cat(t_ids), cat(t_case), cat(t_row)
         if len(ids_all):
-            counts = sparse.csr_matrix((np.ones(len(ids_all), np.float32), (row_all, ids_all)), shape=(n_rows, int(enc.vocab_size)))
-            sa -= enc.sum_ids_matrix(counts) if hasattr(enc, "sum_ids_matrix") else np.asarray(counts @ enc._table)
+            sa -= enc.sum_ids_by_row(row_all, ids_all, n_rows)  # rows ascend: cases in order, spans in order
         ea, ec, ej = normalize_rows(sa), normalize_rows(sc), normalize_rows(sa + sc)
         dense = _dense_block(ea, ec, ej)
         lex = self._variant_lex(len(plan), owner_rows, ids_all, case_all, row_all, bridge) if self.lexical else None

@@ -25,7 +25,13 @@ from accord.errors import ModelError, RegistryError
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension.
+
+    An *additive* encoder (a text's vector is its normalised sum of token vectors, like
+    :class:`WordLlamaEncoder`) also offers ``pool``, ``token_offsets``, ``sum_ids_by_row``,
+    ``vocab_size`` and ``lowercase_ids``; the value model then adds lexical features and computes
+    occlusion by subtraction instead of re-encoding.
+    """
 
     name: str
     dim: int
@@ -102,9 +108,13 @@ class WordLlamaEncoder:
         counts = sparse.csr_matrix((np.ones(len(flat), np.float32), flat, indptr), shape=(len(ids), self.vocab_size))
         return np.asarray(counts @ self._table, dtype=np.float32)
 
-    def sum_ids_matrix(self, counts: Any) -> np.ndarray:
-        """``counts @ table`` for a sparse (rows × vocabulary) count matrix: sums of token vectors."""
-        return np.asarray(counts @ self._table, dtype=np.float32)
+    def sum_ids_by_row(self, rows: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+        """``(n, dim)`` sums of the token vectors of ``ids``, grouped by ``rows`` (ascending)."""
+        out = np.zeros((n, self.dim), np.float32)
+        if len(rows):
+            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+            out[rows[starts]] = np.add.reduceat(self._table[ids], starts, axis=0)
+        return out
 
     def pool(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Raw token-vector sums ``(n, dim)`` and each text's token ids (``int32`` arrays)."""
