@@ -109,7 +109,16 @@ class WordLlamaEncoder:
         return np.asarray(counts @ self._table, dtype=np.float32)
 
     def sum_ids_by_row(self, rows: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
-        """``(n, dim)`` sums of the token vectors of ``ids``, grouped by ``rows`` (ascending)."""
+        """``(n, dim)`` sums of the token vectors of ``ids``, grouped by ``rows`` (ascending).
+
+        A few thousand tokens are gathered and summed directly; more go through one sparse
+        product, which never holds every token's vector in memory at once.
+        """
+        if len(rows) > 4096:
+            from scipy import sparse
+
+            counts = sparse.csr_matrix((np.ones(len(ids), np.float32), (rows, ids)), shape=(n, self.vocab_size))
+            return np.asarray(counts @ self._table, dtype=np.float32)
         out = np.zeros((n, self.dim), np.float32)
         if len(rows):
             starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
