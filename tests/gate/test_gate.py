@@ -63,6 +63,17 @@ def test_slow_judge_times_out_closed(charter, on_timeout):
     assert "exceeded" in v.errors[0]
 
 
+def test_a_late_stage_timing_out_keeps_the_earlier_stages_scores(charter):
+    """The stages share one budget: rules that finished stand, the stage still running is named."""
+    ch = charter.model_copy(update={"policy": charter.policy.model_copy(update={"judge_timeout_ms": 50})})
+    t0 = time.perf_counter()
+    v = Gate(ch, judges=[RuleJudge(), Slow()]).check("", "write to bob@example.com")
+    assert time.perf_counter() - t0 < 0.4
+    assert v.decision == "escalate"  # the revise rule fired, the time-out raises it: never allow
+    assert "'slow'" in v.errors[0] and "exceeded" in v.errors[0]
+    assert any(p.source.startswith("rule:") for p in v.principles)
+
+
 def test_judge_returning_garbage_fails_closed(charter):
     class Garbage:
         name, version = "garbage", "g"

@@ -2,7 +2,7 @@
 
 A case leaves the cascade as soon as a stage is *sure* about it: a hard rule that blocks, or
 learned scores that all lie outside the uncertainty band ``(low, high)``. Later stages' learned
-scores replace earlier ones for the same principle; rule scores are kept. Each stage runs under a
+scores replace earlier ones for the same principle; rule scores are kept. The stages share one
 time budget; a stage that raises or runs out of time marks its pending cases as failed, which the
 gate turns into escalate or block (never allow).
 """
@@ -10,7 +10,7 @@ gate turns into escalate or block (never allow).
 from __future__ import annotations
 
 import concurrent.futures as cf
-import time
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -32,17 +32,26 @@ class CaseResult:
     stages: list[str] = field(default_factory=list)
 
 
-def run_with_timeout(judge: Judge, cases: Sequence[Case], charter: Charter, timeout_s: float) -> list[list[Score]]:
-    """Run one judge on a batch; raises JudgeTimeout past ``timeout_s`` and JudgeError on a bad answer."""
-    fut = _POOL.submit(judge.judge, cases, charter)
-    try:
-        out = fut.result(timeout=timeout_s)
-    except cf.TimeoutError:
-        fut.cancel()
-        raise JudgeTimeout(f"judge {judge.name!r} exceeded {timeout_s * 1000:.0f} ms") from None
+def _checked(judge: Judge, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
+    """A judge's answer, or JudgeError when it is not one list of scores per case."""
+    out = judge.judge(cases, charter)
     if not isinstance(out, list) or len(out) != len(cases):
         raise JudgeError(f"judge {judge.name!r} returned {type(out).__name__} for {len(cases)} cases")
     return out
+
+
+class _Run:
+    """One cascade run's state, shared by the worker that runs the stages and the caller that
+    waits for it; the lock makes each stage's results land whole, or not at all once the caller
+    has given up on the worker."""
+
+    def __init__(self, n: int) -> None:
+        self.results = [CaseResult() for _ in range(n)]
+        self.pending = list(range(n))
+        self.learned_seen = [False] * n
+        self.current = ""
+        self.lock = threading.Lock()
+        self.abandoned = False
 
 
 class Cascade:
@@ -70,40 +79,60 @@ class Cascade:
         return all(x <= lo or x >= hi for x in learned)
 
     def run(self, cases: Sequence[Case], charter: Charter, timeout_s: float) -> list[CaseResult]:
-        results = [CaseResult() for _ in cases]
-        pending = list(range(len(cases)))
-        learned_seen = [False] * len(cases)
-        deadline = time.perf_counter() + timeout_s
+        """Run the stages on ``cases`` within ``timeout_s`` in all.
+
+        All stages run in one worker thread, one after another, while the caller waits once for
+        the whole budget (a hand-off per stage cost a single check about a tenth of its time). When
+        the budget runs out, the stages that finished keep their scores and the cases still
+        pending are marked timed out, naming the stage they were waiting on.
+        """
+        run = _Run(len(cases))
+        if not cases:
+            return run.results
+        fut = _POOL.submit(self._stages, run, cases, charter)
+        try:
+            fut.result(timeout=timeout_s)
+        except cf.TimeoutError:
+            with run.lock:
+                run.abandoned = True
+                for i in run.pending:
+                    run.results[i].timed_out = True
+                    run.results[i].errors.append(f"judge {run.current!r} exceeded the time budget of {timeout_s * 1000:.0f} ms")
+        return run.results
+
+    def _stages(self, run: _Run, cases: Sequence[Case], charter: Charter) -> None:
         for stage in self.stages:
-            if not pending:
-                break
-            left = deadline - time.perf_counter()
+            with run.lock:
+                if run.abandoned or not run.pending:
+                    return
+                run.current = stage.name
+                pending = list(run.pending)
             try:
-                if left <= 0:
-                    raise JudgeTimeout(f"time budget of {timeout_s * 1000:.0f} ms spent before judge {stage.name!r}")
-                out = run_with_timeout(stage, [cases[i] for i in pending], charter, left)
-            except JudgeTimeout as e:
-                for i in pending:
-                    results[i].timed_out = True
-                    results[i].errors.append(str(e))
-                break
+                out = _checked(stage, [cases[i] for i in pending], charter)
             except Exception as e:  # fail closed on anything a judge does
-                for i in pending:
-                    results[i].errors.append(f"judge {stage.name!r} failed: {type(e).__name__}: {e}")
-                break
-            still = []
-            for i, scores in zip(pending, out, strict=True):
-                r = results[i]
-                r.stages.append(stage.name)
-                new_learned = {s.principle for s in scores if s.decision is None}
-                if new_learned:
-                    learned_seen[i] = True
-                    r.scores = [s for s in r.scores if s.decision is not None or s.principle not in new_learned]
-                r.scores.extend(scores)
-                if not self._sure(r.scores, learned_seen[i]):
-                    still.append(i)
-            pending = still
-        return results
+                with run.lock:
+                    if not run.abandoned:
+                        timeout = isinstance(e, JudgeTimeout)
+                        for i in pending:
+                            run.results[i].timed_out |= timeout
+                            run.results[i].errors.append(str(e) if timeout else f"judge {stage.name!r} failed: {type(e).__name__}: {e}")
+                        run.pending = []
+                return
+            with run.lock:
+                if run.abandoned:
+                    return
+                still = []
+                for i, scores in zip(pending, out, strict=True):
+                    r = run.results[i]
+                    r.stages.append(stage.name)
+                    new_learned = {s.principle for s in scores if s.decision is None}
+                    if new_learned:
+                        run.learned_seen[i] = True
+                        r.scores = [s for s in r.scores if s.decision is not None or s.principle not in new_learned]
+                    r.scores.extend(scores)
+                    if not self._sure(r.scores, run.learned_seen[i]):
+                        still.append(i)
+                run.pending = still
 
     def judge(self, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
         """Judge protocol: the merged scores; any stage failure raises (the gate fails closed)."""
