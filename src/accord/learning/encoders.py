@@ -39,7 +39,7 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-_SMALL_BATCH = 16  # texts; below this, encoding takes the single-text paths
+_SMALL_BATCH = 8  # texts; up to this many, encoding takes the single-text paths (measured: equal speed at 4, batch wins from 16)
 
 
 class WordLlamaEncoder:
