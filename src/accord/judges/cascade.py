@@ -89,6 +89,7 @@ class Cascade:
         run = _Run(len(cases))
         if not cases:
             return run.results
+        run.current = self.stages[0].name  # named even if the worker never gets a thread in time
         fut = _POOL.submit(self._stages, run, cases, charter)
         try:
             fut.result(timeout=timeout_s)
