@@ -177,6 +177,14 @@ class _VariantLex:
         return out if w.ndim == 2 else out[:, 0]
 
 
+def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` occur in the ascending ``sorted_keys`` (``np.isin`` without its set-up cost)."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
 def _segment_sum(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
     """``out[r] = sum of vals[i] where rows[i] == r`` for ascending ``rows`` (one ``reduceat``)."""
     out = np.zeros((n, vals.shape[1]), np.float64)
@@ -899,9 +907,8 @@ class ValueModel:
         if bridge:
             br = np.array(bridge, dtype=np.int64)
             _, bcol = self._lexical_cols(br[:0, 1], br[:, 1], br[:, 2])
-            key_case = owner_rows[br[:, 0]] * nl + bcol
-            in_case = np.isin(key_case, occ, assume_unique=False)
-            vanished = np.isin(br[:, 0] * nl + bcol, gone_keys)
+            in_case = _member(occ, owner_rows[br[:, 0]] * nl + bcol)
+            vanished = _member(gone_keys, br[:, 0] * nl + bcol)
             new = ~in_case | vanished
             n_row, n_col = br[new, 0], bcol[new]
         base_case, base_col = occ // nl, occ % nl
