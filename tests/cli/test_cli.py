@@ -134,3 +134,19 @@ def test_learn_from_store_needs_reviews_then_applies_the_promotion_gate(tmp_path
     r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"))
     # too little to compare on: the new version is registered, not promoted (exit 1)
     assert r.exit_code == 1 and "not promoted" in r.output
+
+
+def test_check_with_other_cascades(monkeypatch, model_dir):
+    r = run("check", "--action", "hello", "--judges", "rules", "--no-record", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["judge_version"].endswith("@rules-1")
+    r = run("check", "--action", "hello", "--judges", "rules,nope", "--no-record")
+    assert r.exit_code == 2 and "unknown judge 'nope'" in r.output and "llm" in r.output
+    assert "Traceback" not in r.output
+    # an LLM stage that cannot be reached fails closed: the case it should have judged is escalated
+    monkeypatch.setenv("ACCORD_LLM_MODEL", "guard")
+    monkeypatch.setenv("ACCORD_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    r = run("check", "--action", "hello", "--judges", "rules,llm", "--no-record", "--json")
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.stdout)
+    assert v["decision"] == "escalate" and "llm" in v["errors"][0]

@@ -27,6 +27,9 @@ from accord.types import Case, ToolCall, Verdict
 CharterOpt = Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")]
 ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Audit store URL (default: $ACCORD_DATABASE_URL or .accord/accord.db).")]
+JudgesOpt = Annotated[str, typer.Option(
+    "--judges", help="The cascade's stages, cheapest first, by registered name: e.g. rules,model,llm "
+                     "(the llm judge reads ACCORD_LLM_MODEL, ACCORD_LLM_BASE_URL, ACCORD_LLM_API_KEY).")]
 
 charter_app = typer.Typer(help="Work with charters.", no_args_is_help=True)
 
@@ -41,8 +44,20 @@ def _recorder(db: str | None, record: bool, source: str):
     return escalation_recorder(Store.open(db), source)
 
 
-def make_gate(charter: Path | None, model: Path | None, recorder: Any = None) -> Gate:
-    return Gate.from_charter(charter, model=model, recorder=recorder)
+def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = "rules,model") -> Gate:
+    """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
+    names = [n.strip() for n in judges.split(",") if n.strip()]
+    if not names:
+        raise InputError("--judges names no judge", hint="e.g. --judges rules,model or --judges rules,model,llm")
+    if names == ["rules", "model"]:
+        return Gate.from_charter(charter, model=model, recorder=recorder)
+    from accord.charter.loader import load_charter
+    from accord.judges.base import Judge, get_judge
+    from accord.learning.models import load_model
+
+    vm = load_model(model) if "model" in names else None
+    stages: list[Judge] = [vm if n == "model" and vm is not None else get_judge(n) for n in names]
+    return Gate(load_charter(charter), judges=stages, model=vm, recorder=recorder)
 
 
 def init(
@@ -100,12 +115,13 @@ def check(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if any decision is at least this strict: revise, escalate or block.")] = None,
     db: DbOpt = None,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Record verdicts in the audit store.")] = True,
+    judges: JudgesOpt = "rules,model",
 ) -> None:
     """Judge an action (or a file of cases) against the charter and explain the verdict."""
     order = {"allow": 0, "revise": 1, "escalate": 2, "block": 3}
     if fail_on is not None and fail_on not in order:
         raise InputError(f"--fail-on must be one of revise, escalate, block (got {fail_on!r})")
-    gate = make_gate(charter, model, _recorder(db, record, "cli"))
+    gate = make_gate(charter, model, _recorder(db, record, "cli"), judges)
     if input is not None:
         cases = read_cases(input)
         if community is not None:
@@ -242,10 +258,11 @@ def evaluate(
     charter: CharterOpt = None,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    judges: JudgesOpt = "rules,model",
 ) -> None:
     """Measure how well the gate agrees with human labels: precision, recall, F1, AUPRC per principle."""
     labels = read_labels(path)
-    gate = make_gate(charter, model)
+    gate = make_gate(charter, model, judges=judges)
     cases = [Case(context=r.context, action=r.action) for r in labels]
     verdicts: list[Verdict] = []
     with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console,

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from accord.cli.common import cli_errors, console, err_console
+from accord.cli.core import JudgesOpt
 from accord.errors import InputError
 from accord.store.migrate import ENV_VAR
 
@@ -26,7 +27,8 @@ def serve(
                                           help="The upstream's OpenAI base URL, with /v1 (e.g. http://127.0.0.1:8000/v1).")],
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
-    no_model: Annotated[bool, typer.Option("--no-model", help="Judge with the charter's hard rules only (no value model).")] = False,
+    no_model: Annotated[bool, typer.Option("--no-model", help="Judge with the charter's hard rules only (same as --judges rules).")] = False,
+    judges: JudgesOpt = "rules,model",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8787,
     db: Db = None,
@@ -45,9 +47,7 @@ def serve(
     """Run the guard proxy: point any OpenAI client's base_url at http://HOST:PORT/v1."""
     import uvicorn
 
-    from accord.charter.loader import load_charter
-    from accord.gate.gate import Gate
-    from accord.judges.rules import RuleJudge
+    from accord.cli.core import make_gate
     from accord.server.proxy import KeyStore, ProxyConfig, StoreEventLog, StoreSinks, create_app
     from accord.store import Store
 
@@ -61,9 +61,8 @@ def serve(
     if no_model:
         if model is not None:
             raise InputError("--model and --no-model exclude each other")
-        gate = Gate(load_charter(charter), judges=[RuleJudge()])
-    else:
-        gate = Gate.from_charter(charter, model=model)
+        judges = "rules"
+    gate = make_gate(charter, model, judges=judges)
     store = Store.open(db)
     keys = KeyStore(StoreEventLog(store))
     app = create_app(config, gate, sinks=StoreSinks(store), keys=keys)
