@@ -329,17 +329,26 @@ class ValueModel:
                         bb: np.ndarray) -> sparse.csr_matrix:
         """The lexical block from unigram entries ``(urow, uid)`` and bigram entries ``(brow, ba, bb)``.
 
-        Built straight in CSR form from the sorted distinct (row, column) keys: no COO conversion
-        and duplicate summing, which cost more than the product for a single check.
+        A few thousand entries (a single check) are built straight in CSR form from the sorted
+        distinct keys; COO conversion and duplicate summing cost more than the product there. A
+        large batch goes through scipy's COO path, which is twenty times faster at that size. Both
+        give the same matrix.
         """
         nl = self._lexical_dim
         cu, cb = self._lexical_cols(uid, ba, bb)
-        keys = np.unique(np.concatenate([np.asarray(urow, np.int64) * nl + cu, np.asarray(brow, np.int64) * nl + cb]))
-        rows, cols = keys // nl, keys % nl
-        indptr = np.searchsorted(rows, np.arange(n + 1))
-        nnz = np.diff(indptr)
-        data = np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
-        return sparse.csr_matrix((data, cols.astype(np.int32), indptr.astype(np.int32)), shape=(n, nl))
+        if len(cu) + len(cb) <= 4096:
+            keys = np.unique(np.concatenate([np.asarray(urow, np.int64) * nl + cu, np.asarray(brow, np.int64) * nl + cb]))
+            rows, cols = keys // nl, keys % nl
+            indptr = np.searchsorted(rows, np.arange(n + 1))
+            m = sparse.csr_matrix((np.ones(len(keys), np.float32), cols.astype(np.int32), indptr.astype(np.int32)), shape=(n, nl))
+        else:
+            m = sparse.csr_matrix((np.ones(len(cu) + len(cb), np.float32), (np.concatenate([urow, brow]), np.concatenate([cu, cb]))),
+                                  shape=(n, nl))
+            m.sum_duplicates()
+            m.data[:] = 1.0
+        nnz = np.diff(m.indptr)
+        m.data *= np.repeat((self.lexical_scale / np.sqrt(np.maximum(nnz, 1))).astype(np.float32), nnz)
+        return m
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
         """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the precedent keys."""
