@@ -47,7 +47,7 @@ def build_explanation(
             evidence[pid] = [e for e, _ in occl]
             changed = [s.model_copy(update={"score": min(s.score, without)}) if s.principle == pid and s.decision is None else s
                        for s in scores]
-            after = decide(charter, changed, community=community)
+            after = decide(charter, changed, community=community, detail=False)
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
                               f"{after.decision}." if after.decision != outcome.decision else
                               f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")
