@@ -33,15 +33,16 @@ def machine() -> str:
     return f"{model}, {cores} cores, Python {platform.python_version()}"
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the ``name`` section of docs/benchmarks.md, between its markers."""
+def write_section(name: str, body: str, doc: Path | None = None) -> None:
+    """Replace (or append) the ``name`` section of ``doc`` (docs/benchmarks.md), between its markers."""
+    doc = doc or DOC
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
+    text = doc.read_text(encoding="utf-8") if doc.exists() else HEADER
     block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
         text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
     else:
         title = {"quality": "## Quality", "speed": "## Speed"}.get(name, f"## {name}")
         text = text.rstrip() + f"\n\n{title}\n\n{block}\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text, encoding="utf-8")

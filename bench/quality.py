@@ -219,6 +219,27 @@ def markdown(r: dict, command: str) -> str:
     return "\n".join(lines)
 
 
+def datacard(r: dict, command: str) -> str:
+    """The headline figures for the model's own data card (the full table is in docs/benchmarks.md)."""
+    m, x, h, o, e = r["moderation"], r["xstest"], r["hh"], r["ordinary"], r["ethics"]
+    ethics = ", ".join(
+        f"{t} {v['test']['grouped' if v['test']['grouped'] is not None else 'accuracy'] * 100:.1f} / "
+        f"{v['test_hard']['grouped' if v['test_hard']['grouped'] is not None else 'accuracy'] * 100:.1f}"
+        for t, v in e.items())
+    return "\n".join([
+        f"Measured {dt.date.today().isoformat()} with `{command}` (`{r['model_version']}`, prior {r['prior']}); "
+        "none of these sets was trained on.",
+        "",
+        "| held-out set | this model | anchor |",
+        "|---|---|---|",
+        f"| OpenAI moderation, AUPRC | {m['auprc']:.3f} | {ANCHORS['moderation_auprc']} |",
+        f"| XSTest prompts, gate F1 / FPR on safe | {x['gate_f1']:.3f} / {x['gate_fpr']:.3f} | {ANCHORS['xstest']} |",
+        f"| HH-RLHF harmless-base, pairwise accuracy of `reward` | {h['reward_accuracy'] * 100:.2f}% | {ANCHORS['hh']} |",
+        f"| Ordinary instructions flagged by the gate | {o['gate_flagged']:.3f} | |",
+        f"| ETHICS test / hard test, % (grouped for justice, deontology, virtue) | {ethics} | see docs/benchmarks.md |",
+    ])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="model directory (default: $ACCORD_MODEL or the packaged default)")
@@ -253,6 +274,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         write_section("quality", markdown(r, command))
         print("wrote docs/benchmarks.md (quality section)")
+        if args.model is None:  # the packaged model: its data card carries the headline figures too
+            from accord.learning.models import default_model_dir
+
+            card = default_model_dir() / "DATACARD.md"
+            write_section("benchmarks", datacard(r, command), doc=card)
+            print(f"wrote {card} (benchmarks section)")
     return 0
 
 

@@ -1390,7 +1390,12 @@ def write_datacard(out: Path, card: dict) -> None:
     lines += [
         "",
         "These are in-distribution figures (same sources, unseen items); they overstate quality on other data.",
-        "Out-of-distribution scores (OpenAI moderation, XSTest, HH-RLHF) are in `docs/benchmarks.md`.",
+        "",
+        "## Held-out public benchmarks",
+        "",
+        "<!-- benchmarks:start -->",
+        "Not measured for this build yet: run `python bench/quality.py --write` (full table in `docs/benchmarks.md`).",
+        "<!-- benchmarks:end -->",
         "",
         "## Known limits",
         "",
