@@ -1,0 +1,20 @@
+"""The boundary types: trusted construction builds exactly what validation would."""
+
+from __future__ import annotations
+
+from accord.types import Evidence, Explanation, PrincipleResult, Score, Verdict, _trusted_works
+
+
+def test_trusted_construction_matches_validation_on_this_pydantic():
+    assert _trusted_works()  # otherwise the fast path silently falls back to model_construct
+    ev = Evidence(text="kill", start=3, end=7, field="action")
+    values = {"principle": "harm", "score": 0.25, "source": "model", "evidence": [ev], "rule": None,
+              "decision": None, "revised": None}
+    fast, checked = Score.trusted(**values), Score(**values)
+    assert fast == checked and fast.model_dump() == checked.model_dump()
+    assert fast.model_dump_json() == checked.model_dump_json()
+    assert fast.model_copy(update={"score": 0.5}).score == 0.5 and fast.score == 0.25
+    line = PrincipleResult.trusted(id="harm", score=0.25, violated=False, severity="critical", evidence=[ev], source="model")
+    v = Verdict.model_construct(trace_id="t", decision="allow", risk=0.1, principles=[line],
+                                explanation=Explanation(summary="ok"), judge_version="x")
+    assert Verdict.model_validate_json(Verdict.model_validate(v.model_dump()).model_dump_json()).principles[0] == line
