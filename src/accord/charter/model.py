@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -191,8 +191,6 @@ class Charter(_Strict):
                 raise ValueError(f"{'.'.join(map(str, loc))}: {msg}")
         return self
 
-    _DERIVED: ClassVar[tuple[str, ...]] = ("_by_id", "principle_ids", "_tables")
-
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Charter:
         """A copy (see pydantic); lookups derived from the original are dropped, not carried over.
 
@@ -200,8 +198,9 @@ class Charter(_Strict):
         copy duplicates: without this, a copy with other thresholds would decide by the old ones.
         """
         copied = super().model_copy(update=update, deep=deep)
-        for name in self._DERIVED:
-            copied.__dict__.pop(name, None)
+        for name, attr in vars(Charter).items():
+            if isinstance(attr, cached_property):
+                copied.__dict__.pop(name, None)
         return copied
 
     @cached_property

@@ -49,8 +49,6 @@ def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, ju
     names = [n.strip() for n in judges.split(",") if n.strip()]
     if not names:
         raise InputError("--judges names no judge", hint="e.g. --judges rules,model or --judges rules,model,llm")
-    if names == ["rules", "model"]:
-        return Gate.from_charter(charter, model=model, recorder=recorder)
     from accord.charter.loader import load_charter
     from accord.judges.base import Judge, get_judge
     from accord.learning.models import load_model

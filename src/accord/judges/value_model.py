@@ -56,7 +56,7 @@ from accord import errors
 from accord.charter.model import Charter
 from accord.errors import ModelError
 from accord.judges.base import register_judge
-from accord.learning.encoders import Encoder, get_encoder, normalize_rows
+from accord.learning.encoders import Encoder, get_encoder, normalize_rows, segment_sum
 from accord.learning.logistic import balanced_weights, fit_logistic
 from accord.types import Case, Evidence, Precedent, Score
 
@@ -170,8 +170,8 @@ class _VariantLex:
 
     def __matmul__(self, w: np.ndarray) -> np.ndarray:
         W = w if w.ndim == 2 else w[:, None]
-        out = _segment_sum(self.base_case, W[self.base_col], self.n_cases)[self.owner]
-        out -= _segment_sum(self.gone_row, W[self.gone_col], len(self.owner))
+        out = segment_sum(self.base_case, W[self.base_col].astype(np.float64), self.n_cases)[self.owner]
+        out -= segment_sum(self.gone_row, W[self.gone_col].astype(np.float64), len(self.owner))
         out[self.new_row] += W[self.new_col]  # at most one bridging bigram per row
         out *= self.scale[:, None]
         return out if w.ndim == 2 else out[:, 0]
@@ -183,15 +183,6 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
         return np.zeros(len(keys), bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     return sorted_keys[pos] == keys
-
-
-def _segment_sum(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
-    """``out[r] = sum of vals[i] where rows[i] == r`` for ascending ``rows`` (one ``reduceat``)."""
-    out = np.zeros((n, vals.shape[1]), np.float64)
-    if len(rows):
-        starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-        out[rows[starts]] = np.add.reduceat(vals.astype(np.float64), starts, axis=0)
-    return out
 
 
 def as_pair(x: CaseLike) -> tuple[str, str]:
@@ -834,8 +825,7 @@ class ValueModel:
         """Features of each case and of the case minus each span, by token-vector subtraction.
 
         Rows come per case: the case itself, then one row per span. A span's token vectors are
-        summed once (one sparse product for all spans of all cases) and subtracted from the case's
-        sum; the lexical block of a variant keeps every unigram and bigram that does not touch the
+        summed once (one pass for all spans of all cases) and subtracted from the case's sum; the lexical block of a variant keeps every unigram and bigram that does not touch the
         span, plus the bigram that bridges it, as re-tokenising the shortened text would give (see
         :class:`_VariantLex`).
         """

@@ -91,8 +91,10 @@ class WordLlamaEncoder:
     def sum_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Sum of token vectors per id list: one sparse (texts × vocabulary) product with the table.
 
-        A few texts are summed by gathering their rows instead (no sparse matrix to build); both
-        add the same float32 vectors in the same order, so the sums are identical.
+        A few texts are summed by gathering their rows instead (no sparse matrix to build). Both
+        add the same float32 vectors in the same order, so a text embeds to the same bits whether
+        it is checked alone or in a batch (``segment_sum``'s ``reduceat`` rounds differently, so
+        it is not used here).
         """
         if len(ids) <= _SMALL_BATCH:
             out = np.zeros((len(ids), self.dim), np.float32)
@@ -119,11 +121,7 @@ class WordLlamaEncoder:
 
             counts = sparse.csr_matrix((np.ones(len(ids), np.float32), (rows, ids)), shape=(n, self.vocab_size))
             return np.asarray(counts @ self._table, dtype=np.float32)
-        out = np.zeros((n, self.dim), np.float32)
-        if len(rows):
-            starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-            out[rows[starts]] = np.add.reduceat(self._table[ids], starts, axis=0)
-        return out
+        return segment_sum(rows, self._table[ids], n)
 
     def pool(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Raw token-vector sums ``(n, dim)`` and each text's token ids (``int32`` arrays)."""
@@ -149,6 +147,18 @@ class WordLlamaEncoder:
                     low[i] = j
             self._lower = low
         return self._lower
+
+
+def segment_sum(rows: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
+    """``(n, k)``: ``out[r]`` is the sum of ``vals[i]`` over ``rows[i] == r`` (``rows`` ascending).
+
+    One ``reduceat``, accumulating in ``vals``' dtype in row order; rows without entries are zero.
+    """
+    out = np.zeros((n, vals.shape[1]), vals.dtype)
+    if len(rows):
+        starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+        out[rows[starts]] = np.add.reduceat(vals, starts, axis=0)
+    return out
 
 
 def normalize_rows(v: np.ndarray) -> np.ndarray:
