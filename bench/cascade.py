@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score
+from sklearn.metrics import average_precision_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data
 from _report import machine, write_section
 from learning_curve import DiskCachedEncoder, cheap_mixture
+from quality import flag_rates
 from speed import build_cases, clear_encoder_cache
 
 
@@ -77,10 +78,8 @@ def measure(gate: Any, data: Path, cases: list, counter: list[int]) -> dict:
     mod_routed = sum(counter) / len(texts)
     xs, xy, _ = _data.xstest(data)
     flagged = np.array([v.decision != "allow" for v in gate.check_many([Case(action=t) for t in xs], record=False)])
-    xy_arr = np.array(xy)
     return {"checks_per_second": len(cases) / seconds, "seconds": seconds, "routed": routed, "moderation_routed": mod_routed,
-            "moderation_auprc": float(average_precision_score(np.array(y), risk)),
-            "xstest_f1": float(f1_score(xy_arr, flagged)), "xstest_fpr": float(flagged[xy_arr == 0].mean())}
+            "moderation_auprc": float(average_precision_score(np.array(y), risk)), **flag_rates("xstest", np.array(xy), flagged)}
 
 
 def run(data: Path, n: int) -> dict:
