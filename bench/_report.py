@@ -34,7 +34,7 @@ def machine() -> str:
 
 
 def write_section(name: str, body: str, doc: Path | None = None) -> None:
-    """Replace (or append) the ``name`` section of ``doc`` (docs/benchmarks.md), between its markers."""
+    """Replace (or append) the ``name`` section of ``doc`` (docs/benchmarks.md), between its markers, and say so."""
     doc = doc or DOC
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = doc.read_text(encoding="utf-8") if doc.exists() else HEADER
@@ -46,3 +46,5 @@ def write_section(name: str, body: str, doc: Path | None = None) -> None:
         text = text.rstrip() + f"\n\n{title}\n\n{block}\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text, encoding="utf-8")
+    shown = doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc
+    print(f"wrote {shown} ({name} section)")

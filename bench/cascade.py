@@ -143,7 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stronger tier trained in {r['train_seconds']:.0f}s   machine: {machine()}")
     if args.write:
         write_section("cascade", markdown(r, "python bench/cascade.py --write"))
-        print("wrote docs/benchmarks.md (cascade section)")
     return 0
 
 

@@ -272,13 +272,11 @@ def main(argv: list[str] | None = None) -> int:
               f"model@0.5 F1/FPR {q['model_f1']:.3f}/{q['model_fpr']:.3f}   ordinary flagged {q['ordinary_flagged']:.3f}")
     if args.write:
         write_section("quality", markdown(r, command))
-        print("wrote docs/benchmarks.md (quality section)")
         if args.model is None:  # the packaged model: its data card carries the headline figures too
             from accord.learning.models import default_model_dir
 
             card = default_model_dir() / "DATACARD.md"
             write_section("benchmarks", datacard(r, command), doc=card)
-            print(f"wrote {card} (benchmarks section)")
     return 0
 
 

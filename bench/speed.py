@@ -192,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         print(r["profile"])
     if args.write:
         write_section("speed", markdown(r, "python bench/speed.py --write"))
-        print("wrote docs/benchmarks.md (speed section)")
     return 0
 
 
