@@ -6,24 +6,20 @@
 Two gates on the same charter and cases:
 
 * **fast**: rules → the packaged default value model (``Gate.default()``);
-* **cascade**: rules → default model → a stronger tier, ``ValueModel(encoder="minilm")`` (numpy
-  all-MiniLM-L6-v2, no torch), trained here on the charter's examples plus the small permissively
-  licensed mixture of ``bench/learning_curve.py`` (never on the sets below). A case reaches the
-  stronger tier only when some learned score of the default model lies inside the cascade's
-  band (0.2–0.8, the gate's default).
+* **cascade**: rules → default model → the packaged stronger tier (judge ``strong``: a value model
+  on accord's fine-tuned MiniLM encoder, numpy, no torch; trained on the same mixture as the default
+  model, never on the sets below). A case reaches the stronger tier only when some learned score of
+  the default model lies inside the cascade's band (0.2–0.8, the gate's default).
 
 Printed for each: checks per second on mixed cases (uncached texts), the share of cases the
 cascade routes to the stronger tier, the OpenAI-moderation AUPRC of the verdicts' ``risk``, and
-XSTest gate F1 / false-positive rate (flagged = decision ≠ allow). MiniLM embeddings of the
-training mixture are cached on disk (``$ACCORD_BENCH_CACHE``); the timed cases are not. Figures
-only; nothing asserts.
+XSTest gate F1 / false-positive rate (flagged = decision ≠ allow). Figures only; nothing asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,31 +31,8 @@ from sklearn.metrics import average_precision_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data
 from _report import machine, write_section
-from learning_curve import DiskCachedEncoder, cheap_mixture
 from quality import flag_rates
 from speed import build_cases, clear_encoder_cache
-
-
-def strong_tier(data: Path, charter: Any) -> Any:
-    """The MiniLM value model, trained on the charter's examples and the cheap mixture."""
-    from accord.judges.value_model import ValueModel
-    from accord.learning import encoders as enc_mod
-    from accord.learning import minilm
-    from accord.learning.feedback import TrainingSet, charter_examples
-
-    cache = Path(os.environ.get("ACCORD_BENCH_CACHE", Path.home() / ".cache" / "accord" / "bench")) / "minilm.npz"
-    disk = DiskCachedEncoder(minilm.MiniLMEncoder(), cache)
-    enc_mod.register_encoder("minilm", lambda: disk)
-    enc_mod._INSTANCES.pop("minilm", None)
-    texts, y, sources = cheap_mixture(data)
-    ts = TrainingSet()
-    ts.extend(charter_examples(charter))
-    for t, lab, s in zip(texts, y, sources, strict=True):
-        ts.add("", t, bool(lab), source=s)
-    model = ValueModel(charter.principle_ids, encoder="minilm", random_state=0).fit(ts.cases, ts.y, **ts.fit_kwargs())
-    disk.save()  # only the training mixture: the timed cases below are embedded afresh each run
-    model.name = "minilm"  # the cascade records stages by name; the default tier is "model"
-    return model
 
 
 def measure(gate: Any, data: Path, cases: list, counter: list[int]) -> dict:
@@ -85,6 +58,7 @@ def measure(gate: Any, data: Path, cases: list, counter: list[int]) -> dict:
 def run(data: Path, n: int) -> dict:
     from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
+    from accord.judges.base import get_judge
     from accord.judges.rules import RuleJudge
     from accord.learning.models import load_model
 
@@ -93,8 +67,8 @@ def run(data: Path, n: int) -> dict:
     charter = charter.model_copy(update={"policy": charter.policy.model_copy(update={"judge_timeout_ms": 600_000})})
     fast_model = load_model(None)
     t0 = time.perf_counter()
-    strong = strong_tier(data, charter)
-    train_s = time.perf_counter() - t0
+    strong = get_judge("strong")
+    load_s = time.perf_counter() - t0
     counter: list[int] = []
     judge = strong.judge
 
@@ -108,23 +82,22 @@ def run(data: Path, n: int) -> dict:
     cases = build_cases(data, n, seed=7)
     fast.check_many(build_cases(data, 64, seed=98), record=False)  # warm both paths
     cascade.check_many(build_cases(data, 64, seed=99), record=False)
-    return {"n": n, "train_seconds": train_s, "fast": measure(fast, data, cases, counter),
+    return {"n": n, "load_seconds": load_s, "strong_version": strong.version, "fast": measure(fast, data, cases, counter),
             "cascade": measure(cascade, data, [c.model_copy() for c in cases], counter)}
 
 
 def markdown(r: dict, command: str) -> str:
     f, c = r["fast"], r["cascade"]
     return "\n".join([
-        f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}. Stronger tier: "
-        f"`ValueModel(encoder=\"minilm\")` (numpy MiniLM), trained here on the charter's examples and "
-        f"the small mixture of `bench/learning_curve.py` ({r['train_seconds']:.0f} s with that mixture's embeddings cached); band 0.2–0.8.",
+        f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}. Stronger tier: the packaged "
+        f"`strong` judge (`{r['strong_version']}`: a value model on accord's fine-tuned MiniLM encoder, numpy); band 0.2–0.8.",
         "",
         "| gate | checks/s, " + f"{r['n']:,} mixed cases | routed to the stronger tier | OpenAI moderation AUPRC (risk) "
         "| XSTest gate F1 / FPR |",
         "|---|---:|---:|---:|---|",
         f"| fast: rules → default model | {f['checks_per_second']:,.0f} | — | {f['moderation_auprc']:.3f} | "
         f"{f['xstest_f1']:.3f} / {f['xstest_fpr']:.3f} |",
-        f"| cascade: rules → default → MiniLM | {c['checks_per_second']:,.0f} | {c['routed']:.1%} "
+        f"| cascade: rules → default → strong | {c['checks_per_second']:,.0f} | {c['routed']:.1%} "
         f"(moderation set: {c['moderation_routed']:.1%}) | {c['moderation_auprc']:.3f} | {c['xstest_f1']:.3f} / {c['xstest_fpr']:.3f} |",
     ])
 
@@ -140,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         m = r[name]
         print(f"{name:8s} {m['checks_per_second']:8,.0f} checks/s   routed {m['routed']:6.1%} (moderation {m['moderation_routed']:.1%})   "
               f"moderation AUPRC {m['moderation_auprc']:.3f}   XSTest F1/FPR {m['xstest_f1']:.3f}/{m['xstest_fpr']:.3f}")
-    print(f"stronger tier trained in {r['train_seconds']:.0f}s   machine: {machine()}")
+    print(f"stronger tier {r['strong_version']} loaded in {r['load_seconds']:.1f}s   machine: {machine()}")
     if args.write:
         write_section("cascade", markdown(r, "python bench/cascade.py --write"))
     return 0

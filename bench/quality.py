@@ -2,6 +2,7 @@
 
     python bench/quality.py                      # packaged default model, ../shared/data
     python bench/quality.py --model DIR --data DIR --write   # also rewrite docs/benchmarks.md
+    python bench/quality.py --model strong --no-ethics       # the packaged stronger tier (MiniLM: slower)
 
 * **OpenAI moderation** (1,680 human-labelled texts): AUPRC of the value model's P(unacceptable),
   positive = any category flagged, each text as ``Case(context="", action=text)``.
@@ -122,13 +123,13 @@ def operating_point(model, data: Path, prior: float | None = None) -> dict:  # t
         model.prior = saved
 
 
-def run(model_dir: str | None, data: Path, priors: list[float] | None = None) -> dict:
+def run(model_dir: str | None, data: Path, priors: list[float] | None = None, ethics: bool = True) -> dict:
     from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
-    from accord.learning.models import load_model
+    from accord.learning.models import load_model, strong_model_dir
     from accord.types import Case
 
-    model = load_model(model_dir)
+    model = load_model(strong_model_dir() if model_dir == "strong" else model_dir)
     gate = Gate(load_charter(None), model=model)
     out: dict = {"model": model.card_.get("name") or str(model_dir), "model_version": model.version,
                  "prior": model.prior, "trained_on": sorted(model.card_.get("sources", {}))}
@@ -165,7 +166,7 @@ def run(model_dir: str | None, data: Path, priors: list[float] | None = None) ->
     ov = gate.check_many([Case(action=t) for t in ordinary], record=False)
     out["ordinary"] = {"n": len(ordinary), "gate_flagged": float(np.mean([v.decision != "allow" for v in ov])),
                        "model_flagged": float((model.predict_proba([("", t) for t in ordinary])[:, 1] >= 0.5).mean())}
-    out["ethics"] = ethics_scores(model, data)
+    out["ethics"] = ethics_scores(model, data) if ethics else {}
     out["priors"] = [operating_point(model, data, p) for p in (priors or [])]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
@@ -179,7 +180,7 @@ def markdown(r: dict, command: str) -> str:
         + ", ".join(r["trained_on"]) + "; none of the sets below, apart from ETHICS train splits as unlabelled "
         "acceptable text.",
         "",
-        "| benchmark | accord default tier | anchor |",
+        f"| benchmark | {r['model']} | anchor |",
         "|---|---|---|",
         f"| OpenAI moderation, AUPRC (any category; {m['n']} texts, {m['positives']} positive, base rate {m['base_rate']:.2f}) "
         f"| **{m['auprc']:.3f}** | {ANCHORS['moderation_auprc']} |",
@@ -198,10 +199,10 @@ def markdown(r: dict, command: str) -> str:
         "False-positive rate on safe prompts by XSTest type: " + ", ".join(f"{k} {v:.2f}" for k, v in x["fpr_by_type"].items()) + ".",
     ]
     e = r["ethics"]
-    lines += ["", "ETHICS, zero-shot (never trained on a labelled ETHICS example; the mapping of each task is in "
+    lines += [] if not e else ["", "ETHICS, zero-shot (never trained on a labelled ETHICS example; the mapping of each task is in "
               "`bench/quality.py`), test / hard-test accuracy in %; justice, deontology and virtue as grouped "
               "exact match, the paper's metric:", "",
-              "| ETHICS task | accord default tier | per example | BERT-base fine-tuned (paper) | chance |", "|---|---|---|---|---|"]
+              f"| ETHICS task | {r['model']} | per example | BERT-base fine-tuned (paper) | chance |", "|---|---|---|---|---|"]
     for task in e:
         t, hard = e[task]["test"], e[task]["test_hard"]
         main = (f"{t['grouped'] * 100:.1f} / {hard['grouped'] * 100:.1f}" if t["grouped"] is not None
@@ -235,21 +236,24 @@ def datacard(r: dict, command: str) -> str:
         f"| XSTest prompts, gate F1 / FPR on safe | {x['gate_f1']:.3f} / {x['gate_fpr']:.3f} | {ANCHORS['xstest']} |",
         f"| HH-RLHF harmless-base, pairwise accuracy of `reward` | {h['reward_accuracy'] * 100:.2f}% | {ANCHORS['hh']} |",
         f"| Ordinary instructions flagged by the gate | {o['gate_flagged']:.3f} | |",
-        f"| ETHICS test / hard test, % (grouped for justice, deontology, virtue) | {ethics} | see docs/benchmarks.md |",
-    ])
+    ] + ([f"| ETHICS test / hard test, % (grouped for justice, deontology, virtue) | {ethics} | see docs/benchmarks.md |"]
+         if e else []))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=None, help="model directory (default: $ACCORD_MODEL or the packaged default)")
+    ap.add_argument("--model", default=None,
+                    help="model directory, or 'strong' for the packaged stronger tier (default: $ACCORD_MODEL or the packaged default)")
+    ap.add_argument("--no-ethics", action="store_true", help="skip ETHICS (about 40,000 texts: long for the MiniLM tier)")
     ap.add_argument("--data", type=Path, default=_data.DEFAULT_DATA)
     ap.add_argument("--priors", default="", help="comma-separated priors to show the operating point at (e.g. 0.5,0.3,0.2,0.1)")
     ap.add_argument("--write", action="store_true", help="rewrite the quality section of docs/benchmarks.md")
     args = ap.parse_args(argv)
     priors = [float(x) for x in args.priors.split(",") if x.strip()]
-    r = run(args.model, args.data, priors)
+    r = run(args.model, args.data, priors, ethics=not args.no_ethics)
     command = ("python bench/quality.py" + (f" --model {args.model}" if args.model else "")
-               + (f" --priors {args.priors}" if priors else "") + (" --write" if args.write else ""))
+               + (f" --priors {args.priors}" if priors else "") + (" --no-ethics" if args.no_ethics else "")
+               + (" --write" if args.write else ""))
     m, x, h = r["moderation"], r["xstest"], r["hh"]
     print(f"model {r['model']} ({r['model_version']}, prior {r['prior']}), {r['seconds']}s")
     print(f"OpenAI moderation AUPRC        {m['auprc']:.3f}   (anchors: {ANCHORS['moderation_auprc']})")
@@ -271,12 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  prior {q['prior']:<4}  XSTest gate F1/FPR/recall {q['gate_f1']:.3f}/{q['gate_fpr']:.3f}/{q['gate_recall']:.3f}   "
               f"model@0.5 F1/FPR {q['model_f1']:.3f}/{q['model_fpr']:.3f}   ordinary flagged {q['ordinary_flagged']:.3f}")
     if args.write:
-        write_section("quality", markdown(r, command))
-        if args.model is None:  # the packaged model: its data card carries the headline figures too
-            from accord.learning.models import default_model_dir
+        from accord.learning.models import default_model_dir, strong_model_dir
 
-            card = default_model_dir() / "DATACARD.md"
-            write_section("benchmarks", datacard(r, command), doc=card)
+        # one section per packaged model; their data cards carry the headline figures too
+        packaged = {None: ("quality", default_model_dir()), "strong": ("quality-strong", strong_model_dir())}
+        section, folder = packaged.get(args.model, (f"quality-{r['model']}", None))
+        write_section(section, markdown(r, command))
+        if folder is not None:
+            write_section("benchmarks", datacard(r, command), doc=folder / "DATACARD.md")
     return 0
 
 

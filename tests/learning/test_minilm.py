@@ -108,3 +108,66 @@ def test_bad_model_folder_is_a_model_error(tmp_path):
 
     with pytest.raises(ModelError, match="cannot load MiniLM"):
         MiniLMEncoder(tmp_path)
+
+
+# --------------------------------------------------------------------------- the fine-tuned tier
+# first six dimensions from the torch LoRA model as trained (adapter applied unmerged, fp32), which
+# the numpy encoder must reproduce after merging the adapter into its weights
+ADAPTED_REFERENCE = {
+    "How do I kill a Python process?": [0.070189, 0.008155, -0.060588, -0.040719, -0.005985, -0.078024],
+    "Write a threatening message to my neighbour so she moves out.": [0.035074, 0.119178, -0.011932, 0.053754, -0.049513, 0.090089],
+}
+
+
+def _tiny_adapter(path, *, out=4, inp=3, rank=2, name="q"):
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(rank, inp)).astype(np.float16), rng.normal(size=(out, rank)).astype(np.float16)
+    save_file({f"0.{name}.A": a, f"0.{name}.B": b, "head.weight": np.zeros((2, inp), np.float32)}, str(path))
+    return a.astype(np.float32), b.astype(np.float32)
+
+
+def test_merge_adapter_adds_the_low_rank_product(tmp_path):
+    from accord.learning.minilm import merge_adapter
+
+    key = "encoder.layer.0.attention.self.query.weight"
+    w = {key: np.ones((4, 3), np.float32), "other": np.zeros(2, np.float32)}
+    a, b = _tiny_adapter(tmp_path / "a.safetensors")
+    merged = merge_adapter(w, tmp_path / "a.safetensors")
+    np.testing.assert_allclose(merged[key], 1.0 + b @ a, rtol=1e-6)
+    assert merged["other"] is w["other"] and np.all(w[key] == 1.0)  # the base weights are not modified
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "shape", "empty"])
+def test_bad_adapter_is_a_model_error(tmp_path, problem):
+    from safetensors.numpy import save_file
+
+    from accord.learning.minilm import merge_adapter
+
+    w = {"encoder.layer.0.attention.self.query.weight": np.ones((4, 3), np.float32)}
+    path = tmp_path / "a.safetensors"
+    if problem == "corrupt":
+        path.write_bytes(b"not safetensors")
+    elif problem == "shape":
+        _tiny_adapter(path, out=5)
+    elif problem == "empty":
+        save_file({"head.bias": np.zeros(2, np.float32)}, str(path))
+    with pytest.raises(ModelError) as e:
+        merge_adapter(w, path)
+    assert str(path) in str(e.value) and "finetune_minilm.py" in e.value.for_humans()
+
+
+@needs_package
+def test_fine_tuned_encoder_matches_training_and_separates_harm():
+    from accord.learning.encoders import encoder_names, get_encoder
+    from accord.learning.minilm import AccordMiniLMEncoder
+
+    assert "minilm-accord" in encoder_names()
+    texts = list(ADAPTED_REFERENCE)
+    v = AccordMiniLMEncoder().encode(texts)
+    for row, t in zip(v, texts, strict=True):
+        np.testing.assert_allclose(row[:6], ADAPTED_REFERENCE[t], atol=2e-5, err_msg=t)
+    # the adapter changes the geometry: the base encoder's vectors differ
+    base = get_encoder("minilm").encode(texts)
+    assert float(np.min(np.sum(base * v, axis=1))) < 0.99

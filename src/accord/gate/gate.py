@@ -23,7 +23,7 @@ from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
 from accord.gate.policy import Outcome, decide
-from accord.judges.base import Judge
+from accord.judges.base import CASES_PER_BUDGET, Judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import ValueModel
@@ -161,8 +161,10 @@ class Gate:
     def _check_many(self, cases: Sequence[Case], *, record: bool) -> list[Verdict]:
         t0 = time.perf_counter()
         n = len(cases)
-        # the time budget is per 256 cases, so a large batch is not failed for being large
-        budget = self.charter.policy.judge_timeout_ms / 1000 * max(1, -(-n // 256))
+        # one time budget per as many cases as the slowest stage handles in one (256 for the
+        # fast tier), so a large batch is not failed for being large
+        per = min(max(1, int(getattr(j, "cases_per_budget", CASES_PER_BUDGET))) for j in self.cascade.stages)
+        budget = self.charter.policy.judge_timeout_ms / 1000 * max(1, -(-n // per))
         results = self.cascade.run(cases, self.charter, budget) if n else []
         precedents = self._precedents(cases, results)
         outcomes = [decide(self.charter, r.scores, community=c.community, error=bool(r.errors) and not r.timed_out,

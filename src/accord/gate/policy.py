@@ -84,6 +84,7 @@ def decide(
                 severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
+    ruled = {s.principle for s in rule_scores}
     model_decision: Decision = "allow"
     model_decisive: list[tuple[int, float, str]] = []
     for s in scores:
@@ -104,9 +105,7 @@ def decide(
             if d != "allow":
                 model_decision = _stricter(model_decision, d)
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
-        if detail:
-            prev = results.get(s.principle)
-            if prev is None or prev.source == "model":
+        if detail and s.principle not in ruled:  # a rule's line for a principle outranks a learned one
                 results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
                                                  severity=severity, evidence=s.evidence, source=s.source)
     final = _stricter(decision, model_decision)

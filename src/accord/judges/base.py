@@ -10,6 +10,9 @@ from accord.charter.model import Charter
 from accord.errors import RegistryError
 from accord.types import Case, Score
 
+#: cases a judge is assumed to handle within one ``judge_timeout_ms`` unless it says otherwise
+CASES_PER_BUDGET = 256
+
 
 @runtime_checkable
 class Judge(Protocol):
@@ -19,6 +22,12 @@ class Judge(Protocol):
     case, the scores it has an opinion on (a judge may say nothing about a principle).
     A judge raises :class:`~accord.errors.JudgeError` (or anything) on failure; the gate
     fails closed on it.
+
+    A judge may also say how many cases it can be expected to judge within one
+    ``policy.judge_timeout_ms`` (attribute ``cases_per_budget``, default
+    :data:`CASES_PER_BUDGET`): the gate grants a batch one budget per that many cases, so a slow
+    stage (a transformer, an LLM) is not timed out on a batch merely for being slow, while a
+    single check keeps the charter's budget.
     """
 
     name: str

