@@ -31,6 +31,8 @@ Tiers:
   licensed mixture (the default charter's examples; AdvBench, StrongREJECT and HarmBench harmful
   behaviours; Davidson tweets; ToxiGen seed statements; CoCoNot contrast prompts), none of which
   is the OpenAI set.
+* ``strong``: the packaged stronger tier (``load_model(strong_model_dir())``: accord's fine-tuned
+  MiniLM, ``minilm-accord``), trained on the default model's mixture.
 * ``minilm-scratch`` (optional): no base; the charter's examples plus the N labels only.
 
 Anchors (zero-shot, published): Llama Guard 1 0.847, OpenAI moderation API 0.856 AUPRC.
@@ -346,7 +348,7 @@ def plot(path: Path, results: dict[str, Any], meta: dict[str, Any], ns: Sequence
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 5.6), dpi=120)
-    colours = {"default": "#1f77b4", "minilm": "#d62728", "minilm-scratch": "#9467bd"}
+    colours = {"default": "#1f77b4", "minilm": "#d62728", "minilm-scratch": "#9467bd", "strong": "#2ca02c"}
     for tier, res in results.items():
         c = colours.get(tier, "#333333")
         for strat, style in (("uncertainty", "-"), ("random", "--")):
@@ -363,8 +365,8 @@ def plot(path: Path, results: dict[str, Any], meta: dict[str, Any], ns: Sequence
     ax.axhline(chance, color="#999999", ls="-", lw=0.8)
     ax.text(ns[0], chance - 0.006, f"chance (share unacceptable) {chance:.2f}", ha="left", va="top", fontsize=8, color="#666666")
     for n, t in TARGETS.items():
-        ax.plot([n], [t], marker="*", color="#2ca02c", ms=11, ls="none")
-    ax.plot([], [], marker="*", color="#2ca02c", ls="none", label="issue-6 targets")
+        ax.plot([n], [t], marker="*", color="#000000", ms=11, ls="none")
+    ax.plot([], [], marker="*", color="#000000", ls="none", label="issue-6 targets")
     ax.set_xlabel("labels from the target distribution (N)")
     ax.set_ylabel(f"AUPRC on {TEST_SIZE} held-out texts")
     ax.set_title("OpenAI moderation set: agreement with people after N labels")
@@ -382,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--tiers", default="default,minilm", help="comma-separated: default, minilm, minilm-scratch")
+    ap.add_argument("--tiers", default="default,minilm,strong", help="comma-separated: default, minilm, strong, minilm-scratch")
     ap.add_argument("--threads", type=int, default=None, help="BLAS threads for MiniLM (default: leave as is)")
     ap.add_argument("--model", type=Path, default=None, help="base model directory for the default tier (default: the packaged one)")
     ap.add_argument("--render-only", action="store_true", help="redraw the page and plot from learning-curve.json")
@@ -482,6 +484,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "encoder": "minilm",
                 }
                 results[tier] = _scratch(tier, texts, y, charter, seeds)
+        elif tier == "strong":
+            from accord.learning import minilm
+            from accord.learning.models import strong_model_dir
+
+            disk_cached("minilm-accord", lambda: minilm.AccordMiniLMEncoder(threads=args.threads))
+            enc_mod._INSTANCES.pop("minilm-accord", None)
+            base_s = load_model(strong_model_dir())
+            meta["tiers"][tier] = {
+                "title": "Stronger tier: the packaged `strong` model (fine-tuned MiniLM, numpy)",
+                "short": "strong (minilm-accord)",
+                "about": (f"Base: the packaged stronger tier `{(base_s.card_ or {}).get('name', 'accord-strong')}` "
+                          f"({base_s.version}, encoder `minilm-accord`: all-MiniLM-L6-v2 with accord's LoRA adapter, "
+                          "trained on the default model's mixture; see its data card). Never trained on the OpenAI set."),
+                "model": base_s.version, "encoder": "minilm-accord",
+                "calibration": [float(x) for x in getattr(base_s, "calibration_", (1.0, 0.0))],
+            }
+            results[tier] = run_tier(tier, lambda b=base_s: b, texts, y, charter, seeds, NS)
         else:
             print(f"unknown tier {tier!r}", file=sys.stderr)
             return 2
@@ -489,11 +508,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             e.save()
         print(f"[{tier}] done in {time.perf_counter() - t0:.0f}s", flush=True)
 
-    if "minilm" in tiers or "minilm-scratch" in tiers:
+    if {"minilm", "minilm-scratch", "strong"} & set(tiers):
         t0 = time.perf_counter()
-        wl = np.asarray(enc_mod.get_encoder("wordllama").encode(texts), dtype=np.float32)
-        ml = np.asarray(enc_mod.get_encoder("minilm").encode(texts), dtype=np.float32)
-        pr = probes(texts, y, seeds, NS, {"wordllama": wl, "minilm": ml, "minilm + wordllama": np.hstack([ml, wl])})
+        feats = {"wordllama": np.asarray(enc_mod.get_encoder("wordllama").encode(texts), dtype=np.float32)}
+        if "minilm" in tiers or "minilm-scratch" in tiers:
+            feats["minilm"] = np.asarray(enc_mod.get_encoder("minilm").encode(texts), dtype=np.float32)
+            feats["minilm + wordllama"] = np.hstack([feats["minilm"], feats["wordllama"]])
+        if "strong" in tiers:
+            feats["minilm-accord"] = np.asarray(enc_mod.get_encoder("minilm-accord").encode(texts), dtype=np.float32)
+        pr = probes(texts, y, seeds, NS, feats)
         meta["probes"] = pr
         print(f"[probes] done in {time.perf_counter() - t0:.0f}s", flush=True)
 

@@ -106,8 +106,8 @@ def decide(
                 model_decision = _stricter(model_decision, d)
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
         if detail and s.principle not in ruled:  # a rule's line for a principle outranks a learned one
-                results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
-                                                 severity=severity, evidence=s.evidence, source=s.source)
+            results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
+                                             severity=severity, evidence=s.evidence, source=s.source)
     final = _stricter(decision, model_decision)
     rule = rule if final == decision else None
     decision = final
