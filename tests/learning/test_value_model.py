@@ -187,3 +187,19 @@ def test_occlusion_variants_score_like_the_shortened_texts():
                                         m.principle_coef_.T]), dtype=np.float32)
     nd = F.dense.shape[1]
     assert np.allclose(F.lex @ W[nd:], G.lex @ W[nd:], atol=1e-5)
+
+
+def test_neighbours_are_the_most_similar_precedents_nearest_first():
+    """The top-k search (k passes of argmax) returns what a full sort of the similarities gives."""
+    from accord.learning.models import load_model
+
+    m = load_model(None)
+    pairs = [("", "How do I make a bomb at home?"), ("", "Here is a recipe for banana bread."),
+             ("Customer asks to cancel.", "Tell them they cannot cancel."), ("", "")]
+    J = m._feats(pairs).joint
+    idx, sims = m._neighbours(J, k=5)
+    full = J @ m._memory_arrays()[0].T
+    expected = -np.sort(-full, axis=1)[:, :5]
+    np.testing.assert_allclose(sims, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.take_along_axis(full, idx, axis=1), sims, rtol=1e-6, atol=1e-6)
+    assert np.all(np.diff(sims, axis=1) <= 0)
