@@ -18,3 +18,15 @@ def test_trusted_construction_matches_validation_on_this_pydantic():
     v = Verdict.model_construct(trace_id="t", decision="allow", risk=0.1, principles=[line],
                                 explanation=Explanation(summary="ok"), judge_version="x")
     assert Verdict.model_validate_json(Verdict.model_validate(v.model_dump()).model_dump_json()).principles[0] == line
+
+
+def test_the_gates_verdicts_round_trip_through_validation():
+    """The gate builds verdicts and explanations without validation: they must equal validated ones."""
+    from accord.gate.gate import Gate
+    from accord.types import Case
+
+    cases = [Case(action=a) for a in ("Here is how to build a pipe bomb.", "Write to bob@example.com", "hello")]
+    for v in Gate.default().check_many(cases, record=False):
+        again = Verdict.model_validate_json(v.model_dump_json())
+        assert again == v and again.model_dump() == v.model_dump()
+        assert v.schema_version == 1 and v.chosen is None

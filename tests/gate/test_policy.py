@@ -92,3 +92,23 @@ def test_default_charter_policy_is_consistent():
     for sev in ("critical", "high", "medium", "low"):
         t = c.policy.thresholds[sev]
         assert 0 < t.escalate <= t.block <= 1
+
+
+def test_decision_of_is_decides_decision():
+    """The gate's shortcut for the other communities' decisions agrees with the full policy."""
+    import random
+
+    from accord.gate.policy import decision_of
+
+    rng = random.Random(0)
+    pids = ["crit", "high", "med", "low", "unknown"]
+    for _ in range(3000):
+        scores = [s(p, round(rng.random() ** rng.choice([0.5, 1, 3]), 3)) for p in rng.sample(pids, rng.randint(0, 5))]
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            d = rng.choice(["allow", "revise", "escalate", "block"])
+            scores.append(Score(principle=rng.choice(pids[:4]), score=1.0 if d != "allow" else 0.0, source="rule:x",
+                                rule="x", decision=d, revised="fixed" if d == "revise" else None))
+        for community in (None, "strict", "lenient"):
+            error, timed_out = rng.random() < 0.1, rng.random() < 0.1
+            assert decision_of(C, scores, community=community, error=error, timed_out=timed_out) == \
+                decide(C, scores, community=community, error=error, timed_out=timed_out).decision, (scores, community)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accord.charter.model import Charter
-from accord.gate.policy import Outcome, decide
+from accord.gate.policy import Outcome, decision_of
 from accord.types import Case, Evidence, Explanation, Precedent, Score
 
 _VERB = {"allow": "Allowed", "revise": "Revised", "block": "Blocked", "escalate": "Escalated to a person"}
@@ -47,9 +47,9 @@ def build_explanation(
             evidence[pid] = [e for e, _ in occl]
             changed = [s.model_copy(update={"score": min(s.score, without)}) if s.principle == pid and s.decision is None else s
                        for s in scores]
-            after = decide(charter, changed, community=community, detail=False)
+            after = decision_of(charter, changed, community=community)
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
-                              f"{after.decision}." if after.decision != outcome.decision else
+                              f"{after}." if after != outcome.decision else
                               f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")
     elif outcome.rule is not None and outcome.decision != "allow":
         counterfactual = f"Had rule '{outcome.rule}' not matched, the value model's scores alone would decide."
@@ -57,8 +57,8 @@ def build_explanation(
         t = charter.threshold(top.id, community)
         counterfactual = f"It would be escalated if {top.id} scored {t.escalate:.2f} or more (it scored {top.score:.2f})."
     # every field is built here from validated parts: skip re-validating the precedents
-    return Explanation.model_construct(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
-                                       counterfactual=counterfactual), evidence
+    return Explanation.trusted(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
+                               counterfactual=counterfactual), evidence
 
 
 def evidence_text(evidence: list[Evidence]) -> str:

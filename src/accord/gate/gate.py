@@ -22,13 +22,14 @@ from accord.charter.loader import load_charter
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
-from accord.gate.policy import Outcome, decide
+from accord.gate.policy import Outcome, decide, decision_of
 from accord.judges.base import CASES_PER_BUDGET, Judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import ValueModel
 from accord.learning.models import load_model
 from accord.types import (
+    SCHEMA_VERSION,
     Case,
     Decision,
     Evidence,
@@ -207,11 +208,11 @@ class Gate:
         error = bool(r.errors) and not r.timed_out
         communities: dict[str, Decision] = {}
         if self.charter.communities:
-            communities["default"] = outcome.decision if case.community is None else decide(
-                self.charter, r.scores, error=error, timed_out=r.timed_out, detail=False).decision
+            communities["default"] = outcome.decision if case.community is None else decision_of(
+                self.charter, r.scores, error=error, timed_out=r.timed_out)
             for name in self.charter.communities:
-                communities[name] = outcome.decision if name == case.community else decide(
-                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out, detail=False).decision
+                communities[name] = outcome.decision if name == case.community else decision_of(
+                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out)
         try:
             explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, occlusion=occlusion,
                                                       precedents=precedents, errors=r.errors, community=case.community)
@@ -222,7 +223,8 @@ class Gate:
                       for p in outcome.principles]
         # built from validated parts (scores are clipped to [0, 1] by the judges, risk by the policy):
         # constructing without re-validation keeps the gate's per-case overhead small
-        return Verdict.model_construct(
+        return Verdict.trusted(
+            schema_version=SCHEMA_VERSION,
             trace_id=uuid.uuid4().hex,
             case_id=case.id,
             decision=outcome.decision,
@@ -232,6 +234,7 @@ class Gate:
             communities=communities,
             contested=len(set(communities.values())) > 1,
             revised=outcome.revised,
+            chosen=None,
             judge_version=self.version,
             errors=r.errors,
             latency_ms=round(ms, 3),

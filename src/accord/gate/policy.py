@@ -45,6 +45,40 @@ def _stricter(a: Decision, b: Decision) -> Decision:
     return a if DECISION_ORDER[a] >= DECISION_ORDER[b] else b
 
 
+_DECISIONS: tuple[Decision, ...] = ("allow", "revise", "escalate", "block")  # by DECISION_ORDER
+
+
+def decision_of(charter: Charter, scores: Sequence[Score], *, community: str | None = None, error: bool = False,
+                timed_out: bool = False) -> Decision:
+    """``decide(...).decision`` without the rest of the outcome.
+
+    The gate asks it for every other community of every case (the verdict shows each community's
+    decision), so it skips the principle lines, risk and ordering :func:`decide` builds.
+    """
+    table = charter.policy_table(community)
+    best = 0
+    allow_rule = False
+    for s in scores:
+        if s.decision is not None:
+            o = DECISION_ORDER[s.decision]
+            best = o if o > best else best
+            allow_rule = allow_rule or s.decision == "allow"
+    if not allow_rule and best < 3:
+        for s in scores:
+            if s.decision is None:
+                row = table.get(s.principle)
+                if row is not None:
+                    eff = min(s.score * row[2], 1.0)
+                    o = 3 if eff >= row[1] else 2 if eff >= row[0] else 0
+                    best = o if o > best else best
+    decision = _DECISIONS[best]
+    if error:
+        decision = _stricter(decision, charter.policy.on_error)
+    if timed_out:
+        decision = _stricter(decision, charter.policy.on_timeout)
+    return decision
+
+
 def decide(
     charter: Charter,
     scores: Sequence[Score],
@@ -52,13 +86,8 @@ def decide(
     community: str | None = None,
     error: bool = False,
     timed_out: bool = False,
-    detail: bool = True,
 ) -> Outcome:
-    """Apply the charter's policy to one case's scores.
-
-    ``detail=False`` leaves ``principles`` empty (the decision, risk and decisive principles are the
-    same): the gate uses it for the other communities' decisions, where only the decision is shown.
-    """
+    """Apply the charter's policy to one case's scores (:func:`decision_of` when only the decision is needed)."""
     table = charter.policy_table(community)
     decision: Decision = "allow"
     risk = 0.0
@@ -78,10 +107,9 @@ def decide(
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)
         risk = max(risk, _RULE_RISK[d])
-        if detail:
-            results[s.principle] = construct(
-                id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
-                severity=table[s.principle][3], evidence=s.evidence, source=s.source)
+        results[s.principle] = construct(
+            id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
+            severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
     ruled = {s.principle for s in rule_scores}
@@ -105,7 +133,7 @@ def decide(
             if d != "allow":
                 model_decision = _stricter(model_decision, d)
                 model_decisive.append((DECISION_ORDER[d], frac, s.principle))
-        if detail and s.principle not in ruled:  # a rule's line for a principle outranks a learned one
+        if s.principle not in ruled:  # a rule's line for a principle outranks a learned one
             results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
                                              severity=severity, evidence=s.evidence, source=s.source)
     final = _stricter(decision, model_decision)
