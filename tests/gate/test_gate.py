@@ -250,3 +250,13 @@ def test_a_charter_copy_with_other_thresholds_decides_by_them(charter):
     copy = charter.model_copy(update={"policy": charter.policy.model_copy(update={"thresholds": strict})})
     assert decide(copy, [harm]).decision == "block"
     assert decide(charter, [harm]).decision == before
+
+
+def test_from_charter_names_the_cascade():
+    gate = Gate.from_charter(judges="rules")
+    assert gate.version.endswith("@rules-1") and gate.model is None
+    gate = Gate.from_charter(judges=["rules", "model", Fixed("harm", 0.9)])
+    assert [j.name for j in gate.cascade.stages] == ["rules", "model", "fixed"]
+    assert gate.model is gate.cascade.stages[1]  # "model" is the value model that precedents come from
+    with pytest.raises(InputError, match="no judge named"):
+        Gate.from_charter(judges=" , ")

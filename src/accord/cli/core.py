@@ -46,16 +46,7 @@ def _recorder(db: str | None, record: bool, source: str):
 
 def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = "rules,model") -> Gate:
     """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
-    names = [n.strip() for n in judges.split(",") if n.strip()]
-    if not names:
-        raise InputError("--judges names no judge", hint="e.g. --judges rules,model or --judges rules,model,llm")
-    from accord.charter.loader import load_charter
-    from accord.judges.base import Judge, get_judge
-    from accord.learning.models import load_model
-
-    vm = load_model(model) if "model" in names else None
-    stages: list[Judge] = [vm if n == "model" and vm is not None else get_judge(n) for n in names]
-    return Gate(load_charter(charter), judges=stages, model=vm, recorder=recorder)
+    return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder)
 
 
 def init(

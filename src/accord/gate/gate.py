@@ -23,7 +23,7 @@ from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
 from accord.gate.policy import Outcome, decide, decision_of
-from accord.judges.base import CASES_PER_BUDGET, Judge
+from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import ValueModel
@@ -112,10 +112,23 @@ class Gate:
 
     @classmethod
     def from_charter(cls, path: str | Path | None = None, *, model: str | Path | ValueModel | None = None,
-                     recorder: Recorder | None = None, **kwargs: Any) -> Gate:
-        """A gate from a charter file (``None``: the default) and a model directory (``None``: current)."""
-        vm = model if isinstance(model, ValueModel) else load_model(model)
-        return cls(load_charter(path), model=vm, recorder=recorder, **kwargs)
+                     judges: str | Sequence[str | Judge] | None = None, recorder: Recorder | None = None,
+                     **kwargs: Any) -> Gate:
+        """A gate from a charter file (``None``: the default) and a model directory (``None``: current).
+
+        ``judges`` names the cascade's stages, cheapest first, from the judge registry, as a list or
+        a comma-separated string: ``"rules,model,strong"`` adds the packaged stronger tier,
+        ``"rules,model,llm"`` an LLM judge. ``model`` is the value model that ``"model"`` stands
+        for. Default: rules, then the value model.
+        """
+        names = ["rules", "model"] if judges is None else (
+            [n.strip() for n in judges.split(",") if n.strip()] if isinstance(judges, str) else list(judges))
+        if not names:
+            raise InputError("no judge named", hint="e.g. rules,model or rules,model,strong")
+        vm = (model if isinstance(model, ValueModel) else load_model(model)) if "model" in names else None
+        stages: list[Judge] = [vm if n == "model" and vm is not None else get_judge(n) if isinstance(n, str) else n
+                               for n in names]
+        return cls(load_charter(path), stages, model=vm, recorder=recorder, **kwargs)
 
     @property
     def version(self) -> str:
