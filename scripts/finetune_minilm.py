@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         from safetensors.torch import load_file, save_file
         from tokenizers import Tokenizer
     except ImportError as e:
-        print(f"error: fine-tuning needs {e.name} (pip install torch==2.13.0; a GPU helps a great deal)", file=sys.stderr)
+        print(f"error: fine-tuning needs {e.name} (pip install -e '.[torch]'; a GPU helps a great deal)", file=sys.stderr)
         return 2
     from accord.charter.loader import load_charter
     from accord.learning.minilm import model_dir
