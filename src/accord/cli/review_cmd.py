@@ -162,6 +162,32 @@ def _show_item(item: Any, charter: Any) -> None:
     console.print(head)
 
 
+def _check_teaching(every: int, teach: str) -> list[str]:
+    """The model names of ``--teach``, after checking ``--retrain-every`` (before anything is opened)."""
+    if every < 0:
+        raise InputError("--retrain-every must be 0 (off) or a positive number of reviews")
+    names = list(dict.fromkeys(n.strip() for n in teach.split(",") if n.strip()))
+    if not names:
+        raise InputError("--teach names no model", hint="e.g. --teach default or --teach default,strong")
+    return names
+
+
+def _learners(store: Any, charter: Any, models_dir: Path, every: int, teach: str, model: Path | None, *,
+              actor: str) -> list[Any]:
+    """One incremental learner per registered model named in ``teach`` (none when ``every`` is 0).
+
+    ``--model`` is the default model's starting point; every other name starts from its packaged
+    model (``strong``: the stronger tier).
+    """
+    from accord.review.retrain import DEFAULT_NAME, IncrementalLearner
+
+    names = _check_teaching(every, teach)
+    if not every:
+        return []
+    return [IncrementalLearner(store, charter, models_dir, every=every, name=n, actor=actor,
+                               base_model_dir=model if n == DEFAULT_NAME else None) for n in names]
+
+
 def review(
     reviewer: Annotated[str | None, typer.Option("--reviewer", "-r", help="Your name (default: your login name).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Stop after this many cases.")] = 20,
@@ -170,6 +196,8 @@ def review(
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model for the active-learning order (default: the one in use).")] = None,
     retrain_every: Annotated[int, typer.Option("--retrain-every", help="partial_fit a new model version after every N reviews (0: off).")] = 0,
     models_dir: Annotated[Path, typer.Option("--models-dir", help="Where incremental versions are saved.")] = Path(".accord/models"),
+    teach: Annotated[str, typer.Option("--teach", help="With --retrain-every: the registered models to update, comma-separated "
+                                                   "(default; add strong when the gate runs --judges rules,model,strong).")] = "default",
     charter: CharterOpt = None,
     db: Db = None,
 ) -> None:
@@ -177,11 +205,10 @@ def review(
     from accord.charter import load_charter
     from accord.judges.value_model import ValueModel
     from accord.review.queue import QueueConfig, next_item
-    from accord.review.retrain import IncrementalLearner, current_model_path
+    from accord.review.retrain import current_model_path
     from accord.review.users import Users
 
-    if retrain_every < 0:
-        raise InputError("--retrain-every must be 0 (off) or a positive number of reviews")
+    _check_teaching(retrain_every, teach)
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     who = _actor(reviewer)
@@ -190,8 +217,7 @@ def review(
     with Store.open(db) as store:
         u = Users(store).get(who)
         communities = u.communities if u is not None else ()
-        learner = IncrementalLearner(store, ch, models_dir, every=retrain_every, base_model_dir=model,
-                                     actor=f"incremental:{who}") if retrain_every else None
+        learners = _learners(store, ch, models_dir, retrain_every, teach, model, actor=f"incremental:{who}")
         vm = None
         if order == "active":
             path = model or current_model_path(store)
@@ -229,8 +255,9 @@ def review(
             store.add_review(item.id, who, decision, principles=tags, correction=correction, comment=comment)
             done += 1
             console.print(f"recorded: {decision}" + (f" ({', '.join(tags)})" if tags else ""))
-            if learner is not None and (res := learner.maybe_update()) is not None:
-                console.print("model update: ", _safe(res.reason), sep="")
+            for learner in learners:
+                if (res := learner.maybe_update()) is not None:
+                    console.print(f"model update ({learner.name}): ", _safe(res.reason), sep="")
     console.print(f"{done} reviewed")
 
 
@@ -337,24 +364,24 @@ def ui(
     models_dir: Annotated[Path, typer.Option("--models-dir", help="Where incremental versions are saved.")] = Path(".accord/models"),
     secret_file: Annotated[Path, typer.Option("--secret-file", help="Session signing key (made on first run; or set ACCORD_UI_SECRET).")] = Path(".accord/ui-secret"),
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark the session cookie Secure (behind HTTPS).")] = False,
+    teach: Annotated[str, typer.Option("--teach", help="With --retrain-every: the registered models to update, comma-separated "
+                                                   "(default; add strong when the gate runs --judges rules,model,strong).")] = "default",
 ) -> None:
     """Serve the review web app (sign in with a user from `accord users add`)."""
     import uvicorn
 
     from accord.charter import load_charter
     from accord.review.queue import QueueConfig
-    from accord.review.retrain import IncrementalLearner
     from accord.review.users import Users
     from accord.server.review import create_app
 
-    if retrain_every < 0:
-        raise InputError("--retrain-every must be 0 (off) or a positive number of reviews")
+    _check_teaching(retrain_every, teach)
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     store = Store.open(db)
     if not Users(store).list():
         console.print("[yellow]no users yet[/] — add one first: accord users add NAME --role admin")
-    inc = IncrementalLearner(store, ch, models_dir, every=retrain_every, base_model_dir=model) if retrain_every else None
+    inc = _learners(store, ch, models_dir, retrain_every, teach, model, actor="incremental")
     app = create_app(store, ch, secret=_secret(secret_file), queue=cfg, model_dir=model, incremental=inc,
                      secure_cookies=secure_cookies)
     console.print(f"accord review on http://{host}:{port}  (store {store.url})")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -74,7 +75,7 @@ def _age(delta: timedelta | None) -> str:
 
 @dataclass
 class ReviewApp:
-    """The app's state: store, charter, queue policy, users, the model in use and the incremental learner."""
+    """The app's state: store, charter, queue policy, users, the model in use and the incremental learners."""
 
     store: Store
     charter: Charter
@@ -82,7 +83,7 @@ class ReviewApp:
     queue: QueueConfig = field(default_factory=QueueConfig)
     model_dir: Path | None = None
     model_name: str = DEFAULT_NAME
-    incremental: IncrementalLearner | None = None
+    incremental: Sequence[IncrementalLearner] = ()
     secure_cookies: bool = False
     _models: dict[str, ValueModel] = field(default_factory=dict)
 
@@ -105,7 +106,7 @@ class ReviewApp:
 
 def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueConfig | None = None,
                model_dir: str | Path | None = None, model_name: str = DEFAULT_NAME,
-               incremental: IncrementalLearner | None = None, secure_cookies: bool = False) -> FastAPI:
+               incremental: Sequence[IncrementalLearner] = (), secure_cookies: bool = False) -> FastAPI:
     """The review web app over a store.
 
     Args:
@@ -115,7 +116,8 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         queue: queue policy (double-review share, order).
         model_dir: the model to show live scores and precedents with, when the registry has
             no version of ``model_name`` in use.
-        incremental: when given, ``maybe_update`` runs in the background after each review.
+        incremental: learners whose ``maybe_update`` runs in the background after each review
+            (one per registered model to keep taught, e.g. ``default`` and ``strong``).
         secure_cookies: mark the session cookie ``Secure`` (behind HTTPS).
     """
     state = ReviewApp(store, charter, Signer(secret), queue or QueueConfig(), Path(model_dir) if model_dir else None,
@@ -306,8 +308,8 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         mine = [r for r in state.store.reviews(item_id) if r.reviewer == user.name]
         state.store.add_review(it.id, user.name, decision, principles=principles, correction=correction,
                                comment=comment, amends=mine[-1].id if mine else None)
-        if state.incremental is not None:
-            threading.Thread(target=state.incremental.maybe_update, daemon=True).start()
+        for learner in state.incremental:
+            threading.Thread(target=learner.maybe_update, daemon=True).start()
         skip = str(form.get("skip", ""))
         return go(request, "/next" + (f"?skip={quote(skip)}" if skip else ""))
 
