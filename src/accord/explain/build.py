@@ -53,9 +53,14 @@ def build_explanation(
                               f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")
     elif outcome.rule is not None and outcome.decision != "allow":
         counterfactual = f"Had rule '{outcome.rule}' not matched, the value model's scores alone would decide."
-    elif top is not None and not errors:
+    elif top is not None and not errors and outcome.decision == "allow":
         t = charter.threshold(top.id, community)
         counterfactual = f"It would be escalated if {top.id} scored {t.escalate:.2f} or more (it scored {top.score:.2f})."
+    elif learned_decisive and not errors:  # stopped by a learned score without occlusion evidence
+        pid = learned_decisive[0]
+        line = next(p for p in outcome.principles if p.id == pid)
+        t = charter.threshold(pid, community)
+        counterfactual = f"It would be allowed if {pid} scored below {t.escalate:.2f} (it scored {line.score:.2f})."
     # every field is built here from validated parts: skip re-validating the precedents
     return Explanation.trusted(summary=summary, decisive=outcome.decisive, rule=outcome.rule, precedents=precedents,
                                counterfactual=counterfactual), evidence

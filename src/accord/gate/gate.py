@@ -200,12 +200,19 @@ class Gate:
             return [[] for _ in cases]
 
     def _occlusions(self, cases: Sequence[Case], results: list[CaseResult], outcomes: list[Outcome]) -> list[list[tuple[Evidence, float]]]:
-        """Occlusion evidence for the decisive learned principle of every case that was not allowed."""
+        """Occlusion evidence for the decisive learned principle of every case that was not allowed.
+
+        Only where that principle's score is the gate's value model's own: evidence (and the
+        counterfactual built from it) must explain the score the verdict shows, not another
+        stage's (a later stage in a cascade, such as the stronger tier, replaces the scores).
+        """
         out: list[list[tuple[Evidence, float]]] = [[] for _ in cases]
         if self.model is None:
             return out
+        name = self.model.name
         todo = [(i, o.decisive[0]) for i, (r, o) in enumerate(zip(results, outcomes, strict=True))
-                if o.decision != "allow" and o.decisive and o.rule is None and not r.errors and self.model.name in r.stages]
+                if o.decision != "allow" and o.decisive and o.rule is None and not r.errors
+                and any(s.principle == o.decisive[0] and s.decision is None and s.source == name for s in r.scores)]
         if not todo:
             return out
         try:
