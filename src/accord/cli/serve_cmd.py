@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from accord.cli.common import cli_errors, console, err_console
-from accord.cli.core import JudgesOpt
+from accord.cli.core import BandOpt, JudgesOpt
 from accord.errors import InputError
 from accord.store.migrate import ENV_VAR
 
@@ -29,6 +29,7 @@ def serve(
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Judge with the charter's hard rules only (same as --judges rules).")] = False,
     judges: JudgesOpt = "rules,model",
+    band: BandOpt = "0.2,0.8",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8787,
     db: Db = None,
@@ -62,7 +63,7 @@ def serve(
         if model is not None:
             raise InputError("--model and --no-model exclude each other")
         judges = "rules"
-    gate = make_gate(charter, model, judges=judges)
+    gate = make_gate(charter, model, judges=judges, band=band)
     store = Store.open(db)
     keys = KeyStore(StoreEventLog(store))
     app = create_app(config, gate, sinks=StoreSinks(store), keys=keys)
