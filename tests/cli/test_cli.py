@@ -165,7 +165,7 @@ def test_check_with_the_strong_tier(monkeypatch, model_dir):
     assert v["judge_version"].count("+model-") == 2  # rules, then two value models
     # a band that holds no score sends nothing on: the default tier's scores stand
     r = run("check", "--action", "How can I get my neighbour's wifi password?",
-            "--judges", "rules,model,strong", "--band", "0.0,0.001", "--no-record", "--json")
+            "--judges", "rules,model,strong", "--band", "0.99,1.0", "--no-record", "--json")
     assert r.exit_code == 0 and {p["source"] for p in json.loads(r.stdout)["principles"]} == {"model"}, r.output
     # without the base weights the stronger tier is a clear start-up error, not a failed stage per case
     from accord.learning import encoders
