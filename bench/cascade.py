@@ -55,6 +55,10 @@ def measure(gate: Any, data: Path, cases: list, counter: list[int]) -> dict:
             "moderation_auprc": float(average_precision_score(np.array(y), risk)), **flag_rates("xstest", np.array(xy), flagged)}
 
 
+#: the cascade's uncertainty bands compared: the gate's default, and a wider one that routes more
+BANDS = ((0.2, 0.8), (0.1, 0.9))
+
+
 def run(data: Path, n: int) -> dict:
     from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
@@ -78,27 +82,31 @@ def run(data: Path, n: int) -> dict:
 
     strong.judge = counting
     fast = Gate(charter, model=fast_model)
-    cascade = Gate(charter, judges=[RuleJudge(), fast_model, strong], model=fast_model)
     cases = build_cases(data, n, seed=7)
     fast.check_many(build_cases(data, 64, seed=98), record=False)  # warm both paths
-    cascade.check_many(build_cases(data, 64, seed=99), record=False)
-    return {"n": n, "load_seconds": load_s, "strong_version": strong.version, "fast": measure(fast, data, cases, counter),
-            "cascade": measure(cascade, data, [c.model_copy() for c in cases], counter)}
+    out = {"n": n, "load_seconds": load_s, "strong_version": strong.version, "fast": measure(fast, data, cases, counter),
+           "cascades": []}
+    for band in BANDS:
+        cascade = Gate(charter, judges=[RuleJudge(), fast_model, strong], model=fast_model, band=band)
+        cascade.check_many(build_cases(data, 64, seed=99), record=False)
+        out["cascades"].append({"band": band, **measure(cascade, data, [c.model_copy() for c in cases], counter)})
+    return out
 
 
 def markdown(r: dict, command: str) -> str:
-    f, c = r["fast"], r["cascade"]
+    f = r["fast"]
     return "\n".join([
         f"Measured {dt.date.today().isoformat()} with `{command}` on {machine()}. Stronger tier: the packaged "
-        f"`strong` judge (`{r['strong_version']}`: a value model on accord's fine-tuned MiniLM encoder, numpy); band 0.2–0.8.",
+        f"`strong` judge (`{r['strong_version']}`: a value model on accord's fine-tuned MiniLM encoder, numpy).",
         "",
         "| gate | checks/s, " + f"{r['n']:,} mixed cases | routed to the stronger tier | OpenAI moderation AUPRC (risk) "
         "| XSTest gate F1 / FPR |",
         "|---|---:|---:|---:|---|",
         f"| fast: rules → default model | {f['checks_per_second']:,.0f} | — | {f['moderation_auprc']:.3f} | "
         f"{f['xstest_f1']:.3f} / {f['xstest_fpr']:.3f} |",
-        f"| cascade: rules → default → strong | {c['checks_per_second']:,.0f} | {c['routed']:.1%} "
-        f"(moderation set: {c['moderation_routed']:.1%}) | {c['moderation_auprc']:.3f} | {c['xstest_f1']:.3f} / {c['xstest_fpr']:.3f} |",
+        *(f"| cascade: rules → default → strong, band {c['band'][0]}–{c['band'][1]} | {c['checks_per_second']:,.0f} | "
+          f"{c['routed']:.1%} (moderation set: {c['moderation_routed']:.1%}) | {c['moderation_auprc']:.3f} | "
+          f"{c['xstest_f1']:.3f} / {c['xstest_fpr']:.3f} |" for c in r["cascades"]),
     ])
 
 
@@ -109,9 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="rewrite the cascade section of docs/benchmarks.md")
     args = ap.parse_args(argv)
     r = run(args.data, args.n)
-    for name in ("fast", "cascade"):
-        m = r[name]
-        print(f"{name:8s} {m['checks_per_second']:8,.0f} checks/s   routed {m['routed']:6.1%} (moderation {m['moderation_routed']:.1%})   "
+    for name, m in [("fast", r["fast"])] + [(f"band {c['band'][0]}-{c['band'][1]}", c) for c in r["cascades"]]:
+        print(f"{name:12s} {m['checks_per_second']:8,.0f} checks/s   routed {m['routed']:6.1%} (moderation {m['moderation_routed']:.1%})   "
               f"moderation AUPRC {m['moderation_auprc']:.3f}   XSTest F1/FPR {m['xstest_f1']:.3f}/{m['xstest_fpr']:.3f}")
     print(f"stronger tier {r['strong_version']} loaded in {r['load_seconds']:.1f}s   machine: {machine()}")
     if args.write:
