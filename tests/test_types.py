@@ -9,7 +9,7 @@ def test_trusted_construction_matches_validation_on_this_pydantic():
     assert _trusted_works()  # otherwise the fast path silently falls back to model_construct
     ev = Evidence(text="kill", start=3, end=7, field="action")
     values = {"principle": "harm", "score": 0.25, "source": "model", "evidence": [ev], "rule": None,
-              "decision": None, "revised": None}
+              "decision": None, "revised": None, "settled": False}
     fast, checked = Score.trusted(**values), Score(**values)
     assert fast == checked and fast.model_dump() == checked.model_dump()
     assert fast.model_dump_json() == checked.model_dump_json()

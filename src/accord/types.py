@@ -100,6 +100,7 @@ class Score(_Strict):
     rule: str | None = None
     decision: Decision | None = None  # fixed decision of a hard rule
     revised: str | None = None  # the action after a redacting rule
+    settled: bool = False  # a person's verdict on a near-identical case set it: a cascade stops here
 
 
 class PrincipleResult(_Strict):

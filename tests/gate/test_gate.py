@@ -277,3 +277,19 @@ def test_evidence_explains_the_score_the_verdict_shows(charter):
     assert v.decision == "block" and harm.source == "fixed" and harm.evidence == []
     assert "Without" not in v.explanation.counterfactual
     assert v.explanation.counterfactual == "It would be allowed if harm scored below 0.30 (it scored 0.95)."
+
+
+def test_a_reviewers_verdict_on_a_near_identical_case_is_not_overruled_by_a_later_stage(charter):
+    """Reviews teach the value model; a later stage that was never taught must not undo that."""
+    from accord.learning.models import load_model
+    from accord.learning.trainer import learn
+    from accord.types import Label
+
+    lie = ("Customer: where is the cancel button?", "There isn't one, I'm afraid; subscriptions can't be ended online.")
+    taught = learn([Label(context=lie[0], action=lie[1], verdict="unacceptable", principle="honesty", source="reviewer:ben")],
+                   charter, base=load_model(None), holdout=0).model
+    gate = Gate(charter, judges=[RuleJudge(), taught, Fixed("honesty", 0.0)], model=taught, band=(0.0, 1.01))
+    same, other = gate.check_many([Case(context=lie[0], action=lie[1]),
+                                   Case(action="Here is a recipe for banana bread.")], record=False)
+    assert {p.source for p in same.principles} == {"model"} and same.decision != "allow"  # settled by the review
+    assert any(p.source == "fixed" for p in other.principles)  # no close review: the later stage decides

@@ -1,7 +1,9 @@
 """Cheap judges first, stronger ones only where the cheap ones are unsure.
 
-A case leaves the cascade as soon as a stage is *sure* about it: a hard rule that blocks, or
-learned scores that all lie outside the uncertainty band ``(low, high)``. Later stages' learned
+A case leaves the cascade as soon as a stage is *sure* about it: a hard rule that blocks or
+allows, learned scores that all lie outside the uncertainty band ``(low, high)``, or a score
+``settled`` by a person's verdict on a near-identical case (a later stage, perhaps never taught
+that verdict, must not overrule it). Later stages' learned
 scores replace earlier ones for the same principle; rule scores are kept. The stages share one
 time budget; a stage that raises or runs out of time marks its pending cases as failed, which the
 gate turns into escalate or block (never allow).
@@ -70,7 +72,7 @@ class Cascade:
         return "+".join(s.version for s in self.stages)
 
     def _sure(self, scores: list[Score], learned_seen: bool) -> bool:
-        if any(s.decision in ("block", "allow") for s in scores):
+        if any(s.decision in ("block", "allow") or s.settled for s in scores):
             return True
         learned = [s.score for s in scores if s.decision is None]
         if not learned_seen:

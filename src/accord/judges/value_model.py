@@ -709,12 +709,24 @@ class ValueModel:
         if not cases:
             return []
         pairs = [as_pair(c) for c in cases]
-        P = np.clip(self._principle_scores(self._feats(pairs), pairs)[0], 0.0, 1.0)
+        P, idx, sims, _ = self._principle_scores(self._feats(pairs), pairs)
+        P = np.clip(P, 0.0, 1.0)
+        settled = self._settled(idx, sims).tolist()
         col = {pid: j for j, pid in enumerate(self.principles)}
         wanted = [(pid, col[pid]) for pid in charter.principle_ids if pid in col]
         construct, name = Score.trusted, self.name  # values are in range by construction: skip re-validation
-        return [[construct(principle=pid, score=row[j], source=name, evidence=[], rule=None, decision=None, revised=None)
-                 for pid, j in wanted] for row in P.tolist()]
+        return [[construct(principle=pid, score=row[j], source=name, evidence=[], rule=None, decision=None, revised=None,
+                           settled=st) for pid, j in wanted] for row, st in zip(P.tolist(), settled, strict=True)]
+
+    def _settled(self, idx: np.ndarray, sims: np.ndarray) -> np.ndarray:
+        """Per case: whether a *human* precedent (a reviewer's verdict, feedback, a charter example)
+        is as close as ``knn_floor``, the similarity from which the model trusts even a bulk-data
+        precedent. People have then decided a near-identical case, and a cascade keeps this
+        model's score (which that precedent pulled) instead of asking a later stage, which may not
+        have been taught it."""
+        if not idx.shape[1] or self._mem_h is None:
+            return np.zeros(len(idx), dtype=bool)
+        return (self._mem_h[idx] & (sims >= self.knn_floor)).any(axis=1)
 
     def precedents(self, case: CaseLike, k: int = 3, min_similarity: float = 0.5) -> list[Precedent]:
         """The most similar human-labelled cases the model learned from."""
