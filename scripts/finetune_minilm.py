@@ -37,9 +37,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import train_default_model as tdm  # noqa: E402
 
+from accord.learning.minilm import ADAPTED  # noqa: E402  (the layers the run-time merge expects)
+
 DEFAULT_OUT = ROOT / "src" / "accord" / "data" / "models" / "minilm-accord"
-ADAPTED = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-           "o": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
 
 
 def joint(context: str, action: str) -> str:

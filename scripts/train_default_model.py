@@ -1402,6 +1402,8 @@ def write_datacard(out: Path, card: dict) -> None:
     lines += [
         "",
         "These are in-distribution figures (same sources, unseen items); they overstate quality on other data.",
+        *(["For this model they overstate it further: the encoder's adapter was fine-tuned on the whole mixture, validation",
+            "slice included, so these items are not unseen by the encoder."] if strong else []),
         "",
         "## Held-out public benchmarks",
         "",

@@ -172,20 +172,17 @@ def _check_teaching(every: int, teach: str) -> list[str]:
     return names
 
 
-def _learners(store: Any, charter: Any, models_dir: Path, every: int, teach: str, model: Path | None, *,
+def _learners(store: Any, charter: Any, models_dir: Path, every: int, names: list[str], model: Path | None, *,
               actor: str) -> list[Any]:
-    """One incremental learner per registered model named in ``teach`` (none when ``every`` is 0).
+    """One incremental learner per registered model in ``names`` (none when ``every`` is 0).
 
     ``--model`` is the default model's starting point; every other name starts from its packaged
     model (``strong``: the stronger tier).
     """
     from accord.review.retrain import DEFAULT_NAME, IncrementalLearner
 
-    names = _check_teaching(every, teach)
-    if not every:
-        return []
     return [IncrementalLearner(store, charter, models_dir, every=every, name=n, actor=actor,
-                               base_model_dir=model if n == DEFAULT_NAME else None) for n in names]
+                               base_model_dir=model if n == DEFAULT_NAME else None) for n in names] if every else []
 
 
 def review(
@@ -208,7 +205,7 @@ def review(
     from accord.review.retrain import current_model_path
     from accord.review.users import Users
 
-    _check_teaching(retrain_every, teach)
+    taught = _check_teaching(retrain_every, teach)
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     who = _actor(reviewer)
@@ -217,7 +214,7 @@ def review(
     with Store.open(db) as store:
         u = Users(store).get(who)
         communities = u.communities if u is not None else ()
-        learners = _learners(store, ch, models_dir, retrain_every, teach, model, actor=f"incremental:{who}")
+        learners = _learners(store, ch, models_dir, retrain_every, taught, model, actor=f"incremental:{who}")
         vm = None
         if order == "active":
             path = model or current_model_path(store)
@@ -375,13 +372,13 @@ def ui(
     from accord.review.users import Users
     from accord.server.review import create_app
 
-    _check_teaching(retrain_every, teach)
+    taught = _check_teaching(retrain_every, teach)
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     store = Store.open(db)
     if not Users(store).list():
         console.print("[yellow]no users yet[/] — add one first: accord users add NAME --role admin")
-    inc = _learners(store, ch, models_dir, retrain_every, teach, model, actor="incremental")
+    inc = _learners(store, ch, models_dir, retrain_every, taught, model, actor="incremental")
     app = create_app(store, ch, secret=_secret(secret_file), queue=cfg, model_dir=model, incremental=inc,
                      secure_cookies=secure_cookies)
     console.print(f"accord review on http://{host}:{port}  (store {store.url})")

@@ -3,10 +3,10 @@
 A case leaves the cascade as soon as a stage is *sure* about it: a hard rule that blocks or
 allows, learned scores that all lie outside the uncertainty band ``(low, high)``, or a score
 ``settled`` by a person's verdict on a near-identical case (a later stage, perhaps never taught
-that verdict, must not overrule it). Later stages' learned
-scores replace earlier ones for the same principle; rule scores are kept. The stages share one
-time budget; a stage that raises or runs out of time marks its pending cases as failed, which the
-gate turns into escalate or block (never allow).
+that verdict, must not overrule it). Later stages' learned scores replace earlier ones for the
+same principle; rule scores are kept. The stages share one time budget; a stage that raises or
+runs out of time marks its pending cases as failed, which the gate turns into escalate or block
+(never allow).
 """
 
 from __future__ import annotations

@@ -299,7 +299,7 @@ class ValueModel:
     def cases_per_budget(self) -> int:
         """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): a transformer
         encoder takes up to ~60 ms a case on one core, a static one a fraction of a millisecond."""
-        return 256 if self.encoder == "wordllama" or getattr(self._enc, "additive", False) else 16
+        return 256 if getattr(self._enc, "additive", False) else 16
 
     @property
     def _lexical_dim(self) -> int:
