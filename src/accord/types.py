@@ -29,16 +29,27 @@ class _Strict(BaseModel):
 
         Every field must be given. The gate makes about thirty of these per case (scores,
         principle lines, precedents), and pydantic's ``model_construct`` costs 2–3 µs each for
-        bookkeeping this path does not need; this sets the instance state directly. When the
-        installed pydantic keeps its state differently, the check below switches to
-        ``model_construct``.
+        bookkeeping this path does not need; this sets the instance state directly, through
+        pydantic's own slots. When the installed pydantic keeps its state differently, the check
+        below (``_trusted_works``) switches to ``model_construct``.
         """
-        m = cls.__new__(cls)
-        object.__setattr__(m, "__dict__", values)
-        object.__setattr__(m, "__pydantic_fields_set__", set(values))
-        object.__setattr__(m, "__pydantic_extra__", None)
-        object.__setattr__(m, "__pydantic_private__", None)
+        m = _new(cls)
+        _set_dict(m, values)
+        _set_fields_set(m, set(values))
+        _set_extra(m, None)
+        _set_private(m, None)
         return m
+
+
+def _slot_setter(name: str) -> Any:
+    """The setter of one of pydantic's instance-state slots on ``BaseModel`` (None if it has no such slot)."""
+    d = BaseModel.__dict__.get(name)
+    return getattr(d, "__set__", None)
+
+
+_new = object.__new__
+_set_dict, _set_fields_set, _set_extra, _set_private = map(
+    _slot_setter, ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
 
 
 class Message(_Strict):
@@ -197,7 +208,7 @@ Feedback = Annotated[Label | Preference | Demonstration, Field(discriminator="ki
 def _trusted_works() -> bool:
     """Whether :meth:`_Strict.trusted` builds what ``model_construct`` builds, on this pydantic."""
     values: dict[str, Any] = {"text": "x", "start": 0, "end": 1, "field": "action"}
-    try:
+    try:  # a slot this path sets is missing: ``trusted`` raises TypeError ('NoneType' is not callable)
         a, b = Evidence.trusted(**dict(values)), Evidence.model_construct(**values)
         return a == b and a.model_dump() == b.model_dump() and a.model_copy(update={"start": 1}).start == 1
     except Exception:

@@ -189,6 +189,54 @@ def test_occlusion_variants_score_like_the_shortened_texts():
     assert np.allclose(F.lex @ W[nd:], G.lex @ W[nd:], atol=1e-5)
 
 
+TRICKY = ["Hello, world!  How are\nyou doing?\tok", " leading space", "\n\nnewlines first", "trailing  ",
+          "a\u00a0b c", "émigré café\u3000x", "x", "I'm going to kill-the process.. 123456", "steal\u1680the car now",
+          "貴女の願望 叶えませんか？ Vol.36\n\n<URL>", "tab\tsplit\x1cwords   and   gaps"]
+
+
+def test_word_index_matches_the_character_offsets():
+    """The per-piece word table gives each token the word its character offsets give (or a
+    different word count, which sends the text to the offsets path)."""
+    import re
+
+    from accord.learning.encoders import get_encoder
+
+    enc = get_encoder("wordllama").inner
+    offsets = enc.token_offsets(TRICKY)
+    ids = np.concatenate([np.asarray(i, np.int64) for i, _ in offsets])
+    first = np.zeros(len(ids), bool)
+    first[np.cumsum([0] + [len(i) for i, _ in offsets[:-1]])] = True
+    got = np.split(enc.word_index(ids, first), np.cumsum([len(i) for i, _ in offsets])[:-1])
+    counted_differently = 0
+    for text, (_, off), w in zip(TRICKY, offsets, got, strict=True):
+        starts = np.array([m.start() for m in re.finditer(r"\S+", text)])
+        want = np.searchsorted(starts, [e - 1 for _, e in off], side="right") - 1
+        if w.max() + 1 != len(starts):
+            counted_differently += 1
+            continue
+        assert np.array_equal(np.maximum(w, 0), np.maximum(want, 0)), text
+    assert counted_differently == 1  # U+1680 arrives as byte-fallback pieces
+
+
+def test_occlusion_without_the_word_table_is_the_same():
+    """Evidence is the same whether words come from the piece table or from re-tokenising."""
+    from accord.learning.encoders import WordLlamaEncoder
+    from accord.learning.models import load_model
+
+    m = load_model(None)
+    items = [(("", t + " and then steal the car and hurt the driver"), "harm") for t in TRICKY]
+    items += [(("How do I cook rice?", "Put bleach in it; it will kill whoever eats it."), "harm")]
+    fast = m.occlusion_many(items)
+    table = WordLlamaEncoder.word_index
+    try:
+        del WordLlamaEncoder.word_index
+        slow = m.occlusion_many(items)
+    finally:
+        WordLlamaEncoder.word_index = table  # type: ignore[method-assign]
+    assert fast == slow
+    assert sum(bool(f) for f in fast) >= len(items) // 2
+
+
 def test_neighbours_are_the_most_similar_precedents_nearest_first():
     """The top-k search (k passes of argmax) returns what a full sort of the similarities gives."""
     from accord.learning.models import load_model

@@ -840,55 +840,44 @@ class ValueModel:
         """Features of each case and of the case minus each span, by token-vector subtraction.
 
         Rows come per case: the case itself, then one row per span. A span's token vectors are
-        summed once (one pass for all spans of all cases) and subtracted from the case's sum; the lexical block of a variant keeps every unigram and bigram that does not touch the
-        span, plus the bigram that bridges it, as re-tokenising the shortened text would give (see
-        :class:`_VariantLex`).
+        summed once (one pass for all spans of all cases) and subtracted from the case's sum; the
+        lexical block of a variant keeps every unigram and bigram that does not touch the span,
+        plus the bigram that bridges it, as re-tokenising the shortened text would give (see
+        :class:`_VariantLex`). Token ids come from the encoder's cache (the scoring pass put them
+        there); no Python loop runs per case or per token.
         """
         enc: Any = self._enc
         acts = list(dict.fromkeys(p[1] for p in plan))
         ctxs = list(dict.fromkeys(p[0] for p in plan if p[0]))
-        tok = dict(zip(acts, enc.token_offsets(acts), strict=True))
-        Sa, _ = enc.pool(acts)
-        Sa_of = dict(zip(acts, Sa, strict=True))
-        Sc = dict(zip(ctxs, enc.pool(ctxs)[0], strict=True)) if ctxs else {}
-        d = enc.dim
-        zero = np.zeros(d, np.float32)
-        sizes = np.array([1 + len(p[3]) for p in plan], dtype=np.int64)
+        Sa, act_ids = enc.pool(acts)  # the scoring pass has usually cached both
+        where = {t: i for i, t in enumerate(acts)}
+        Sc = np.vstack([np.zeros((1, enc.dim), np.float32), enc.pool(ctxs)[0]]) if ctxs else np.zeros((1, enc.dim), np.float32)
+        c_of = {t: i + 1 for i, t in enumerate(ctxs)}  # row 0 of ``Sc``: no context
+        k_of = np.fromiter((where[p[1]] for p in plan), np.int64, len(plan))
+        n_groups = np.fromiter((len(p[3]) for p in plan), np.int64, len(plan))
+        n_words = np.fromiter((len(p[4]) for p in plan), np.int64, len(plan))
+        span = np.where(n_groups == 1, n_words, np.fromiter((p[3][1] - p[3][0] if len(p[3]) > 1 else 1 for p in plan),
+                                                           np.int64, len(plan)))
+        sizes = 1 + n_groups
         n_rows = int(sizes.sum())
         firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         owner_rows = np.repeat(np.arange(len(plan)), sizes)
-        sa = np.empty((n_rows, d), np.float32)
-        sc = np.empty((n_rows, d), np.float32)
-        t_ids: list[np.ndarray] = []  # every token of every case, with its case and its span's row
-        t_case: list[np.ndarray] = []
-        t_row: list[np.ndarray] = []
-        bridge: list[tuple[int, int, int]] = []  # (span row, token before, token after)
-        for k, (ctx, act, _, starts, words) in enumerate(plan):
-            r0 = int(firsts[k])
-            ids_list, offsets = tok[act]
-            ids = np.asarray(ids_list, dtype=np.int64)
-            n, ng = len(ids), len(starts)
-            span = len(words) if ng == 1 else starts[1] - starts[0]
-            sa[r0] = Sa_of[act]
-            sc[r0:r0 + ng + 1] = Sc.get(ctx, zero) if ctx else zero
-            if n == 0:
-                continue
-            # the word holding each token's last character, and the span of that word
-            word_starts = np.array([m.start() for m in _WORD.finditer(act)], dtype=np.int64)
-            ends = np.fromiter((e - 1 for _, e in offsets), np.int64, n)
-            group = np.clip((np.searchsorted(word_starts, ends, side="right") - 1) // span, 0, ng - 1)
-            t_ids.append(ids)
-            t_case.append(np.full(n, k))
-            t_row.append(r0 + 1 + group)
-            # the bigram bridging each removed span
-            first = np.searchsorted(group, np.arange(ng), side="left")
-            last = np.searchsorted(group, np.arange(ng), side="right") - 1
-            for g in np.nonzero((first > 0) & (last < n - 1) & (last >= first))[0].tolist():
-                bridge.append((r0 + 1 + g, int(ids[first[g] - 1]), int(ids[last[g] + 1])))
-        # every variant row starts as its case's sum; the span sums are then subtracted
-        sa[:] = sa[firsts[owner_rows]]
-        cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.int64))  # noqa: E731
-        ids_all, case_all, row_all = cat(t_ids), cat(t_case), cat(t_row)
+        sa = Sa[k_of][owner_rows]  # every variant row starts as its case's sum
+        sc = Sc[np.fromiter((c_of.get(p[0], 0) for p in plan), np.int64, len(plan))][owner_rows]
+        # every token of every case, with its case and the row of the span holding it
+        lens = np.fromiter((len(act_ids[i]) for i in k_of), np.int64, len(plan))
+        ids_all = np.concatenate([act_ids[i] for i in k_of]).astype(np.int64) if lens.sum() else np.zeros(0, np.int64)
+        case_all = np.repeat(np.arange(len(plan)), lens)
+        tok0 = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+        word = self._token_words(plan, ids_all, tok0, case_all, lens, n_words)
+        group = np.clip(word // span[case_all], 0, n_groups[case_all] - 1)
+        row_all = firsts[case_all] + 1 + group
+        # the bigram bridging each removed span: the tokens just before and after the span's tokens
+        rows_u, first_at, count = np.unique(row_all, return_index=True, return_counts=True)
+        last_at = first_at + count - 1
+        c = case_all[first_at]
+        ok = (first_at > tok0[c]) & (last_at < tok0[c] + lens[c] - 1)
+        bridge = np.stack([rows_u[ok], ids_all[first_at[ok] - 1], ids_all[last_at[ok] + 1]], axis=1)
         if len(ids_all):
             sa -= enc.sum_ids_by_row(row_all, ids_all, n_rows)  # rows ascend: cases in order, spans in order
         ea, ec, ej = normalize_rows(sa), normalize_rows(sc), normalize_rows(sa + sc)
@@ -896,8 +885,33 @@ class ValueModel:
         lex = self._variant_lex(len(plan), owner_rows, ids_all, case_all, row_all, bridge) if self.lexical else None
         return _Feats(dense, lex, _key(ea, ec))
 
+    def _token_words(self, plan: list[tuple[str, str, int, list[int], list[str]]], ids: np.ndarray, tok0: np.ndarray,
+                     case: np.ndarray, lens: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+        """Per token (all cases' tokens concatenated): the index of the ``_WORD`` word holding its last character.
+
+        The encoder reads it off its token pieces where it can (:meth:`WordLlamaEncoder.word_index`);
+        a case whose word count comes out different from the text's, and every case of an encoder
+        without that shortcut, is tokenised again with character offsets.
+        """
+        enc: Any = self._enc
+        word = np.full(len(ids), -1, np.int64)
+        redo = np.arange(len(plan))
+        if hasattr(enc, "word_index") and len(ids):
+            first = np.zeros(len(ids), bool)
+            first[tok0[lens > 0]] = True
+            word = enc.word_index(ids, first)
+            counted = np.zeros(len(plan), np.int64)
+            np.maximum.at(counted, case, word + 1)
+            redo = np.flatnonzero(counted != n_words)
+        if len(redo):
+            for k, (_, offsets) in zip(redo.tolist(), enc.token_offsets([plan[k][1] for k in redo]), strict=True):
+                starts = np.array([m.start() for m in _WORD.finditer(plan[k][1])], dtype=np.int64)
+                ends = np.fromiter((e - 1 for _, e in offsets), np.int64, len(offsets))
+                word[tok0[k]:tok0[k] + lens[k]] = np.searchsorted(starts, ends, side="right") - 1
+        return word
+
     def _variant_lex(self, n_cases: int, owner_rows: np.ndarray, ids: np.ndarray, case: np.ndarray, row: np.ndarray,
-                     bridge: list[tuple[int, int, int]]) -> _VariantLex:
+                     bridge: np.ndarray) -> _VariantLex:
         """The factored lexical block of :meth:`_occlusion_variants`.
 
         An n-gram vanishes from a variant when every occurrence of it in the case touches the
@@ -918,8 +932,8 @@ class ValueModel:
         g_row, g_col = t_row[gone], t_col[gone]
         gone_keys = touch[gone]  # sorted, as ``touch`` is
         n_row = n_col = np.zeros(0, np.int64)
-        if bridge:
-            br = np.array(bridge, dtype=np.int64)
+        if len(bridge):
+            br = bridge
             _, bcol = self._lexical_cols(br[:0, 1], br[:, 1], br[:, 2])
             in_case = _member(occ, owner_rows[br[:, 0]] * nl + bcol)
             vanished = _member(gone_keys, br[:, 0] * nl + bcol)

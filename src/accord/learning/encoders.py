@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -71,6 +72,7 @@ class WordLlamaEncoder:
         self._tok.no_truncation()
         self.vocab_size = int(self._table.shape[0])
         self._lower: np.ndarray | None = None
+        self._word_table: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _encodings(self, texts: Sequence[str], *, offsets: bool) -> list[Any]:
         # a batch call fans out over the tokenizer's thread pool, whose threads then spin on two
@@ -87,6 +89,51 @@ class WordLlamaEncoder:
     def token_offsets(self, texts: Sequence[str]) -> list[tuple[list[int], list[tuple[int, int]]]]:
         """Token ids with their character offsets (for occlusion: which tokens make up which word)."""
         return [(e.ids, e.offsets) for e in self._encodings(texts, offsets=True)]
+
+    def word_index(self, ids: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """For the concatenated token ids of several texts, the ``\\S+`` word of each token.
+
+        ``first`` marks the first token of each text. The result is, per token, the index within
+        its text of the whitespace-delimited word that holds the token's last character (-1 for
+        whitespace before the first word): what character offsets give, read off a per-piece table
+        (does the piece start a word, end in whitespace) instead of tokenising again with offsets.
+        Byte-fallback pieces of non-ASCII whitespace are not recognised: callers compare the word
+        count with the text's and fall back to :meth:`token_offsets` where they differ.
+        """
+        if self._word_table is None:
+            self._word_table = self._piece_word_table()
+        starts_inside, begins_word, ends_ws = self._word_table
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return np.zeros(0, np.int64)
+        first = np.asarray(first, dtype=bool)
+        prev_ws = np.empty(len(ids), bool)
+        prev_ws[0] = True
+        prev_ws[1:] = ends_ws[ids[:-1]]
+        prev_ws |= first  # a text starts after (virtual) whitespace
+        count = starts_inside[ids] + (begins_word[ids] & prev_ws)
+        total = np.cumsum(count)
+        text_of = np.cumsum(first) - 1
+        before = (total - count)[first]  # words counted before each text's first token
+        return total - before[text_of] - 1
+
+    def _piece_word_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per token id: word starts after the piece's first character, whether the piece's first
+        character is non-whitespace (a word starts there after whitespace) and whether its last is."""
+        n = self.vocab_size
+        inside, begins, ends = np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, bool)
+        for piece, i in self._tok.get_vocab().items():
+            if i >= n:
+                continue
+            m = re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece)
+            # a byte-fallback piece is one byte: ASCII as itself, any other byte is part of a non-space character
+            s = (chr(int(m.group(1), 16)) if int(m.group(1), 16) < 0x80 else "x") if m else piece.replace("\u2581", " ")
+            if not s:
+                continue
+            ws = [c.isspace() for c in s]
+            inside[i] = sum(1 for a, b in itertools.pairwise(ws) if a and not b)
+            begins[i], ends[i] = not ws[0], ws[-1]
+        return inside, begins, ends
 
     def sum_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Sum of token vectors per id list: one sparse (texts × vocabulary) product with the table.
