@@ -185,6 +185,19 @@ def _member(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return sorted_keys[pos] == keys
 
 
+def _chunks(items: list[Any], sizes: list[int], limit: int) -> list[list[Any]]:
+    """``items`` in order, cut into runs whose ``sizes`` add up to about ``limit`` (at least one item each)."""
+    out: list[list[Any]] = [[]]
+    total = 0
+    for it, n in zip(items, sizes, strict=True):
+        if out[-1] and total + n > limit:
+            out.append([])
+            total = 0
+        out[-1].append(it)
+        total += n
+    return out
+
+
 def as_pair(x: CaseLike) -> tuple[str, str]:
     """``(context, action)`` text of a case-like input."""
     if isinstance(x, Case):
@@ -790,29 +803,9 @@ class ValueModel:
         if not any(plan):
             return [[] for _ in items]
         todo = [p for p in plan if p is not None]
-        if getattr(self._enc, "additive", False):
-            F = self._occlusion_variants(todo)
-        else:
-            variants: list[tuple[str, str]] = []
-            for p in todo:
-                ctx, act, _, starts, words = p
-                span = len(words) if len(starts) == 1 else starts[1] - starts[0]
-                variants.append((ctx, act))
-                variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
-            F = self._feats(variants)
-        # each variant (the case minus a few words) keeps its case's neighbours, re-scored: the
-        # neighbour search over the whole memory runs once per case (and is usually cached already)
-        owner = np.repeat(np.arange(len(todo)), [1 + len(p[3]) for p in todo])
-        first_rows = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in todo])[:-1]])
-        base_idx, _ = self._neighbours(F.joint[first_rows], [(p[0], p[1]) for p in todo])
-        nn = None
-        if base_idx.shape[1]:
-            idx = base_idx[owner]
-            M = self._memory_arrays()[0]
-            sims = np.einsum("nd,nkd->nk", F.joint, M[idx], optimize=False).astype(np.float32)
-            order = np.argsort(-sims, axis=1, kind="stable")
-            nn = (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1))
-        P = self._principle_scores(F, nn=nn)[0]
+        # variants are scored a few thousand rows at a time: the whole batch's feature rows would
+        # take hundreds of MB, and fresh memory of that size costs more than the products on it
+        P = np.concatenate([self._variant_scores(chunk) for chunk in _chunks(todo, [1 + len(p[3]) for p in todo], 4096)])
         out: list[list[tuple[Evidence, float]]] = []
         first = 0
         for entry in plan:
@@ -835,6 +828,32 @@ class ValueModel:
                 found.append((Evidence.trusted(text=act[start:end], start=start, end=end, field="action"), float(after[o])))
             out.append(found)
         return out
+
+    def _variant_scores(self, todo: list[tuple[str, str, int, list[int], list[str]]]) -> np.ndarray:
+        """Principle scores of each planned case and of its variants (the case minus one span), row per variant."""
+        if getattr(self._enc, "additive", False):
+            F = self._occlusion_variants(todo)
+        else:
+            variants: list[tuple[str, str]] = []
+            for p in todo:
+                ctx, act, _, starts, words = p
+                span = len(words) if len(starts) == 1 else starts[1] - starts[0]
+                variants.append((ctx, act))
+                variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
+            F = self._feats(variants)
+        # each variant (the case minus a few words) keeps its case's neighbours, re-scored: the
+        # neighbour search over the whole memory runs once per case (and is usually cached already)
+        owner = np.repeat(np.arange(len(todo)), [1 + len(p[3]) for p in todo])
+        first_rows = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in todo])[:-1]])
+        base_idx, _ = self._neighbours(F.joint[first_rows], [(p[0], p[1]) for p in todo])
+        nn = None
+        if base_idx.shape[1]:
+            idx = base_idx[owner]
+            M = self._memory_arrays()[0]
+            sims = np.einsum("nd,nkd->nk", F.joint, M[idx], optimize=False).astype(np.float32)
+            order = np.argsort(-sims, axis=1, kind="stable")
+            nn = (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1))
+        return self._principle_scores(F, nn=nn)[0]
 
     def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> _Feats:
         """Features of each case and of the case minus each span, by token-vector subtraction.
