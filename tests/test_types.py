@@ -30,3 +30,11 @@ def test_the_gates_verdicts_round_trip_through_validation():
         again = Verdict.model_validate_json(v.model_dump_json())
         assert again == v and again.model_dump() == v.model_dump()
         assert v.schema_version == 1 and v.chosen is None
+
+
+def test_trusted_copy_is_model_copy_and_leaves_the_original():
+    s = Score(principle="harm", score=0.7, source="model", evidence=[Evidence(text="x", field="action")])
+    fast, slow = s.trusted_copy(score=0.2), s.model_copy(update={"score": 0.2})
+    assert fast == slow and fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert s.score == 0.7 and fast is not s

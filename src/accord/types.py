@@ -40,6 +40,11 @@ class _Strict(BaseModel):
         _set_private(m, None)
         return m
 
+    def trusted_copy(self, **changes: Any) -> Any:
+        """A copy with some fields replaced by values the caller knows valid (no validation):
+        ``model_copy(update=...)`` for the hot path, at a fifth of its cost."""
+        return self.trusted(**{**self.__dict__, **changes})
+
 
 def _slot_setter(name: str) -> Any:
     """The setter of one of pydantic's instance-state slots on ``BaseModel`` (None if it has no such slot)."""

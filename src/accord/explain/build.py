@@ -45,7 +45,7 @@ def build_explanation(
         if occl:
             ev, without = occl[0]
             evidence[pid] = [e for e, _ in occl]
-            changed = [s.model_copy(update={"score": min(s.score, without)}) if s.principle == pid and s.decision is None else s
+            changed = [s.trusted_copy(score=min(s.score, without)) if s.principle == pid and s.decision is None else s
                        for s in scores]
             after = decision_of(charter, changed, community=community)
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "

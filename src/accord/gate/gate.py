@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec
@@ -185,7 +185,8 @@ class Gate:
                            timed_out=r.timed_out) for c, r in zip(cases, results, strict=True)]
         occlusions = self._occlusions(cases, results, outcomes)
         per_case_ms = (time.perf_counter() - t0) * 1000 / max(n, 1)
-        verdicts = [self._verdict(*args, per_case_ms) for args in zip(cases, results, outcomes, precedents, occlusions, strict=True)]
+        verdicts = [self._verdict(*args, per_case_ms) for args in zip(cases, results, outcomes, precedents, occlusions,
+                                                                      _trace_ids(n), strict=True)]
         if record and self.recorder is not None:
             for c, v in zip(cases, verdicts, strict=True):
                 self.recorder(c, v)
@@ -224,7 +225,7 @@ class Gate:
         return out
 
     def _verdict(self, case: Case, r: CaseResult, outcome: Outcome, precedents: list[Precedent],
-                 occlusion: list[tuple[Evidence, float]], ms: float) -> Verdict:
+                 occlusion: list[tuple[Evidence, float]], trace_id: str, ms: float) -> Verdict:
         error = bool(r.errors) and not r.timed_out
         communities: dict[str, Decision] = {}
         if self.charter.communities:
@@ -239,13 +240,13 @@ class Gate:
         except Exception as e:  # an explanation failure must not turn into an allow or a crash
             explanation = Explanation(summary=f"{outcome.decision}: explanation unavailable ({type(e).__name__}: {e})")
             evidence = {}
-        principles = [p.model_copy(update={"evidence": evidence[p.id]}) if p.id in evidence and not p.evidence else p
+        principles = [p.trusted_copy(evidence=evidence[p.id]) if p.id in evidence and not p.evidence else p
                       for p in outcome.principles]
         # built from validated parts (scores are clipped to [0, 1] by the judges, risk by the policy):
         # constructing without re-validation keeps the gate's per-case overhead small
         return Verdict.trusted(
             schema_version=SCHEMA_VERSION,
-            trace_id=uuid.uuid4().hex,
+            trace_id=trace_id,
             case_id=case.id,
             decision=outcome.decision,
             risk=outcome.risk,
@@ -279,6 +280,15 @@ class Gate:
         if self.recorder is not None:
             self.recorder(case, out)
         return out
+
+
+def _trace_ids(n: int) -> list[str]:
+    """``n`` random UUID4s in hex, from one read of the system's randomness (``uuid4`` reads it once per id)."""
+    raw = bytearray(os.urandom(16 * n))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
+    h = raw.hex()
+    return [h[32 * i:32 * i + 32] for i in range(n)]
 
 
 class Blocked(AccordError):

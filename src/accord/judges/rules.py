@@ -141,7 +141,7 @@ class RuleJudge:
                              rule=rule.id, decision=rule.decision))
         if redacted is not None:
             text = redacted.as_text() if isinstance(redacted, ToolCall) else redacted
-            out = [s.model_copy(update={"revised": text}) if s.decision == "revise" else s for s in out]
+            out = [s.trusted_copy(revised=text) if s.decision == "revise" else s for s in out]
         return out
 
 
