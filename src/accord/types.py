@@ -43,7 +43,9 @@ class _Strict(BaseModel):
     def trusted_copy(self, **changes: Any) -> Any:
         """A copy with some fields replaced by values the caller knows valid (no validation):
         ``model_copy(update=...)`` for the hot path, at a fifth of its cost."""
-        return self.trusted(**{**self.__dict__, **changes})
+        m = self.trusted(**{**self.__dict__, **changes})
+        _set_fields_set(m, self.__pydantic_fields_set__ | set(changes))
+        return m
 
 
 def _slot_setter(name: str) -> Any:
