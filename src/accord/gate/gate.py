@@ -185,8 +185,8 @@ class Gate:
                            timed_out=r.timed_out) for c, r in zip(cases, results, strict=True)]
         occlusions = self._occlusions(cases, results, outcomes)
         per_case_ms = (time.perf_counter() - t0) * 1000 / max(n, 1)
-        verdicts = [self._verdict(*args, per_case_ms) for args in zip(cases, results, outcomes, precedents, occlusions,
-                                                                      _trace_ids(n), strict=True)]
+        verdicts = [self._verdict(c, r, o, p, occ, tid, per_case_ms) for c, r, o, p, occ, tid
+                    in zip(cases, results, outcomes, precedents, occlusions, _trace_ids(n), strict=True)]
         if record and self.recorder is not None:
             for c, v in zip(cases, verdicts, strict=True):
                 self.recorder(c, v)
