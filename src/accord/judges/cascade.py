@@ -104,6 +104,7 @@ class Cascade:
         return run.results
 
     def _stages(self, run: _Run, cases: Sequence[Case], charter: Charter) -> None:
+        last = self.stages[-1]
         for stage in self.stages:
             with run.lock:
                 if run.abandoned or not run.pending:
@@ -133,7 +134,7 @@ class Cascade:
                         run.learned_seen[i] = True
                         r.scores = [s for s in r.scores if s.decision is not None or s.principle not in new_learned]
                     r.scores.extend(scores)
-                    if not self._sure(r.scores, run.learned_seen[i]):
+                    if stage is not last and not self._sure(r.scores, run.learned_seen[i]):  # no stage left to ask
                         still.append(i)
                 run.pending = still
 
