@@ -95,10 +95,10 @@ def test_default_charter_policy_is_consistent():
 
 
 def test_decision_of_is_decides_decision():
-    """The gate's shortcut for the other communities' decisions agrees with the full policy."""
+    """The gate's shortcuts for the other communities' decisions agree with the full policy."""
     import random
 
-    from accord.gate.policy import decision_of
+    from accord.gate.policy import decision_of, decisions_of
 
     rng = random.Random(0)
     pids = ["crit", "high", "med", "low", "unknown"]
@@ -112,3 +112,6 @@ def test_decision_of_is_decides_decision():
             error, timed_out = rng.random() < 0.1, rng.random() < 0.1
             assert decision_of(C, scores, community=community, error=error, timed_out=timed_out) == \
                 decide(C, scores, community=community, error=error, timed_out=timed_out).decision, (scores, community)
+        error, timed_out = rng.random() < 0.1, rng.random() < 0.1
+        assert decisions_of(C, scores, [None, "strict", "lenient"], error=error, timed_out=timed_out) == [
+            decide(C, scores, community=c, error=error, timed_out=timed_out).decision for c in (None, "strict", "lenient")]

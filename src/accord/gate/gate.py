@@ -22,7 +22,7 @@ from accord.charter.loader import load_charter
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
-from accord.gate.policy import Outcome, decide, decision_of
+from accord.gate.policy import Outcome, decide, decisions_of
 from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
@@ -229,11 +229,11 @@ class Gate:
         error = bool(r.errors) and not r.timed_out
         communities: dict[str, Decision] = {}
         if self.charter.communities:
-            communities["default"] = outcome.decision if case.community is None else decision_of(
-                self.charter, r.scores, error=error, timed_out=r.timed_out)
-            for name in self.charter.communities:
-                communities[name] = outcome.decision if name == case.community else decision_of(
-                    self.charter, r.scores, community=name, error=error, timed_out=r.timed_out)
+            others = [c for c in (None, *self.charter.communities) if c != case.community]
+            decided = dict(zip(others, decisions_of(self.charter, r.scores, others, error=error, timed_out=r.timed_out),
+                               strict=True))
+            decided[case.community] = outcome.decision
+            communities = {"default" if c is None else c: decided[c] for c in (None, *self.charter.communities)}
         try:
             explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, occlusion=occlusion,
                                                       precedents=precedents, errors=r.errors, community=case.community)

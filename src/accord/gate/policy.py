@@ -50,33 +50,47 @@ _DECISIONS: tuple[Decision, ...] = ("allow", "revise", "escalate", "block")  # b
 
 def decision_of(charter: Charter, scores: Sequence[Score], *, community: str | None = None, error: bool = False,
                 timed_out: bool = False) -> Decision:
-    """``decide(...).decision`` without the rest of the outcome.
+    """``decide(...).decision`` without the rest of the outcome."""
+    return decisions_of(charter, scores, (community,), error=error, timed_out=timed_out)[0]
+
+
+def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequence[str | None], *, error: bool = False,
+                 timed_out: bool = False) -> list[Decision]:
+    """:func:`decision_of` for several communities (``None``: the default) in one pass over the scores.
 
     The gate asks it for every other community of every case (the verdict shows each community's
-    decision), so it skips the principle lines, risk and ordering :func:`decide` builds.
+    decision), so it skips the principle lines, risk and ordering :func:`decide` builds, and reads
+    the rule scores once for all communities.
     """
-    table = charter.policy_table(community)
-    best = 0
+    ruled = 0
     allow_rule = False
+    learned: list[tuple[str, float]] = []
     for s in scores:
         if s.decision is not None:
             o = DECISION_ORDER[s.decision]
-            best = o if o > best else best
+            ruled = o if o > ruled else ruled
             allow_rule = allow_rule or s.decision == "allow"
-    if not allow_rule and best < 3:
-        for s in scores:
-            if s.decision is None:
-                row = table.get(s.principle)
+        else:
+            learned.append((s.principle, s.score))
+    floor = 0  # a failure raises every community's decision to the policy's floor
+    if error:
+        floor = max(floor, DECISION_ORDER[charter.policy.on_error])
+    if timed_out:
+        floor = max(floor, DECISION_ORDER[charter.policy.on_timeout])
+    out: list[Decision] = []
+    for community in communities:
+        best = ruled
+        if not allow_rule and best < 3:
+            table = charter.policy_table(community)
+            for pid, x in learned:
+                row = table.get(pid)
                 if row is not None:
-                    eff = min(s.score * row[2], 1.0)
+                    eff = x * row[2]
+                    eff = eff if eff < 1.0 else 1.0
                     o = 3 if eff >= row[1] else 2 if eff >= row[0] else 0
                     best = o if o > best else best
-    decision = _DECISIONS[best]
-    if error:
-        decision = _stricter(decision, charter.policy.on_error)
-    if timed_out:
-        decision = _stricter(decision, charter.policy.on_timeout)
-    return decision
+        out.append(_DECISIONS[best if best > floor else floor])
+    return out
 
 
 def decide(
