@@ -240,6 +240,43 @@ def test_large_batches_pause_the_collector_and_restore_it(charter):
         gc.enable()
 
 
+def test_after_a_large_batch_the_collector_still_collects_and_keeps_the_application_freeze(charter):
+    """The batch's objects skip the young generations, but cycles among them are still collected;
+    objects the application froze itself stay frozen."""
+    import gc
+    import weakref
+
+    gate = Gate(charter, judges=[RuleJudge()])
+    cases = [Case(action=f"hello {i}") for i in range(300)]
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a garbage cycle made while a batch runs
+    gone = weakref.ref(a)
+
+    class Cycling(RuleJudge):
+        name = "cycling"
+
+        def judge(self, cases, ch):
+            nonlocal a, b
+            a = b = None
+            return super().judge(cases, ch)
+
+    Gate(charter, judges=[Cycling()]).check_many(cases)
+    assert gc.isenabled() and gc.get_count()[0] < 50  # no scan of the batch's objects is pending
+    gc.collect()
+    assert gone() is None
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        gate.check_many(cases)
+        assert gc.get_freeze_count() > frozen - 100  # (a few frozen objects may die meanwhile; an unfreeze empties it)
+    finally:
+        gc.unfreeze()
+
+
 def test_a_charter_copy_with_other_thresholds_decides_by_them(charter):
     """The policy's per-charter lookup table is not carried over into a model_copy."""
     from accord.gate.policy import decide

@@ -71,6 +71,13 @@ def _gc_paused(pause: bool) -> Iterator[None]:
             _gc_state["batches"] -= 1
             if _gc_state["batches"] == 0 and _gc_state["paused"]:
                 _gc_state["paused"] = False
+                if not gc.get_freeze_count():  # the application has not frozen objects of its own
+                    # move every tracked object to the oldest generation unscanned: otherwise the
+                    # first allocation after ``enable`` scans the batch's ~50 objects per case
+                    # (0.1 s per 10,000 cases) only to find them alive; they are still collected
+                    # by the next full collection if they ever form garbage cycles
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 
