@@ -19,6 +19,7 @@ threshold); a blocking rule or a judge failure makes it 1.0, an escalating rule 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ def _stricter(a: Decision, b: Decision) -> Decision:
 
 
 _DECISIONS: tuple[Decision, ...] = ("allow", "revise", "escalate", "block")  # by DECISION_ORDER
+_SCORE = operator.attrgetter("score")
 
 
 def decision_of(charter: Charter, scores: Sequence[Score], *, community: str | None = None, error: bool = False,
@@ -127,29 +129,31 @@ def decide(
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
     ruled = {s.principle for s in rule_scores}
-    model_decision: Decision = "allow"
+    model_best = 0  # DECISION_ORDER of the strictest learned decision
     model_decisive: list[tuple[int, float, str]] = []
     for s in scores:
         if s.decision is not None:
             continue
-        row = table.get(s.principle)
+        pid = s.principle
+        row = table.get(pid)
         if row is None:
             continue
         escalate, block, weight, severity = row
         eff = s.score * weight
         if eff > 1.0:
             eff = 1.0
-        d = "block" if eff >= block else "escalate" if eff >= escalate else "allow"
-        frac = eff / block if block > 0 else 1.0
+        o = 3 if eff >= block else 2 if eff >= escalate else 0
         if not allow_rule:
+            frac = eff / block if block > 0 else 1.0
             if frac > risk:
-                risk = min(1.0, frac)
-            if d != "allow":
-                model_decision = _stricter(model_decision, d)
-                model_decisive.append((DECISION_ORDER[d], frac, s.principle))
-        if s.principle not in ruled:  # a rule's line for a principle outranks a learned one
-            results[s.principle] = construct(id=s.principle, score=round(eff, 4), violated=d != "allow" and not allow_rule,
-                                             severity=severity, evidence=s.evidence, source=s.source)
+                risk = frac if frac < 1.0 else 1.0
+            if o:
+                model_best = o if o > model_best else model_best
+                model_decisive.append((o, frac, pid))
+        if pid not in ruled:  # a rule's line for a principle outranks a learned one
+            results[pid] = construct(id=pid, score=round(eff, 4), violated=o != 0 and not allow_rule,
+                                     severity=severity, evidence=s.evidence, source=s.source)
+    model_decision = _DECISIONS[model_best]
     final = _stricter(decision, model_decision)
     rule = rule if final == decision else None
     decision = final
@@ -167,5 +171,5 @@ def decide(
         decision, risk = _stricter(decision, charter.policy.on_timeout), 1.0
     if decision != "revise":
         revised = None
-    ordered = sorted(results.values(), key=lambda r: -r.score)
+    ordered = sorted(results.values(), key=_SCORE, reverse=True)  # stable: ties keep their order
     return Outcome(decision=decision, risk=round(risk, 4), principles=ordered, decisive=decisive, rule=rule, revised=revised)
