@@ -8,11 +8,12 @@ shape only with a version bump (see ``docs/verdict-schema.md``).
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+_T = TypeVar("_T", bound=BaseModel)
 
 Decision = Literal["allow", "revise", "block", "escalate"]
 Severity = Literal["critical", "high", "medium", "low"]
@@ -25,20 +26,8 @@ class _Strict(BaseModel):
 
     @classmethod
     def trusted(cls, **values: Any) -> Any:
-        """An instance from values the caller built and knows valid: no validation, no defaults.
-
-        Every field must be given. The gate makes about thirty of these per case (scores,
-        principle lines, precedents), and pydantic's ``model_construct`` costs 2–3 µs each for
-        bookkeeping this path does not need; this sets the instance state directly, through
-        pydantic's own slots. When the installed pydantic keeps its state differently, the check
-        below (``_trusted_works``) switches to ``model_construct``.
-        """
-        m = _new(cls)
-        _set_dict(m, values)
-        _set_fields_set(m, set(values))
-        _set_extra(m, None)
-        _set_private(m, None)
-        return m
+        """An instance from values the caller built and knows valid: see :func:`trusted_instance`."""
+        return trusted_instance(cls, values)
 
     def trusted_copy(self, **changes: Any) -> Any:
         """A copy with some fields replaced by values the caller knows valid (no validation):
@@ -57,6 +46,27 @@ def _slot_setter(name: str) -> Any:
 _new = object.__new__
 _set_dict, _set_fields_set, _set_extra, _set_private = map(
     _slot_setter, ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"))
+_FAST_PATH = True  # cleared below when this pydantic keeps its state differently
+
+
+def trusted_instance(cls: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of ``cls`` from ``values`` (every field, owned by the instance from now on),
+    which the caller built and knows valid: no validation, no defaults.
+
+    The gate makes about thirty of these per case (scores, principle lines, precedents), and
+    pydantic's ``model_construct`` costs 2–3 µs each for bookkeeping this path does not need; this
+    sets the instance state directly, through pydantic's own slots (0.65 µs; hot loops pass a dict
+    literal, which is cheaper than keyword arguments). When the installed pydantic keeps its state
+    differently, the check below (``_trusted_works``) switches to ``model_construct``.
+    """
+    if not _FAST_PATH:  # pragma: no cover - depends on the installed pydantic
+        return cls.model_construct(None, **values)
+    m = _new(cls)
+    _set_dict(m, values)
+    _set_fields_set(m, set(values))
+    _set_extra(m, None)
+    _set_private(m, None)
+    return m
 
 
 class Message(_Strict):
@@ -223,4 +233,4 @@ def _trusted_works() -> bool:
 
 
 if not _trusted_works():  # pragma: no cover - depends on the installed pydantic
-    _Strict.trusted = classmethod(lambda cls, **values: cls.model_construct(None, **values))  # type: ignore[method-assign, assignment]
+    _FAST_PATH = False

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from accord.charter.model import Charter
-from accord.types import DECISION_ORDER, Decision, PrincipleResult, Score
+from accord.types import DECISION_ORDER, Decision, PrincipleResult, Score, trusted_instance
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,6 @@ def decide(
     rule: str | None = None
     revised: str | None = None
     results: dict[str, PrincipleResult] = {}
-    construct = PrincipleResult.trusted  # every value is computed here and in range
 
     rule_scores = [s for s in scores if s.decision is not None]
     for s in sorted(rule_scores, key=lambda s: -DECISION_ORDER[s.decision or "allow"]):
@@ -123,7 +122,7 @@ def decide(
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)
         risk = max(risk, _RULE_RISK[d])
-        results[s.principle] = construct(
+        results[s.principle] = PrincipleResult.trusted(
             id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
             severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
@@ -151,8 +150,9 @@ def decide(
                 model_best = o if o > model_best else model_best
                 model_decisive.append((o, frac, pid))
         if pid not in ruled:  # a rule's line for a principle outranks a learned one
-            results[pid] = construct(id=pid, score=round(eff, 4), violated=o != 0 and not allow_rule,
-                                     severity=severity, evidence=s.evidence, source=s.source)
+            results[pid] = trusted_instance(PrincipleResult, {  # every value is computed here and in range
+                "id": pid, "score": round(eff, 4), "violated": o != 0 and not allow_rule, "severity": severity,
+                "evidence": s.evidence, "source": s.source})
     model_decision = _DECISIONS[model_best]
     final = _stricter(decision, model_decision)
     rule = rule if final == decision else None

@@ -58,7 +58,7 @@ from accord.errors import ModelError
 from accord.judges.base import register_judge
 from accord.learning.encoders import Encoder, get_encoder, normalize_rows, segment_sum
 from accord.learning.logistic import balanced_weights, fit_logistic
-from accord.types import Case, Evidence, Precedent, Score
+from accord.types import Case, Evidence, Precedent, Score, trusted_instance
 
 #: the file layout is unchanged by the lexical block: a file without ``params.lexical`` has none
 #: format 2 keys the precedent memory by ``e(a) + KEY_CONTEXT_WEIGHT * e(c)``; format 1 keyed it by
@@ -727,9 +727,10 @@ class ValueModel:
         settled = self._settled(idx, sims).tolist()
         col = {pid: j for j, pid in enumerate(self.principles)}
         wanted = [(pid, col[pid]) for pid in charter.principle_ids if pid in col]
-        construct, name = Score.trusted, self.name  # values are in range by construction: skip re-validation
-        return [[construct(principle=pid, score=row[j], source=name, evidence=[], rule=None, decision=None, revised=None,
-                           settled=st) for pid, j in wanted] for row, st in zip(P.tolist(), settled, strict=True)]
+        name = self.name  # values are in range by construction: skip re-validation
+        return [[trusted_instance(Score, {"principle": pid, "score": row[j], "source": name, "evidence": [], "rule": None,
+                                          "decision": None, "revised": None, "settled": st}) for pid, j in wanted]
+                for row, st in zip(P.tolist(), settled, strict=True)]
 
     def _settled(self, idx: np.ndarray, sims: np.ndarray) -> np.ndarray:
         """Per case: whether a *human* precedent (a reviewer's verdict, feedback, a charter example)
