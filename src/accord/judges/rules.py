@@ -26,7 +26,7 @@ class _Compiled:
     def find(self, variants: tuple[str, ...]) -> str | None:
         """The first match in the variants of a normalised text (as is, de-leeted)."""
         for t in variants:
-            if self.rx is not None and (self.needs is None or any(n in t for n in self.needs)):
+            if self.rx is not None and (self.needs is None or any(map(t.__contains__, self.needs))):  # no generator frame
                 m = self.rx.search(t)
                 if m:
                     return m.group(0)
