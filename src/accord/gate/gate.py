@@ -210,25 +210,27 @@ class Gate:
     def _occlusions(self, cases: Sequence[Case], results: list[CaseResult], outcomes: list[Outcome]) -> list[list[tuple[Evidence, float]]]:
         """Occlusion evidence for the decisive learned principle of every case that was not allowed.
 
-        Only where that principle's score is the gate's value model's own: evidence (and the
-        counterfactual built from it) must explain the score the verdict shows, not another
-        stage's (a later stage in a cascade, such as the stronger tier, replaces the scores).
+        Computed by the value model whose score the verdict shows for that principle: the gate's
+        own model, or a later cascade stage (the stronger tier) that replaced its score. Evidence
+        (and the counterfactual built from it) must explain the score shown, never another judge's.
         """
         out: list[list[tuple[Evidence, float]]] = [[] for _ in cases]
-        if self.model is None:
-            return out
-        name = self.model.name
-        todo = [(i, o.decisive[0]) for i, (r, o) in enumerate(zip(results, outcomes, strict=True))
-                if o.decision != "allow" and o.decisive and o.rule is None and not r.errors
-                and any(s.principle == o.decisive[0] and s.decision is None and s.source == name for s in r.scores)]
-        if not todo:
-            return out
-        try:
-            found = self.model.occlusion_many([(cases[i], pid) for i, pid in todo])
-        except Exception:  # evidence is explanation, never a reason to fail a verdict
-            return out
-        for (i, _), f in zip(todo, found, strict=True):
-            out[i] = f
+        explainers = {j.name: j for j in self.cascade.stages if isinstance(j, ValueModel)}
+        todo: dict[str, list[tuple[int, str]]] = {}
+        for i, (r, o) in enumerate(zip(results, outcomes, strict=True)):
+            if o.decision == "allow" or not o.decisive or o.rule is not None or r.errors:
+                continue
+            pid = o.decisive[0]
+            source = next((s.source for s in r.scores if s.principle == pid and s.decision is None), None)
+            if source in explainers:
+                todo.setdefault(source, []).append((i, pid))
+        for source, items in todo.items():
+            try:
+                found = explainers[source].occlusion_many([(cases[i], pid) for i, pid in items])
+            except Exception:  # evidence is explanation, never a reason to fail a verdict
+                continue
+            for (i, _), f in zip(items, found, strict=True):
+                out[i] = f
         return out
 
     def _verdict(self, case: Case, r: CaseResult, outcome: Outcome, precedents: list[Precedent],
