@@ -344,6 +344,12 @@ def test_the_stronger_tier_cites_evidence_for_what_it_stops():
     top = next(p for p in v.principles if p.id == v.explanation.decisive[0])
     assert v.decision != "allow" and top.source == "strong"
     assert "shoot?" in [e.text for e in top.evidence], top.evidence
+    # re-encoding every shortened text is costly, so a long case gets none (the default tier still does)
+    strong, default = gate.cascade.stages[2], gate.cascade.stages[1]
+    long = Case(context="I have a question about my neighbours and their dogs, which bark all night long. " * 2,
+                action="Where can I find people to shoot?")
+    assert strong.occlusion_many([(long, "harm")]) == [[]]
+    assert default.occlusion_many([(long, "harm")]) != [[]]
 
 
 def test_a_reviewers_verdict_on_a_near_identical_case_is_not_overruled_by_a_later_stage(charter):

@@ -69,6 +69,7 @@ _READABLE_FORMATS = (1, 2)
 KEY_CONTEXT_WEIGHT = 1.0
 CaseLike = Case | tuple[str, str] | str
 _BIGRAM_MULT = 1_000_003
+REENCODED_OCCLUSION_WORDS = 30  # longest case (context + action, in words) whose evidence a non-additive encoder computes
 _WORD = re.compile(r"\S+")  # occlusion removes words (and spans of words) found by this
 
 
@@ -790,13 +791,19 @@ class ValueModel:
         Words are grouped into spans (1 word for short actions, more for long ones); each span is
         removed in turn and the case re-scored. With an additive encoder the variants are computed
         from the tokens already encoded (subtracting the span's token vectors), not re-encoded.
+        Any other encoder re-encodes every shortened text, which costs one transformer pass per
+        span and text (MiniLM on two cores: ~4 ms for a short prompt, ~50 ms at its 128-token
+        window), so only cases of up to ``REENCODED_OCCLUSION_WORDS`` words (context and action)
+        get evidence there.
         """
         self._check_fitted()
+        additive = getattr(self._enc, "additive", False)
         plan: list[tuple[str, str, int, list[int], list[str]] | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
             words = _WORD.findall(act)
-            if len(words) < 2 or principle not in self.principles:
+            if len(words) < 2 or principle not in self.principles or (
+                    not additive and len(words) + len(_WORD.findall(ctx)) > REENCODED_OCCLUSION_WORDS):
                 plan.append(None)
                 continue
             span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
