@@ -31,7 +31,8 @@ class Encoder(Protocol):
     An *additive* encoder (a text's vector is its normalised sum of token vectors, like
     :class:`WordLlamaEncoder`) also offers ``pool``, ``token_offsets``, ``sum_ids_by_row``,
     ``vocab_size`` and ``lowercase_ids``; the value model then adds lexical features and computes
-    occlusion by subtraction instead of re-encoding.
+    occlusion by subtraction instead of re-encoding. ``word_index`` (optional) spares occlusion a
+    second tokenisation with character offsets.
     """
 
     name: str
