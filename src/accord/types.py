@@ -33,7 +33,8 @@ class _Strict(BaseModel):
         """A copy with some fields replaced by values the caller knows valid (no validation):
         ``model_copy(update=...)`` for the hot path, at a fifth of its cost."""
         m = self.trusted(**{**self.__dict__, **changes})
-        _set_fields_set(m, self.__pydantic_fields_set__ | set(changes))
+        if _FAST_PATH:  # (model_construct, the fallback, marks every field set)
+            _set_fields_set(m, self.__pydantic_fields_set__ | set(changes))
         return m
 
 

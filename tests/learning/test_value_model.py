@@ -163,6 +163,7 @@ def test_version_covers_the_precedent_memory(small_model):
 
 def test_occlusion_variants_score_like_the_shortened_texts():
     """The factored variant features give the scores the re-encoded shortened texts get."""
+    from accord.judges.value_model import _Span
     from accord.learning.models import load_model
 
     m = load_model(None)
@@ -173,11 +174,10 @@ def test_occlusion_variants_score_like_the_shortened_texts():
     for ctx, act in cases:
         words = act.split()
         span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
-        plan.append((ctx, act, 0, list(range(0, len(words), span)), words))
+        plan.append(_Span(ctx, act, 0, list(range(0, len(words), span)), words, span))
     F = m._occlusion_variants(plan)
     shortened = []
-    for ctx, act, _, starts, words in plan:
-        span = starts[1] - starts[0]
+    for ctx, act, _, starts, words, span in plan:
         shortened.append((ctx, act))
         shortened += [(ctx, " ".join(words[:s] + words[s + span:])) for s in starts]
     G = m._feats(shortened)

@@ -46,7 +46,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -55,7 +55,7 @@ from scipy.special import expit, logit
 from accord import errors
 from accord.charter.model import Charter
 from accord.errors import ModelError
-from accord.judges.base import register_judge
+from accord.judges.base import CASES_PER_BUDGET, register_judge
 from accord.learning.encoders import Encoder, get_encoder, normalize_rows, segment_sum
 from accord.learning.logistic import balanced_weights, fit_logistic
 from accord.types import Case, Evidence, Precedent, Score, trusted_instance
@@ -199,6 +199,17 @@ def _chunks(items: list[Any], sizes: list[int], limit: int) -> list[list[Any]]:
     return out
 
 
+class _Span(NamedTuple):
+    """One case planned for occlusion: its texts, the principle's column, and the word spans removed in turn."""
+
+    ctx: str
+    act: str
+    col: int
+    starts: list[int]  # first word of each span
+    words: list[str]
+    span: int  # words per span
+
+
 def as_pair(x: CaseLike) -> tuple[str, str]:
     """``(context, action)`` text of a case-like input."""
     if isinstance(x, Case):
@@ -313,7 +324,7 @@ class ValueModel:
     def cases_per_budget(self) -> int:
         """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): a transformer
         encoder takes up to ~60 ms a case on one core, a static one a fraction of a millisecond."""
-        return 256 if getattr(self._enc, "additive", False) else 16
+        return CASES_PER_BUDGET if getattr(self._enc, "additive", False) else 16
 
     @property
     def _lexical_dim(self) -> int:
@@ -798,7 +809,7 @@ class ValueModel:
         """
         self._check_fitted()
         additive = getattr(self._enc, "additive", False)
-        plan: list[tuple[str, str, int, list[int], list[str]] | None] = []
+        plan: list[_Span | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
             words = _WORD.findall(act)
@@ -807,25 +818,24 @@ class ValueModel:
                 plan.append(None)
                 continue
             span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
-            plan.append((ctx, act, self.principles.index(principle), list(range(0, len(words), span)), words))
+            plan.append(_Span(ctx, act, self.principles.index(principle), list(range(0, len(words), span)), words, span))
         if not any(plan):
             return [[] for _ in items]
         todo = [p for p in plan if p is not None]
         # variants are scored a few thousand rows at a time: the whole batch's feature rows would
         # take hundreds of MB, and fresh memory of that size costs more than the products on it
-        P = np.concatenate([self._variant_scores(chunk) for chunk in _chunks(todo, [1 + len(p[3]) for p in todo], 4096)])
+        P = np.concatenate([self._variant_scores(chunk) for chunk in _chunks(todo, [1 + len(p.starts) for p in todo], 4096)])
         out: list[list[tuple[Evidence, float]]] = []
         first = 0
         for entry in plan:
             if entry is None:
                 out.append([])
                 continue
-            _, act, j, starts, words = entry
+            _, act, j, starts, words, span = entry
             base = P[first, j]
             after = P[first + 1:first + 1 + len(starts), j]
             first += 1 + len(starts)
             drops = base - after
-            span = len(words) if len(starts) == 1 else starts[1] - starts[0]
             found = []
             bounds: list[tuple[int, int]] = []
             for o in np.argsort(-drops, kind="stable")[:top]:
@@ -837,23 +847,22 @@ class ValueModel:
             out.append(found)
         return out
 
-    def _variant_scores(self, todo: list[tuple[str, str, int, list[int], list[str]]]) -> np.ndarray:
+    def _variant_scores(self, todo: list[_Span]) -> np.ndarray:
         """Principle scores of each planned case and of its variants (the case minus one span), row per variant."""
         if getattr(self._enc, "additive", False):
             F = self._occlusion_variants(todo)
         else:
             variants: list[tuple[str, str]] = []
-            for p in todo:
-                ctx, act, _, starts, words = p
-                span = len(words) if len(starts) == 1 else starts[1] - starts[0]
+            for ctx, act, _, starts, words, span in todo:
                 variants.append((ctx, act))
                 variants.extend((ctx, " ".join(words[:s] + words[s + span:])) for s in starts)
             F = self._feats(variants)
         # each variant (the case minus a few words) keeps its case's neighbours, re-scored: the
         # neighbour search over the whole memory runs once per case (and is usually cached already)
-        owner = np.repeat(np.arange(len(todo)), [1 + len(p[3]) for p in todo])
-        first_rows = np.concatenate([[0], np.cumsum([1 + len(p[3]) for p in todo])[:-1]])
-        base_idx, _ = self._neighbours(F.joint[first_rows], [(p[0], p[1]) for p in todo])
+        sizes = [1 + len(p.starts) for p in todo]
+        owner = np.repeat(np.arange(len(todo)), sizes)
+        first_rows = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        base_idx, _ = self._neighbours(F.joint[first_rows], [(p.ctx, p.act) for p in todo])
         nn = None
         if base_idx.shape[1]:
             idx = base_idx[owner]
@@ -863,7 +872,7 @@ class ValueModel:
             nn = (np.take_along_axis(idx, order, axis=1), np.take_along_axis(sims, order, axis=1))
         return self._principle_scores(F, nn=nn)[0]
 
-    def _occlusion_variants(self, plan: list[tuple[str, str, int, list[int], list[str]]]) -> _Feats:
+    def _occlusion_variants(self, plan: list[_Span]) -> _Feats:
         """Features of each case and of the case minus each span, by token-vector subtraction.
 
         Rows come per case: the case itself, then one row per span. A span's token vectors are
@@ -874,23 +883,22 @@ class ValueModel:
         there); no Python loop runs per case or per token.
         """
         enc: Any = self._enc
-        acts = list(dict.fromkeys(p[1] for p in plan))
-        ctxs = list(dict.fromkeys(p[0] for p in plan if p[0]))
+        acts = list(dict.fromkeys(p.act for p in plan))
+        ctxs = list(dict.fromkeys(p.ctx for p in plan if p.ctx))
         Sa, act_ids = enc.pool(acts)  # the scoring pass has usually cached both
         where = {t: i for i, t in enumerate(acts)}
         Sc = np.vstack([np.zeros((1, enc.dim), np.float32), enc.pool(ctxs)[0]]) if ctxs else np.zeros((1, enc.dim), np.float32)
         c_of = {t: i + 1 for i, t in enumerate(ctxs)}  # row 0 of ``Sc``: no context
-        k_of = np.fromiter((where[p[1]] for p in plan), np.int64, len(plan))
-        n_groups = np.fromiter((len(p[3]) for p in plan), np.int64, len(plan))
-        n_words = np.fromiter((len(p[4]) for p in plan), np.int64, len(plan))
-        span = np.where(n_groups == 1, n_words, np.fromiter((p[3][1] - p[3][0] if len(p[3]) > 1 else 1 for p in plan),
-                                                           np.int64, len(plan)))
+        k_of = np.fromiter((where[p.act] for p in plan), np.int64, len(plan))
+        n_groups = np.fromiter((len(p.starts) for p in plan), np.int64, len(plan))
+        n_words = np.fromiter((len(p.words) for p in plan), np.int64, len(plan))
+        span = np.fromiter((p.span for p in plan), np.int64, len(plan))
         sizes = 1 + n_groups
         n_rows = int(sizes.sum())
         firsts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         owner_rows = np.repeat(np.arange(len(plan)), sizes)
         sa = Sa[k_of][owner_rows]  # every variant row starts as its case's sum
-        sc = Sc[np.fromiter((c_of.get(p[0], 0) for p in plan), np.int64, len(plan))][owner_rows]
+        sc = Sc[np.fromiter((c_of.get(p.ctx, 0) for p in plan), np.int64, len(plan))][owner_rows]
         # every token of every case, with its case and the row of the span holding it
         lens = np.fromiter((len(act_ids[i]) for i in k_of), np.int64, len(plan))
         ids_all = np.concatenate([act_ids[i] for i in k_of]).astype(np.int64) if lens.sum() else np.zeros(0, np.int64)
@@ -912,7 +920,7 @@ class ValueModel:
         lex = self._variant_lex(len(plan), owner_rows, ids_all, case_all, row_all, bridge) if self.lexical else None
         return _Feats(dense, lex, _key(ea, ec))
 
-    def _token_words(self, plan: list[tuple[str, str, int, list[int], list[str]]], ids: np.ndarray, tok0: np.ndarray,
+    def _token_words(self, plan: list[_Span], ids: np.ndarray, tok0: np.ndarray,
                      case: np.ndarray, lens: np.ndarray, n_words: np.ndarray) -> np.ndarray:
         """Per token (all cases' tokens concatenated): the index of the ``_WORD`` word holding its last character.
 
@@ -931,8 +939,8 @@ class ValueModel:
             np.maximum.at(counted, case, word + 1)
             redo = np.flatnonzero(counted != n_words)
         if len(redo):
-            for k, (_, offsets) in zip(redo.tolist(), enc.token_offsets([plan[k][1] for k in redo]), strict=True):
-                starts = np.array([m.start() for m in _WORD.finditer(plan[k][1])], dtype=np.int64)
+            for k, (_, offsets) in zip(redo.tolist(), enc.token_offsets([plan[k].act for k in redo]), strict=True):
+                starts = np.array([m.start() for m in _WORD.finditer(plan[k].act)], dtype=np.int64)
                 ends = np.fromiter((e - 1 for _, e in offsets), np.int64, len(offsets))
                 word[tok0[k]:tok0[k] + lens[k]] = np.searchsorted(starts, ends, side="right") - 1
         return word
