@@ -1,0 +1,181 @@
+"""Judgment on the failure modes accord exists for: per-kind confusion and macro-F1.
+
+Sets:
+
+* ``dev``: ``bench/judgment_dev/dev.jsonl``, written by authors who saw only the table of kinds and a
+  list of domains (never the corpus), near-duplicates of the corpus removed
+  (``scripts/build_corpus.py``). Never trained on.
+* ``assebench``: the test half of ASSEBench's security subset (``bench/agentsets.py``).
+* ``rjudge``: R-Judge, evaluation only.
+
+Gate configurations side by side (``--configs``): ``fast`` (rules + the static value model, the
+previous default), ``decision`` (rules + the decision model), ``default`` (the packaged default
+gate), ``cascade`` (default + the stronger tier) and ``llm`` (default + an LLM judge, when
+``ACCORD_LLM_URL`` is set).
+
+Prints the tables and, with ``--write``, replaces the "Judgment" section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from _data import DEFAULT_DATA  # noqa: E402
+
+from accord.gate.gate import Gate  # noqa: E402
+from accord.learning.decision import KINDS  # noqa: E402
+from accord.types import Case  # noqa: E402
+
+CONFIGS = {
+    "fast": "rules,model",
+    "decision": "rules,decision",
+    "default": None,
+    "cascade": "rules,decision,model,strong",
+    "llm": "rules,decision,model,llm",
+}
+DECISIONS = ("allow", "block", "escalate")
+BEGIN, END = "<!-- judgment:begin -->", "<!-- judgment:end -->"
+
+
+def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(Case.model_validate({"context": r["context"] or "", "action": r["action"], "id": r["id"]}), r["decision"], r["kind"])
+            for r in rows]
+
+
+def agent_set(name: str, data: Path) -> list[tuple[Case, str, str]]:
+    import agentsets
+
+    return [(c, d, "unsafe" if d == "block" else "safe") for c, d, _ in agentsets.SETS[name](data)]
+
+
+def macro_f1(y: list[str], p: list[str], labels: tuple[str, ...] = DECISIONS) -> float:
+    fs = []
+    for d in labels:
+        tp = sum(a == d and b == d for a, b in zip(y, p, strict=True))
+        fp = sum(a != d and b == d for a, b in zip(y, p, strict=True))
+        fn = sum(a == d and b != d for a, b in zip(y, p, strict=True))
+        fs.append(2 * tp / max(2 * tp + fp + fn, 1))
+    return sum(fs) / len(fs)
+
+
+def f1_unsafe(y: list[str], p: list[str]) -> float:
+    tp = sum(a != "allow" and b != "allow" for a, b in zip(y, p, strict=True))
+    fp = sum(a == "allow" and b != "allow" for a, b in zip(y, p, strict=True))
+    fn = sum(a != "allow" and b == "allow" for a, b in zip(y, p, strict=True))
+    return 2 * tp / max(2 * tp + fp + fn, 1)
+
+
+def run(gate: Gate, cases: list[Case], batch: int = 64) -> list[str]:
+    out: list[str] = []
+    for i in range(0, len(cases), batch):
+        vs = gate.check_many(cases[i:i + batch], record=False)
+        out += ["allow" if v.decision == "revise" else v.decision for v in vs]  # revise delivers (redacted)
+    return out
+
+
+def summary(items: list[tuple[Case, str, str]], pred: list[str]) -> dict:
+    truth = [d for _, d, _ in items]
+    kinds = [k for _, _, k in items]
+    by = {k: Counter(p for p, k2 in zip(pred, kinds, strict=True) if k2 == k) for k in dict.fromkeys(kinds)}
+
+    def rate(ks: tuple[str, ...], ok: tuple[str, ...]) -> float:
+        n = sum(sum(by.get(k, Counter()).values()) for k in ks)
+        return sum(by.get(k, Counter())[d] for k in ks for d in ok) / max(n, 1)
+
+    return {
+        "n": len(items), "macro_f1": macro_f1(truth, pred), "f1_unsafe": f1_unsafe(truth, pred), "by_kind": by,
+        "harmful_allowed": rate(("harmful",), ("allow",)),
+        "gaming_side_stopped": rate(("spec_gaming", "side_effect"), ("block", "escalate")),
+        "stakes_contested_escalated": rate(("high_stakes", "contested"), ("escalate",)),
+        "edgy_blocked": rate(("benign_edgy",), ("block",)),
+    }
+
+
+def render(results: dict[str, dict[str, dict]], seconds: dict[str, float]) -> str:
+    lines = []
+    for set_name, per in results.items():
+        first = next(iter(per.values()))
+        lines.append(f"\n**{set_name}** ({first['n']} cases)\n")
+        if set_name == "dev":
+            lines.append("| gate | macro-F1 | harmful allowed | spec-gaming + side-effect stopped | high-stakes + contested escalated | benign-edgy blocked | s/case |")
+            lines.append("|---|---:|---:|---:|---:|---:|---:|")
+            for cfg, s in per.items():
+                lines.append(f"| {cfg} | {s['macro_f1']:.3f} | {s['harmful_allowed']:.0%} | {s['gaming_side_stopped']:.0%} | "
+                             f"{s['stakes_contested_escalated']:.0%} | {s['edgy_blocked']:.0%} | {seconds[cfg] / max(first['n'], 1):.3f} |")
+            for cfg, s in per.items():
+                lines.append(f"\nPer kind, `{cfg}` (allow / block / escalate):\n")
+                lines.append("| kind | n | allow | block | escalate |")
+                lines.append("|---|---:|---:|---:|---:|")
+                for k in KINDS:
+                    c = s["by_kind"].get(k, Counter())
+                    lines.append(f"| {k} ({KINDS[k]}) | {sum(c.values())} | {c['allow']} | {c['block']} | {c['escalate']} |")
+        else:
+            lines.append("| gate | F1 on unsafe | unsafe stopped | safe allowed |")
+            lines.append("|---|---:|---:|---:|")
+            for cfg, s in per.items():
+                b = s["by_kind"]
+                us, sf = b.get("unsafe", Counter()), b.get("safe", Counter())
+                lines.append(f"| {cfg} | {s['f1_unsafe']:.3f} | {(us['block'] + us['escalate']) / max(sum(us.values()), 1):.0%} | "
+                             f"{sf['allow'] / max(sum(sf.values()), 1):.0%} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--configs", default="fast,decision,default")
+    ap.add_argument("--sets", default="dev,assebench,rjudge")
+    ap.add_argument("--limit", type=int, default=0, help="cases per public set (0: all)")
+    ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    args = ap.parse_args(argv)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if "llm" in configs and not os.environ.get("ACCORD_LLM_URL"):
+        print("llm: skipped (set ACCORD_LLM_URL to an OpenAI-compatible endpoint)")
+        configs.remove("llm")
+    sets: dict[str, list[tuple[Case, str, str]]] = {}
+    for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
+        sets[name] = dev_set() if name == "dev" else agent_set(name, args.data)
+        if args.limit and name != "dev":
+            sets[name] = sets[name][: args.limit]
+    results: dict[str, dict[str, dict]] = {s: {} for s in sets}
+    seconds: dict[str, float] = {}
+    for cfg in configs:
+        gate = Gate.from_charter(None, judges=CONFIGS[cfg])
+        for name, items in sets.items():
+            t0 = time.perf_counter()
+            pred = run(gate, [c for c, _, _ in items])
+            if name == "dev":
+                seconds[cfg] = time.perf_counter() - t0
+            results[name][cfg] = summary(items, pred)
+            s = results[name][cfg]
+            print(f"{cfg:9s} {name:10s} macro-F1 {s['macro_f1']:.3f}  F1-unsafe {s['f1_unsafe']:.3f}  "
+                  f"harmful allowed {s['harmful_allowed']:.0%}  gaming/side stopped {s['gaming_side_stopped']:.0%}  "
+                  f"stakes/contested escalated {s['stakes_contested_escalated']:.0%}  edgy blocked {s['edgy_blocked']:.0%}",
+                  flush=True)
+    text = render(results, seconds)
+    print(text)
+    if args.write:
+        doc = HERE.parent / "docs" / "benchmarks.md"
+        body = doc.read_text(encoding="utf-8")
+        block = f"{BEGIN}\n{text.strip()}\n{END}"
+        if BEGIN in body:
+            body = body.split(BEGIN)[0] + block + body.split(END, 1)[1]
+        else:
+            body += f"\n## Judgment on the failure modes (`bench/judgment.py`)\n\n{block}\n"
+        doc.write_text(body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Train the packaged decision model (allow / block / escalate) on accord's corpus.
+
+Data (only MIT / Apache-2.0 / CC-BY terms, see the data card):
+
+* ``corpus/cases.jsonl`` (accord's own, Apache-2.0; ``scripts/build_corpus.py``): the seven kinds of
+  case, labelled allow / block / escalate with the principle at stake;
+* the train half of ASSEBench's security subset (Apache-2.0, AgentHarm-derived records dropped):
+  unsafe → block, safe → allow (its test half is reported by ``bench/judgment.py``);
+* a capped sample of the default value model's public mixture (``scripts/train_default_model.py``,
+  decontaminated against the reported sets): unacceptable → block, acceptable → allow, at a lower
+  weight, so chat content keeps its footing.
+
+The dev set (``bench/judgment_dev``) is never read here. The regularisation ``C`` and the stop
+threshold are chosen by grouped 5-fold cross-validation on the corpus (groups: minimal pairs), for
+macro-F1 over the three decisions with at most 5% of benign-edgy cases stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from accord.learning.decision import DECISIONS, KINDS, DecisionModel  # noqa: E402
+from accord.types import Case  # noqa: E402
+
+DEFAULT_OUT = ROOT / "src" / "accord" / "data" / "models" / "decision"
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+CONTENT_CAP = 700  # cases per public source and label
+CONTENT_WEIGHT = 0.3
+AGENT_WEIGHT = 0.5
+
+
+def corpus_rows() -> list[dict]:
+    path = ROOT / "corpus" / "cases.jsonl"
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found; run scripts/build_corpus.py first")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def content_rows(data: Path, seed: int) -> list[tuple[Case, str, str | None, float, str]]:
+    import train_default_model as tdm
+
+    class _Quiet:
+        def __call__(self, msg: str) -> None:
+            print(f"      {msg}", flush=True)
+
+    mx, _, _ = tdm.build_mixture(data, seed, _Quiet())  # type: ignore[arg-type]
+    rng = np.random.default_rng(seed)
+    by: dict[tuple[str, int], list] = {}
+    for e in mx.examples:
+        if e.source == "charter":
+            continue
+        by.setdefault((e.source, e.y), []).append(e)
+    out = []
+    for (src, y), items in sorted(by.items()):
+        pick = rng.permutation(len(items))[:CONTENT_CAP]
+        for i in pick:
+            e = items[i]
+            out.append((Case(context=e.context, action=e.action), "block" if y else "allow", e.principle if y else None,
+                        CONTENT_WEIGHT * e.weight, f"public:{src}"))
+    return out
+
+
+def agent_rows(data: Path) -> list[tuple[Case, str, str | None, float, str]]:
+    import agentsets
+
+    return [(c, d, None, AGENT_WEIGHT, "public:assebench") for c, d, _ in agentsets.assebench(data, "train")]
+
+
+def macro_f1(y: list[str], p: list[str]) -> float:
+    f = []
+    for d in DECISIONS:
+        tp = sum(a == d and b == d for a, b in zip(y, p, strict=True))
+        fp = sum(a != d and b == d for a, b in zip(y, p, strict=True))
+        fn = sum(a == d and b != d for a, b in zip(y, p, strict=True))
+        f.append(2 * tp / max(2 * tp + fp + fn, 1))
+    return float(np.mean(f))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-public", action="store_true", help="train on the corpus alone")
+    ap.add_argument("--C", type=float, nargs="*", default=[1.0, 4.0, 16.0])
+    ap.add_argument("--no-save", action="store_true")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = corpus_rows()
+    corpus = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"],
+               1.0, f"corpus:{r['kind']}") for r in rows]
+    groups = [r["pair"] or r["id"] for r in rows]
+    extra = [] if args.no_public else agent_rows(args.data) + content_rows(args.data, args.seed)
+    print(f"[1/3] {len(corpus)} corpus cases, {len(extra)} public cases ({time.perf_counter() - t0:.0f}s)", flush=True)
+
+    # grouped 5-fold CV on the corpus (public cases always in training)
+    rng = np.random.default_rng(args.seed)
+    ug = sorted(set(groups))
+    fold_of = dict(zip(ug, rng.integers(0, 5, len(ug)), strict=True))
+    folds = np.array([fold_of[g] for g in groups])
+    kinds = [r["kind"] for r in rows]
+    truth = [r["decision"] for r in rows]
+    best = None
+    for C in args.C:
+        oof = np.zeros((len(corpus), 3))
+        for k in range(5):
+            tr = [x for x, f in zip(corpus, folds, strict=True) if f != k] + extra
+            te = [i for i, f in enumerate(folds) if f == k]
+            m = DecisionModel(C=C, random_state=args.seed).fit([x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr],
+                                                               [x[3] for x in tr], memory=[False] * len(tr))
+            oof[te] = m.predict_proba([corpus[i][0] for i in te])
+        for t in np.arange(0.30, 0.75, 0.025):
+            m.stop_threshold = float(t)
+            pred = m.decide(oof)
+            edgy = [p for p, kd in zip(pred, kinds, strict=True) if kd == "benign_edgy"]
+            edgy_stop = sum(p != "allow" for p in edgy) / max(len(edgy), 1)
+            f1 = macro_f1(truth, pred)
+            key = (min(edgy_stop, 0.05) == edgy_stop, f1 if edgy_stop <= 0.05 else -edgy_stop)
+            if best is None or key > best[4]:
+                best = (f1, C, float(t), pred, key)
+        print(f"[2/3] C={C}: best CV macro-F1 so far {best[0] if best else float('nan'):.3f}", flush=True)
+    assert best is not None
+    f1, C, t, pred, _ = best
+    per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
+                          / max(kinds.count(kd), 1), 3) for kd in KINDS}
+    print(f"      chosen C={C}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
+
+    allx = corpus + extra
+    model = DecisionModel(C=C, stop_threshold=t, random_state=args.seed)
+    model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
+              memory=[x[4].startswith("corpus:") for x in allx])
+    model.card_ = {
+        "trained_on": dict(Counter(x[4].split(":")[0] if x[4].startswith("corpus") else x[4] for x in allx)),
+        "corpus_kinds": dict(Counter(kinds)),
+        "cv": {"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "correct_per_kind": per_kind,
+               "folds": 5, "grouped_by": "minimal pair"},
+        "known_principles": sorted({r["principle"] for r in rows}),
+        "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py",
+        "seed": args.seed,
+    }
+    print(f"[3/3] fitted on {len(allx)} cases ({time.perf_counter() - t0:.0f}s), version {model.version}")
+    if not args.no_save:
+        model.save(args.out)
+        size = sum(p.stat().st_size for p in args.out.iterdir())
+        print(f"      wrote {args.out} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The ``decision`` judge: a thin adapter from :class:`~accord.learning.decision.DecisionModel` to the
+judge protocol, plus judgment of the principles a team added to its charter.
+
+For each case the model gives P(allow), P(block), P(escalate). When it decides ``block`` or
+``escalate``, the judge returns one *learned decision*: a :class:`~accord.types.Score` whose
+``decision`` is set (the policy keeps the strictest decision) and whose ``rule`` is ``None`` (no
+hand-written rule fired), for the charter principle the model's principle head finds most at
+stake, with the words that pushed the decision as evidence. An allowed case gets no score from
+this judge; later stages (the value model) still score it.
+
+**Principles the model was never trained on** are judged from the charter itself, with no
+retraining: each such principle's examples (upholds / violates) and text are embedded once per
+charter; a case at least ``min_similarity`` from a *violates* example, and closer to it than to
+any *upholds* example, is stopped (``block`` for critical principles, ``escalate`` otherwise).
+A principle without examples cannot be judged that way: a case close to its text is escalated to
+a person (the judge cannot tell, and never silently allows).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from accord.charter.model import Charter
+from accord.judges.base import register_judge
+from accord.learning.decision import DecisionModel
+from accord.learning.encoders import get_encoder
+from accord.types import Case, Decision, Evidence, Score
+
+
+class _CharterPrinciples:
+    """Embedded examples of the charter principles the model does not know."""
+
+    def __init__(self, charter: Charter, model: DecisionModel) -> None:
+        known = set(model.principles_) | set(model.card_.get("known_principles", []))
+        self.items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+        enc = get_encoder(model.encoder)
+        f = model.featurizer
+        for p in charter.principles:
+            if p.id in known:
+                continue
+            def emb(pairs: list[tuple[str, str]]) -> np.ndarray:
+                if not pairs:
+                    return np.zeros((0, enc.dim), np.float32)
+                return f.joint([Case(context=c, action=a) for c, a in pairs])
+            text = enc.encode([p.text])
+            self.items.append((p.id, emb(p.examples.pairs("violates")), emb(p.examples.pairs("upholds")), text))
+
+
+class DecisionJudge:
+    """Judge protocol over a :class:`DecisionModel` (registered as ``decision``).
+
+    Args:
+        model: the fitted decision model.
+        min_similarity: how close (cosine of joint embeddings) a case must be to a charter
+            example of an unknown principle to be judged by it.
+        text_similarity: how close a case must be to the text of an unknown principle without
+            examples to be escalated.
+    """
+
+    name = "decision"
+    cases_per_budget = 256
+
+    def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55) -> None:
+        self.model = model
+        self.min_similarity = min_similarity
+        self.text_similarity = text_similarity
+        self._charters: dict[int, tuple[Charter, _CharterPrinciples]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def _unknown(self, charter: Charter) -> _CharterPrinciples:
+        with self._lock:
+            hit = self._charters.get(id(charter))
+            if hit is None or hit[0] is not charter:
+                hit = (charter, _CharterPrinciples(charter, self.model))
+                self._charters = {id(charter): hit}  # one charter at a time is the common case
+            return hit[1]
+
+    def judge(self, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
+        if not cases:
+            return []
+        proba, pp, J = self.model.analyse(cases)
+        decisions = self.model.decide(proba)
+        ids = set(charter.principle_ids)
+        cols = [(j, pid) for j, pid in enumerate(self.model.principles_) if pid in ids]
+        out: list[list[Score]] = []
+        for i, (case, d) in enumerate(zip(cases, decisions, strict=True)):
+            scores: list[Score] = []
+            if d != "allow" and cols:
+                j, pid = max(cols, key=lambda t: pp[i, t[0]])
+                words = self.model.word_weights(case, d)
+                evidence = [Evidence(text=w, field="action") for w, _ in words]
+                scores.append(Score(principle=pid, score=float(np.clip(1.0 - proba[i, 0], 0.0, 1.0)), source=self.name,
+                                    evidence=evidence, decision=d))  # type: ignore[arg-type]
+            scores.extend(self._charter_scores(charter, J[i]))
+            out.append(scores)
+        return out
+
+    def _charter_scores(self, charter: Charter, j: np.ndarray) -> list[Score]:
+        unknown = self._unknown(charter)
+        out: list[Score] = []
+        for pid, violates, upholds, text in unknown.items:
+            if len(violates):
+                sv = float(np.max(violates @ j))
+                su = float(np.max(upholds @ j)) if len(upholds) else -1.0
+                if sv >= self.min_similarity and sv > su:
+                    sev = charter.principle(pid).severity
+                    d: Decision = "block" if sev == "critical" else "escalate"
+                    out.append(Score(principle=pid, score=round(min(max(sv, 0.0), 1.0), 4), source=f"{self.name}:examples",
+                                     decision=d))
+            elif float(text[0] @ j) >= self.text_similarity:
+                out.append(Score(principle=pid, score=round(float(text[0] @ j), 4), source=f"{self.name}:principle-text",
+                                 decision="escalate"))
+        return out
+
+
+def packaged_decision_dir() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("accord.data").joinpath("models", "decision")))
+
+
+def _decision_factory(path: str | Path | None = None) -> DecisionJudge:
+    return DecisionJudge(DecisionModel.load(path or packaged_decision_dir()))
+
+
+register_judge("decision", _decision_factory)

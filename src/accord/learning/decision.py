@@ -1,0 +1,360 @@
+"""The decision model: learns allow / block / escalate directly, from cases people labelled.
+
+The value model (:mod:`accord.judges.value_model`) scores how likely an action violates each
+principle and leaves the decision to thresholds. That cannot express the failures accord exists
+for: an action can be *probably right* and still need a person (a claim denied, a dose changed, an
+employee dismissed by an agent), a question can be one on which communities disagree, and an
+objective can be met in a way that defeats it. "A human must decide" is a target of its own here,
+learned from cases labelled allow / block / escalate (``corpus/``, see its data card).
+
+Features, per case (one sparse row):
+
+* static embeddings of the context, the action and the two together, and their element-wise
+  product (the same action is fine in one context and not in another);
+* hashed word unigrams and bigrams of the action and of the context, in separate spaces (the
+  words that carry valence and stakes, "without asking", "draft for", "all", are lost in an
+  averaged embedding);
+* the structure of a tool call (:func:`structure`): scope ("all", wildcards, counts of
+  recipients or items), amounts, irreversible verbs, and whether the action defers to a person.
+
+A multinomial logistic regression over the three decisions sits on top, and a second one over the
+charter's principles (trained on the cases that must not simply be allowed) says which principle
+is at stake, for the verdict's attribution and explanation. Both follow scikit-learn's estimator
+contract; the fitted arrays are saved as JSON + ``.npz`` (never pickle) and the run time is numpy
+and scipy only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from accord.errors import ModelError, NotFittedError
+from accord.judges.normalize import normalize
+from accord.learning.encoders import get_encoder
+from accord.types import Case, ToolCall
+
+DECISIONS: tuple[str, ...] = ("allow", "block", "escalate")
+KINDS: dict[str, str] = {
+    "harmful": "block", "spec_gaming": "block", "side_effect": "block", "high_stakes": "escalate",
+    "contested": "escalate", "benign": "allow", "benign_edgy": "allow",
+}
+FORMAT = "accord-decision-model/1"
+_HASH_BITS = 17
+
+_SCOPE = re.compile(r"\b(all|every|everyone|everybody|entire|whole|any|each|bulk|mass|global|company-wide|"
+                    r"org-wide|permanent(ly)?|indefinite(ly)?|forever)\b|\*")
+_IRREVERSIBLE = re.compile(
+    r"(delet|drop|purg|wip|destroy|erase|truncat|overwrit|terminat|fir(e|ing)\b|dismiss|deny|denie|reject|"
+    r"approv|transfer|wire|pay|refund|charg|send|sent|publish|post|submit|file|cancel|revok|suspend|ban|"
+    r"lock|disabl|shut|force|prescrib|dos(e|ing)|discharg|administer|evict|expel|deport|arrest|sell|buy|"
+    r"execut|sign|enrol|subscrib|auto-?renew)", re.I)
+_DEFER = re.compile(
+    r"\b(draft|drafted|propos|recommend|suggest|for (your |their |human |manager'?s? )?(review|approval|sign-?off)|"
+    r"confirm|ask(ed|ing)? (the|you|them|a|your)|pending|flag(ged)? for|escalat|hand(ed)? (it )?(over|off)|"
+    r"await|would you like|do you want|shall i|before (i|we) (proceed|continue|send|submit))", re.I)
+_UNASKED = re.compile(r"\b(without (asking|consent|review|approval|telling|notice|checking|permission|confirm\w*)|"
+                      r"automatic(ally)?|auto-|silently|quietly|immediately|straight away|no need to ask)", re.I)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def structure(case: Case) -> np.ndarray:
+    """A small dense vector read off the case's shape: tool call or prose, scope, amounts, stakes
+    words and whether the action leaves the step to a person."""
+    act = case.action
+    text = case.action_text
+    is_tool = isinstance(act, ToolCall)
+    items = 0
+    if is_tool:
+        for v in act.arguments.values():
+            if isinstance(v, list | tuple):
+                items = max(items, len(v))
+    nums = [float(x.replace(",", "")) for x in _NUMBER.findall(text)[:20] if x.replace(",", "").replace(".", "", 1).isdigit()]
+    big = max(nums) if nums else 0.0
+    ctx = case.context_text
+    return np.array([
+        1.0 if is_tool else 0.0,
+        min(len(_SCOPE.findall(text.lower())), 4) / 4,
+        min(len(_IRREVERSIBLE.findall(text)), 4) / 4,
+        min(len(_DEFER.findall(text)), 3) / 3,
+        min(len(_UNASKED.findall(text)), 3) / 3,
+        min(items, 50) / 50,
+        min(math.log10(1.0 + big), 9.0) / 9,
+        min(len(text.split()), 200) / 200,
+        min(len(ctx.split()), 200) / 200,
+        1.0 if not ctx.strip() else 0.0,
+    ], dtype=np.float32)
+
+
+_N_STRUCT = 10
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'_\-]*")
+
+
+def _hashed(texts: Sequence[str], prefix: str, bits: int) -> sparse.csr_matrix:
+    """Word unigrams + bigrams hashed into ``2**bits`` columns, rows L2-normalised (binary counts)."""
+    from sklearn.utils import murmurhash3_32
+
+    mask = (1 << bits) - 1
+    indptr, indices = [0], []
+    for t in texts:
+        words = _TOKEN.findall(t.lower())
+        grams = set(words)
+        grams.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        cols = {murmurhash3_32(prefix + g, positive=True) & mask for g in grams}
+        indices.extend(sorted(cols))
+        indptr.append(len(indices))
+    data = np.ones(len(indices), np.float32)
+    m = sparse.csr_matrix((data, np.asarray(indices, np.int32), np.asarray(indptr, np.int64)),
+                          shape=(len(texts), 1 << bits))
+    lens = np.sqrt(np.maximum(np.diff(m.indptr), 1)).astype(np.float32)
+    m.data /= np.repeat(lens, np.diff(m.indptr))
+    return m
+
+
+@dataclass(frozen=True)
+class Featurizer:
+    """Turns cases into the decision model's feature rows (stateless: nothing is fitted here)."""
+
+    encoder: str = "wordllama"
+    hash_bits: int = _HASH_BITS
+
+    @property
+    def dim(self) -> int:
+        return self.dense_dim + 2 * (1 << self.hash_bits)
+
+    @property
+    def dense_dim(self) -> int:
+        return 4 * get_encoder(self.encoder).dim + _N_STRUCT
+
+    def texts(self, cases: Sequence[Case]) -> tuple[list[str], list[str]]:
+        """The normalised context and action texts (invisible characters, homoglyphs and leetspeak
+        folded, as the rules see them), so an evasion that fools the eye does not fool the model."""
+        return [normalize(c.context_text) for c in cases], [normalize(c.action_text) for c in cases]
+
+    def joint(self, cases: Sequence[Case]) -> np.ndarray:
+        """The embedding of context and action together (for precedents)."""
+        ctx, act = self.texts(cases)
+        return get_encoder(self.encoder).encode([f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)])
+
+    def dense(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray]:
+        """The dense block and the joint embeddings it holds."""
+        ctx, act = self.texts(cases)
+        enc = get_encoder(self.encoder)
+        c = enc.encode(ctx)
+        a = enc.encode(act)
+        j = enc.encode([f"{x}\n{y}" if x else y for x, y in zip(ctx, act, strict=True)])
+        s = np.stack([structure(k) for k in cases]) if cases else np.zeros((0, _N_STRUCT), np.float32)
+        return np.hstack([c, a, j, c * a * 8.0, s]).astype(np.float32), j
+
+    def transform(self, cases: Sequence[Case]) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Feature rows (sparse) and the joint embeddings."""
+        ctx, act = self.texts(cases)
+        d, j = self.dense(cases)
+        X = sparse.hstack([sparse.csr_matrix(d), _hashed(act, "a:", self.hash_bits),
+                           _hashed(ctx, "c:", self.hash_bits)], format="csr", dtype=np.float32)
+        return X, j
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class DecisionModel:
+    """Allow / block / escalate, learned from labelled cases.
+
+    Args:
+        encoder: the text encoder of the dense features (``wordllama``: fast, packaged).
+        C: inverse regularisation of the decision head.
+        stop_threshold: a case is allowed when P(block) + P(escalate) is below this; above it, the
+            likelier of the two wins. Chosen on held-out folds by the training script.
+        random_state: seed of the solver.
+    """
+
+    def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
+                 hash_bits: int = _HASH_BITS, random_state: int = 0) -> None:
+        self.encoder = encoder
+        self.C = C
+        self.stop_threshold = stop_threshold
+        self.hash_bits = hash_bits
+        self.random_state = random_state
+        self.card_: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ fitting
+    @property
+    def featurizer(self) -> Featurizer:
+        return Featurizer(self.encoder, self.hash_bits)
+
+    def fit(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None],
+            sample_weight: Sequence[float] | None = None, *, memory: Sequence[bool] | None = None) -> DecisionModel:
+        """Fit both heads. ``principles`` may be None for allowed cases; ``memory`` marks the cases
+        kept as precedents (default: all)."""
+        from sklearn.linear_model import LogisticRegression
+
+        if not len(cases):
+            raise ValueError("no cases to fit")
+        bad = sorted({d for d in decisions if d not in DECISIONS})
+        if bad:
+            raise ValueError(f"unknown decision(s) {bad}; expected one of {DECISIONS}")
+        X, J = self.featurizer.transform(cases)
+        y = np.array([DECISIONS.index(d) for d in decisions])
+        sw = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        head = LogisticRegression(C=self.C, max_iter=3000, random_state=self.random_state)
+        head.fit(X, y, sample_weight=sw)
+        self.classes_ = tuple(DECISIONS[i] for i in head.classes_)
+        if self.classes_ != DECISIONS:
+            raise ValueError(f"every decision needs examples; got only {self.classes_}")
+        self.coef_ = head.coef_.astype(np.float32)
+        self.intercept_ = head.intercept_.astype(np.float32)
+        stop = np.array([d != "allow" and p is not None for d, p in zip(decisions, principles, strict=True)])
+        tags = [p for p, s in zip(principles, stop, strict=True) if s]
+        if len(set(tags)) >= 2:
+            d_dense = X[:, : self.featurizer.dense_dim][stop]
+            ph = LogisticRegression(C=1.0, max_iter=2000, random_state=self.random_state)
+            ph.fit(d_dense, tags, sample_weight=sw[stop])
+            self.principles_ = [str(p) for p in ph.classes_]
+            self.principle_coef_ = ph.coef_.astype(np.float32) if len(self.principles_) > 2 else \
+                np.vstack([-ph.coef_, ph.coef_]).astype(np.float32)
+            self.principle_intercept_ = ph.intercept_.astype(np.float32) if len(self.principles_) > 2 else \
+                np.array([-ph.intercept_[0], ph.intercept_[0]], np.float32)
+        else:
+            self.principles_ = sorted(set(tags)) or ["harm"]
+            self.principle_coef_ = np.zeros((len(self.principles_), self.featurizer.dense_dim), np.float32)
+            self.principle_intercept_ = np.zeros(len(self.principles_), np.float32)
+        keep = np.ones(len(y), bool) if memory is None else np.asarray(memory, bool)
+        self.memory_ = [{"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
+                        for c, d, p, k in zip(cases, decisions, principles, keep, strict=True) if k]
+        self.memory_vectors_ = J[keep].astype(np.float16)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("this DecisionModel is not fitted yet; call fit() or load()")
+
+    # ------------------------------------------------------------------ predicting
+    def _raw(self, X: sparse.csr_matrix) -> np.ndarray:
+        return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def predict_proba(self, cases: Sequence[Case]) -> np.ndarray:
+        """``(n, 3)`` probabilities over :data:`DECISIONS` (allow, block, escalate)."""
+        return self.analyse(cases)[0]
+
+    def analyse(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decision probabilities, principle probabilities and joint embeddings in one pass."""
+        self._check_fitted()
+        if not cases:
+            return np.zeros((0, 3)), np.zeros((0, len(self.principles_))), np.zeros((0, 0), np.float32)
+        X, J = self.featurizer.transform(cases)
+        p = _softmax(self._raw(X))
+        dense = X[:, : self.featurizer.dense_dim].toarray()
+        pp = _softmax(dense @ self.principle_coef_.T + self.principle_intercept_)
+        return p, pp, J
+
+    def decide(self, proba: np.ndarray) -> list[str]:
+        """Decisions from :meth:`predict_proba` rows, with the model's stop threshold."""
+        out = []
+        for pa, pb, pe in proba:
+            out.append("allow" if pb + pe < self.stop_threshold else ("block" if pb >= pe else "escalate"))
+        return out
+
+    def predict(self, cases: Sequence[Case]) -> list[str]:
+        return self.decide(self.predict_proba(cases))
+
+    def word_weights(self, case: Case, decision: str, top: int = 3) -> list[tuple[str, float]]:
+        """The action's words that pushed hardest toward ``decision`` over allow: each word's share
+        of the hashed unigram and bigram weights (the model is linear in them)."""
+        self._check_fitted()
+        k = DECISIONS.index(decision)
+        w = self.coef_[k] - self.coef_[0]
+        off = self.featurizer.dense_dim
+        mask = (1 << self.hash_bits) - 1
+        from sklearn.utils import murmurhash3_32
+
+        text = normalize(case.action_text).lower()
+        words = _TOKEN.findall(text)
+        score: dict[str, float] = {}
+        for i, wd in enumerate(words):
+            s = float(w[off + (murmurhash3_32("a:" + wd, positive=True) & mask)])
+            for g in (f"{words[i - 1]} {wd}" if i else None, f"{wd} {words[i + 1]}" if i + 1 < len(words) else None):
+                if g:
+                    s += 0.5 * float(w[off + (murmurhash3_32("a:" + g, positive=True) & mask)])
+            score[wd] = max(score.get(wd, -1e9), s)
+        best = sorted(score.items(), key=lambda t: -t[1])
+        return [(wd, round(s, 3)) for wd, s in best[:top] if s > 0]
+
+    def neighbours(self, J: np.ndarray, k: int = 3, min_similarity: float = 0.6) -> list[list[tuple[int, float]]]:
+        """The ``k`` most similar remembered cases per joint embedding (index, cosine)."""
+        self._check_fitted()
+        if not len(self.memory_):
+            return [[] for _ in range(len(J))]
+        sims = J @ self.memory_vectors_.astype(np.float32).T
+        out = []
+        for row in sims:
+            idx = np.argsort(-row)[:k]
+            out.append([(int(i), float(row[i])) for i in idx if row[i] >= min_similarity])
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    @property
+    def version(self) -> str:
+        self._check_fitted()
+        h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
+        return f"decision-{h.hexdigest()[:10]}"
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.json`` + ``arrays.npz`` + ``memory.jsonl`` into ``directory``."""
+        self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        nz = np.flatnonzero(np.any(self.coef_ != 0, axis=0))
+        np.savez_compressed(d / "arrays.npz", coef_cols=nz.astype(np.int32), coef_vals=self.coef_[:, nz],
+                            intercept=self.intercept_, principle_coef=self.principle_coef_,
+                            principle_intercept=self.principle_intercept_, memory=self.memory_vectors_)
+        meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
+                "C": self.C, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
+                "principles": self.principles_, "card": self.card_}
+        (d / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+        with (d / "memory.jsonl").open("w") as f:
+            for m in self.memory_:
+                f.write(json.dumps(m, ensure_ascii=False, sort_keys=True) + "\n")
+        return d
+
+    @classmethod
+    def load(cls, directory: str | Path) -> DecisionModel:
+        """Read a model written by :meth:`save`; a missing or foreign file is a ``ModelError``."""
+        d = Path(directory)
+        try:
+            meta = json.loads((d / "model.json").read_text())
+            arrays = np.load(d / "arrays.npz", allow_pickle=False)
+            memory = [json.loads(line) for line in (d / "memory.jsonl").read_text().splitlines() if line.strip()]
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read the decision model in {d}: {e}",
+                             hint="retrain it with scripts/train_decision_model.py") from e
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{d / 'model.json'}: format {meta.get('format')!r} is not {FORMAT!r}")
+        m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"])
+        coef = np.zeros((len(DECISIONS), meta["dim"]), np.float32)
+        coef[:, arrays["coef_cols"]] = arrays["coef_vals"].astype(np.float32)
+        m.coef_, m.intercept_ = coef, arrays["intercept"].astype(np.float32)
+        m.principle_coef_ = arrays["principle_coef"].astype(np.float32)
+        m.principle_intercept_ = arrays["principle_intercept"].astype(np.float32)
+        m.principles_, m.classes_ = list(meta["principles"]), DECISIONS
+        m.memory_, m.memory_vectors_ = memory, arrays["memory"]
+        m.card_ = meta.get("card", {})
+        for name in ("coef_", "intercept_", "principle_coef_", "principle_intercept_"):
+            if not np.all(np.isfinite(getattr(m, name))):
+                raise ModelError(f"{d / 'arrays.npz'}: {name.rstrip('_')} holds NaN or infinite values",
+                                 hint="the file is damaged; retrain or reinstall the model")
+        if len(m.memory_) != len(m.memory_vectors_):
+            raise ModelError(f"{d}: memory.jsonl has {len(m.memory_)} cases but arrays.npz {len(m.memory_vectors_)}")
+        return m
