@@ -40,6 +40,7 @@ CONFIGS = {
     "fast": "rules,model",
     "decision": "rules,decision",
     "default": None,
+    "both": "rules,decision,model",
     "cascade": "rules,decision,model,strong",
     "llm": "rules,decision,model,llm",
 }

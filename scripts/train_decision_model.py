@@ -11,7 +11,7 @@ Data (only MIT / Apache-2.0 / CC-BY terms, see the data card):
   weight, so chat content keeps its footing.
 
 The dev set (``bench/judgment_dev``) is never read here. The regularisation ``C`` and the stop
-threshold are chosen by grouped 5-fold cross-validation on the corpus (groups: minimal pairs), for
+threshold are chosen by leave-one-author-out cross-validation on the corpus, for
 macro-F1 over the three decisions with at most 5% of benign-edgy cases stopped.
 """
 
@@ -36,9 +36,12 @@ from accord.types import Case  # noqa: E402
 
 DEFAULT_OUT = ROOT / "src" / "accord" / "data" / "models" / "decision"
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-CONTENT_CAP = 700  # cases per public source and label
-CONTENT_WEIGHT = 0.3
-AGENT_WEIGHT = 0.5
+CONTENT_CAP = 400  # cases per public source and label
+#: the public sets used, and for which label: requests that must be refused (block), accord's own
+#: agent and request templates (both), CoCoNot's should-comply contrast prompts (allow)
+CONTENT_SOURCES = {("advbench", 1), ("harmbench", 1), ("strongreject", 1), ("harmfulqa-catqa", 1), ("jailbreakbench", 1),
+                   ("simple-safety-tests", 1), ("refusal-direction", 1), ("synthetic", 0), ("synthetic", 1), ("coconot", 0)}
+PUBLIC_SHARE = 0.5  # all public cases together weigh this much of the corpus
 
 
 def corpus_rows() -> list[dict]:
@@ -59,7 +62,7 @@ def content_rows(data: Path, seed: int) -> list[tuple[Case, str, str | None, flo
     rng = np.random.default_rng(seed)
     by: dict[tuple[str, int], list] = {}
     for e in mx.examples:
-        if e.source == "charter":
+        if (e.source, e.y) not in CONTENT_SOURCES:
             continue
         by.setdefault((e.source, e.y), []).append(e)
     out = []
@@ -68,14 +71,14 @@ def content_rows(data: Path, seed: int) -> list[tuple[Case, str, str | None, flo
         for i in pick:
             e = items[i]
             out.append((Case(context=e.context, action=e.action), "block" if y else "allow", e.principle if y else None,
-                        CONTENT_WEIGHT * e.weight, f"public:{src}"))
+                        e.weight, f"public:{src}"))
     return out
 
 
 def agent_rows(data: Path) -> list[tuple[Case, str, str | None, float, str]]:
     import agentsets
 
-    return [(c, d, None, AGENT_WEIGHT, "public:assebench") for c, d, _ in agentsets.assebench(data, "train")]
+    return [(c, d, None, 1.0, "public:assebench") for c, d, _ in agentsets.assebench(data, "train")]
 
 
 def macro_f1(y: list[str], p: list[str]) -> float:
@@ -95,33 +98,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-public", action="store_true", help="train on the corpus alone")
     ap.add_argument("--C", type=float, nargs="*", default=[1.0, 4.0, 16.0])
+    ap.add_argument("--encoder", default="wordllama", help="text encoder of the dense features (wordllama, minilm, ...)")
+    ap.add_argument("--no-stack", action="store_true", help="do not use the value model's scores as features")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = corpus_rows()
     corpus = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"],
                1.0, f"corpus:{r['kind']}") for r in rows]
-    groups = [r["pair"] or r["id"] for r in rows]
     extra = [] if args.no_public else agent_rows(args.data) + content_rows(args.data, args.seed)
+    if extra:  # scale the public cases to PUBLIC_SHARE of the corpus's weight
+        k = PUBLIC_SHARE * len(corpus) / sum(x[3] for x in extra)
+        extra = [(c, d, p, w * k, s) for c, d, p, w, s in extra]
     print(f"[1/3] {len(corpus)} corpus cases, {len(extra)} public cases ({time.perf_counter() - t0:.0f}s)", flush=True)
 
-    # grouped 5-fold CV on the corpus (public cases always in training)
-    rng = np.random.default_rng(args.seed)
-    ug = sorted(set(groups))
-    fold_of = dict(zip(ug, rng.integers(0, 5, len(ug)), strict=True))
-    folds = np.array([fold_of[g] for g in groups])
+    # leave-one-author-out CV on the corpus (public cases always in training): each author wrote
+    # different domains in a style of their own, so a held-out author is what a new team's cases
+    # (or an independently written test set) look like to the model; random folds overrate it
+    authors = sorted({r["id"].split("-")[0] for r in rows})
+    folds = np.array([authors.index(r["id"].split("-")[0]) for r in rows])
     kinds = [r["kind"] for r in rows]
     truth = [r["decision"] for r in rows]
     best = None
     for C in args.C:
         oof = np.zeros((len(corpus), 3))
-        for k in range(5):
+        for k in range(len(authors)):
             tr = [x for x, f in zip(corpus, folds, strict=True) if f != k] + extra
             te = [i for i, f in enumerate(folds) if f == k]
-            m = DecisionModel(C=C, random_state=args.seed).fit([x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr],
+            m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, random_state=args.seed).fit([x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr],
                                                                [x[3] for x in tr], memory=[False] * len(tr))
             oof[te] = m.predict_proba([corpus[i][0] for i in te])
-        for t in np.arange(0.30, 0.75, 0.025):
+        for t in np.arange(0.30, 0.90, 0.025):
             m.stop_threshold = float(t)
             pred = m.decide(oof)
             edgy = [p for p, kd in zip(pred, kinds, strict=True) if kd == "benign_edgy"]
@@ -138,14 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      chosen C={C}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
 
     allx = corpus + extra
-    model = DecisionModel(C=C, stop_threshold=t, random_state=args.seed)
+    model = DecisionModel(args.encoder, C=C, stop_threshold=t, stack=not args.no_stack, random_state=args.seed)
     model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
               memory=[x[4].startswith("corpus:") for x in allx])
     model.card_ = {
         "trained_on": dict(Counter(x[4].split(":")[0] if x[4].startswith("corpus") else x[4] for x in allx)),
         "corpus_kinds": dict(Counter(kinds)),
         "cv": {"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "correct_per_kind": per_kind,
-               "folds": 5, "grouped_by": "minimal pair"},
+               "folds": len(authors), "grouped_by": "author (leave one author out)"},
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py",
         "seed": args.seed,

@@ -22,8 +22,29 @@ def build_explanation(
 ) -> tuple[Explanation, dict[str, list[Evidence]]]:
     """The explanation, and occlusion evidence (the words that moved the score) per principle."""
     top = outcome.principles[0] if outcome.principles else None
+    # the decision model's learned decision, when it is the one that stands
+    learned = next((s for s in scores if s.decision is not None and s.rule is None and s.decision == outcome.decision
+                    and (not outcome.decisive or s.principle == outcome.decisive[0] or s.decision == "allow")), None)
+    if outcome.rule is not None:
+        learned = None
     if errors:
         summary = f"{_VERB[outcome.decision]}: a judge failed ({errors[0]}), and failures never allow."
+    elif learned is not None:
+        p = charter.principle(learned.principle)
+        if learned.source.endswith(":examples"):
+            summary = (f"{_VERB[outcome.decision]}: the case is close to an example the charter gives of a violation of "
+                       f"'{p.id}' (similarity {learned.score:.2f}) — {p.text.split(':')[0].rstrip('.')}.")
+        elif learned.source.endswith(":principle-text"):
+            summary = (f"{_VERB[outcome.decision]}: the case concerns '{p.id}', a principle no model here was trained on "
+                       f"and which has no examples to judge by, so a person decides — {p.text.split(':')[0].rstrip('.')}.")
+        elif learned.decision == "allow":
+            summary = (f"Allowed: the decision model, trained on cases people labelled, finds this acceptable "
+                       f"(probability it should be stopped {learned.score:.2f}).")
+        else:
+            what = "a person should decide this" if learned.decision == "escalate" else "this must not go ahead"
+            summary = (f"{_VERB[outcome.decision]}: the decision model, trained on cases people labelled, judges that {what} "
+                       f"(probability it should be stopped {learned.score:.2f}); at stake: '{p.id}' — "
+                       f"{p.text.split(':')[0].rstrip('.')}.")
     elif outcome.rule is not None and outcome.decision != "allow":
         r = next(r for r in charter.rules if r.id == outcome.rule)
         summary = f"{_VERB[outcome.decision]} by rule '{r.id}' ({r.principle}): {r.description or 'hard rule'}"
@@ -51,6 +72,10 @@ def build_explanation(
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
                               f"{after}." if after != outcome.decision else
                               f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")
+    elif learned is not None and not errors:
+        words = [e.text for e in learned.evidence]
+        counterfactual = ("The words that weighed most toward this decision: " + ", ".join(f"“{w}”" for w in words) + "."
+                          if words else "")
     elif outcome.rule is not None and outcome.decision != "allow":
         counterfactual = f"Had rule '{outcome.rule}' not matched, the value model's scores alone would decide."
     elif top is not None and not errors and outcome.decision == "allow":

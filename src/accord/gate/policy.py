@@ -5,8 +5,9 @@ auditable and the policy easy to test exhaustively.
 
 Rules:
 
-* a hard rule's fixed decision stands (``block`` > ``escalate`` > ``revise``; ``allow`` rules only
-  say the case needs no model);
+* a fixed decision stands (``block`` > ``escalate`` > ``revise``; ``allow`` only says the case needs
+  no more judging): a hard rule's, or a *learned decision* of the decision model (a score with a
+  ``decision`` and no ``rule``);
 * a learned score is scaled by the community's weight for that principle and compared with the
   threshold for its severity (or the community's override): at or above ``block`` blocks, at or
   above ``escalate`` goes to a person;
@@ -122,8 +123,9 @@ def decide(
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)
         risk = max(risk, _RULE_RISK[d])
+        # a hand-written rule is certain; a learned decision (no rule) shows its probability
         results[s.principle] = PrincipleResult.trusted(
-            id=s.principle, score=1.0 if d != "allow" else 0.0, violated=d != "allow",
+            id=s.principle, score=(1.0 if d != "allow" else 0.0) if s.rule is not None else s.score, violated=d != "allow",
             severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)

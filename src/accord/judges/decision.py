@@ -59,13 +59,17 @@ class DecisionJudge:
             example of an unknown principle to be judged by it.
         text_similarity: how close a case must be to the text of an unknown principle without
             examples to be escalated.
+        allow_confidence: when set, a case the model allows with at least this probability gets
+            a learned ``allow`` (later stages are not asked; a hard rule still overrules it).
     """
 
     name = "decision"
     cases_per_budget = 256
 
-    def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55) -> None:
+    def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55,
+                 allow_confidence: float | None = None) -> None:
         self.model = model
+        self.allow_confidence = allow_confidence
         self.min_similarity = min_similarity
         self.text_similarity = text_similarity
         self._charters: dict[int, tuple[Charter, _CharterPrinciples]] = {}
@@ -99,6 +103,10 @@ class DecisionJudge:
                 evidence = [Evidence(text=w, field="action") for w, _ in words]
                 scores.append(Score(principle=pid, score=float(np.clip(1.0 - proba[i, 0], 0.0, 1.0)), source=self.name,
                                     evidence=evidence, decision=d))  # type: ignore[arg-type]
+            elif d == "allow" and cols and self.allow_confidence is not None and proba[i, 0] >= self.allow_confidence:
+                j, pid = max(cols, key=lambda t: pp[i, t[0]])
+                scores.append(Score(principle=pid, score=float(np.clip(1.0 - proba[i, 0], 0.0, 1.0)), source=self.name,
+                                    decision="allow"))
             scores.extend(self._charter_scores(charter, J[i]))
             out.append(scores)
         return out
@@ -127,8 +135,8 @@ def packaged_decision_dir() -> Path:
     return Path(str(resources.files("accord.data").joinpath("models", "decision")))
 
 
-def _decision_factory(path: str | Path | None = None) -> DecisionJudge:
-    return DecisionJudge(DecisionModel.load(path or packaged_decision_dir()))
+def _decision_factory(path: str | Path | None = None, **options: float | None) -> DecisionJudge:
+    return DecisionJudge(DecisionModel.load(path or packaged_decision_dir()), **options)  # type: ignore[arg-type]
 
 
 register_judge("decision", _decision_factory)

@@ -120,20 +120,41 @@ def _hashed(texts: Sequence[str], prefix: str, bits: int) -> sparse.csr_matrix:
     return m
 
 
+_STACK_SCALE = 3.0  # the value model's probabilities weigh like a few embedding dimensions
+
+
+def _packaged_value_model() -> Any:
+    """The packaged default value model (never a retrained one: its scores are features here, and
+    the decision model was fitted on what the packaged model says)."""
+    from accord.learning.models import default_model_dir, load_model
+
+    return load_model(default_model_dir())
+
+
 @dataclass(frozen=True)
 class Featurizer:
-    """Turns cases into the decision model's feature rows (stateless: nothing is fitted here)."""
+    """Turns cases into the decision model's feature rows (stateless: nothing is fitted here).
+
+    With ``stack``, the packaged value model's P(unacceptable) and per-principle probabilities are
+    features too: it learned content harm from tens of thousands of public cases, which the
+    decision model's corpus cannot match, and the decision model learns how far to trust it.
+    """
 
     encoder: str = "wordllama"
     hash_bits: int = _HASH_BITS
+    stack: bool = False
 
     @property
     def dim(self) -> int:
         return self.dense_dim + 2 * (1 << self.hash_bits)
 
     @property
+    def stack_dim(self) -> int:
+        return 1 + len(_packaged_value_model().principles) if self.stack else 0
+
+    @property
     def dense_dim(self) -> int:
-        return 4 * get_encoder(self.encoder).dim + _N_STRUCT
+        return 4 * get_encoder(self.encoder).dim + _N_STRUCT + self.stack_dim
 
     def texts(self, cases: Sequence[Case]) -> tuple[list[str], list[str]]:
         """The normalised context and action texts (invisible characters, homoglyphs and leetspeak
@@ -153,7 +174,11 @@ class Featurizer:
         a = enc.encode(act)
         j = enc.encode([f"{x}\n{y}" if x else y for x, y in zip(ctx, act, strict=True)])
         s = np.stack([structure(k) for k in cases]) if cases else np.zeros((0, _N_STRUCT), np.float32)
-        return np.hstack([c, a, j, c * a * 8.0, s]).astype(np.float32), j
+        blocks = [c, a, j, c * a * 8.0, s]
+        if self.stack:
+            vm = _packaged_value_model()
+            blocks += [vm.predict_proba(cases)[:, 1:2] * _STACK_SCALE, vm.principle_proba(cases) * _STACK_SCALE]
+        return np.hstack(blocks).astype(np.float32), j
 
     def transform(self, cases: Sequence[Case]) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Feature rows (sparse) and the joint embeddings."""
@@ -176,14 +201,16 @@ class DecisionModel:
     Args:
         encoder: the text encoder of the dense features (``wordllama``: fast, packaged).
         C: inverse regularisation of the decision head.
+        stack: use the packaged value model's scores as features (see :class:`Featurizer`).
         stop_threshold: a case is allowed when P(block) + P(escalate) is below this; above it, the
             likelier of the two wins. Chosen on held-out folds by the training script.
         random_state: seed of the solver.
     """
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
-                 hash_bits: int = _HASH_BITS, random_state: int = 0) -> None:
+                 hash_bits: int = _HASH_BITS, stack: bool = True, random_state: int = 0) -> None:
         self.encoder = encoder
+        self.stack = stack
         self.C = C
         self.stop_threshold = stop_threshold
         self.hash_bits = hash_bits
@@ -193,7 +220,7 @@ class DecisionModel:
     # ------------------------------------------------------------------ fitting
     @property
     def featurizer(self) -> Featurizer:
-        return Featurizer(self.encoder, self.hash_bits)
+        return Featurizer(self.encoder, self.hash_bits, self.stack)
 
     def fit(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None],
             sample_weight: Sequence[float] | None = None, *, memory: Sequence[bool] | None = None) -> DecisionModel:
@@ -321,7 +348,7 @@ class DecisionModel:
                             intercept=self.intercept_, principle_coef=self.principle_coef_,
                             principle_intercept=self.principle_intercept_, memory=self.memory_vectors_)
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
-                "C": self.C, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
+                "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
                 "principles": self.principles_, "card": self.card_}
         (d / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
         with (d / "memory.jsonl").open("w") as f:
@@ -342,7 +369,8 @@ class DecisionModel:
                              hint="retrain it with scripts/train_decision_model.py") from e
         if meta.get("format") != FORMAT:
             raise ModelError(f"{d / 'model.json'}: format {meta.get('format')!r} is not {FORMAT!r}")
-        m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"])
+        m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"],
+                stack=bool(meta.get("stack", False)))
         coef = np.zeros((len(DECISIONS), meta["dim"]), np.float32)
         coef[:, arrays["coef_cols"]] = arrays["coef_vals"].astype(np.float32)
         m.coef_, m.intercept_ = coef, arrays["intercept"].astype(np.float32)
