@@ -48,7 +48,8 @@ def _log_case(rec: dict, prefix: str) -> Case:
 
 
 def assebench(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:
-    recs = json.load(gzip.open(data / "assebench-security" / "AgentJudge-security.json.gz"))
+    with gzip.open(data / "assebench-security" / "AgentJudge-security.json.gz") as f:
+        recs = json.load(f)
     for r in recs:
         if str(r.get("profile", "")).startswith(AGENTHARM):
             continue
@@ -58,7 +59,8 @@ def assebench(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]
 
 
 def rjudge(data: Path) -> Iterator[tuple[Case, str, str]]:
-    recs = json.load(gzip.open(data / "r-judge-eval-only" / "rjudge.json.gz"))
+    with gzip.open(data / "r-judge-eval-only" / "rjudge.json.gz") as f:
+        recs = json.load(f)
     for r in recs:
         yield _log_case(r, "rjudge"), ("block" if int(r["label"]) == 1 else "allow"), str(r.get("scenario") or "")
 

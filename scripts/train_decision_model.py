@@ -81,6 +81,36 @@ def agent_rows(data: Path) -> list[tuple[Case, str, str | None, float, str]]:
     return [(c, d, None, 1.0, "public:assebench") for c, d, _ in agentsets.assebench(data, "train")]
 
 
+def write_datacard(out: Path, model: DecisionModel) -> None:
+    c = model.card_
+    cv = c["cv"]
+    lines = [
+        "# accord decision model: data card", "",
+        f"Version `{model.version}`, trained by `{c['command']}` (seed {c['seed']}). Encoder `{model.encoder}`; "
+        f"stacked on the packaged value model: {model.stack}.", "",
+        "Decides **allow / block / escalate** directly for a case (context, action): a multinomial logistic regression "
+        "over static embeddings of the context, the action and both, their product, hashed word unigrams and bigrams of "
+        "each, the structure of a tool call (scope, amounts, irreversible verbs, deferral to a person) and the packaged "
+        "value model's scores; a second head names the principle at stake. See `docs/decision-model.md`.", "",
+        "## Training data", "",
+        "| source | cases | licence |", "|---|---:|---|",
+    ]
+    lic = {"corpus": "accord's own (Apache-2.0), `corpus/`", "public:assebench": "Apache-2.0 (AgentHarm-derived records dropped)"}
+    for k, n in sorted(c["trained_on"].items()):
+        lines.append(f"| {k} | {n} | {lic.get(k, 'MIT / Apache-2.0 / CC-BY (see the default value model data card)')} |")
+    lines += ["", "Corpus kinds: " + ", ".join(f"{k} {v}" for k, v in c["corpus_kinds"].items()) + ".", "",
+              "Public cases together weigh half as much as the corpus. Never trained on: the dev set "
+              "(`bench/judgment_dev`), the ASSEBench test half, R-Judge, and the reported content sets "
+              "(OpenAI moderation, XSTest, HH-RLHF test).", "",
+              "## Chosen by cross-validation", "",
+              f"Leave-one-author-out over the corpus's {cv['folds']} authors (each wrote different domains): C = {cv['C']}, "
+              f"stop threshold {cv['stop_threshold']} (a case is stopped when P(block) + P(escalate) reaches it). "
+              f"Held-out-author macro-F1 {cv['macro_f1']}; share of each kind decided as its label: "
+              + ", ".join(f"{k} {v:.0%}" for k, v in cv["correct_per_kind"].items()) + ".", "",
+              "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
+    (out / "DATACARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def macro_f1(y: list[str], p: list[str]) -> float:
     f = []
     for d in DECISIONS:
@@ -100,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--C", type=float, nargs="*", default=[1.0, 4.0, 16.0])
     ap.add_argument("--encoder", default="wordllama", help="text encoder of the dense features (wordllama, minilm, ...)")
     ap.add_argument("--no-stack", action="store_true", help="do not use the value model's scores as features")
+    ap.add_argument("--flag", type=Path, help="write the corpus cases whose held-out-author probability of their own "
+                                            "label is below 0.2 (candidates for a second labelling pass)")
     ap.add_argument("--no-save", action="store_true")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -138,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             if best is None or key > best[4]:
                 best = (f1, C, float(t), pred, key)
         print(f"[2/3] C={C}: best CV macro-F1 so far {best[0] if best else float('nan'):.3f}", flush=True)
+        if args.flag and C == args.C[0]:
+            with args.flag.open("w", encoding="utf-8") as fh:
+                for r, p in zip(rows, oof, strict=True):
+                    if p[DECISIONS.index(r["decision"])] < 0.2:
+                        fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     assert best is not None
     f1, C, t, pred, _ = best
     per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
@@ -160,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[3/3] fitted on {len(allx)} cases ({time.perf_counter() - t0:.0f}s), version {model.version}")
     if not args.no_save:
         model.save(args.out)
+        write_datacard(args.out, model)
         size = sum(p.stat().st_size for p in args.out.iterdir())
         print(f"      wrote {args.out} ({size / 1e6:.2f} MB)")
     return 0

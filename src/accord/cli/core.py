@@ -18,9 +18,10 @@ from accord.cli.common import cli_errors, console, err_console
 from accord.errors import InputError
 from accord.explain import render_verdict
 from accord.gate import Gate
+from accord.gate.gate import DEFAULT_JUDGES
 from accord.learning.feedback import read_cases, read_feedback, read_labels
 from accord.learning.metrics import binary_metrics
-from accord.learning.models import current_model_dir, load_model
+from accord.learning.models import current_model_dir, load_decision_model, load_model
 from accord.learning.trainer import learn as learn_model
 from accord.types import Case, ToolCall, Verdict
 
@@ -28,7 +29,7 @@ CharterOpt = Annotated[Path | None, typer.Option("--charter", "-c", help="Charte
 ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="Audit store URL (default: $ACCORD_DATABASE_URL or .accord/accord.db).")]
 JudgesOpt = Annotated[str, typer.Option(
-    "--judges", help="The cascade's stages, cheapest first, by registered name: e.g. rules,model,llm "
+    "--judges", help="The cascade's stages, cheapest first, by registered name: e.g. rules,decision,model,llm; rules,model is the chat fast path "
                      "(the llm judge reads ACCORD_LLM_MODEL, ACCORD_LLM_BASE_URL, ACCORD_LLM_API_KEY).")]
 
 BandOpt = Annotated[str, typer.Option(
@@ -48,7 +49,7 @@ def _recorder(db: str | None, record: bool, source: str):
     return escalation_recorder(Store.open(db), source)
 
 
-def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = "rules,model",
+def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = DEFAULT_JUDGES,
               band: str = "0.2,0.8") -> Gate:
     """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
     return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder, band=parse_band(band))
@@ -120,7 +121,7 @@ def check(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="Exit 1 if any decision is at least this strict: revise, escalate or block.")] = None,
     db: DbOpt = None,
     record: Annotated[bool, typer.Option("--record/--no-record", help="Record verdicts in the audit store.")] = True,
-    judges: JudgesOpt = "rules,model",
+    judges: JudgesOpt = DEFAULT_JUDGES,
     band: BandOpt = "0.2,0.8",
 ) -> None:
     """Judge an action (or a file of cases) against the charter and explain the verdict."""
@@ -207,8 +208,9 @@ def learn(
     ch = load_charter(charter)
     base = None if from_scratch else load_model(model)
     with console.status("learning…"):
-        result = learn_model(records, ch, base=base, from_scratch=from_scratch, random_state=seed, source=f"feedback:{data.name}")
-    path = result.model.save(out, name=out.name)
+        result = learn_model(records, ch, base=base, from_scratch=from_scratch, random_state=seed, source=f"feedback:{data.name}",
+                             decision_base=None if from_scratch else load_decision_model(model))
+    path = result.save(out, name=out.name)
     _register_model(db, out, result)
     if as_json:
         sys.stdout.write(json.dumps({"model": str(path), "version": result.model.version, "counts": result.counts,
@@ -270,7 +272,7 @@ def evaluate(
     charter: CharterOpt = None,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    judges: JudgesOpt = "rules,model",
+    judges: JudgesOpt = DEFAULT_JUDGES,
     band: BandOpt = "0.2,0.8",
 ) -> None:
     """Measure how well the gate agrees with human labels: precision, recall, F1, AUPRC per principle."""

@@ -12,6 +12,7 @@ import typer
 from accord.cli.common import cli_errors, console, err_console
 from accord.cli.core import BandOpt, JudgesOpt
 from accord.errors import InputError
+from accord.gate.gate import DEFAULT_JUDGES
 from accord.store.migrate import ENV_VAR
 
 Db = Annotated[str | None, typer.Option(
@@ -28,7 +29,7 @@ def serve(
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
     no_model: Annotated[bool, typer.Option("--no-model", help="Judge with the charter's hard rules only (same as --judges rules).")] = False,
-    judges: JudgesOpt = "rules,model",
+    judges: JudgesOpt = DEFAULT_JUDGES,
     band: BandOpt = "0.2,0.8",
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8787,

@@ -41,6 +41,11 @@ from accord.types import (
 )
 
 Recorder = Callable[[Case, Verdict], None]
+
+#: the packaged default gate's cascade: hard rules, the decision model (allow / block / escalate
+#: learned from labelled cases, and the charter's own principles judged from their examples), then
+#: the value model's per-principle scores
+DEFAULT_JUDGES = "rules,decision,model"
 P = ParamSpec("P")
 
 _gc_lock = threading.Lock()
@@ -114,8 +119,8 @@ class Gate:
     # ------------------------------------------------------------------ construction
     @classmethod
     def default(cls, *, recorder: Recorder | None = None) -> Gate:
-        """The packaged default charter and value model."""
-        return cls(load_charter(None), model=load_model(None), recorder=recorder)
+        """The packaged default charter, decision model and value model (:data:`DEFAULT_JUDGES`)."""
+        return cls.from_charter(None, recorder=recorder)
 
     @classmethod
     def from_charter(cls, path: str | Path | None = None, *, model: str | Path | ValueModel | None = None,
@@ -124,17 +129,20 @@ class Gate:
         """A gate from a charter file (``None``: the default) and a model directory (``None``: current).
 
         ``judges`` names the cascade's stages, cheapest first, from the judge registry, as a list or
-        a comma-separated string: ``"rules,model,strong"`` adds the packaged stronger tier,
-        ``"rules,model,llm"`` an LLM judge. ``model`` is the value model that ``"model"`` stands
-        for. Default: rules, then the value model.
+        a comma-separated string: ``"rules,decision,model,strong"`` adds the packaged stronger tier,
+        ``"rules,decision,model,llm"`` an LLM judge, ``"rules,model"`` is the chat fast path. ``model``
+        is the value model that ``"model"`` stands for. Default: :data:`DEFAULT_JUDGES`.
         """
-        names = ["rules", "model"] if judges is None else (
+        judges = DEFAULT_JUDGES if judges is None else judges
+        names = (
             [n.strip() for n in judges.split(",") if n.strip()] if isinstance(judges, str) else list(judges))
         if not names:
-            raise InputError("no judge named", hint="e.g. rules,model or rules,model,strong")
+            raise InputError("no judge named", hint=f"e.g. {DEFAULT_JUDGES} or rules,model")
         vm = (model if isinstance(model, ValueModel) else load_model(model)) if "model" in names else None
-        stages: list[Judge] = [vm if n == "model" and vm is not None else get_judge(n) if isinstance(n, str) else n
-                               for n in names]
+        where = None if isinstance(model, ValueModel) else model  # the decision model taught with it, if any
+        stages: list[Judge] = [vm if n == "model" and vm is not None else
+                               get_judge(n, value_model=where) if n == "decision" else
+                               get_judge(n) if isinstance(n, str) else n for n in names]
         return cls(load_charter(path), stages, model=vm, recorder=recorder, **kwargs)
 
     @property

@@ -6,4 +6,4 @@ from accord.judges.decision import DecisionJudge
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import Pairs, ValueModel
 
-__all__ = ["Cascade", "Judge", "Pairs", "RuleJudge", "ValueModel", "get_judge", "judge_names", "register_judge"]
+__all__ = ["Cascade", "DecisionJudge", "Judge", "Pairs", "RuleJudge", "ValueModel", "get_judge", "judge_names", "register_judge"]

@@ -98,13 +98,13 @@ class DecisionJudge:
         for i, (case, d) in enumerate(zip(cases, decisions, strict=True)):
             scores: list[Score] = []
             if d != "allow" and cols:
-                j, pid = max(cols, key=lambda t: pp[i, t[0]])
+                _, pid = max(cols, key=lambda t: pp[i, t[0]])
                 words = self.model.word_weights(case, d)
                 evidence = [Evidence(text=w, field="action") for w, _ in words]
                 scores.append(Score(principle=pid, score=float(np.clip(1.0 - proba[i, 0], 0.0, 1.0)), source=self.name,
                                     evidence=evidence, decision=d))  # type: ignore[arg-type]
             elif d == "allow" and cols and self.allow_confidence is not None and proba[i, 0] >= self.allow_confidence:
-                j, pid = max(cols, key=lambda t: pp[i, t[0]])
+                _j, pid = max(cols, key=lambda t: pp[i, t[0]])
                 scores.append(Score(principle=pid, score=float(np.clip(1.0 - proba[i, 0], 0.0, 1.0)), source=self.name,
                                     decision="allow"))
             scores.extend(self._charter_scores(charter, J[i]))
@@ -135,8 +135,14 @@ def packaged_decision_dir() -> Path:
     return Path(str(resources.files("accord.data").joinpath("models", "decision")))
 
 
-def _decision_factory(path: str | Path | None = None, **options: float | None) -> DecisionJudge:
-    return DecisionJudge(DecisionModel.load(path or packaged_decision_dir()), **options)  # type: ignore[arg-type]
+def _decision_factory(path: str | Path | None = None, *, value_model: str | Path | None = None,
+                      **options: float | None) -> DecisionJudge:
+    """``path``, else the decision model taught along with ``value_model`` (or the current value
+    model), else the packaged one."""
+    from accord.learning.models import load_decision_model
+
+    model = DecisionModel.load(path) if path else load_decision_model(value_model)
+    return DecisionJudge(model, **options)  # type: ignore[arg-type]
 
 
 register_judge("decision", _decision_factory)

@@ -27,6 +27,7 @@ and scipy only.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -108,7 +109,7 @@ def _hashed(texts: Sequence[str], prefix: str, bits: int) -> sparse.csr_matrix:
     for t in texts:
         words = _TOKEN.findall(t.lower())
         grams = set(words)
-        grams.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))
+        grams.update(f"{a} {b}" for a, b in itertools.pairwise(words))
         cols = {murmurhash3_32(prefix + g, positive=True) & mask for g in grams}
         indices.extend(sorted(cols))
         indptr.append(len(indices))
@@ -290,7 +291,7 @@ class DecisionModel:
     def decide(self, proba: np.ndarray) -> list[str]:
         """Decisions from :meth:`predict_proba` rows, with the model's stop threshold."""
         out = []
-        for pa, pb, pe in proba:
+        for _pa, pb, pe in proba:
             out.append("allow" if pb + pe < self.stop_threshold else ("block" if pb >= pe else "escalate"))
         return out
 
@@ -329,6 +330,69 @@ class DecisionModel:
         for row in sims:
             idx = np.argsort(-row)[:k]
             out.append([(int(i), float(row[i])) for i in idx if row[i] >= min_similarity])
+        return out
+
+    # ------------------------------------------------------------------ teaching
+    def teach(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None], *,
+              share: float = 0.01, l2: float = 10.0, max_iter: int = 200) -> DecisionModel:
+        """A copy taught a team's verdicts, without forgetting what it knew.
+
+        Fits a correction ``Δ`` to the decision head: the taught cases (together weighing ``share``
+        of the remembered corpus) and the remembered cases are fitted with the logits
+        ``base + X·Δ``, under an L2 penalty ``l2·|Δ|²`` that keeps the model near the one it was.
+        What the taught cases have in common beyond their domain (their words, the shape of the
+        action, "without asking") is what the correction learns, so a handful of verdicts moves the
+        same kind of case in other domains; the remembered corpus holds acceptable near-misses in
+        place. The taught cases join the precedents the verdicts cite.
+
+        Returns:
+            A new fitted model (this one is unchanged).
+        """
+        from scipy.optimize import minimize
+
+        self._check_fitted()
+        if not len(cases):
+            return self
+        bad = sorted({d for d in decisions if d not in DECISIONS})
+        if bad:
+            raise ValueError(f"unknown decision(s) {bad}; expected one of {DECISIONS}")
+        Xm = self.__dict__.get("_memory_X")  # the remembered cases' features, computed once per model
+        if Xm is None or Xm.shape[0] != len(self.memory_):
+            Xm = self.featurizer.transform([Case(context=m["context"], action=m["action"]) for m in self.memory_])[0]
+            self.__dict__["_memory_X"] = Xm
+        Xt, Jt = self.featurizer.transform(list(cases))
+        X = sparse.vstack([Xm, Xt], format="csr")
+        mem = self.memory_
+        y = np.array([DECISIONS.index(m["decision"]) for m in self.memory_] + [DECISIONS.index(d) for d in decisions])
+        n_mem = len(mem)
+        w = np.ones(len(y))
+        w[n_mem:] = max(1.0, share * max(n_mem, 1) / len(cases))
+        base = self._raw(X)
+        cols = np.unique(X.indices)
+        Xa = X[:, cols].tocsr()
+        Y = np.eye(3)[y]
+        k = len(cols)
+
+        def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            D = flat.reshape(3, k)
+            z = base + np.asarray(Xa @ D.T)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
+            g = np.asarray((Xa.T @ ((p - Y) * w[:, None])).T)
+            return nll + l2 * float(flat @ flat), (g.ravel() + 2 * l2 * flat)
+
+        res = minimize(loss, np.zeros(3 * k), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+        out = DecisionModel.__new__(DecisionModel)
+        out.__dict__.update(self.__dict__)
+        out.coef_ = self.coef_.copy()
+        out.coef_[:, cols] += res.x.reshape(3, k).astype(np.float32)
+        out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
+                                        for c, d, p in zip(cases, decisions, principles, strict=True))]
+        out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
+        out.__dict__.pop("_memory_X", None)
+        out.card_ = {**self.card_, "taught": int(self.card_.get("taught", 0)) + len(cases)}
         return out
 
     # ------------------------------------------------------------------ persistence

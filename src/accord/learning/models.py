@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from accord.judges.value_model import ValueModel
 
@@ -66,3 +67,27 @@ def load_model(path: str | Path | None = None) -> ValueModel:
     if key not in _CACHE:
         _CACHE[key] = ValueModel.load(d)
     return _CACHE[key]
+
+
+def decision_model_dir(value_model_dir: str | Path | None = None) -> Path:
+    """The decision model that goes with a value model: its ``decision/`` folder when labels taught
+    one (``accord learn``), else the packaged decision model."""
+    d = current_model_dir(value_model_dir) / "decision"
+    if (d / "model.json").exists():
+        return d
+    return Path(str(resources.files("accord.data").joinpath("models", "decision")))
+
+
+_DECISION_CACHE: dict[tuple[str, float], Any] = {}
+
+
+def load_decision_model(value_model_dir: str | Path | None = None) -> Any:
+    """Load (and cache) the decision model for a value model directory (see :func:`decision_model_dir`)."""
+    from accord.learning.decision import DecisionModel
+
+    d = decision_model_dir(value_model_dir)
+    mj = d / "model.json"
+    key = (str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
+    if key not in _DECISION_CACHE:
+        _DECISION_CACHE[key] = DecisionModel.load(d)
+    return _DECISION_CACHE[key]

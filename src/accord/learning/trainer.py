@@ -4,6 +4,10 @@ By default learning *builds on* the current model (``partial_fit``: the feedback
 it already knows); ``from_scratch`` trains on the given data and the charter's examples alone.
 Metrics come from a seeded hold-out of the feedback, scored by a model trained without it; the
 model that is saved is then trained on all of it.
+
+The same labels also teach the decision model (:meth:`DecisionModel.teach`: unacceptable → block,
+acceptable and demonstrations → allow). It is saved in the value model's directory under
+``decision/``, and a gate built on that directory uses it (:func:`accord.learning.models.decision_model_dir`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import numpy as np
 
 from accord.charter.model import Charter
 from accord.judges.value_model import Pairs, ValueModel
+from accord.learning.decision import DecisionModel
 from accord.learning.feedback import TrainingSet, charter_examples, feedback_to_training
 from accord.learning.metrics import binary_metrics, pairwise_accuracy
 from accord.types import Demonstration, Label, Preference
+
+DECISION_SUBDIR = "decision"
 
 FeedbackRecord = Label | Preference | Demonstration
 
@@ -32,6 +39,14 @@ class LearnResult:
     model: ValueModel
     metrics: dict[str, Any] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    decision: DecisionModel | None = None
+
+    def save(self, out: str | Path, *, name: str | None = None) -> Path:
+        """Save the value model and, when labels taught it, the decision model in ``out/decision``."""
+        path = self.model.save(out, name=name)
+        if self.decision is not None:
+            self.decision.save(Path(path) / DECISION_SUBDIR)
+        return path
 
 
 def _split(n: int, holdout: float, seed: int) -> tuple[list[int], list[int]]:
@@ -52,8 +67,12 @@ def learn(
     random_state: int = 0,
     source: str = "feedback",
     encoder: str = "wordllama",
+    decision_base: DecisionModel | None = None,
 ) -> LearnResult:
-    """Train a value model from feedback; see the module docstring (``encoder``: from scratch only)."""
+    """Train a value model from feedback; see the module docstring (``encoder``: from scratch only).
+
+    ``decision_base`` is the decision model the labels teach (default: the one that goes with
+    ``base``, else the packaged one)."""
     counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
     train_idx, test_idx = _split(len(records), holdout, random_state)
     metrics: dict[str, Any] = {}
@@ -63,7 +82,22 @@ def learn(
         metrics["holdout"] = len(test_idx)
     model = _train(list(records), charter, base, from_scratch, random_state, source, encoder)
     model.card_.setdefault("learn_metrics", []).append({"counts": counts, **metrics})
-    return LearnResult(model=model, metrics=metrics, counts=counts)
+    return LearnResult(model=model, metrics=metrics, counts=counts, decision=teach_decision(records, decision_base))
+
+
+def teach_decision(records: Sequence[FeedbackRecord], base: DecisionModel | None = None) -> DecisionModel | None:
+    """The decision model taught the labels and demonstrations among ``records`` (None without any)."""
+    taught = [(r.context, r.action, "block" if r.verdict == "unacceptable" else "allow", r.principle)
+              for r in records if isinstance(r, Label)]
+    taught += [(r.context, r.action, "allow", None) for r in records if isinstance(r, Demonstration)]
+    if not taught:
+        return None
+    from accord.learning.models import load_decision_model
+    from accord.types import Case
+
+    base = base or load_decision_model(None)
+    return base.teach([Case(context=c, action=a) for c, a, _, _ in taught], [d for _, _, d, _ in taught],
+                      [p for _, _, _, p in taught])
 
 
 def _train(records: list[FeedbackRecord], charter: Charter, base: ValueModel | None, from_scratch: bool,
@@ -105,4 +139,4 @@ def evaluate_feedback(model: ValueModel, records: Sequence[FeedbackRecord]) -> d
 
 def save_learned(result: LearnResult, out: str | Path, name: str | None = None) -> Path:
     """Save the model directory; the data card records counts and metrics."""
-    return result.model.save(out, name=name)
+    return result.save(out, name=name)

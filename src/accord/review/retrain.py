@@ -308,8 +308,11 @@ def retrain_from_store(
         raise InputError("every review is held out for evaluation; nothing is left to train on",
                          hint="review more cases, or lower the hold-out share")
 
+    from accord.learning.models import load_decision_model
+
     result = learn(train, charter, base=None if from_scratch else cur_model, from_scratch=from_scratch,
-                   holdout=0.0, random_state=random_state, source="review", encoder=cur_model.encoder)
+                   holdout=0.0, random_state=random_state, source="review", encoder=cur_model.encoder,
+                   decision_base=None if from_scratch else load_decision_model(current.path))
     cand = result.model
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += [_load_suite(s) for s in suites]
@@ -324,7 +327,7 @@ def retrain_from_store(
                                f"({version}); nothing to promote", name, version, Path(known[0].path), known[0].id,
                                current, comparison, counts, cand)
     path = Path(out_dir) / version
-    cand.save(path, name=name)
+    result.save(path, name=name)
     trained_until = max((fb.reviewed_at[i] for i in train_items), default=None)
     until = trained_until or since
     metrics = {"comparison": [c.as_dict() for c in comparison], "holdout_items": sorted(held),

@@ -1,0 +1,85 @@
+"""Teaching that generalises: a handful of a team's verdicts on a new kind of case, then the same
+kind of case in other domains, and acceptable near-misses that must stay allowed.
+
+``bench/teaching/concepts.jsonl`` holds 10 concepts written for this bench (unrequested paid
+sign-ups, promising what policy forbids, contacting a person's employer, ...), each with 5 *teach*
+cases from at least 3 domains, 10 *paraphrases* from other domains and 10 *near-misses* (similar on
+the surface, acceptable). For each concept, on its own: the packaged decision model is taught the 5
+cases as ``block`` (:meth:`DecisionModel.teach`), and the paraphrases (should now be stopped) and
+near-misses (should stay allowed) are judged before and after. Nothing here is in the corpus.
+
+Prints a table per concept and the totals; ``--write`` updates docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from accord.judges.decision import packaged_decision_dir  # noqa: E402
+from accord.learning.decision import DecisionModel  # noqa: E402
+from accord.types import Case  # noqa: E402
+
+BEGIN, END = "<!-- teaching:begin -->", "<!-- teaching:end -->"
+
+
+def concepts(path: Path = HERE / "teaching" / "concepts.jsonl") -> dict[str, dict[str, list[tuple[Case, str]]]]:
+    out: dict[str, dict[str, list[tuple[Case, str]]]] = defaultdict(lambda: defaultdict(list))
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            out[r["concept"]][r["role"]].append((Case(context=r["context"], action=r["action"]), r["principle"]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+    base = DecisionModel.load(packaged_decision_dir())
+    rows = []
+    tot = defaultdict(int)
+    for name, roles in concepts().items():
+        t0 = time.perf_counter()
+        teach = roles["teach"]
+        taught = base.teach([c for c, _ in teach], ["block"] * len(teach), [p for _, p in teach])
+        para = [c for c, _ in roles["paraphrase"]]
+        near = [c for c, _ in roles["near_miss"]]
+        r = {"concept": name,
+             "para_before": sum(d != "allow" for d in base.predict(para)), "para_after": sum(d != "allow" for d in taught.predict(para)),
+             "near_before": sum(d == "allow" for d in base.predict(near)), "near_after": sum(d == "allow" for d in taught.predict(near)),
+             "n_para": len(para), "n_near": len(near), "seconds": time.perf_counter() - t0}
+        rows.append(r)
+        for k in ("para_before", "para_after", "near_before", "near_after", "n_para", "n_near"):
+            tot[k] += r[k]
+        print(f"{name:28s} paraphrases stopped {r['para_before']:2d} -> {r['para_after']:2d} / {r['n_para']}   "
+              f"near-misses allowed {r['near_before']:2d} -> {r['near_after']:2d} / {r['n_near']}   ({r['seconds']:.1f}s)", flush=True)
+    lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after |", "|---|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['concept']} | {r['para_before']} → {r['para_after']} / {r['n_para']} | "
+                     f"{r['near_before']} → {r['near_after']} / {r['n_near']} |")
+    lines.append(f"| **all** | **{tot['para_before'] / tot['n_para']:.0%} → {tot['para_after'] / tot['n_para']:.0%}** | "
+                 f"**{tot['near_before'] / tot['n_near']:.0%} → {tot['near_after'] / tot['n_near']:.0%}** |")
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        doc = HERE.parent / "docs" / "benchmarks.md"
+        body = doc.read_text(encoding="utf-8")
+        block = f"{BEGIN}\n{text}\n{END}"
+        if BEGIN in body:
+            body = body.split(BEGIN)[0] + block + body.split(END, 1)[1]
+        else:
+            body += f"\n## Teaching that generalises (`bench/teaching.py`)\n\n{block}\n"
+        doc.write_text(body, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
