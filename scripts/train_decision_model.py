@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             if best is None or key > best[4]:
                 best = (f1, C, float(t), pred, key)
         print(f"[2/3] C={C}: best CV macro-F1 so far {best[0] if best else float('nan'):.3f}", flush=True)
-        if args.flag and C == args.C[0]:
+        if args.flag and args.C[0] == C:
             with args.flag.open("w", encoding="utf-8") as fh:
                 for r, p in zip(rows, oof, strict=True):
                     if p[DECISIONS.index(r["decision"])] < 0.2:
