@@ -40,7 +40,6 @@ CONFIGS = {
     "fast": "rules,model",
     "decision": "rules,decision",
     "default": None,
-    "both": "rules,decision,model",
     "cascade": "rules,decision,model,strong",
     "llm": "rules,decision,model,llm",
 }
@@ -57,7 +56,7 @@ def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case
 def agent_set(name: str, data: Path) -> list[tuple[Case, str, str]]:
     import agentsets
 
-    return [(c, d, "unsafe" if d == "block" else "safe") for c, d, _ in agentsets.SETS[name](data)]
+    return [(c, d, d) for c, d, _ in agentsets.SETS[name](data)]
 
 
 def macro_f1(y: list[str], p: list[str], labels: tuple[str, ...] = DECISIONS) -> float:
@@ -95,7 +94,7 @@ def summary(items: list[tuple[Case, str, str]], pred: list[str]) -> dict:
         return sum(by.get(k, Counter())[d] for k in ks for d in ok) / max(n, 1)
 
     return {
-        "n": len(items), "macro_f1": macro_f1(truth, pred), "f1_unsafe": f1_unsafe(truth, pred), "by_kind": by,
+        "n": len(items), "macro_f1": macro_f1(truth, pred, tuple(d for d in DECISIONS if d in truth)), "f1_unsafe": f1_unsafe(truth, pred), "by_kind": by,
         "harmful_allowed": rate(("harmful",), ("allow",)),
         "gaming_side_stopped": rate(("spec_gaming", "side_effect"), ("block", "escalate")),
         "stakes_contested_escalated": rate(("high_stakes", "contested"), ("escalate",)),
@@ -122,22 +121,30 @@ def render(results: dict[str, dict[str, dict]], seconds: dict[str, float]) -> st
                     c = s["by_kind"].get(k, Counter())
                     lines.append(f"| {k} ({KINDS[k]}) | {sum(c.values())} | {c['allow']} | {c['block']} | {c['escalate']} |")
         else:
-            lines.append("| gate | F1 on unsafe | unsafe stopped | safe allowed |")
-            lines.append("|---|---:|---:|---:|")
+            b0 = first["by_kind"]
+            counts = ", ".join(f"{d} {sum(b0.get(d, Counter()).values())}" for d in DECISIONS if b0.get(d))
+            lines.append(f"Labels: {counts}. *Stopped* = block or escalate; F1 on unsafe counts a stop of a block- or "
+                         "escalate-labelled case as a hit.\n")
+            lines.append("| gate | F1 on unsafe | block-labelled stopped | escalate-labelled escalated | allow-labelled allowed | macro-F1 |")
+            lines.append("|---|---:|---:|---:|---:|---:|")
             for cfg, s in per.items():
                 b = s["by_kind"]
-                us, sf = b.get("unsafe", Counter()), b.get("safe", Counter())
-                lines.append(f"| {cfg} | {s['f1_unsafe']:.3f} | {(us['block'] + us['escalate']) / max(sum(us.values()), 1):.0%} | "
-                             f"{sf['allow'] / max(sum(sf.values()), 1):.0%} |")
+
+                def share(label: str, ok: tuple[str, ...], b: dict = b) -> str:
+                    c = b.get(label, Counter())
+                    return f"{sum(c[d] for d in ok) / sum(c.values()):.0%}" if sum(c.values()) else "–"
+
+                lines.append(f"| {cfg} | {s['f1_unsafe']:.3f} | {share('block', ('block', 'escalate'))} | "
+                             f"{share('escalate', ('escalate',))} | {share('allow', ('allow',))} | {s['macro_f1']:.3f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--configs", default="fast,decision,default")
-    ap.add_argument("--sets", default="dev,assebench,rjudge")
-    ap.add_argument("--limit", type=int, default=0, help="cases per public set (0: all)")
+    ap.add_argument("--configs", default="fast,default")
+    ap.add_argument("--sets", default="dev,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -147,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     sets: dict[str, list[tuple[Case, str, str]]] = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         sets[name] = dev_set() if name == "dev" else agent_set(name, args.data)
-        if args.limit and name != "dev":
-            sets[name] = sets[name][: args.limit]
+        if args.limit and name != "dev" and len(sets[name]) > args.limit:  # an even spread over the set
+            step = len(sets[name]) / args.limit
+            sets[name] = [sets[name][int(i * step)] for i in range(args.limit)]
     results: dict[str, dict[str, dict]] = {s: {} for s in sets}
     seconds: dict[str, float] = {}
     for cfg in configs:

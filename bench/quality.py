@@ -102,7 +102,6 @@ def flag_rates(prefix: str, y: np.ndarray, flagged: np.ndarray) -> dict[str, flo
 
 def operating_point(model, data: Path, prior: float | None = None) -> dict:  # type: ignore[no-untyped-def]
     """XSTest gate F1 / FPR / recall and the flagged share of ordinary instructions, at ``prior``."""
-    from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
     from accord.types import Case
 
@@ -110,7 +109,7 @@ def operating_point(model, data: Path, prior: float | None = None) -> dict:  # t
     if prior is not None:
         model.prior = prior
     try:
-        gate = Gate(load_charter(None), model=model)
+        gate = Gate.from_charter(None, model=model)  # the default gate's stages (rules, decision, model)
         texts, y, _ = _data.xstest(data)
         y_arr = np.array(y)
         flagged = np.array([v.decision != "allow" for v in gate.check_many([Case(action=t) for t in texts], record=False)])
@@ -124,13 +123,12 @@ def operating_point(model, data: Path, prior: float | None = None) -> dict:  # t
 
 
 def run(model_dir: str | None, data: Path, priors: list[float] | None = None, ethics: bool = True) -> dict:
-    from accord.charter.loader import load_charter
     from accord.gate.gate import Gate
     from accord.learning.models import load_model, strong_model_dir
     from accord.types import Case
 
     model = load_model(strong_model_dir() if model_dir == "strong" else model_dir)
-    gate = Gate(load_charter(None), model=model)
+    gate = Gate.from_charter(None, model=model)  # the default gate's stages (rules, decision, model)
     out: dict = {"model": model.card_.get("name") or str(model_dir), "model_version": model.version,
                  "prior": model.prior, "trained_on": sorted(model.card_.get("sources", {}))}
 

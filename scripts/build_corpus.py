@@ -34,6 +34,10 @@ PRINCIPLES = {"harm", "honesty", "privacy", "fairness", "autonomy", "legality", 
               "helpfulness"}
 
 
+#: principle names some authors used that the charter spells differently
+ALIASES = {"safety": "harm"}
+
+
 def read(paths: list[Path]) -> list[dict]:
     out = []
     for p in paths:
@@ -46,6 +50,7 @@ def read(paths: list[Path]) -> list[dict]:
                 print(f"{p}:{n}: not JSON ({e.msg}); skipped", file=sys.stderr)
                 continue
             problems = []
+            r["principle"] = ALIASES.get(r.get("principle"), r.get("principle"))
             if set(r) != KEYS:
                 problems.append(f"keys {sorted(set(r) ^ KEYS)}")
             if r.get("kind") not in KINDS:
@@ -99,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     f = Featurizer()
     corpus = read(sorted((ROOT / "corpus" / "parts").glob("*.jsonl")))
+    # the second labelling pass: a case whose second, blind label means another decision is dropped
+    second = {}
+    sp = ROOT / "corpus" / "second_pass.jsonl"
+    if sp.exists():
+        second = {r["id"]: r["kind"] for r in map(json.loads, sp.read_text(encoding="utf-8").splitlines()) if r.get("kind") in KINDS}
+    disagree = {r["id"] for r in corpus if r["id"] in second and KINDS[second[r["id"]]] != r["decision"]}
+    n_read = len(corpus)
+    corpus = [r for r in corpus if r["id"] not in disagree]
     dev = read(sorted((ROOT / "bench" / "judgment_dev").glob("dev[0-9]*.jsonl")))
     corpus, CJ = dedupe(corpus, f, args.near)
     dev, DJ = dedupe(dev, f, args.near)
@@ -114,8 +127,50 @@ def main(argv: list[str] | None = None) -> int:
         in_pairs = sum(c for c in pairs.values() if c >= 2)
         print(f"{name}: {len(rows)} cases, {len(doms)} domains, {tools} tool calls, {in_pairs} in minimal pairs")
         print("  kinds: " + ", ".join(f"{k} {kinds[k]}" for k in KINDS))
-    print(f"dev cases dropped as near-duplicates of the corpus (cosine >= {args.dev_near}): {int((close >= args.dev_near).sum())}")
+    n_close = int((close >= args.dev_near).sum())
+    print(f"dev cases dropped as near-duplicates of the corpus (cosine >= {args.dev_near}): {n_close}")
+    print(f"second pass: {len(second)} cases relabelled blind, {len(disagree)} disagreed on the decision and were dropped")
+    datacard(corpus, n_read, len(second), len(disagree), args.near)
     return 0
+
+
+def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near: float) -> None:
+    kinds = Counter(r["kind"] for r in rows)
+    doms = Counter(r["domain"] for r in rows)
+    authors = Counter(r["id"].split("-")[0] for r in rows)
+    tools = sum(1 for r in rows if isinstance(r["action"], dict))
+    pairs = Counter(r["pair"] for r in rows if r["pair"])
+    in_pairs = sum(c for c in pairs.values() if c >= 2)
+    lines = [
+        "# accord judgment corpus: data card", "",
+        "Hand-written cases for the failure modes accord exists to catch, labelled **allow / block / escalate**, "
+        "licensed Apache-2.0 with the rest of accord. `cases.jsonl` is built from `parts/` by "
+        "`python scripts/build_corpus.py`; the decision model (`scripts/train_decision_model.py`) trains on it.", "",
+        "## How it was written", "",
+        f"{len(authors)} authors (LLM helper sessions, one per part file), each given a different set of about eight "
+        "domains, the table of seven kinds below, the record format and a style brief (the later five: terse agent "
+        "traces; long conversations; informal and non-native English; formal objective-and-plan memos; multi-step agent "
+        "plans). Each wrote every case by hand (no templates or generators) and validated its own file. None saw the "
+        "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
+        "or the teaching bench.", "",
+        "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
+        f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
+        f"Label consistency: {n_second} cases that a model trained on the other authors' cases found least likely "
+        "under their own label were labelled again, blind, by a second author; the "
+        f"{n_disagree} whose second label meant another decision were dropped.", "",
+        "| kind | decision | cases |", "|---|---|---:|",
+        *[f"| {k} | {d} | {kinds[k]} |" for k, d in KINDS.items()],
+        f"| **total** | | **{len(rows)}** (of {n_read} written) |", "",
+        f"{len(doms)} domains; {tools} actions are tool calls; {in_pairs} cases ({in_pairs / max(len(rows), 1):.0%}) are in "
+        "minimal pairs (same context and two actions, one acceptable; or the same action in two contexts).", "",
+        "Record: `id, domain, kind, decision, principle, context, action` (prose, or a tool call "
+        "`{name, arguments}`), `why` (one line), `communities` (two named communities for contested cases), `pair`.", "",
+        "Domains: " + ", ".join(f"{d} ({n})" for d, n in sorted(doms.items())) + ".", "",
+        "Caveats: every author is a language model writing in English; the cases are plausible, not observed "
+        "traffic, and a kind's boundary (high-stakes vs side-effect, contested vs harmful) is a judgment call "
+        "that two labellers do not always share.",
+    ]
+    (ROOT / "corpus" / "DATACARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

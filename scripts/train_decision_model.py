@@ -75,10 +75,21 @@ def content_rows(data: Path, seed: int) -> list[tuple[Case, str, str | None, flo
     return out
 
 
-def agent_rows(data: Path) -> list[tuple[Case, str, str | None, float, str]]:
+AGENT_CAP = 600  # cases per public agent set (evenly spread over its train half)
+
+
+def agent_rows(data: Path, names: list[str]) -> list[tuple[Case, str, str | None, float, str]]:
+    """The train halves of the public agent sets whose licence allows a shipped model (``bench/agentsets.py``)."""
     import agentsets
 
-    return [(c, d, None, 1.0, "public:assebench") for c, d, _ in agentsets.assebench(data, "train")]
+    out = []
+    for name in names:
+        if name not in agentsets.TRAINABLE:
+            raise SystemExit(f"error: {name!r} may not train a shipped model (trainable: {sorted(agentsets.TRAINABLE)})")
+        rows = list(agentsets.LOADERS[name](data, "train"))
+        step = max(1.0, len(rows) / AGENT_CAP)
+        out += [(c, d, None, 1.0, f"public:{name}") for c, d, _ in (rows[int(i * step)] for i in range(min(len(rows), AGENT_CAP)))]
+    return out
 
 
 def write_datacard(out: Path, model: DecisionModel) -> None:
@@ -127,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-public", action="store_true", help="train on the corpus alone")
+    ap.add_argument("--agent-sets", default="assebench", help="public agent sets whose train halves join the training data")
     ap.add_argument("--C", type=float, nargs="*", default=[1.0, 4.0, 16.0])
     ap.add_argument("--encoder", default="wordllama", help="text encoder of the dense features (wordllama, minilm, ...)")
     ap.add_argument("--no-stack", action="store_true", help="do not use the value model's scores as features")
@@ -138,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = corpus_rows()
     corpus = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"],
                1.0, f"corpus:{r['kind']}") for r in rows]
-    extra = [] if args.no_public else agent_rows(args.data) + content_rows(args.data, args.seed)
+    extra = [] if args.no_public else agent_rows(args.data, args.agent_sets.split(",")) + content_rows(args.data, args.seed)
     if extra:  # scale the public cases to PUBLIC_SHARE of the corpus's weight
         k = PUBLIC_SHARE * len(corpus) / sum(x[3] for x in extra)
         extra = [(c, d, p, w * k, s) for c, d, p, w, s in extra]

@@ -23,7 +23,9 @@ from accord.cli.common import console
 from accord.explain import render_verdict
 from accord.gate import Gate
 from accord.learning.feedback import read_cases, read_feedback
-from accord.learning.models import load_model
+from accord.judges.decision import DecisionJudge
+from accord.judges.rules import RuleJudge
+from accord.learning.models import load_decision_model, load_model
 from accord.learning.trainer import learn
 from accord.types import Case, Demonstration, Label, Preference, Verdict
 
@@ -84,11 +86,12 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     t0 = time.perf_counter()
     charter = load_charter(None)
     base = load_model(model)
-    gate = Gate(charter, model=base)
+    decision = load_decision_model(model)
+    gate = Gate(charter, [RuleJudge(), DecisionJudge(decision), base], model=base)  # the default gate's stages
     cases = demo_cases()
     console.print(Rule("accord demo: charter → judges → gate → verdict → review → learning"))
     console.print(f"charter [bold]{charter.name}[/]: {len(charter.principles)} principles, {len(charter.rules)} rules; "
-                  f"value model {base.version} ({base.card_.get('name') or 'default'})")
+                  f"decision model {decision.version}; value model {base.version} ({base.card_.get('name') or 'default'})")
     before = gate.check_many(cases)
     console.print(_table(f"1. The default gate judges {len(cases)} cases", cases, before))
     if not quiet:
@@ -105,8 +108,8 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
                   "team (explaining attacks so people can defend is wanted).")
     result = learn(feedback, charter, base=base, holdout=0, source="demo-reviews")
     with tempfile.TemporaryDirectory() as tmp:
-        result.model.save(Path(tmp) / "demo-model", name="demo-model")
-    new_gate = Gate(charter, model=result.model)
+        result.save(Path(tmp) / "demo-model", name="demo-model")
+    new_gate = Gate(charter, [RuleJudge(), DecisionJudge(result.decision or decision), result.model], model=result.model)
     after = new_gate.check_many(cases)
     console.print(_table(f"4. After learning (model {result.model.version}): what changed", cases, after, before))
     changed = [(c, b, a) for c, b, a in zip(cases, before, after, strict=True) if b.decision != a.decision]

@@ -75,7 +75,7 @@ def structure(case: Case) -> np.ndarray:
     text = case.action_text
     is_tool = isinstance(act, ToolCall)
     items = 0
-    if is_tool:
+    if isinstance(act, ToolCall):
         for v in act.arguments.values():
             if isinstance(v, list | tuple):
                 items = max(items, len(v))
@@ -256,11 +256,11 @@ class DecisionModel:
             self.principle_intercept_ = ph.intercept_.astype(np.float32) if len(self.principles_) > 2 else \
                 np.array([-ph.intercept_[0], ph.intercept_[0]], np.float32)
         else:
-            self.principles_ = sorted(set(tags)) or ["harm"]
+            self.principles_ = sorted({str(t) for t in tags}) or ["harm"]
             self.principle_coef_ = np.zeros((len(self.principles_), self.featurizer.dense_dim), np.float32)
             self.principle_intercept_ = np.zeros(len(self.principles_), np.float32)
         keep = np.ones(len(y), bool) if memory is None else np.asarray(memory, bool)
-        self.memory_ = [{"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
+        self.memory_: list[dict[str, Any]] = [{"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
                         for c, d, p, k in zip(cases, decisions, principles, keep, strict=True) if k]
         self.memory_vectors_ = J[keep].astype(np.float16)
         return self
