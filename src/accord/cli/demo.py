@@ -22,9 +22,9 @@ from accord.charter import load_charter
 from accord.cli.common import console
 from accord.explain import render_verdict
 from accord.gate import Gate
-from accord.learning.feedback import read_cases, read_feedback
 from accord.judges.decision import DecisionJudge
 from accord.judges.rules import RuleJudge
+from accord.learning.feedback import read_cases, read_feedback
 from accord.learning.models import load_decision_model, load_model
 from accord.learning.trainer import learn
 from accord.types import Case, Demonstration, Label, Preference, Verdict
