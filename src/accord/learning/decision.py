@@ -242,7 +242,8 @@ class DecisionModel:
         self.classes_ = tuple(DECISIONS[i] for i in head.classes_)
         if self.classes_ != DECISIONS:
             raise ValueError(f"every decision needs examples; got only {self.classes_}")
-        self.coef_ = head.coef_.astype(np.float32)
+        # kept at float16 precision (what is saved), so a loaded model is the fitted one, bit for bit
+        self.coef_ = head.coef_.astype(np.float16).astype(np.float32)
         self.intercept_ = head.intercept_.astype(np.float32)
         stop = np.array([d != "allow" and p is not None for d, p in zip(decisions, principles, strict=True)])
         tags = [p for p, s in zip(principles, stop, strict=True) if s]
@@ -388,6 +389,7 @@ class DecisionModel:
         out.__dict__.update(self.__dict__)
         out.coef_ = self.coef_.copy()
         out.coef_[:, cols] += res.x.reshape(3, k).astype(np.float32)
+        out.coef_ = out.coef_.astype(np.float16).astype(np.float32)
         out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
                                         for c, d, p in zip(cases, decisions, principles, strict=True))]
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
@@ -408,7 +410,7 @@ class DecisionModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         nz = np.flatnonzero(np.any(self.coef_ != 0, axis=0))
-        np.savez_compressed(d / "arrays.npz", coef_cols=nz.astype(np.int32), coef_vals=self.coef_[:, nz],
+        np.savez_compressed(d / "arrays.npz", coef_cols=nz.astype(np.int32), coef_vals=self.coef_[:, nz].astype(np.float16),
                             intercept=self.intercept_, principle_coef=self.principle_coef_,
                             principle_intercept=self.principle_intercept_, memory=self.memory_vectors_)
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
