@@ -59,15 +59,19 @@ class DecisionJudge:
             example of an unknown principle to be judged by it.
         text_similarity: how close a case must be to the text of an unknown principle without
             examples to be escalated.
-        allow_confidence: when set, a case the model allows with at least this probability gets
-            a learned ``allow`` (later stages are not asked; a hard rule still overrules it).
+        allow_confidence: a case the model allows with at least this probability gets a learned
+            ``allow``: later stages are not asked, and the value model's thresholds do not overrule
+            a confident decision model (a hard rule and a charter principle's examples still do).
+            ``None`` always asks the later stages. At 0.8 the default gate's XSTest false
+            positives fall from 23% to 19% and ASSEBench F1 rises from 0.77 to 0.88, for 5 points
+            of XSTest recall (``docs/decision-model.md``).
     """
 
     name = "decision"
     cases_per_budget = 256
 
     def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55,
-                 allow_confidence: float | None = None) -> None:
+                 allow_confidence: float | None = 0.8) -> None:
         self.model = model
         self.allow_confidence = allow_confidence
         self.min_similarity = min_similarity

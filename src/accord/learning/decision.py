@@ -97,6 +97,11 @@ def structure(case: Case) -> np.ndarray:
 
 
 _N_STRUCT = 10
+_STOPWORDS = frozenset(
+    "the a an and or but if of to in on at by for with from as is are was were be been it its this that these those "
+    "i you he she we they me him her us them my your his our their not no so than then there here have has had do "
+    "does did will would can could should may might must shall into out up down over under about also just "
+    "only".split())
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'_\-]*")
 
 
@@ -313,13 +318,15 @@ class DecisionModel:
         words = _TOKEN.findall(text)
         score: dict[str, float] = {}
         for i, wd in enumerate(words):
+            if wd in _STOPWORDS or len(wd) < 3 or wd.replace(",", "").replace(".", "").isdigit():
+                continue  # weights on function words and bare numbers explain nothing to a reader
             s = float(w[off + (murmurhash3_32("a:" + wd, positive=True) & mask)])
             for g in (f"{words[i - 1]} {wd}" if i else None, f"{wd} {words[i + 1]}" if i + 1 < len(words) else None):
                 if g:
                     s += 0.5 * float(w[off + (murmurhash3_32("a:" + g, positive=True) & mask)])
             score[wd] = max(score.get(wd, -1e9), s)
         best = sorted(score.items(), key=lambda t: -t[1])
-        return [(wd, round(s, 3)) for wd, s in best[:top] if s > 0]
+        return [(wd.strip("'-_"), round(s, 3)) for wd, s in best[:top] if s > 0]
 
     def neighbours(self, J: np.ndarray, k: int = 3, min_similarity: float = 0.6) -> list[list[tuple[int, float]]]:
         """The ``k`` most similar remembered cases per joint embedding (index, cosine)."""
@@ -394,15 +401,22 @@ class DecisionModel:
                                         for c, d, p in zip(cases, decisions, principles, strict=True))]
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
         out.__dict__.pop("_memory_X", None)
+        out.__dict__.pop("_version", None)
         out.card_ = {**self.card_, "taught": int(self.card_.get("taught", 0)) + len(cases)}
         return out
 
     # ------------------------------------------------------------------ persistence
     @property
     def version(self) -> str:
+        """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
-        h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
-        return f"decision-{h.hexdigest()[:10]}"
+        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_))
+        cached = self.__dict__.get("_version")
+        if cached is None or cached[0] != key:
+            h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
+            cached = (key, f"decision-{h.hexdigest()[:10]}")
+            self.__dict__["_version"] = cached
+        return cached[1]
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.json`` + ``arrays.npz`` + ``memory.jsonl`` into ``directory``."""
