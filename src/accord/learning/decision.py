@@ -98,10 +98,7 @@ def structure(case: Case) -> np.ndarray:
 
 _N_STRUCT = 10
 _STOPWORDS = frozenset(
-    "the a an and or but if of to in on at by for with from as is are was were be been it its this that these those "
-    "i you he she we they me him her us them my your his our their not no so than then there here have has had do "
-    "does did will would can could should may might must shall into out up down over under about also just "
-    "only".split())
+    ["the", "a", "an", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "so", "than", "then", "there", "here", "have", "has", "had", "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must", "shall", "into", "out", "up", "down", "over", "under", "about", "also", "just", "only"])
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'_\-]*")
 
 
