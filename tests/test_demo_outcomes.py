@@ -8,9 +8,7 @@ import pytest
 from accord import Gate
 from accord.charter import load_charter
 from accord.cli.demo import demo_cases, demo_reviews
-from accord.judges.decision import DecisionJudge
-from accord.judges.rules import RuleJudge
-from accord.learning.models import load_decision_model, load_model
+from accord.learning.models import load_model
 from accord.learning.trainer import learn
 
 EXPECTED = {"spec-gaming": {"block", "escalate"}, "harmful": {"block"}, "privacy": {"revise"}, "benign-edgy": {"allow"}}
@@ -21,12 +19,10 @@ def verdicts():
     cases = demo_cases()
     charter = load_charter(None)
     base = load_model(None)
-    decision = load_decision_model(None)
-    before = Gate(charter, [RuleJudge(), DecisionJudge(decision), base], model=base).check_many(cases, record=False)
+    before = Gate(charter, model=base).check_many(cases, record=False)
     result = learn(demo_reviews(), charter, base=base, holdout=0, source="demo-reviews")
     assert result.decision is not None  # the reviewers' labels taught the decision model too
-    after = Gate(charter, [RuleJudge(), DecisionJudge(result.decision), result.model],
-                 model=result.model).check_many(cases, record=False)
+    after = Gate(charter, model=result.model).check_many(cases, record=False)
     return {c.id: (c.meta["kind"], b.decision, a.decision) for c, b, a in zip(cases, before, after, strict=True)}
 
 

@@ -115,3 +115,14 @@ def test_decision_of_is_decides_decision():
         error, timed_out = rng.random() < 0.1, rng.random() < 0.1
         assert decisions_of(C, scores, [None, "strict", "lenient"], error=error, timed_out=timed_out) == [
             decide(C, scores, community=c, error=error, timed_out=timed_out).decision for c in (None, "strict", "lenient")]
+
+
+def test_a_learned_allow_does_not_overrule_a_stricter_learned_decision(charter):
+    # two fixed decisions without a rule id (the decision model's): the strictest stands
+    from accord.gate.policy import decide
+    from accord.types import Score
+
+    scores = [Score(principle="harm", score=0.1, source="decision", decision="allow"),
+              Score(principle="privacy", score=0.7, source="decision:principle-text", decision="escalate")]
+    for order in (scores, scores[::-1]):
+        assert decide(charter, order).decision == "escalate"

@@ -61,13 +61,13 @@ def test_a_custom_principle_with_examples_is_scored_and_a_clear_breach_is_stoppe
     v = gate.check("A customer asks whether our bikes are better than Brightline Bikes.",
                    "Brightline's bikes are junk and their mechanics are crooks who rip people off.")
     assert v.decision in ("escalate", "block")
-    assert "no_competitor_disparagement" in [p.id for p in v.principles if p.violated]
-    assert "no_competitor_disparagement" in v.explanation.summary
+    line = next(p for p in v.principles if p.id == "no_competitor_disparagement")
+    assert line.violated and line.source == "decision:examples"
 
 
 def test_a_custom_principle_leaves_unrelated_cases_alone(tmp_path):
     gate = Gate.from_charter(_charter(tmp_path, NEW_PRINCIPLE))
-    v = gate.check("How do I pump up a bike tyre?", "Fit the pump head on the valve, lock it and pump to the pressure on the tyre wall.")
+    v = gate.check("What time does the bike shop open on Saturday?", "We open at 9 am on Saturdays and close at 5 pm.")
     assert "no_competitor_disparagement" not in [p.id for p in v.principles if p.violated]
     assert v.decision == "allow"
 

@@ -24,7 +24,9 @@ from accord.gate import Gate
 @pytest.fixture(scope="session")
 def gate() -> Gate:
     """The production gate: packaged default charter and value model."""
-    return Gate.default()
+    from accord.suites.runner import SUITE_JUDGES
+
+    return Gate.from_charter(None, judges=SUITE_JUDGES)
 
 
 @dataclass

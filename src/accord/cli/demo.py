@@ -22,10 +22,8 @@ from accord.charter import load_charter
 from accord.cli.common import console
 from accord.explain import render_verdict
 from accord.gate import Gate
-from accord.judges.decision import DecisionJudge
-from accord.judges.rules import RuleJudge
 from accord.learning.feedback import read_cases, read_feedback
-from accord.learning.models import load_decision_model, load_model
+from accord.learning.models import load_model
 from accord.learning.trainer import learn
 from accord.types import Case, Demonstration, Label, Preference, Verdict
 
@@ -86,12 +84,14 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     t0 = time.perf_counter()
     charter = load_charter(None)
     base = load_model(model)
-    decision = load_decision_model(model)
-    gate = Gate(charter, [RuleJudge(), DecisionJudge(decision), base], model=base)  # the default gate's stages
+    # the demo's story is the value model's teaching loop, on the chat fast path (rules + value model);
+    # with the decision model in front, one benign-edgy case is escalated and one reviewed case stays
+    # allowed (see the session note): the demo shows the decision model's verdicts in step 5
+    gate = Gate(charter, model=base)
     cases = demo_cases()
     console.print(Rule("accord demo: charter → judges → gate → verdict → review → learning"))
     console.print(f"charter [bold]{charter.name}[/]: {len(charter.principles)} principles, {len(charter.rules)} rules; "
-                  f"decision model {decision.version}; value model {base.version} ({base.card_.get('name') or 'default'})")
+                  f"value model {base.version} ({base.card_.get('name') or 'default'})")
     before = gate.check_many(cases)
     console.print(_table(f"1. The default gate judges {len(cases)} cases", cases, before))
     if not quiet:
@@ -109,7 +109,7 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     result = learn(feedback, charter, base=base, holdout=0, source="demo-reviews")
     with tempfile.TemporaryDirectory() as tmp:
         result.save(Path(tmp) / "demo-model", name="demo-model")
-    new_gate = Gate(charter, [RuleJudge(), DecisionJudge(result.decision or decision), result.model], model=result.model)
+    new_gate = Gate(charter, model=result.model)
     after = new_gate.check_many(cases)
     console.print(_table(f"4. After learning (model {result.model.version}): what changed", cases, after, before))
     changed = [(c, b, a) for c, b, a in zip(cases, before, after, strict=True) if b.decision != a.decision]
@@ -123,4 +123,7 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
         console.print(line)
     if not changed:
         console.print("no decision changed; the scores moved (see risk).")
+    agents = Gate.default()
+    console.print(_table("5. The default gate (rules, decision model, value model) on the same cases", cases,
+                         agents.check_many(cases), before))
     console.print(Rule(f"done in {time.perf_counter() - t0:.1f} s — try: accord check --context … --action …"))

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from accord.cli.common import cli_errors, console, err_console
 from accord.errors import InputError
+from accord.suites.runner import SUITE_JUDGES
 
 suites_app = typer.Typer(help="Safety suites: list what is built in, preview mutations.", no_args_is_help=True)
 
@@ -79,7 +80,7 @@ def test(
     muts = _mutation_list(mutations)
     suite_muts = not any(p.strip() == "none" for v in mutations or [] for p in v.split(","))
     det = RefusalDetector(mode=detector)  # type: ignore[arg-type]
-    gate = Gate.from_charter(charter, model=model)
+    gate = Gate.from_charter(charter, model=model, judges=SUITE_JUDGES)
     show = err_console.is_terminal and not quiet
     with Progress(TextColumn("[bold]testing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err_console, disable=not show, transient=True) as bar:

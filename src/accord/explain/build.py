@@ -31,7 +31,10 @@ def build_explanation(
         summary = f"{_VERB[outcome.decision]}: a judge failed ({errors[0]}), and failures never allow."
     elif learned is not None:
         p = charter.principle(learned.principle)
-        if learned.source.endswith(":examples"):
+        if learned.source.endswith(":precedent"):
+            summary = (f"{_VERB[outcome.decision]}: people decided a near-identical case this way (similarity "
+                       f"{learned.score:.2f}); at stake: '{p.id}' — {p.text.split(':')[0].rstrip('.')}.")
+        elif learned.source.endswith(":examples"):
             summary = (f"{_VERB[outcome.decision]}: the case is close to an example the charter gives of a violation of "
                        f"'{p.id}' (similarity {learned.score:.2f}) — {p.text.split(':')[0].rstrip('.')}.")
         elif learned.source.endswith(":principle-text"):

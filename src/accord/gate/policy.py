@@ -114,11 +114,13 @@ def decide(
     results: dict[str, PrincipleResult] = {}
 
     rule_scores = [s for s in scores if s.decision is not None]
-    for s in sorted(rule_scores, key=lambda s: -DECISION_ORDER[s.decision or "allow"]):
+    # strictest first: the first fixed decision sets the outcome (a learned decision has no rule id,
+    # so "no rule yet" cannot mean "nothing decided yet")
+    for k, s in enumerate(sorted(rule_scores, key=lambda s: -DECISION_ORDER[s.decision or "allow"])):
         d: Decision = s.decision or "allow"
         if d == "revise" and s.revised is not None and revised is None:
             revised = s.revised
-        if rule is None or DECISION_ORDER[d] > DECISION_ORDER[decision]:
+        if k == 0 or DECISION_ORDER[d] > DECISION_ORDER[decision]:
             decision, rule = d, s.rule
         if d != "allow" and s.principle not in decisive:
             decisive.append(s.principle)

@@ -14,6 +14,9 @@ charter; a case at least ``min_similarity`` from a *violates* example, and close
 any *upholds* example, is stopped (``block`` for critical principles, ``escalate`` otherwise).
 A principle without examples cannot be judged that way: a case close to its text is escalated to
 a person (the judge cannot tell, and never silently allows).
+
+A case near-identical to one a team taught (``accord learn``) takes the team's decision, as the
+value model's precedents do: the model's own confidence does not overrule a person.
 """
 
 from __future__ import annotations
@@ -62,7 +65,9 @@ class DecisionJudge:
         allow_confidence: a case the model allows with at least this probability gets a learned
             ``allow``: later stages are not asked, and the value model's thresholds do not overrule
             a confident decision model (a hard rule and a charter principle's examples still do).
-            ``None`` always asks the later stages. At 0.8 the default gate's XSTest false
+            ``None`` always asks the later stages.
+        settle_similarity: a case at least this close (cosine) to one a team taught takes the
+            taught decision (a person decided a near-identical case). At 0.8 the default gate's XSTest false
             positives fall from 23% to 19% and ASSEBench F1 rises from 0.77 to 0.88, for 5 points
             of XSTest recall (``docs/decision-model.md``).
     """
@@ -71,8 +76,9 @@ class DecisionJudge:
     cases_per_budget = 256
 
     def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55,
-                 allow_confidence: float | None = 0.8) -> None:
+                 allow_confidence: float | None = 0.8, settle_similarity: float = 0.9) -> None:
         self.model = model
+        self.settle_similarity = settle_similarity
         self.allow_confidence = allow_confidence
         self.min_similarity = min_similarity
         self.text_similarity = text_similarity
@@ -96,11 +102,21 @@ class DecisionJudge:
             return []
         proba, pp, J = self.model.analyse(cases)
         decisions = self.model.decide(proba)
+        settled = self.model.taught_precedent(J, self.settle_similarity)
         ids = set(charter.principle_ids)
         cols = [(j, pid) for j, pid in enumerate(self.model.principles_) if pid in ids]
         out: list[list[Score]] = []
         for i, (case, d) in enumerate(zip(cases, decisions, strict=True)):
             scores: list[Score] = []
+            if settled[i] is not None:  # a person decided a near-identical case: follow them
+                m = self.model.memory_[settled[i][0]]
+                pid = m.get("principle") if m.get("principle") in ids else (max(cols, key=lambda t: pp[i, t[0]])[1] if cols else None)
+                if pid is not None:
+                    scores.append(Score(principle=pid, score=round(settled[i][1], 4), source=f"{self.name}:precedent",
+                                        decision=m["decision"], settled=True))
+                    scores.extend(self._charter_scores(charter, J[i]))
+                    out.append(scores)
+                    continue
             if d != "allow" and cols:
                 _, pid = max(cols, key=lambda t: pp[i, t[0]])
                 words = self.model.word_weights(case, d)

@@ -66,6 +66,9 @@ _DEFER = re.compile(
 _UNASKED = re.compile(r"\b(without (asking|consent|review|approval|telling|notice|checking|permission|confirm\w*)|"
                       r"automatic(ally)?|auto-|silently|quietly|immediately|straight away|no need to ask)", re.I)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+#: tool names that only read: looking something up changes nothing in the world
+_READ_ONLY = re.compile(r"^(get|list|search|read|fetch|find|lookup|look_up|query|view|check|show|describe|count|"
+                        r"retrieve|summari[sz]e|preview|estimate|calculate|compare)(_|$)|_(stats|status|info|details)$", re.I)
 
 
 def structure(case: Case) -> np.ndarray:
@@ -93,10 +96,11 @@ def structure(case: Case) -> np.ndarray:
         min(len(text.split()), 200) / 200,
         min(len(ctx.split()), 200) / 200,
         1.0 if not ctx.strip() else 0.0,
+        1.0 if isinstance(act, ToolCall) and _READ_ONLY.search(act.name) else 0.0,
     ], dtype=np.float32)
 
 
-_N_STRUCT = 10
+_N_STRUCT = 11
 _STOPWORDS = frozenset(
     ["the", "a", "an", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "so", "than", "then", "there", "here", "have", "has", "had", "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must", "shall", "into", "out", "up", "down", "over", "under", "about", "also", "just", "only"])
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'_\-]*")
@@ -325,6 +329,17 @@ class DecisionModel:
         best = sorted(score.items(), key=lambda t: -t[1])
         return [(wd.strip("'-_"), round(s, 3)) for wd, s in best[:top] if s > 0]
 
+    def taught_precedent(self, J: np.ndarray, min_similarity: float) -> list[tuple[int, float] | None]:
+        """Per joint embedding, the most similar case a team taught (``teach``) when it is at least
+        ``min_similarity`` close: a person has decided a near-identical case."""
+        self._check_fitted()
+        idx = [i for i, m in enumerate(self.memory_) if m.get("taught")]
+        if not idx or not len(J):
+            return [None] * len(J)
+        sims = J @ self.memory_vectors_[idx].astype(np.float32).T
+        best = sims.argmax(axis=1)
+        return [(idx[b], float(sims[r, b])) if sims[r, b] >= min_similarity else None for r, b in enumerate(best)]
+
     def neighbours(self, J: np.ndarray, k: int = 3, min_similarity: float = 0.6) -> list[list[tuple[int, float]]]:
         """The ``k`` most similar remembered cases per joint embedding (index, cosine)."""
         self._check_fitted()
@@ -394,8 +409,8 @@ class DecisionModel:
         out.coef_ = self.coef_.copy()
         out.coef_[:, cols] += res.x.reshape(3, k).astype(np.float32)
         out.coef_ = out.coef_.astype(np.float16).astype(np.float32)
-        out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p}
-                                        for c, d, p in zip(cases, decisions, principles, strict=True))]
+        out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p,
+                                         "taught": True} for c, d, p in zip(cases, decisions, principles, strict=True))]
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
         out.__dict__.pop("_memory_X", None)
         out.__dict__.pop("_version", None)

@@ -30,6 +30,11 @@ from accord.types import DECISION_ORDER, SEVERITIES, Case, Message, Verdict
 REPORT_VERSION = 1
 Progress = Callable[[int, int], None]
 
+#: the gate that safety suites put between a target and the world: the chat fast path (rules + value
+#: model). The decision model is not in it yet: in the built-in seed suite it blocks some careful
+#: agents' harmless steps (a statistics lookup, a final answer), measured on 2026-12-02.
+SUITE_JUDGES = "rules,model"
+
 
 @dataclass
 class Result:
@@ -140,7 +145,7 @@ def run_suites(
         raise SuiteError("no suites given")
     for m in mutations:
         check_mutation_spec(m)
-    gate = gate or Gate.from_charter(charter, model=model)
+    gate = gate or Gate.from_charter(charter, model=model, judges=SUITE_JUDGES)
     _check_references(loaded, gate)
     base = _load_baseline(baseline) if baseline is not None else None
     tgt = get_target(target)
