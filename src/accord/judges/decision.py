@@ -108,11 +108,12 @@ class DecisionJudge:
         out: list[list[Score]] = []
         for i, (case, d) in enumerate(zip(cases, decisions, strict=True)):
             scores: list[Score] = []
-            if settled[i] is not None:  # a person decided a near-identical case: follow them
-                m = self.model.memory_[settled[i][0]]
+            near = settled[i]
+            if near is not None:  # a person decided a near-identical case: follow them
+                m = self.model.memory_[near[0]]
                 pid = m.get("principle") if m.get("principle") in ids else (max(cols, key=lambda t: pp[i, t[0]])[1] if cols else None)
                 if pid is not None:
-                    scores.append(Score(principle=pid, score=round(settled[i][1], 4), source=f"{self.name}:precedent",
+                    scores.append(Score(principle=pid, score=round(near[1], 4), source=f"{self.name}:precedent",
                                         decision=m["decision"], settled=True))
                     scores.extend(self._charter_scores(charter, J[i]))
                     out.append(scores)
