@@ -106,7 +106,7 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     console.print(f"{kinds['label']} labels, {kinds['preference']} preference, {kinds['demonstration']} demonstration from "
                   "a customer-service team (telling a customer they cannot cancel is a lie) and a security-education "
                   "team (explaining attacks so people can defend is wanted).")
-    result = learn(feedback, charter, base=base, holdout=0, source="demo-reviews")
+    result = learn(feedback, charter, base=base, holdout=0, source="demo-reviews", teach=False)  # steps 1-4: the value model
     with tempfile.TemporaryDirectory() as tmp:
         result.save(Path(tmp) / "demo-model", name="demo-model")
     new_gate = Gate(charter, model=result.model)

@@ -68,11 +68,13 @@ def learn(
     source: str = "feedback",
     encoder: str = "wordllama",
     decision_base: DecisionModel | None = None,
+    teach: bool = True,
 ) -> LearnResult:
     """Train a value model from feedback; see the module docstring (``encoder``: from scratch only).
 
     ``decision_base`` is the decision model the labels teach (default: the one that goes with
-    ``base``, else the packaged one)."""
+    ``base``, else the packaged one); ``teach=False`` leaves the decision model alone (it costs
+    ~15–30 s on two cores: the corpus it remembers is featurised again)."""
     counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
     train_idx, test_idx = _split(len(records), holdout, random_state)
     metrics: dict[str, Any] = {}
@@ -82,7 +84,7 @@ def learn(
         metrics["holdout"] = len(test_idx)
     model = _train(list(records), charter, base, from_scratch, random_state, source, encoder)
     model.card_.setdefault("learn_metrics", []).append({"counts": counts, **metrics})
-    return LearnResult(model=model, metrics=metrics, counts=counts, decision=teach_decision(records, decision_base))
+    return LearnResult(model=model, metrics=metrics, counts=counts, decision=teach_decision(records, decision_base) if teach else None)
 
 
 def teach_decision(records: Sequence[FeedbackRecord], base: DecisionModel | None = None) -> DecisionModel | None:
