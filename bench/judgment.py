@@ -31,6 +31,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from _data import DEFAULT_DATA  # noqa: E402
+from _report import write_section  # noqa: E402
+from sklearn.metrics import f1_score  # noqa: E402
 
 from accord.gate.gate import Gate  # noqa: E402
 from accord.learning.decision import KINDS  # noqa: E402
@@ -44,7 +46,6 @@ CONFIGS = {
     "llm": "rules,decision,model,llm",
 }
 DECISIONS = ("allow", "block", "escalate")
-BEGIN, END = "<!-- judgment:begin -->", "<!-- judgment:end -->"
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -60,13 +61,7 @@ def agent_set(name: str, data: Path) -> list[tuple[Case, str, str]]:
 
 
 def macro_f1(y: list[str], p: list[str], labels: tuple[str, ...] = DECISIONS) -> float:
-    fs = []
-    for d in labels:
-        tp = sum(a == d and b == d for a, b in zip(y, p, strict=True))
-        fp = sum(a != d and b == d for a, b in zip(y, p, strict=True))
-        fn = sum(a == d and b != d for a, b in zip(y, p, strict=True))
-        fs.append(2 * tp / max(2 * tp + fp + fn, 1))
-    return sum(fs) / len(fs)
+    return float(f1_score(y, p, labels=list(labels), average="macro", zero_division=0))
 
 
 def f1_unsafe(y: list[str], p: list[str]) -> float:
@@ -175,14 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(results, seconds)
     print(text)
     if args.write:
-        doc = HERE.parent / "docs" / "benchmarks.md"
-        body = doc.read_text(encoding="utf-8")
-        block = f"{BEGIN}\n{text.strip()}\n{END}"
-        if BEGIN in body:
-            body = body.split(BEGIN)[0] + block + body.split(END, 1)[1]
-        else:
-            body += f"\n## Judgment on the failure modes (`bench/judgment.py`)\n\n{block}\n"
-        doc.write_text(body, encoding="utf-8")
+        write_section("judgment", text)
     return 0
 
 

@@ -21,13 +21,14 @@ from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
+
+from _report import write_section  # noqa: E402
 
 from accord.judges.decision import packaged_decision_dir  # noqa: E402
 from accord.learning.decision import DecisionModel  # noqa: E402
 from accord.types import Case  # noqa: E402
-
-BEGIN, END = "<!-- teaching:begin -->", "<!-- teaching:end -->"
 
 
 def concepts(path: Path = HERE / "teaching" / "concepts.jsonl") -> dict[str, dict[str, list[tuple[Case, str]]]]:
@@ -70,14 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        doc = HERE.parent / "docs" / "benchmarks.md"
-        body = doc.read_text(encoding="utf-8")
-        block = f"{BEGIN}\n{text}\n{END}"
-        if BEGIN in body:
-            body = body.split(BEGIN)[0] + block + body.split(END, 1)[1]
-        else:
-            body += f"\n## Teaching that generalises (`bench/teaching.py`)\n\n{block}\n"
-        doc.write_text(body, encoding="utf-8")
+        write_section("teaching", text)
     return 0
 
 

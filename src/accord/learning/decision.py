@@ -173,9 +173,9 @@ class Featurizer:
         ctx, act = self.texts(cases)
         return get_encoder(self.encoder).encode([f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)])
 
-    def dense(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray]:
-        """The dense block and the joint embeddings it holds."""
-        ctx, act = self.texts(cases)
+    def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The dense block and the joint embeddings it holds (``texts``: :meth:`texts` of ``cases``, when known)."""
+        ctx, act = texts or self.texts(cases)
         enc = get_encoder(self.encoder)
         c = enc.encode(ctx)
         a = enc.encode(act)
@@ -190,7 +190,7 @@ class Featurizer:
     def transform(self, cases: Sequence[Case]) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Feature rows (sparse) and the joint embeddings."""
         ctx, act = self.texts(cases)
-        d, j = self.dense(cases)
+        d, j = self.dense(cases, (ctx, act))
         X = sparse.hstack([sparse.csr_matrix(d), _hashed(act, "a:", self.hash_bits),
                            _hashed(ctx, "c:", self.hash_bits)], format="csr", dtype=np.float32)
         return X, j

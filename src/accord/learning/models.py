@@ -56,17 +56,21 @@ def promoted_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
     return path if path is not None and (path / "model.json").exists() else None
 
 
-_CACHE: dict[tuple[str, float], ValueModel] = {}
+_CACHE: dict[tuple[str, str, float], Any] = {}
+
+
+def _cached(d: Path, load: Any) -> Any:
+    """``load(d)``, cached by loader, path and the modification time of ``d/model.json``."""
+    mj = d / "model.json"
+    key = (load.__qualname__, str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
+    if key not in _CACHE:
+        _CACHE[key] = load(d)
+    return _CACHE[key]
 
 
 def load_model(path: str | Path | None = None) -> ValueModel:
     """Load (and cache, keyed by path and modification time) a value model."""
-    d = current_model_dir(path)
-    mj = d / "model.json"
-    key = (str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
-    if key not in _CACHE:
-        _CACHE[key] = ValueModel.load(d)
-    return _CACHE[key]
+    return _cached(current_model_dir(path), ValueModel.load)
 
 
 def decision_model_dir(value_model_dir: str | Path | None = None) -> Path:
@@ -78,16 +82,8 @@ def decision_model_dir(value_model_dir: str | Path | None = None) -> Path:
     return Path(str(resources.files("accord.data").joinpath("models", "decision")))
 
 
-_DECISION_CACHE: dict[tuple[str, float], Any] = {}
-
-
 def load_decision_model(value_model_dir: str | Path | None = None) -> Any:
     """Load (and cache) the decision model for a value model directory (see :func:`decision_model_dir`)."""
     from accord.learning.decision import DecisionModel
 
-    d = decision_model_dir(value_model_dir)
-    mj = d / "model.json"
-    key = (str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
-    if key not in _DECISION_CACHE:
-        _DECISION_CACHE[key] = DecisionModel.load(d)
-    return _DECISION_CACHE[key]
+    return _cached(decision_model_dir(value_model_dir), DecisionModel.load)
