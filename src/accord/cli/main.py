@@ -28,6 +28,18 @@ COMMAND_MODULES = (
     "accord.cli.review_cmd",
 )
 
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also show libraries' INFO and WARNING log lines "
+                                                                "(HTTP requests, database migrations, server start-up)."),
+) -> None:
+    """Keep AI systems following human values: charter → judges → gate → review → learning."""
+    from accord.cli.common import setup_logging
+
+    setup_logging(verbose)
+
+
 for _name in COMMAND_MODULES:
     try:
         _mod = importlib.import_module(_name)

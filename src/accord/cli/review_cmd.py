@@ -365,9 +365,8 @@ def ui(
                                                    "(default; add strong when the gate runs --judges rules,model,strong).")] = "default",
 ) -> None:
     """Serve the review web app (sign in with a user from `accord users add`)."""
-    import uvicorn
-
     from accord.charter import load_charter
+    from accord.cli.common import bind_port, is_verbose, run_server
     from accord.review.queue import QueueConfig
     from accord.review.users import Users
     from accord.server.review import create_app
@@ -375,6 +374,7 @@ def ui(
     taught = _check_teaching(retrain_every, teach)
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
+    bind_port(host, port).close()  # a busy port: one sentence and exit 2
     store = Store.open(db)
     if not Users(store).list():
         console.print("[yellow]no users yet[/] — add one first: accord users add NAME --role admin")
@@ -383,7 +383,7 @@ def ui(
                      secure_cookies=secure_cookies)
     console.print(f"accord review on http://{host}:{port}  (store {store.url})")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run_server(app, host, port, "info" if is_verbose() else "warning")
     finally:
         store.close()
 

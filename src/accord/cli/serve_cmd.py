@@ -44,11 +44,11 @@ def serve(
     upstream_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds of upstream silence before 504 (or a stream error).")] = 120.0,
     connect_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to connect to the upstream before 504.")] = 5.0,
     judge_input: Annotated[bool, typer.Option("--judge-input/--no-judge-input", help="Judge user input before it goes upstream.")] = True,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[str | None, typer.Option(help="uvicorn log level (default: warning; info with accord --verbose, "
+                                                       "which logs every request).")] = None,
 ) -> None:
     """Run the guard proxy: point any OpenAI client's base_url at http://HOST:PORT/v1."""
-    import uvicorn
-
+    from accord.cli.common import bind_port, is_verbose, run_server
     from accord.cli.core import make_gate
     from accord.server.proxy import KeyStore, ProxyConfig, StoreEventLog, StoreSinks, create_app
     from accord.store import Store
@@ -64,6 +64,7 @@ def serve(
         if model is not None:
             raise InputError("--model and --no-model exclude each other")
         judges = "rules"
+    bind_port(host, port).close()  # a busy port: one sentence and exit 2 before the model loads
     gate = make_gate(charter, model, judges=judges, band=band)
     store = Store.open(db)
     keys = KeyStore(StoreEventLog(store))
@@ -72,7 +73,7 @@ def serve(
     err_console.print(f"accord proxy on http://{host}:{port}/v1 → {config.base} · judge {gate.version} · "
                       f"store {store.url} · {auth}", markup=False)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        run_server(app, host, port, log_level or ("info" if is_verbose() else "warning"))
     finally:
         app.state.writer.close()
         store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import re
 import threading
@@ -59,12 +60,21 @@ class WordLlamaEncoder:
     dim = 256
 
     def __init__(self) -> None:
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
         try:
             import wordllama
             from tokenizers import Tokenizer
             from wordllama import WordLlama
         except ImportError as e:  # pragma: no cover - it is a hard dependency
             raise ModelError("the wordllama package is not installed", hint="pip install wordllama==0.4.0.post1") from e
+        finally:
+            # wordllama calls logging.basicConfig(level=INFO) on import, which would print every
+            # library's INFO lines (httpx requests, Alembic migrations) in the host program
+            for h in root.handlers[:]:
+                if h not in handlers:
+                    root.removeHandler(h)
+            root.setLevel(level)
         self._wl = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True, dim=self.dim)
         self._table = np.ascontiguousarray(self._wl.embedding, dtype=np.float32)
         # our own copy of the tokenizer: no padding, no truncation (wordllama's pads every batch)
