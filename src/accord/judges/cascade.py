@@ -7,19 +7,32 @@ that verdict, must not overrule it). Later stages' learned scores replace earlie
 same principle; rule scores are kept. The stages share one time budget; a stage that raises or
 runs out of time marks its pending cases as failed, which the gate turns into escalate or block
 (never allow).
+
+Stages see a case as a reader sees it, not as its bytes are (:func:`views`): invisible characters
+and stacked marks dropped, look-alike letters and full-width forms in ASCII; and where letters are
+split (``b.o.m.b``) or written in leetspeak, that unfolded view besides, the stricter of the two
+answers counting (:func:`_merge_views`). A judge that normalises text itself (``reads_raw_text =
+True``, the rules judge, whose redactions must rewrite the original) sees the original. The case
+itself (the audit record, the verdict's case) keeps the original text.
+
+A judge's answer is checked before it counts (:func:`_checked`): one list of :class:`Score` per
+case, every score a finite number in [0, 1] for a principle of the charter. Anything else (NaN, a
+string, a dict, a score for a principle the charter does not have) is a failed stage: fail closed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from accord.charter.model import Charter
 from accord.errors import JudgeError, JudgeTimeout
 from accord.judges.base import Judge, register_judge
-from accord.types import Case, Score
+from accord.judges.normalize import fold_words, reader_view
+from accord.types import DECISION_ORDER, Case, Message, Score, ToolCall
 
 _POOL = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="accord-judge")
 
@@ -35,11 +48,130 @@ class CaseResult:
 
 
 def _checked(judge: Judge, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
-    """A judge's answer, or JudgeError when it is not one list of scores per case."""
+    """A judge's answer, or JudgeError when it is not one list of valid scores per case.
+
+    A score must be a :class:`Score` (judges build them without validation on the hot path, so
+    its fields are checked here too): a finite probability in [0, 1], a decision among the four,
+    for a principle of the charter. NaN compares false with every threshold, so a NaN score would
+    otherwise read as "no concern"; a score for a principle the charter does not have would be
+    silently ignored by the policy.
+    """
     out = judge.judge(cases, charter)
+    name = getattr(judge, "name", type(judge).__name__)
     if not isinstance(out, list) or len(out) != len(cases):
-        raise JudgeError(f"judge {judge.name!r} returned {type(out).__name__} for {len(cases)} cases")
+        raise JudgeError(f"judge {name!r} returned {type(out).__name__} for {len(cases)} cases")
+    known = charter._by_id  # a dict: membership in O(1) however many principles
+    for scores in out:
+        if not isinstance(scores, list):
+            raise JudgeError(f"judge {name!r} returned {type(scores).__name__} for a case, not a list of scores")
+        for s in scores:
+            if not isinstance(s, Score):
+                raise JudgeError(f"judge {name!r} returned {type(s).__name__} {str(s)[:80]!r}, not a Score")
+            x = s.score
+            if not isinstance(x, (int, float)) or isinstance(x, bool) or not (0.0 <= x <= 1.0):  # NaN fails too
+                raise JudgeError(f"judge {name!r} returned score {x!r} for principle {s.principle!r} "
+                                 "(a probability in [0, 1] is expected)")
+            if s.principle not in known:
+                raise JudgeError(f"judge {name!r} scored principle {s.principle!r}, which the charter "
+                                 f"{charter.name!r} does not define")
+            if s.decision is not None and s.decision not in DECISION_ORDER:
+                raise JudgeError(f"judge {name!r} returned decision {s.decision!r}")
     return out
+
+
+def _map_value(v: Any, f: Callable[[str], str]) -> Any:
+    if isinstance(v, str):
+        return f(v)
+    if isinstance(v, dict):
+        return {k: _map_value(x, f) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_map_value(x, f) for x in v]
+    return v
+
+
+def _map_case(case: Case, f: Callable[[str], str]) -> Case:
+    """``case`` with ``f`` applied to every text in it; ``case`` itself when ``f`` changes none
+    (``f`` returns its argument itself when it has nothing to change)."""
+    changed = False
+    context: str | list[Message] = case.context
+    if isinstance(context, str):
+        if context:
+            t = f(context)
+            if t is not context:
+                context, changed = t, True
+    else:
+        msgs = []
+        for m in context:
+            t = f(m.content)
+            if t is not m.content:
+                m, changed = m.trusted_copy(content=t), True
+            msgs.append(m)
+        context = msgs
+    action: str | ToolCall = case.action
+    if isinstance(action, str):
+        t = f(action)
+        if t is not action:
+            action, changed = t, True
+    else:
+        args = _map_value(action.arguments, f)
+        name = f(action.name)
+        if args != action.arguments or name is not action.name:
+            action, changed = action.trusted_copy(name=name, arguments=args), True
+    return case.trusted_copy(context=context, action=action) if changed else case
+
+
+def views(case: Case) -> tuple[Case, Case | None]:
+    """The views of a case a judge sees: what a reader sees, and the words unfolded, when that differs.
+
+    The first is :func:`~accord.judges.normalize.reader_view` of every text: invisible characters
+    and stacked marks dropped, full-width and other compatibility forms and disguised Latin words
+    (look-alike letters) in ASCII, and a text mostly in split letters or leetspeak unfolded. It
+    stands in for the original, which no model was trained to read. The second, :func:`~accord.judges.normalize.fold_words` (split letters joined, leetspeak
+    undone), is ambiguous (``mp3``, ``U.S.A.``), so it is judged besides the first, never instead.
+    Most text has nothing to fold: then the first view is ``case`` itself and there is no second.
+    """
+    seen = _map_case(case, reader_view)
+    unfolded = _map_case(seen, fold_words)
+    return seen, (None if unfolded is seen else unfolded)
+
+
+def _merge_views(answers: list[list[Score]]) -> list[Score]:
+    """One case's scores from the judge's answers on its views (the original first): the stricter wins.
+
+    A learned score keeps the highest probability per principle; every fixed decision but
+    ``allow`` is kept (the policy takes the strictest); an ``allow`` decision (which tells the
+    policy to stop looking) and a ``settled`` flag (which stops the cascade) stand only when every
+    view earned one. Evidence found in a folded view keeps its words but no offsets: they would
+    point into text the verdict does not show.
+    """
+    first = answers[0]
+    every_allow = all(any(s.decision == "allow" for s in a) for a in answers)
+    every_settled = all(any(s.settled for s in a) for a in answers)
+    learned: dict[str, Score] = {}
+    fixed: list[Score] = []
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for k, a in enumerate(answers):
+        for s in a:
+            if k:
+                if s.settled and not every_settled:
+                    s = s.trusted_copy(settled=False)
+                if s.evidence and any(e.start is not None or e.end is not None for e in s.evidence):
+                    s = s.trusted_copy(evidence=[e.trusted_copy(start=None, end=None) for e in s.evidence])
+            elif s.settled and not every_settled:
+                s = s.trusted_copy(settled=False)
+            if s.decision is None:
+                best = learned.get(s.principle)
+                if best is None or s.score > best.score:
+                    learned[s.principle] = s
+            elif s.decision != "allow" or (every_allow and k == 0):
+                key = (s.principle, s.rule, s.decision)
+                if key not in seen:
+                    seen.add(key)
+                    fixed.append(s)
+    merged = fixed + list(learned.values())
+    if len(merged) == len(first) and all(any(s is t for t in first) for s in merged):
+        return first  # the original's answer stands as it is (and in its order)
+    return merged
 
 
 class _Run:
@@ -54,6 +186,7 @@ class _Run:
         self.current = ""
         self.lock = threading.Lock()
         self.abandoned = False
+        self.views: list[tuple[Case, Case | None]] | None = None
 
 
 class Cascade:
@@ -112,7 +245,10 @@ class Cascade:
                 run.current = stage.name
                 pending = list(run.pending)
             try:
-                out = _checked(stage, [cases[i] for i in pending], charter)
+                if getattr(stage, "reads_raw_text", False):
+                    out = _checked(stage, [cases[i] for i in pending], charter)
+                else:
+                    out = self._judge_views(stage, run, cases, pending, charter)
             except Exception as e:  # fail closed on anything a judge does
                 with run.lock:
                     if not run.abandoned:
@@ -137,6 +273,21 @@ class Cascade:
                     if stage is not last and not self._sure(r.scores, run.learned_seen[i]):  # no stage left to ask
                         still.append(i)
                 run.pending = still
+
+    @staticmethod
+    def _judge_views(stage: Judge, run: _Run, cases: Sequence[Case], pending: list[int],
+                     charter: Charter) -> list[list[Score]]:
+        """The stage's scores for the pending cases' :func:`views`: the stricter over both where there are two."""
+        if run.views is None:
+            run.views = [views(c) for c in cases]
+        vs = run.views
+        extra = [i for i in pending if vs[i][1] is not None]
+        batch = [vs[i][0] for i in pending] + [vs[i][1] for i in extra]
+        out = _checked(stage, batch, charter)  # type: ignore[arg-type]
+        if not extra:
+            return out
+        at = {i: len(pending) + k for k, i in enumerate(extra)}
+        return [_merge_views([out[k], out[at[i]]]) if i in at else out[k] for k, i in enumerate(pending)]
 
     def judge(self, cases: Sequence[Case], charter: Charter) -> list[list[Score]]:
         """Judge protocol: the merged scores; any stage failure raises (the gate fails closed)."""

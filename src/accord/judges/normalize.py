@@ -1,42 +1,182 @@
-"""Text normalisation so trivial obfuscation does not slip past rules.
+"""One canonical form of text for every judge, so trivial obfuscation does not slip past them.
 
-NFKC folds full-width and compatibility forms, zero-width and soft-hyphen characters are
-dropped, common Cyrillic and Greek look-alikes map to Latin letters, and case is folded.
-``deleet`` additionally undoes leetspeak for keyword and pattern rules (not for redaction,
-where digits matter).
+Two functions build on the same character folding (:func:`fold_chars`):
+
+* :func:`normalize` is what the rules judge matches (and the decision model reads): folded, case
+  folded, spaces collapsed. ``deleet`` additionally undoes leetspeak for keyword and pattern rules
+  (not for redaction, where digits matter).
+* :func:`fold` is the *view* of a case the learned judges see besides the original text (the
+  cascade judges both and keeps the stricter answer, see :mod:`accord.judges.cascade`): folded
+  characters, letters split by dots or spaces joined again (``b.o.m.b`` → ``bomb``), and leetspeak
+  undone inside words (``b0mb`` → ``bomb``), with case and spacing kept, because the value
+  models were trained on ordinary text.
+
+Character folding: NFKC (full-width and compatibility forms), then every format character
+(category Cf: zero-width spaces and joiners, soft hyphens, bidi controls, tags), combining mark
+(Mn, Me: accents stacked on letters, variation selectors, the combining grapheme joiner) and
+Hangul filler is dropped, and confusable letters (Unicode's ``confusables.txt``, through the
+``confusable-homoglyphs`` package, plus a short list of Cyrillic look-alikes it lacks) map to the
+ASCII letter they imitate. Pure ASCII text skips all of it (NFKC is the identity there).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import unicodedata
+from importlib import resources
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e\u034f"))
-_HOMOGLYPHS = str.maketrans(
+import regex
+
+#: format characters, combining marks and fillers: nothing a reader sees, everything a tokenizer does
+_INVISIBLE_RX = regex.compile(r"[\p{Cf}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]")
+#: Cyrillic and Greek look-alikes that ``confusables.txt`` does not map to an ASCII letter
+_EXTRA_HOMOGLYPHS = dict(zip(
     "аеорсухіѕјԁһкмнтвАЕОРСУХІЅЈКМНТВαεοριτυνκχΑΕΟΡΙΤΥΝΚΧı",
-    "aeopcyxisjdhkmhtbaeopcyxisjkmhtbaeopitυvkxaeopityvkxi".replace("υ", "u"),
-)
+    "aeopcyxisjdhkmhtbAEOPCYXISJKMHTBaeopituvkxAEOPITYNKXi", strict=True))
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i", "|": "l"})
 _LEET_BYTES = bytes.maketrans("".join(map(chr, _LEET)).encode(), "".join(map(str, _LEET.values())).encode())
-_INVISIBLE_RX = re.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")
-_HOMOGLYPH_RX = re.compile("[" + re.escape("".join(map(chr, _HOMOGLYPHS))) + "]")
+#: a leet character (cheap first test: one character class) and a leet character next to a letter
+_LEET_CHAR = re.compile(r"[013457@$|!]")
+_LEET_HINT = re.compile(r"[^\W\d_][013457@$|!]|[013457@$|][^\W\d_]")
+#: a word (``!`` only inside one, so ``Hello!`` keeps its ``!``)
+_LEET_WORD = re.compile(r"[\w@$|]+(?:![\w@$|]+)*")
+#: cheap first tests for split letters: a single letter between two separators, or between two spaces
+_SPLIT_HINTS = (re.compile(r"[.\-_*|/+~\xb7\u2022:]\s?[A-Za-z][.\-_*|/+~\xb7\u2022:]"), re.compile(r" [A-Za-z] [A-Za-z] "))
+#: three or more single letters split by the same separator (``b.o.m.b``, ``k-i-l-l``, ``g u n``); linear:
+#: every repetition takes a letter, so a failed end gives back one repetition, never more
+_SPLIT_RX = re.compile(r"(?<![^\W\d_])[^\W\d_]([.\-_*|/+~\xb7\u2022:]\s?|\s)(?:[^\W\d_]\1)+[^\W\d_](?![^\W\d_])")
+_SPLIT_SEP = re.compile(r"[\W_]")
+
+
+@functools.cache
+def _confusables() -> tuple[dict[int, str], re.Pattern[str], re.Pattern[str]]:
+    """Non-ASCII letter → the ASCII letter or digit it imitates (letters preferred), a regex that
+    finds any of them, and one that finds a non-ASCII letter that imitates none (a sign of real text
+    in another script). Read once, on the first text that needs it (the table is 0.9 MB of JSON)."""
+    data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
+    table: dict[int, str] = {}
+    for ch, alts in data.items():
+        if len(ch) != 1 or ch.isascii():
+            continue
+        targets = [a["c"] for a in alts if len(a["c"]) == 1 and a["c"].isascii() and a["c"].isalnum()]
+        if targets:
+            table[ord(ch)] = min(targets, key=lambda c: (not c.isalpha(), c))
+    for ch, to in _EXTRA_HOMOGLYPHS.items():
+        table.setdefault(ord(ch), to)
+    chars = re.escape("".join(map(chr, table)))
+    return table, re.compile(f"[{chars}]"), re.compile(f"(?=[^\\W\\d_])[^\\x00-\\x7f{chars}]")
+
+
+_WORD_RX = re.compile(r"\w+")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _unconfuse(text: str) -> str:
+    """Disguised Latin words in ASCII: a word that mixes look-alike letters with Latin ones, or, in a
+    text with no letter of another script that imitates nothing, a word made of look-alikes only.
+    Real text in another script (``Привет, как дела?``) stays as it is."""
+    table, rx, foreign_rx = _confusables()
+    foreign = foreign_rx.search(text) is not None
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group()
+        if not rx.search(w):
+            return w
+        if _ASCII_LETTER.search(w):
+            return w.translate(table)
+        if foreign:
+            return w
+        a = w.translate(table)
+        return a if a.isascii() else w
+
+    return _WORD_RX.sub(word, text)
+
+
+def fold_chars(text: str) -> str:
+    """What a reader sees: NFKC, invisible characters and combining marks dropped, disguised Latin
+    words in ASCII; case kept. Returns ``text`` itself when nothing changes.
+
+    Each step runs only when a regex finds a character it changes: ``str.translate`` looks every
+    character up in a dict, which costs tens of µs on a long non-ASCII text.
+    """
+    if text.isascii():
+        return text
+    t = unicodedata.normalize("NFKC", text)
+    if not t.isascii():
+        if _INVISIBLE_RX.search(t):
+            # decomposed first, so that an accent stacked on a letter (``ḱ``) is a mark that can be dropped
+            t = unicodedata.normalize("NFC", _INVISIBLE_RX.sub("", unicodedata.normalize("NFD", t)))
+        if not t.isascii() and _confusables()[1].search(t):
+            t = _unconfuse(t)
+    return text if t == text else t
 
 
 def normalize(text: str) -> str:
-    """NFKC, invisible characters stripped, homoglyphs mapped, case folded, spaces collapsed.
+    """:func:`fold_chars`, case folded, spaces collapsed: what the rules match.
 
-    ``str.split()`` splits on exactly the characters ``str.isspace`` (and the regex ``\\s``)
-    accepts. The mappings run only when a regex finds a character they change: ``str.translate``
-    looks every character up in a dict, which costs tens of µs on a long non-ASCII text.
+    ``str.split()`` splits on exactly the characters ``str.isspace`` (and the regex ``\\s``) accepts.
     """
     if text.isascii():  # the common case: nothing to fold but case (NFKC is the identity on ASCII)
         return " ".join(text.lower().split())
-    t = unicodedata.normalize("NFKC", text)
-    if _INVISIBLE_RX.search(t):
-        t = _INVISIBLE_RX.sub("", t)
-    if _HOMOGLYPH_RX.search(t):
-        t = t.translate(_HOMOGLYPHS)
-    return " ".join(t.casefold().split())
+    return " ".join(fold_chars(text).casefold().split())
+
+
+def _unfold(text: str) -> tuple[str, int]:
+    """:func:`fold_words` and how many words it changed (a split word counts as its letters)."""
+    t, n = text, 0
+    if _SPLIT_HINTS[0].search(t) or _SPLIT_HINTS[1].search(t):
+        parts: list[str] = []
+
+        def join(m: re.Match[str]) -> str:
+            parts.append(m.group())
+            return _SPLIT_SEP.sub("", m.group())
+
+        t = _SPLIT_RX.sub(join, t)
+        n += sum(len(p.split()) if " " in p else len(_SPLIT_SEP.sub("", p)) for p in parts)
+    if _LEET_CHAR.search(t) and _LEET_HINT.search(t):
+        changed = [0]
+
+        def deleet_word(m: re.Match[str]) -> str:
+            w = m.group()
+            if _LEET_HINT.search(w):
+                changed[0] += 1
+                return w.translate(_LEET)
+            return w
+
+        t = _LEET_WORD.sub(deleet_word, t)
+        n += changed[0]
+    return (text, 0) if t == text else (t, n)
+
+
+def fold_words(text: str) -> str:
+    """Letters split by separators joined, and leetspeak undone in words that carry a leet character
+    next to a letter (``h0w t0 m4k3 a b.o.m.b`` → ``how to make a bomb``); case and spacing kept.
+    Returns ``text`` itself when nothing changes. Ambiguous (``mp3``, ``U.S.A.``), so a judge sees
+    this besides the text (unless the text is mostly such words: :func:`reader_view`)."""
+    return _unfold(text)[0]
+
+
+def reader_view(text: str) -> str:
+    """:func:`fold_chars`; and :func:`fold_words` too when it changes a third of the words or more:
+    a text that far obfuscated (``1t 15 5af3 t0 ...``) means nothing as written, and a model reading
+    it as written mostly sees noise (and flags it). Returns ``text`` itself when nothing changes."""
+    t = fold_chars(text)
+    u, n = _unfold(t)
+    if n and n * 3 >= len(u.split()) + n // 2:
+        t = u
+    return text if t == text else t
+
+
+def fold(text: str) -> str:
+    """:func:`fold_words` of :func:`fold_chars`: every obfuscation this module knows undone.
+
+    Returns ``text`` itself (the same object) when nothing changes, so callers can test
+    ``fold(t) is t``.
+    """
+    t = fold_words(fold_chars(text))
+    return text if t == text else t
 
 
 def deleet(normalized: str) -> str:
@@ -52,4 +192,6 @@ def deleet(normalized: str) -> str:
 
 def strip_invisible(text: str) -> str:
     """NFKC with invisible characters removed, case kept: what redaction rewrites."""
-    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    if text.isascii():
+        return text
+    return _INVISIBLE_RX.sub("", unicodedata.normalize("NFKC", text))

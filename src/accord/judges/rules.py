@@ -88,6 +88,9 @@ class RuleJudge:
     """
 
     name = "rules"
+    #: the rules normalise text themselves (:func:`~accord.judges.normalize.normalize`, plus a
+    #: de-leeted view) and redact the original: the cascade gives them no folded view
+    reads_raw_text = True
 
     def __init__(self) -> None:
         # the charter itself, not its id: holding it keeps a dead charter's id from being reused
