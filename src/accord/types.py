@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from accord.errors import InputError
 
 SCHEMA_VERSION = 1
 _T = TypeVar("_T", bound=BaseModel)
@@ -99,6 +101,35 @@ class Case(_Strict):
     id: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
+    def __init__(self, /, **data: Any) -> None:
+        # a case is what users build by hand: a mistake is one accord error naming the field,
+        # not pydantic's multi-line ValidationError
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise _case_error(e) from None
+
+    # validation (model_validate, nested cases, JSON files) keeps pydantic's errors, which the
+    # readers turn into file:line messages: pydantic calls a custom __init__ only without this mark
+    # (RootModel uses the same mark)
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def coerce(cls, obj: Any) -> Case:
+        """A :class:`Case` from a Case or a dict such as ``{"context": ..., "action": ...}``.
+
+        Anything else, or a dict with a bad field, raises :class:`~accord.errors.InputError`.
+        """
+        if isinstance(obj, cls):
+            return obj
+        if not isinstance(obj, dict):
+            raise InputError(f"a case must be an accord.Case or a dict with 'action' (got {type(obj).__name__})",
+                             hint='e.g. {"context": "the request", "action": "the response"}')
+        try:
+            return cls.model_validate(obj)
+        except ValidationError as e:
+            raise _case_error(e) from None
+
     @property
     def context_text(self) -> str:
         if isinstance(self.context, str):
@@ -108,6 +139,32 @@ class Case(_Strict):
     @property
     def action_text(self) -> str:
         return self.action.as_text() if isinstance(self.action, ToolCall) else self.action
+
+
+def _case_error(e: ValidationError) -> InputError:
+    """One sentence per bad field of a case (union members collapsed to the field)."""
+    seen: dict[str, str] = {}
+    for err in e.errors():
+        field = str(err["loc"][0]) if err["loc"] else "case"
+        if field in seen:
+            continue
+        if err["type"] == "missing":
+            seen[field] = "missing"
+        elif err["type"] == "extra_forbidden":
+            seen[field] = f"unknown field; a case has {', '.join(Case.model_fields)}"
+        elif field == "context":
+            seen[field] = f"must be text or a list of {{role, content}} messages (got {_short(err.get('input'))})"
+        elif field == "action":
+            seen[field] = f"must be text or a tool call {{name, arguments}} (got {_short(err.get('input'))})"
+        else:
+            seen[field] = f"{err['msg']} (got {_short(err.get('input'))})"
+    return InputError("invalid case: " + "; ".join(f"{k}: {v}" for k, v in seen.items()),
+                      hint='a case is {"context": text or messages, "action": text or {"name", "arguments"}}')
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Evidence(_Strict):

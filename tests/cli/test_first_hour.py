@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -83,3 +84,117 @@ def test_server_on_busy_port_exits_2_with_one_sentence(cmd, busy_port, tmp_path)
     assert r.exit_code == 2, r.output
     assert f"port {busy_port} on 127.0.0.1 is already in use" in r.output
     assert "Traceback" not in r.output and "ERROR:" not in r.output
+
+
+def test_charter_lint_lists_every_mistake_with_file_line_and_field(tmp_path):
+    p = tmp_path / "charter.yaml"
+    assert run("init", str(p)).exit_code == 0
+    s = p.read_text()
+    edits = [("version: 1", "version: 1\nowner: me"),  # unknown top-level key
+             ("severity: critical", "severity: severe"),  # bad enum
+             ("  - id: privacy\n    text:", "  - id: privacy\n    txt:"),  # typo
+             ("    principle: privacy\n    decision: revise", "    principle: privacyy\n    decision: revise"),  # unknown ref
+             ("    decision: block\n    tool:", "    decision: deny\n    tool:"),  # bad decision
+             ("    weights: { privacy: 1.5 }", "    weights: { privacy: 1.5, honesty: 2 }"),  # unknown ref in a community
+             ("    high: { block: 0.75, escalate: 0.45 }", "    high: { block: 0.75, escalate: high }")]  # not a number
+    for old, new in edits:
+        assert old in s
+        s = s.replace(old, new, 1)
+    p.write_text(s)
+    r = run("charter", "lint", str(p))
+    assert r.exit_code == 2
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("error: ")]
+    fields = ["owner", "principles[0].severity", "principles[1].txt", "rules[0].principle", "rules[1].decision",
+              "communities.clinic.weights.honesty", "policy.thresholds.high.escalate"]
+    assert len(lines) == 7, r.output
+    for line, field in zip(lines, fields, strict=True):
+        assert line.startswith(f"error: {p}:") and f": {field}: " in line, line
+    assert "did you mean 'text'" in r.output and "more problem" not in r.output
+    assert "7 problem(s)" in r.output
+
+
+def test_charter_lint_duplicate_keys_are_all_listed(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: a\nname: b\nprinciples:\n  - id: x\n    text: t\n    text: u\n    severity: low\n")
+    r = run("charter", "lint", str(p))
+    assert r.exit_code == 2
+    assert f"{p}:2: name: duplicate key 'name'" in r.output
+    assert f"{p}:6: principles[0].text: duplicate key 'text'" in r.output
+
+
+# ---------------------------------------------------------------------- cases as dicts, bad cases
+def test_check_many_accepts_dicts_and_bad_cases_are_accord_errors():
+    import accord
+    from accord.errors import InputError
+    from accord.types import Case
+
+    gate = accord.Gate.from_charter(judges="rules")
+    [v] = gate.check_many([{"action": "Your order ships Monday."}])
+    assert v.decision == "allow"
+    [v] = gate.check_many([{"action": "write to ann@example.com"}])
+    assert v.decision == "revise"  # the dict went through the same rules as a Case
+    with pytest.raises(InputError, match=r"context: must be text or a list of \{role, content\} messages \(got None\)"):
+        Case(context=None, action="x")
+    with pytest.raises(InputError, match="action: missing"):
+        gate.check_many([{"context": "hi"}])
+    with pytest.raises(InputError, match=r"a case must be an accord\.Case or a dict"):
+        gate.check_many(["just text"])
+    with pytest.raises(InputError, match="context"):
+        gate.check(context=None, action="x")
+
+
+# ---------------------------------------------------------------------- labels name charter principles
+@pytest.fixture()
+def model_dir(small_model, tmp_path):
+    return small_model.save(tmp_path / "model")
+
+
+def _bad_label_file(tmp_path):
+    fb = tmp_path / "fb.jsonl"
+    fb.write_text(json.dumps({"kind": "label", "action": "a", "verdict": "unacceptable", "principle": "harm"}) + "\n"
+                  + json.dumps({"kind": "label", "action": "b", "verdict": "unacceptable", "principle": "privcy"}) + "\n")
+    return fb
+
+
+def test_feedback_import_rejects_a_principle_the_charter_lacks(tmp_path):
+    fb = _bad_label_file(tmp_path)
+    r = run("feedback", "import", str(fb))
+    assert r.exit_code == 2
+    assert f"{fb}:2: principle: unknown principle 'privcy' (did you mean 'privacy'?)" in r.output
+    assert "harm, honesty, privacy" in r.output  # the allowed ids
+    r = run("feedback", "export", str(tmp_path / "out.jsonl"))
+    assert r.exit_code == 0 and (tmp_path / "out.jsonl").read_text() == ""  # nothing was imported
+
+
+def test_learn_rejects_a_principle_the_charter_lacks(tmp_path, model_dir):
+    fb = _bad_label_file(tmp_path)
+    r = run("learn", "--data", str(fb), "--out", str(tmp_path / "m"), "--model", str(model_dir))
+    assert r.exit_code == 2
+    assert f"{fb}:2: principle: unknown principle 'privcy'" in r.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_learn_twice_on_the_same_data_says_unchanged(tmp_path, model_dir):
+    fb = tmp_path / "fb.jsonl"
+    fb.write_text(json.dumps({"kind": "label", "context": "cancel my plan", "action": "Plans can't be cancelled.",
+                              "verdict": "unacceptable", "principle": "honesty"}) + "\n")
+    out = tmp_path / "m1"
+    first = run("learn", "--data", str(fb), "--out", str(out), "--model", str(model_dir))
+    assert first.exit_code == 0, first.output
+    assert "unchanged" not in first.output
+    again = run("learn", "--data", str(fb), "--out", str(out), "--model", str(model_dir))
+    assert again.exit_code == 0, again.output
+    assert "model unchanged" in again.output
+    r = run("models", "list", "--json")
+    assert len(json.loads(r.stdout)["versions"]) == 1
+
+
+# ---------------------------------------------------------------------- init
+def test_init_with_a_folder_name_writes_charter_yaml_inside(tmp_path):
+    r = run("init", str(tmp_path / "proj"))
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "proj" / "charter.yaml").is_file()
+    assert run("charter", "lint", str(tmp_path / "proj" / "charter.yaml")).exit_code == 0
+    assert run("init", str(tmp_path / "proj")).exit_code == 2  # no silent overwrite
+    r = run("init", str(tmp_path / "team.yaml"))
+    assert r.exit_code == 0 and (tmp_path / "team.yaml").is_file()

@@ -67,14 +67,21 @@ def parse_band(text: str) -> tuple[float, float]:
 
 
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the starter charter.")] = Path("charter.yaml"),
+    path: Annotated[Path, typer.Argument(help="Where to write the starter charter: a .yaml file, or a folder "
+                                              "(made if needed) to hold charter.yaml.")] = Path("charter.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter charter."""
+    if path.is_dir() or not path.suffix:  # `accord init proj` means the folder proj
+        path = path / "charter.yaml"
     if path.exists() and not force:
         raise InputError(f"{path} already exists", hint="pass --force to overwrite it, or give another path")
     text = resources.files("accord.data").joinpath("starter_charter.yaml").read_text(encoding="utf-8")
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot write {path}: {e.strerror or e}") from None
     console.print(f"wrote {path} — check it with: accord charter lint {path}")
 
 
@@ -82,8 +89,15 @@ def lint(
     path: Annotated[Path | None, typer.Argument(help="Charter YAML (default: the packaged default).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings.")] = False,
 ) -> None:
-    """Validate a charter strictly and print advice."""
-    charter = load_charter(path)
+    """Validate a charter strictly, list every mistake (file, line, field), and print advice."""
+    from accord.charter.lint import check_charter_file
+
+    charter, problems = check_charter_file(path)
+    if problems or charter is None:
+        for p in problems:
+            err_console.print(Text("error: ", style="bold red"), Text(str(p)), sep="", soft_wrap=True)
+        err_console.print(f"{len(problems)} problem(s) in {path or 'the default charter'}", markup=False)
+        raise typer.Exit(2)
     warnings = lint_charter(charter)
     name = str(path) if path else "default charter"
     console.print(f"[green]ok[/] {name}: {len(charter.principles)} principles, {len(charter.rules)} rules, "
@@ -202,24 +216,27 @@ def learn(
         raise InputError("no feedback given", hint="pass --data FEEDBACK.jsonl, or --from-store (see docs/quickstart.md)")
     if not 0 <= holdout < 1:
         raise InputError(f"--holdout must be in [0, 1) (got {holdout})")
-    records = read_feedback(data)
+    ch = load_charter(charter)
+    records = read_feedback(data, ch)
     if not records:
         raise InputError(f"{data}: no feedback records in the file")
-    ch = load_charter(charter)
     base = None if from_scratch else load_model(model)
     with console.status("learning…"):
         result = learn_model(records, ch, base=base, from_scratch=from_scratch, random_state=seed, source=f"feedback:{data.name}",
                              decision_base=None if from_scratch else load_decision_model(model))
     path = result.save(out, name=out.name)
-    _register_model(db, out, result)
+    known = _register_model(db, out, result)
     if as_json:
         sys.stdout.write(json.dumps({"model": str(path), "version": result.model.version, "counts": result.counts,
-                                     "metrics": result.metrics}) + "\n")
+                                     "metrics": result.metrics, "unchanged": known is not None}) + "\n")
         return
     mode = "from scratch" if from_scratch else f"building on {current_model_dir(model)}"
     console.print(f"learned from {result.counts['label']} labels, {result.counts['preference']} preferences, "
                   f"{result.counts['demonstration']} demonstrations ({mode})")
     _print_metrics(result.metrics)
+    if known is not None:
+        console.print(f"model unchanged: {result.model.version} is what this data gave before (registered as "
+                      f"{known.name} #{known.id}, {known.path})", markup=False)
     console.print(f"saved [bold]{result.model.version}[/] to {path} — use it with: accord check --model {path}")
 
 
@@ -241,15 +258,21 @@ def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_
         raise typer.Exit(1)
 
 
-def _register_model(db: str | None, out: Path, result: Any) -> None:
-    try:
-        from accord.store import Store
+def _register_model(db: str | None, out: Path, result: Any) -> Any:
+    """Register the learned model; returns the registry row that already had this version, else None.
 
-        store = Store.open(db)
+    Training is deterministic, so the same data, base and seed give the same version id: a rerun
+    finds its model registered already, and that is success ("model unchanged"), not an error.
+    """
+    from accord.store import Store
+
+    with Store.open(db) as store:
+        same = [m for m in store.model_versions(out.name) if m.version == result.model.version]
+        if same:
+            return same[0]
         store.add_model_version(name=out.name, version=result.model.version, path=str(out.resolve()),
                                 card=result.model.card_, metrics=result.metrics)
-    except ImportError:  # pragma: no cover - the store ships with accord
-        pass
+    return None
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:

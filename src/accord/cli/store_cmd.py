@@ -57,11 +57,15 @@ def feedback_import(
     db: Db = None,
     author: Annotated[str | None, typer.Option(help="Who gave this feedback (stored with every record).")] = None,
     source: Annotated[str, typer.Option(help="Channel recorded with the rows.")] = "cli",
+    charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter whose principles labels may name "
+                                                                           "(default: the packaged default charter).")] = None,
 ) -> None:
     """Validate a feedback JSONL file and append it to the store (all lines or none)."""
+    from accord.charter import load_charter
     from accord.learning.feedback import read_feedback
 
-    records = read_feedback(file)  # a bad line raises FeedbackError naming file:line, before any write
+    # a bad line (or a label naming a principle the charter lacks) raises FeedbackError naming file:line, before any write
+    records = read_feedback(file, load_charter(charter))
     with Store.open(db) as store:
         n = store.add_feedback(records, source=source, author=author)
         console.print(f"imported {n} feedback records from ", safe(file), " into ", safe(store.url), sep="")

@@ -167,8 +167,8 @@ class Gate:
         ``[action, *candidates]`` and, when it is not the original, ``decision`` is ``revise`` with
         the chosen text in ``revised``.
         """
-        case = Case.model_validate({"context": context, "action": action, "community": community,
-                                    "id": case_id, "meta": meta or {}})
+        case = Case.coerce({"context": context, "action": action, "community": community,
+                            "id": case_id, "meta": meta or {}})
         if not candidates:
             return self.check_many([case])[0]
         options = [case] + [case.model_copy(update={"action": c}) for c in candidates]
@@ -178,14 +178,15 @@ class Gate:
     def check_case(self, case: Case) -> Verdict:
         return self.check_many([case])[0]
 
-    def check_many(self, cases: Sequence[Case], *, record: bool = True) -> list[Verdict]:
-        """Judge a batch in one pass (batch encoding), in input order."""
-        for c in cases:
+    def check_many(self, cases: Sequence[Case | dict[str, Any]], *, record: bool = True) -> list[Verdict]:
+        """Judge a batch in one pass (batch encoding), in input order; a case may be a dict."""
+        batch = [Case.coerce(c) for c in cases]
+        for c in batch:
             if c.community is not None and c.community not in self.charter.communities:
                 known = ", ".join(self.charter.communities) or "none"
                 raise InputError(f"unknown community {c.community!r}; the charter defines: {known}")
-        with _gc_paused(len(cases) >= 256):
-            return self._check_many(cases, record=record)
+        with _gc_paused(len(batch) >= 256):
+            return self._check_many(batch, record=record)
 
     def _check_many(self, cases: Sequence[Case], *, record: bool) -> list[Verdict]:
         t0 = time.perf_counter()

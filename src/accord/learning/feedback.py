@@ -6,6 +6,7 @@ error naming the file and the line; nothing is trained on a half-read file.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,16 +51,34 @@ def _pydantic_message(p: Path, n: int, e: ValidationError) -> str:
     return f"{p}:{n}: {loc + ': ' if loc else ''}{msg}"
 
 
-def read_feedback(path: str | Path) -> list[Label | Preference | Demonstration]:
-    """Read a feedback JSONL file; any bad line raises :class:`FeedbackError` naming it."""
+def read_feedback(path: str | Path, charter: Charter | None = None) -> list[Label | Preference | Demonstration]:
+    """Read a feedback JSONL file; any bad line raises :class:`FeedbackError` naming it.
+
+    With ``charter``, a label's ``principle`` must be one of the charter's principles (a typo
+    would otherwise teach a principle nobody judges, silently).
+    """
     p = Path(path)
     out: list[Label | Preference | Demonstration] = []
     for n, obj in read_jsonl(p, "feedback record"):
         try:
-            out.append(_FEEDBACK.validate_python(obj))
+            rec = _FEEDBACK.validate_python(obj)
         except ValidationError as e:
             raise FeedbackError(_pydantic_message(p, n, e)) from None
+        if charter is not None:
+            check_principle(rec, charter, f"{p}:{n}")
+        out.append(rec)
     return out
+
+
+def check_principle(rec: object, charter: Charter, where: str) -> None:
+    """A :class:`FeedbackError` at ``where`` when ``rec`` names a principle the charter lacks."""
+    pid = getattr(rec, "principle", None)
+    if pid is not None and pid not in charter.principle_ids:
+        close = difflib.get_close_matches(pid, charter.principle_ids, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        raise FeedbackError(f"{where}: principle: unknown principle {pid!r}{guess}; the charter "
+                            f"{charter.name!r} defines: {', '.join(charter.principle_ids)}",
+                            hint="fix the label, or pass the charter that defines it with --charter")
 
 
 def read_cases(path: str | Path) -> list[Case]:
