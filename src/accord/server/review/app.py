@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -36,6 +37,7 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
@@ -60,6 +62,21 @@ class _Unauthenticated(Exception):
 class _Forbidden(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
+
+
+class _NotFound(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+_STATUS_TITLES = {404: "Not found", 405: "Not allowed here", 400: "That did not work"}
+
+
+def _wants_json(request: Request) -> bool:
+    """API paths and clients that do not ask for HTML get JSON errors; browsers get a page."""
+    if request.url.path.startswith(("/api/", "/healthz", "/static/")):
+        return True
+    return "text/html" not in request.headers.get("accept", "") and not request.headers.get("HX-Request")
 
 
 def _age(delta: timedelta | None) -> str:
@@ -201,6 +218,31 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
     async def _bad_input(request: Request, exc: InputError) -> Response:
         return page(request, "message.html", status=400, title="That did not work", message=exc.message)
 
+    @app.exception_handler(_NotFound)
+    async def _not_found(request: Request, exc: _NotFound) -> Response:
+        return page(request, "message.html", status=404, title="Not found", message=exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = ("There is no page at this address." if exc.status_code == 404 else str(exc.detail))
+        if _wants_json(request):
+            resp: Response = JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            for k, v in (exc.headers or {}).items():
+                resp.headers[k] = v
+            return finish(request, resp)
+        return page(request, "message.html", status=exc.status_code,
+                    title=_STATUS_TITLES.get(exc.status_code, f"Error {exc.status_code}"), message=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/cases/"):  # /cases/abc: there is no such case
+            return page(request, "message.html", status=404, title="Not found",
+                        message="There is no case at this address.")
+        if _wants_json(request):
+            return finish(request, JSONResponse({"detail": "bad request"}, status_code=400))
+        return page(request, "message.html", status=400, title="That did not work",
+                    message="The address or form has a value this page cannot use.")
+
     # ------------------------------------------------------------------ sign in
     @app.get("/healthz")
     def healthz() -> Response:
@@ -265,7 +307,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
     def _item_for(user: User, item_id: int) -> ReviewItem:
         it = state.store.review_item(item_id)
         if it is None:
-            raise InputError(f"no review item {item_id}")
+            raise _NotFound(f"There is no case #{item_id} in the review queue.")
         if not user.is_admin and not visible_to(it, user.communities):
             raise _Forbidden("this case is routed to another community's reviewers")
         return it
