@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from accord.learning.cross_encoder import FILE as CROSS_FILE  # noqa: E402
+from accord.learning.cross_encoder import CrossEncoder  # noqa: E402
 from accord.learning.decision import DECISIONS, KINDS, DecisionModel  # noqa: E402
 from accord.types import Case  # noqa: E402
 
@@ -151,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
     ap.add_argument("--threshold", type=float, help="skip cross-validation: use this stop threshold and the first C")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py, used "
+                                                      "beside the linear head (default: the one already in --out, if any)")
+    ap.add_argument("--no-cross-encoder", action="store_true", help="the linear head alone")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = corpus_rows()
@@ -223,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py",
         "seed": args.seed,
     }
+    cross = None if args.no_cross_encoder else (args.cross_encoder or args.out / CROSS_FILE)
+    if cross is not None and cross.exists():
+        import shutil
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp()) / CROSS_FILE  # the file in --out is replaced on save
+        shutil.copyfile(cross, tmp)
+        print(f"      scoring {len(model.memory_)} remembered cases with the cross-encoder {cross}", flush=True)
+        model.attach_cross_encoder(CrossEncoder(tmp), progress=lambda d, n: print(f"\r      {d}/{n}", end="", flush=True))
+        model.card_["cross_encoder"] = model.cross_.card if model.cross_ else None
+        print(flush=True)
     print(f"[3/3] fitted on {len(allx)} cases ({time.perf_counter() - t0:.0f}s), version {model.version}")
     if not args.no_save:
         model.save(args.out)

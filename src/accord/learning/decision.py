@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
 from accord.judges.normalize import normalize
+from accord.learning.cross_encoder import FILE as CROSS_FILE
+from accord.learning.cross_encoder import CrossEncoder
 from accord.learning.encoders import get_encoder
 from accord.types import Case, ToolCall
 
@@ -223,6 +226,26 @@ class DecisionModel:
         self.hash_bits = hash_bits
         self.random_state = random_state
         self.card_: dict[str, Any] = {}
+        #: the fine-tuned cross-encoder whose logits join the linear head's (None: the head alone)
+        self.cross_: CrossEncoder | None = None
+        #: its decision logits for the remembered cases (what teaching starts from)
+        self.memory_cross_: np.ndarray | None = None
+
+    def attach_cross_encoder(self, cross: CrossEncoder | None, *, progress: Any = None) -> DecisionModel:
+        """Use ``cross`` beside the linear head, and score the remembered cases with it once (teaching
+        fits its correction on top of both). ``progress(done, total)`` is called between batches."""
+        self.cross_ = cross
+        self.memory_cross_ = None
+        self.__dict__.pop("_version", None)
+        if cross is not None and getattr(self, "memory_", None):
+            mem = [Case(context=m["context"], action=m["action"]) for m in self.memory_]
+            out = []
+            for i in range(0, len(mem), 256):
+                out.append(cross.logits(mem[i:i + 256])[0])
+                if progress:
+                    progress(min(i + 256, len(mem)), len(mem))
+            self.memory_cross_ = np.vstack(out).astype(np.float16)
+        return self
 
     # ------------------------------------------------------------------ fitting
     @property
@@ -285,15 +308,33 @@ class DecisionModel:
         return self.analyse(cases)[0]
 
     def analyse(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decision probabilities, principle probabilities and joint embeddings in one pass."""
+        """Decision probabilities, principle probabilities and joint embeddings in one pass.
+
+        With a cross-encoder (:attr:`cross_`), its decision logits are added to the linear head's
+        (a product of the two experts: each vetoes what the other is sure of) and the principle
+        probabilities are the mean of the two heads'."""
         self._check_fitted()
         if not cases:
             return np.zeros((0, 3)), np.zeros((0, len(self.principles_))), np.zeros((0, 0), np.float32)
         X, J = self.featurizer.transform(cases)
-        p = _softmax(self._raw(X))
+        z = self._raw(X)
         dense = X[:, : self.featurizer.dense_dim].toarray()
         pp = _softmax(dense @ self.principle_coef_.T + self.principle_intercept_)
-        return p, pp, J
+        if self.cross_ is not None:
+            zc, pc = self.cross_.logits(cases)
+            z = z + zc
+            pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
+        return _softmax(z), pp, J
+
+    def _cross_principles(self, pc: np.ndarray) -> np.ndarray:
+        """The cross-encoder's principle probabilities in this model's principle order."""
+        assert self.cross_ is not None
+        out = np.zeros((len(pc), len(self.principles_)))
+        for j, name in enumerate(self.cross_.principles):
+            if name in self.principles_:
+                out[:, self.principles_.index(name)] = pc[:, j]
+        s = out.sum(axis=1, keepdims=True)
+        return np.where(s > 0, out / np.maximum(s, 1e-12), 1.0 / len(self.principles_))
 
     def decide(self, proba: np.ndarray) -> list[str]:
         """Decisions from :meth:`predict_proba` rows, with the model's stop threshold."""
@@ -388,6 +429,13 @@ class DecisionModel:
         w = np.ones(len(y))
         w[n_mem:] = max(1.0, share * max(n_mem, 1) / len(cases))
         base = self._raw(X)
+        taught_cross = None
+        if self.cross_ is not None:
+            if self.memory_cross_ is None or len(self.memory_cross_) != n_mem:
+                raise ModelError("the decision model's cross-encoder scores of its remembered cases are missing",
+                                 hint="reattach the cross-encoder (attach_cross_encoder) or retrain the model")
+            taught_cross = self.cross_.logits(list(cases))[0]
+            base = base + np.vstack([self.memory_cross_.astype(np.float32), taught_cross])
         cols = np.unique(X.indices)
         Xa = X[:, cols].tocsr()
         Y = np.eye(3)[y]
@@ -412,6 +460,8 @@ class DecisionModel:
         out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p,
                                          "taught": True} for c, d, p in zip(cases, decisions, principles, strict=True))]
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
+        if taught_cross is not None and self.memory_cross_ is not None:
+            out.memory_cross_ = np.vstack([self.memory_cross_, taught_cross.astype(np.float16)])
         out.__dict__.pop("_memory_X", None)
         out.__dict__.pop("_version", None)
         out.card_ = {**self.card_, "taught": int(self.card_.get("taught", 0)) + len(cases)}
@@ -422,10 +472,12 @@ class DecisionModel:
     def version(self) -> str:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
-        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_))
+        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_))
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
+            if self.cross_ is not None:
+                h.update(self.cross_.digest)
             cached = (key, f"decision-{h.hexdigest()[:10]}")
             self.__dict__["_version"] = cached
         return cached[1]
@@ -436,9 +488,15 @@ class DecisionModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         nz = np.flatnonzero(np.any(self.coef_ != 0, axis=0))
+        extra = {} if self.memory_cross_ is None else {"memory_cross": self.memory_cross_.astype(np.float16)}
         np.savez_compressed(d / "arrays.npz", coef_cols=nz.astype(np.int32), coef_vals=self.coef_[:, nz].astype(np.float16),
                             intercept=self.intercept_, principle_coef=self.principle_coef_,
-                            principle_intercept=self.principle_intercept_, memory=self.memory_vectors_)
+                            principle_intercept=self.principle_intercept_, memory=self.memory_vectors_, **extra)
+        target = d / CROSS_FILE
+        if self.cross_ is not None and self.cross_.path.resolve() != target.resolve():
+            shutil.copyfile(self.cross_.path, target)
+        elif self.cross_ is None and target.exists():
+            target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
                 "principles": self.principles_, "card": self.card_}
@@ -471,6 +529,12 @@ class DecisionModel:
         m.principles_, m.classes_ = list(meta["principles"]), DECISIONS
         m.memory_, m.memory_vectors_ = memory, arrays["memory"]
         m.card_ = meta.get("card", {})
+        if (d / CROSS_FILE).exists():
+            m.cross_ = CrossEncoder(d / CROSS_FILE)
+            m.memory_cross_ = arrays["memory_cross"] if "memory_cross" in arrays.files else None
+            if m.memory_cross_ is None or len(m.memory_cross_) != len(memory):
+                raise ModelError(f"{d / 'arrays.npz'}: the cross-encoder's scores of the remembered cases are missing "
+                                 "or do not match memory.jsonl", hint="retrain the model with scripts/train_decision_model.py")
         for name in ("coef_", "intercept_", "principle_coef_", "principle_intercept_"):
             if not np.all(np.isfinite(getattr(m, name))):
                 raise ModelError(f"{d / 'arrays.npz'}: {name.rstrip('_')} holds NaN or infinite values",

