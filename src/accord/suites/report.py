@@ -2,11 +2,14 @@
 
 Model output is untrusted text: the HTML escapes it (Jinja2 autoescaping, and every chart label
 goes through :func:`html.escape`), JUnit strips characters XML cannot hold, and the terminal
-prints it with markup disabled. The HTML has no external resources: its charts are inline SVG.
+prints it with markup disabled. The HTML has no external resources: its charts are inline SVG and
+its one script (filter and search of the failing cases) is inline, allowed by its hash.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import re
@@ -171,7 +174,8 @@ def _clip(s: str, n: int) -> str:
 # ---------------------------------------------------------------------------- HTML
 def bar_chart(title: str, rows: list[tuple[str, float | None, str]], *, width: int = 620) -> Markup:
     """A horizontal bar chart as inline SVG: ``rows`` are (label, value in [0, 1], note)."""
-    bar_h, gap, left, right = 18, 6, 170, 170
+    bar_h, gap, right = 18, 6, 170
+    left = _label_width([_clip(label, 26) for label, _, _ in rows])
     h = 30 + len(rows) * (bar_h + gap) + 10
     inner = width - left - right
     parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="{width}" height="{h}" '
@@ -192,40 +196,62 @@ def bar_chart(title: str, rows: list[tuple[str, float | None, str]], *, width: i
     return Markup("".join(parts))
 
 
+def _label_width(labels: list[str], *, px_per_char: float = 7.2, least: int = 90, most: int = 280) -> int:
+    """Room for the longest label at 12 px (a generous 7.2 px a character), so none is cut off."""
+    return int(min(most, max(least, max((len(x) for x in labels), default=0) * px_per_char + 14)))
+
+
+#: what each answer kind means, per expectation: green where the target did what was expected
+_REFUSAL_COLOURS = {"comply": {"none": "#2e7d32", "partial": "#f9a825", "full": "#c62828"},
+                    "refuse": {"none": "#c62828", "partial": "#f9a825", "full": "#2e7d32"}}
+_REFUSAL_NAMES = {"none": "answered", "partial": "partial refusal", "full": "refused"}
+
+
 def refusal_chart(ref: dict[str, dict[str, Any]], *, width: int = 560) -> Markup:
-    """Stacked bars: how the target answered where it should comply and where it should refuse."""
-    rows = [("should comply", ref["comply"]), ("should refuse", ref["refuse"])]
-    colors = {"none": "#2e7d32", "partial": "#f9a825", "full": "#c62828"}
-    left, right, bar_h = 120, 20, 26
+    """Stacked bars: how the target answered where it should comply and where it should refuse.
+
+    Colours follow the expectation, not the answer: an answer is green where the scenario should
+    be complied with and red where it should be refused (under-refusal), and a refusal the other
+    way round (over-refusal).
+    """
+    rows = [("should comply", "comply", ref["comply"]), ("should refuse", "refuse", ref["refuse"])]
+    labels = [f"{label} (n={e['n']})" for label, _, e in rows]
+    left, right, bar_h = _label_width(labels), 20, 26
     inner = width - left - right
     h = 30 + len(rows) * (bar_h + 12) + 26
     parts = [f'<svg class="chart" role="img" aria-label="over- and under-refusal" width="{width}" height="{h}" '
              f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">',
-             '<text x="0" y="16" class="ct">Over- vs under-refusal (answer / partial refusal / full refusal)</text>']
-    for i, (label, e) in enumerate(rows):
+             '<text x="0" y="16" class="ct">Over- vs under-refusal (answered / partial refusal / refused)</text>']
+    for i, ((label, expect, e), text) in enumerate(zip(rows, labels, strict=True)):
         y = 30 + i * (bar_h + 12)
-        parts.append(f'<text x="{left - 6}" y="{y + 17}" text-anchor="end" class="cl">{label} (n={e["n"]})</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 17}" text-anchor="end" class="cl">{html.escape(text)}</text>')
         x = float(left)
         for k in ("none", "partial", "full"):
             frac = e[k] / e["n"] if e["n"] else 0.0
             w = inner * frac
             if w > 0:
-                parts.append(f'<rect class="bar" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colors[k]}">'
-                             f'<title>{label}: {k} {e[k]} ({100 * frac:.1f}%)</title></rect>')
-                if w > 34:
+                parts.append(f'<rect class="bar {k}" x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                             f'fill="{_REFUSAL_COLOURS[expect][k]}"><title>{label}: {_REFUSAL_NAMES[k]} {e[k]} '
+                             f'({100 * frac:.1f}%)</title></rect>')
+                word = f"{_REFUSAL_NAMES[k]} {100 * frac:.0f}%"
+                if w > len(word) * 6.5 + 8:
+                    parts.append(f'<text x="{x + 4:.1f}" y="{y + 17}" class="cw">{word}</text>')
+                elif w > 34:
                     parts.append(f'<text x="{x + 4:.1f}" y="{y + 17}" class="cw">{100 * frac:.0f}%</text>')
             x += w
     ly = 30 + len(rows) * (bar_h + 12) + 6
-    for j, (k, name) in enumerate((("none", "answered"), ("partial", "partial refusal"), ("full", "full refusal"))):
-        parts.append(f'<rect x="{left + j * 140}" y="{ly}" width="12" height="12" fill="{colors[k]}"/>'
-                     f'<text x="{left + j * 140 + 16}" y="{ly + 11}" class="cl">{name}</text>')
+    lx = 0.0
+    for colour, name in (("#2e7d32", "as expected"), ("#f9a825", "partial refusal"), ("#c62828", "over- or under-refusal")):
+        parts.append(f'<rect x="{lx:.0f}" y="{ly}" width="12" height="12" fill="{colour}"/>'
+                     f'<text x="{lx + 16:.0f}" y="{ly + 11}" class="cl">{name}</text>')
+        lx += 16 + len(name) * 7.2 + 18
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{{ script_hash }}'">
 <title>accord test report — {{ s.target }}</title>
 <style>
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
@@ -241,6 +267,12 @@ th{background:#f5f5f5} td.num{text-align:right} .gap{color:#c62828;font-weight:6
 .case{border:1px solid #e0b4b4;border-left:4px solid #c62828;border-radius:4px;padding:8px 12px;margin:10px 0;background:#fffafa}
 .case h3{font-size:14px;margin:0 0 6px} pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f7;padding:6px 8px;margin:4px 0;max-height:260px;overflow:auto}
 .k{color:#666;font-size:12px;text-transform:uppercase;letter-spacing:.03em} .muted{color:#777}
+details.case{padding:0} details.case>summary{padding:6px 10px;cursor:pointer;list-style-position:inside}
+details.case>summary .why{color:#555} details.case>.body{padding:4px 12px 10px}
+details.group{margin:8px 0} details.group>summary{font-weight:600;font-size:15px;cursor:pointer;padding:4px 0}
+.tools{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #eee;display:flex;gap:10px;flex-wrap:wrap;align-items:center;z-index:1}
+.tools input[type=search]{min-width:280px;padding:4px 8px;font:inherit} .tools select,.tools button{font:inherit;padding:3px 8px}
+[hidden]{display:none!important}
 </style></head><body>
 <h1>accord test report</h1>
 <div class="meta">target <code>{{ s.target }}</code> · charter <code>{{ s.charter }}</code> · gate <code>{{ s.gate }}</code> ·
@@ -276,9 +308,20 @@ exit code {{ report.exit_code }}{% if s.fatal %} — {{ s.fatal }}{% endif %}</p
 {% for name, g in s.by_mutation.items() %}<tr><td>{{ name }}</td><td class="num">{{ g.total }}</td><td class="num">{{ g.passed }}</td><td class="num">{{ pct(g.pass_rate) }}</td><td class="num">{{ g.gate_evasions }}</td></tr>{% endfor %}
 </table>
 <h2 id="failures">Failing cases ({{ fails|length }})</h2>
-{% for r in fails %}<div class="case">
-<h3>{{ r.suite }}/{{ r.scenario }}{% if r.mutation %} <span class="muted">[{{ r.mutation }}]</span>{% endif %}</h3>
-<div><span class="k">expect</span> {{ r.expect }} · <span class="k">refusal</span> {{ r.refusal or '—' }}{% if r.verdict %} · <span class="k">gate</span> {{ r.verdict.decision }} (risk {{ r.verdict.risk }}){% endif %}</div>
+{% if fails %}<div class="tools" id="failure-tools">
+<input type="search" id="failure-search" placeholder="Search prompts, responses, reasons…" aria-label="search failing cases">
+<select id="failure-principle" aria-label="principle"><option value="">every principle</option>
+{% for name, n in fail_principles %}<option value="{{ name }}">{{ name }} ({{ n }})</option>{% endfor %}</select>
+<button type="button" id="expand-all">expand all</button><button type="button" id="collapse-all">collapse all</button>
+<span class="muted"><span id="failure-shown">{{ fails|length }}</span> of {{ fails|length }} shown</span>
+</div>{% endif %}
+<div id="failure-list">
+{% for name, group in groups %}<details class="group" open data-principle="{{ name }}"><summary>{{ name }} (<span class="count">{{ group|length }}</span>)</summary>
+{% for r in group %}<details class="case" data-principles="{{ r.principles|join(' ') }}">
+<summary><b>{{ r.suite }}/{{ r.scenario }}</b>{% if r.mutation %} <span class="muted">[{{ r.mutation }}]</span>{% endif %}
+· expected {{ r.expect }}{% if r.refusal %}, got {{ answered(r.refusal) }}{% endif %}{% if r.verdict %} · gate {{ r.verdict.decision }}{% endif %}{% if r.reasons %} <span class="why">— {{ r.reasons[0] }}</span>{% endif %}</summary>
+<div class="body">
+<div><span class="k">expect</span> {{ r.expect }} · <span class="k">refusal</span> {{ r.refusal or '—' }}{% if r.verdict %} · <span class="k">gate</span> {{ r.verdict.decision }} (risk {{ r.verdict.risk }}){% endif %}{% if r.principles %} · <span class="k">principles</span> {{ r.principles|join(', ') }}{% endif %}</div>
 <ul>{% for why in r.reasons %}<li>{{ why }}</li>{% endfor %}</ul>
 {% if r.kind == 'prompt' %}<div class="k">prompt</div><pre>{{ r.prompt }}</pre>{% if r.mutation %}<div class="k">original prompt</div><pre>{{ r.original_prompt }}</pre>{% endif %}{% endif %}
 {% if r.response %}<div class="k">response</div><pre>{{ r.response }}</pre>{% endif %}
@@ -288,18 +331,73 @@ exit code {{ report.exit_code }}{% if s.fatal %} — {{ s.fatal }}{% endif %}</p
 {% if r.verdict %}<div class="k">gate explanation</div><pre>{{ r.verdict.explanation.summary }}{% if r.verdict.explanation.counterfactual %}
 counterfactual: {{ r.verdict.explanation.counterfactual }}{% endif %}{% for p in r.verdict.principles if p.violated %}
 {{ p.id }} ({{ p.severity }}): {{ p.score }} via {{ p.source }}{% endfor %}</pre>{% endif %}
-</div>{% else %}<p>None.</p>{% endfor %}
+</div></details>
+{% endfor %}</details>
+{% else %}<p>None.</p>{% endfor %}
+<p id="failure-none" hidden>No failing case matches.</p>
+</div>
 <h2>All results</h2>
+<details id="all-results"><summary>every result ({{ report.results|length }})</summary>
 <table id="results"><tr><th>suite</th><th>scenario</th><th>mutation</th><th>expect</th><th>refusal</th><th>gate</th><th>result</th></tr>
 {% for r in report.results %}<tr><td>{{ r.suite }}</td><td>{{ r.scenario }}</td><td>{{ r.mutation or '' }}</td><td>{{ r.expect }}</td><td>{{ r.refusal or '' }}</td>
 <td>{{ r.verdict.decision if r.verdict else '' }}</td><td>{{ 'pass' if r.passed else ('error' if r.error else 'FAIL') }}</td></tr>{% endfor %}
-</table>
+</table></details>
+<script>{{ script }}</script>
 </body></html>
 """
 
 
+#: the report's one script: filter the failing cases by principle and text, expand or collapse
+#: them. The page's Content-Security-Policy allows this script by its hash and no other.
+_SCRIPT = """(function () {
+  var q = document.getElementById("failure-search"), pr = document.getElementById("failure-principle");
+  if (!q || !pr) return;
+  var shown = document.getElementById("failure-shown"), none = document.getElementById("failure-none");
+  function cases() { return Array.prototype.slice.call(document.querySelectorAll("#failure-list details.case")); }
+  function apply() {
+    var t = q.value.trim().toLowerCase(), p = pr.value, n = 0;
+    cases().forEach(function (c) {
+      var ok = (!p || (" " + c.dataset.principles + " ").indexOf(" " + p + " ") >= 0) &&
+               (!t || c.textContent.toLowerCase().indexOf(t) >= 0);
+      c.hidden = !ok;
+      if (ok) n++;
+    });
+    document.querySelectorAll("#failure-list details.group").forEach(function (g) {
+      var k = g.querySelectorAll("details.case:not([hidden])").length;
+      g.hidden = k === 0;
+      g.querySelector(".count").textContent = k;
+    });
+    shown.textContent = n;
+    none.hidden = n > 0;
+  }
+  q.addEventListener("input", apply);
+  pr.addEventListener("change", apply);
+  document.getElementById("expand-all").addEventListener("click", function () {
+    cases().forEach(function (c) { if (!c.hidden) c.open = true; });
+  });
+  document.getElementById("collapse-all").addEventListener("click", function () {
+    cases().forEach(function (c) { c.open = false; });
+  });
+})();"""
+
+
+def _groups(fails: list[Result]) -> list[tuple[str, list[Result]]]:
+    """Failing results grouped by their first principle, the largest group first."""
+    out: dict[str, list[Result]] = {}
+    for r in fails:
+        out.setdefault(r.principles[0] if r.principles else "(no principle)", []).append(r)
+    return sorted(out.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def _answered(refusal: str) -> str:
+    return {"none": "an answer", "partial": "a partial refusal", "full": "a refusal"}.get(refusal, refusal)
+
+
 def html_report(report: Report) -> str:
-    """One self-contained HTML page (inline CSS and SVG, no scripts, no external resources)."""
+    """One self-contained HTML page: inline CSS and SVG, one inline script (allowed by its hash)
+    that filters and searches the failing cases, and no external resources. Failing cases are
+    grouped by principle and collapsed, so a 250-case run with 130 failures stays one screen of
+    headings until a case is opened."""
     s = report.summary
     charts = {
         "principle": bar_chart("Pass rate by principle", [(k, g["pass_rate"], f"({g['passed']}/{g['total']})") for k, g in s["by_principle"].items()]),
@@ -309,9 +407,17 @@ def html_report(report: Report) -> str:
         "refusal": refusal_chart(s["refusal"]),
     }
     env = Environment(autoescape=True)
-    env.globals.update(pct=_pct, tojson=lambda o: json.dumps(o, ensure_ascii=False, default=str)[:400])
+    env.globals.update(pct=_pct, tojson=lambda o: json.dumps(o, ensure_ascii=False, default=str)[:400], answered=_answered)
     tmpl = env.from_string(_TEMPLATE)
-    return tmpl.render(report=report, s=s, charts=charts, fails=report.failures, sevs=("critical", "high", "medium", "low"))
+    digest = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii")
+    fails = report.failures
+    counts: dict[str, int] = {}
+    for r in fails:
+        for pid in dict.fromkeys(r.principles):
+            counts[pid] = counts.get(pid, 0) + 1
+    return tmpl.render(report=report, s=s, charts=charts, fails=fails, groups=_groups(fails),
+                       fail_principles=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+                       sevs=("critical", "high", "medium", "low"), script=Markup(_SCRIPT), script_hash=f"sha256-{digest}")
 
 
 def write_html(report: Report, path: str | Path) -> None:
