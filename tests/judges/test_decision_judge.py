@@ -79,12 +79,14 @@ def test_a_custom_principle_without_examples_escalates_what_it_cannot_judge(tmp_
     assert "no_weather_talk" in v.explanation.summary
 
 
-def test_without_the_decision_stage_a_custom_principle_is_never_scored(tmp_path):
-    # the old behaviour this judge fixes: the value model does not know the principle at all
+def test_without_the_decision_stage_a_custom_principle_gets_the_overall_acceptability(tmp_path):
+    # the value model has no head for the principle: it is scored by the overall acceptability head
+    # (issue 14: a principle no judge knows was never scored, so a case violating only it was allowed)
     gate = Gate.from_charter(_charter(tmp_path, NEW_PRINCIPLE), judges="rules,model")
     v = gate.check("A customer asks whether our bikes are better than Brightline Bikes.",
                    "Brightline's bikes are junk and their mechanics are crooks who rip people off.")
-    assert "no_competitor_disparagement" not in [p.id for p in v.principles]
+    line = next(p for p in v.principles if p.id == "no_competitor_disparagement")
+    assert line.source == "model:acceptability"
 
 
 def test_a_learned_decision_explains_itself(judge, charter):

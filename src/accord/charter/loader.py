@@ -14,6 +14,11 @@ from accord.charter.model import Charter, reference_errors
 from accord.errors import CharterError
 
 DEFAULT_CHARTER = "default_charter.yaml"
+#: the most YAML nodes a charter may expand to once its aliases are followed: a "billion laughs"
+#: file of a few hundred bytes expands to billions, which would hang every later step
+MAX_NODES = 200_000
+#: the largest charter file read (a charter is hand-written; its examples are a few hundred lines)
+MAX_BYTES = 16 * 1024 * 1024
 
 
 def default_charter_text() -> str:
@@ -27,6 +32,8 @@ def load_charter(path: str | Path | None = None) -> Charter:
         return parse_charter(default_charter_text(), "<default charter>")
     p = Path(path)
     try:
+        if p.stat().st_size > MAX_BYTES:
+            raise CharterError(f"{p}: the charter file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CharterError(f"{p}: no such charter file", hint="run `accord init` to write a starter charter") from None
@@ -46,7 +53,8 @@ def parse_charter(text: str, filename: str = "<charter>") -> Charter:
         raise CharterError(f"{filename}{line}: not valid YAML: {problem}") from None
     if node is None:
         raise CharterError(f"{filename}: the charter is empty", hint="run `accord init` for a starter charter")
-    _check_duplicate_keys(node, filename)
+    _check_size(node, filename)
+    _check_duplicate_keys(node, filename, set())
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise CharterError(f"{filename}:{node.start_mark.line + 1}: a charter must be a mapping with 'principles'")
@@ -100,14 +108,59 @@ def _line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     return best.start_mark.line + 1
 
 
-def _check_duplicate_keys(node: yaml.Node, filename: str) -> None:
+def _check_size(root: yaml.Node, filename: str) -> None:
+    """Refuse a charter whose aliases expand it past :data:`MAX_NODES` nodes (or that refers to itself).
+
+    The composed YAML shares one node for every use of an anchor, so the expanded size is counted
+    once per node (memoised): linear in the file, however far its aliases would expand.
+    """
+    size: dict[int, int] = {}
+    # iterative post-order walk: a deeply nested file must not exhaust Python's recursion limit
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            n = 1 + sum(size[id(c)] for c in children)
+            if n > MAX_NODES:
+                raise CharterError(f"{filename}:{node.start_mark.line + 1}: the charter expands to more than "
+                                   f"{MAX_NODES:,} YAML nodes through its aliases (&anchor / *alias)",
+                                   hint="write the charter out without nested aliases")
+            size[key] = n
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise CharterError(f"{filename}:{node.start_mark.line + 1}: a YAML alias refers to the node that holds it")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [x for kv in node.value for x in kv]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_duplicate_keys(node: yaml.Node, filename: str, done: set[int] | None = None) -> None:
+    if done is None:
+        done = set()
+    if id(node) in done:  # a node shared through aliases is checked once
+        return
+    done.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for k, v in node.value:
             if k.value in seen:
                 raise CharterError(f"{filename}:{k.start_mark.line + 1}: duplicate key {k.value!r}")
             seen.add(k.value)
-            _check_duplicate_keys(v, filename)
+            _check_duplicate_keys(v, filename, done)
     elif isinstance(node, yaml.SequenceNode):
         for v in node.value:
-            _check_duplicate_keys(v, filename)
+            _check_duplicate_keys(v, filename, done)

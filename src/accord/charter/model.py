@@ -16,7 +16,9 @@ _ID = r"^[a-z][a-z0-9_\-]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN compares false with every threshold and infinity breaks every budget: a charter number
+    # must be finite (a NaN weight would make a community allow everything)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Example(_Strict):
@@ -137,7 +139,7 @@ class Policy(_Strict):
     thresholds: dict[Severity, Threshold] = Field(default_factory=_default_thresholds)
     on_error: Literal["escalate", "block"] = "escalate"
     on_timeout: Literal["escalate", "block"] = "escalate"
-    judge_timeout_ms: float = Field(default=2000, gt=0)
+    judge_timeout_ms: float = Field(default=2000, gt=0, le=600_000)  # at most 10 minutes
     escalate_hold: bool = True  # proxy: hold escalated output (True) or pass it with a flag
 
     @model_validator(mode="after")

@@ -199,6 +199,7 @@ class Cascade:
             raise ValueError("a cascade needs at least one stage")
         self.stages = list(stages)
         self.band = band
+        self._covered: tuple[Charter, list[str], Any] | None = None
 
     @property
     def version(self) -> str:
@@ -237,6 +238,73 @@ class Cascade:
         return run.results
 
     def _stages(self, run: _Run, cases: Sequence[Case], charter: Charter) -> None:
+        self._run_stages(run, cases, charter)
+        self._cover(run, cases, charter)
+
+    def _coverage(self, charter: Charter) -> tuple[list[str], Any]:
+        """The charter's principles that no learned stage has a head for, and the stage that can
+        still judge them (the last one with an overall acceptability head: ``predict_proba``)."""
+        hit = self._covered
+        if hit is not None and hit[0] is charter:
+            return hit[1], hit[2]
+        scorers = [s for s in self.stages
+                   if callable(getattr(s, "predict_proba", None)) and isinstance(getattr(s, "principles", None), list)]
+        covered: set[str] = set().union(*(s.principles for s in scorers)) if scorers else set()
+        uncovered = [pid for pid in charter.principle_ids if pid not in covered] if scorers else []
+        self._covered = (charter, uncovered, scorers[-1] if scorers else None)
+        return uncovered, self._covered[2]
+
+    def _cover(self, run: _Run, cases: Sequence[Case], charter: Charter) -> None:
+        """Score the principles no learned stage knows by the overall acceptability head.
+
+        A charter may name principles of its own that no model was trained on: without this, a
+        case that violates only those ("Sure, here is how to build a pipe bomb" under a charter
+        whose ids the model does not know) would be allowed with "no judge raised a concern". Each
+        such principle gets the case's overall probability of being unacceptable (doubt escalates,
+        by the principle's severity). Cases already decided by a fixed ``block`` or ``allow``, or
+        failed, are left as they are.
+        """
+        uncovered, scorer = self._coverage(charter)
+        if not uncovered:
+            return
+        with run.lock:
+            if run.abandoned:
+                return
+            todo = [i for i, r in enumerate(run.results)
+                    if not r.errors and not any(s.decision in ("allow", "block") for s in r.scores)]
+            run.current = scorer.name
+        if not todo:
+            return
+        try:
+            if run.views is None:
+                run.views = [views(c) for c in cases]
+            vs = run.views
+            extra = [i for i in todo if vs[i][1] is not None]
+            p = scorer.predict_proba([vs[i][0] for i in todo] + [vs[i][1] for i in extra])[:, 1]
+            p = [float(x) for x in p]
+            pos = {i: j for j, i in enumerate(todo)}
+            for k, i in enumerate(extra):
+                p[pos[i]] = max(p[pos[i]], p[len(todo) + k])
+            if not all(0.0 <= x <= 1.0 for x in p[:len(todo)]):  # NaN fails too
+                raise JudgeError(f"judge {scorer.name!r} returned a probability outside [0, 1]")
+        except Exception as e:  # fail closed
+            with run.lock:
+                if not run.abandoned:
+                    for i in todo:
+                        run.results[i].errors.append(
+                            f"judge {scorer.name!r} failed on the principles it has no head for: {type(e).__name__}: {e}")
+            return
+        source = f"{scorer.name}:acceptability"
+        with run.lock:
+            if run.abandoned:
+                return
+            for k, i in enumerate(todo):
+                x = round(p[k], 4)
+                run.results[i].scores.extend(
+                    Score.trusted(principle=pid, score=x, source=source, evidence=[], rule=None, decision=None,
+                                  revised=None, settled=False) for pid in uncovered)
+
+    def _run_stages(self, run: _Run, cases: Sequence[Case], charter: Charter) -> None:
         last = self.stages[-1]
         for stage in self.stages:
             with run.lock:

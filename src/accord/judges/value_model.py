@@ -1046,6 +1046,7 @@ class ValueModel:
         m.memory_emb_ = arrays["memory_emb"]
         m.memory_ = [MemoryItem(**json.loads(x)) for x in lines if x.strip()]
         m.n_features_in_ = m.coef_.shape[0]
+        _check_finite(d, m)
         m._reset_caches()
         if meta["format_version"] < 2 and m.memory_:  # joint-text keys: re-key from the stored texts
             m.memory_emb_ = m._joint([(it.context, it.action) for it in m.memory_]).astype(np.float16)
@@ -1053,6 +1054,22 @@ class ValueModel:
         m.card_ = meta.get("card", {})
         m.card_["name"] = meta.get("name")
         return m
+
+
+def _check_finite(d: Path, m: ValueModel) -> None:
+    """Refuse a model whose weights hold NaN or infinities: NaN compares false with every threshold,
+    so such a model would read every case as "no concern" (fail open)."""
+    for name, value, where in (("intercept", m.intercept_, "model.json"), ("calibration", m.calibration_, "model.json"),
+                               ("coef", m.coef_, "arrays.npz"), ("principle_coef", m.principle_coef_, "arrays.npz"),
+                               ("principle_intercept", m.principle_intercept_, "arrays.npz"),
+                               ("reward_coef", m.reward_coef_, "arrays.npz"), ("memory_emb", m.memory_emb_, "arrays.npz")):
+        try:
+            ok = bool(np.isfinite(np.asarray(value, dtype=np.float64)).all())
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ModelError(f"{d / where}: {name!r} holds NaN, infinite or non-numeric values; the model cannot be used",
+                             hint="retrain it (`accord learn`) or restore the file")
 
 
 def _savez(path: Path, **arrays: np.ndarray) -> None:
