@@ -281,3 +281,47 @@ def test_charter_with_a_few_aliases_still_loads():
     text = default_charter_text().replace("principles:", "x-common: &sev high\nprinciples:", 1)
     with pytest.raises(CharterError, match="unknown field 'x-common'"):  # aliases themselves are fine
         parse_charter(text, "mine.yaml")
+
+
+# ---------------------------------------------------------------- item 10: ReDoS
+def _adversarial_texts(n: int = 48_000) -> list[str]:
+    """Texts that make backtracking engines go quadratic or worse on the default charter's patterns."""
+    k = n // 2
+    return ["x@" + "a." * k, "a." * k + "@", "x@" + "a-" * k, "a@" * k, "." * n + "@", "1 " * k, "1-" * k,
+            "disable " + "a " * k, "ban " + "x " * k, "sarin " + "a " * k, "sk-" + "a" * n, "-----begin " + "a " * k]
+
+
+def test_default_charter_patterns_are_linear():
+    import time
+
+    from accord.charter.loader import load_charter
+
+    charter = load_charter(None)
+    judge = RuleJudge()
+    for text in _adversarial_texts():
+        t = time.perf_counter()
+        judge.judge([Case(action=text, context=text[:1000])], charter)  # raises JudgeError on a time-out
+        assert time.perf_counter() - t < 1.0, text[:20]
+
+
+def test_email_redaction_still_works(charter):
+    v = Gate(charter, [RuleJudge()]).check(action="Write to john.doe@mail.example.org or (a+b@x.co), not x@y.")
+    assert v.decision == "revise"
+    assert v.revised == "Write to [email removed] or ([email removed]), not x@y."
+
+
+def test_catastrophic_user_pattern_fails_closed_in_time(tmp_path):
+    import time
+
+    from accord.charter.loader import load_charter
+
+    text = default_charter_text().replace("rules:\n", "rules:\n  - id: evil\n    principle: harm\n    decision: block\n"
+                                          "    pattern: '(a|aa)+$'\n", 1)
+    p = tmp_path / "evil.yaml"
+    p.write_text(text)
+    gate = Gate(load_charter(p), [RuleJudge()])
+    t = time.perf_counter()
+    v = gate.check(action="a" * 40 + "!")  # Python's re: hours; the regex engine untimed: minutes
+    assert time.perf_counter() - t < 5.0  # the judge budget (2 s) or the rule's limit, whichever first
+    assert v.decision in ("escalate", "block")
+    assert v.errors and ("evil" in v.errors[0] or "time budget" in v.errors[0])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
+import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from accord.types import Decision, Severity
@@ -65,8 +65,8 @@ class ArgCondition(_Strict):
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                re.compile(v)
-            except re.error as e:
+                regex.compile(v)  # the engine the rules run on (with a time limit)
+            except regex.error as e:
                 raise ValueError(f"not a valid regular expression: {e}") from None
         return v
 
@@ -95,8 +95,8 @@ class Rule(_Strict):
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                re.compile(v)
-            except re.error as e:
+                regex.compile(v)  # the engine the rules run on (with a time limit)
+            except regex.error as e:
                 raise ValueError(f"not a valid regular expression: {e}") from None
         return v
 

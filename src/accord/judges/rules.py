@@ -1,4 +1,11 @@
-"""The deterministic judge: the charter's hard rules on normalised text and tool calls."""
+"""The deterministic judge: the charter's hard rules on normalised text and tool calls.
+
+Patterns run on the ``regex`` engine with a time limit per search (:data:`RULE_TIMEOUT_S`) and
+with the GIL released: a pattern that backtracks catastrophically (``(a+)+$``) on some text cannot
+freeze the process, and the gate's time budget can still fire while it runs. A rule over its limit
+raises :class:`~accord.errors.JudgeError` naming itself, and the gate fails closed (escalate or
+block by policy).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import regex
+
 from accord.charter.model import ArgCondition, Charter, Rule
+from accord.errors import JudgeError
 from accord.judges.base import register_judge
 from accord.judges.normalize import deleet, normalize, strip_invisible
 from accord.types import Case, Evidence, Score, ToolCall
+
+#: the longest one search of a rule's pattern may run, in seconds: far above what a linear pattern
+#: needs on a very long text (the default charter's take milliseconds on 200 KB)
+RULE_TIMEOUT_S = 0.25
+
+
+def _timed_out(rule_id: str, text: str) -> JudgeError:
+    return JudgeError(f"rule {rule_id!r} ran past its time limit of {RULE_TIMEOUT_S * 1000:.0f} ms on a text of "
+                      f"{len(text):,} characters (a pattern that backtracks; failing closed)")
 
 
 @dataclass(frozen=True)
@@ -19,7 +38,7 @@ class _Compiled:
     """A rule ready for the hot path: its regex, keyword regexes and a cheap literal prefilter."""
 
     rule: Rule
-    rx: re.Pattern[str] | None
+    rx: Any  # a compiled ``regex`` pattern
     keywords: tuple[tuple[str, re.Pattern[str]], ...]
     needs: tuple[str, ...] | None  # the text must contain one of these for ``rx`` to match
 
@@ -27,7 +46,10 @@ class _Compiled:
         """The first match in the variants of a normalised text (as is, de-leeted)."""
         for t in variants:
             if self.rx is not None and (self.needs is None or any(map(t.__contains__, self.needs))):  # no generator frame
-                m = self.rx.search(t)
+                try:
+                    m = self.rx.search(t, timeout=RULE_TIMEOUT_S, concurrent=True)
+                except TimeoutError:
+                    raise _timed_out(self.rule.id, t) from None
                 if m:
                     return m.group(0)
             for kw, krx in self.keywords:
@@ -109,7 +131,7 @@ class RuleJudge:
             compiled = []
             for r in charter.rules:
                 kws = tuple((k, re.compile(rf"(?<!\w){re.escape(k)}(?!\w)")) for k in map(normalize, r.keywords))
-                compiled.append(_Compiled(r, re.compile(r.pattern, re.IGNORECASE) if r.pattern else None, kws,
+                compiled.append(_Compiled(r, regex.compile(r.pattern, regex.IGNORECASE) if r.pattern else None, kws,
                                           required_literals(r.pattern) if r.pattern else None))
             self._compiled = (charter, compiled)
         return self._compiled[1]
@@ -139,7 +161,10 @@ class RuleJudge:
             elif isinstance(case.action, ToolCall):
                 evidence.append(Evidence(text=case.action.as_text()[:200], field="action"))
             if rule.redact is not None and rx is not None:
-                redacted = _redact_value(redacted if redacted is not None else case.action, rx, rule.redact)
+                try:
+                    redacted = _redact_value(redacted if redacted is not None else case.action, rx, rule.redact)
+                except TimeoutError:
+                    raise _timed_out(rule.id, case.action_text) from None
             out.append(Score(principle=rule.principle, score=1.0, source=f"rule:{rule.id}", evidence=evidence,
                              rule=rule.id, decision=rule.decision))
         if redacted is not None:
@@ -154,8 +179,12 @@ def _arg_holds(value: Any, cond: ArgCondition) -> bool:
     if cond.equals is not None and value != cond.equals:
         return False
     text = normalize(str(value))
-    if cond.matches is not None and not re.search(cond.matches, text, re.IGNORECASE):
-        return False
+    if cond.matches is not None:
+        try:
+            if not regex.search(cond.matches, text, regex.IGNORECASE, timeout=RULE_TIMEOUT_S, concurrent=True):
+                return False
+        except TimeoutError:
+            raise _timed_out(f"args matches {cond.matches!r}", text) from None
     if cond.contains is not None and normalize(cond.contains) not in text:
         return False
     try:
@@ -168,12 +197,12 @@ def _arg_holds(value: Any, cond: ArgCondition) -> bool:
     return True
 
 
-def _redact_value(v: Any, rx: re.Pattern[str], replacement: str) -> Any:
+def _redact_value(v: Any, rx: Any, replacement: str) -> Any:
     """Replace every match; tool-call arguments are redacted value by value."""
     if isinstance(v, ToolCall):
         return ToolCall(name=v.name, arguments=_redact_value(v.arguments, rx, replacement))
     if isinstance(v, str):
-        return rx.sub(replacement, strip_invisible(v))
+        return rx.sub(replacement, strip_invisible(v), timeout=RULE_TIMEOUT_S, concurrent=True)
     if isinstance(v, dict):
         return {k: _redact_value(x, rx, replacement) for k, x in v.items()}
     if isinstance(v, list):
