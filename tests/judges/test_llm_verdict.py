@@ -194,3 +194,43 @@ def test_a_missing_gguf_is_an_input_error(monkeypatch, tmp_path):
     monkeypatch.delenv("ACCORD_LLM_MODEL", raising=False)
     with pytest.raises(InputError, match="no GGUF model"):
         LLMJudge()
+
+
+# ---------------------------------------------------------------------- the LLM as a teacher
+def test_teacher_labels_resume_and_distil(charter, tmp_path):
+    from accord.judges.llm_teacher import distil, label_cases
+
+    s = Scripted({POISON.action_text: ("block harm", {"block": 0.8, "allow": 0.2})})
+    cases = [POISON, BREAD, Case(action="Here is a haiku about autumn leaves.")]
+    labels = tmp_path / "teacher.jsonl"
+    seen: list[tuple[int, int]] = []
+    run = label_cases(judge(s), charter, cases[:2], labels, progress=lambda i, n: seen.append((i, n)))
+    assert (run.asked, run.reused, run.failed) == (2, 0, 0) and seen[-1] == (2, 2)
+    poison = run.rows[0]
+    assert poison is not None and poison["p"] == pytest.approx(0.8) and poison["principle"] == "harm"
+    assert run.rows[1] is not None and run.rows[1]["verdict"] == "allow" and run.rows[1]["principle"] is None
+    # resumed: the two known cases cost no request, only the new one
+    j2 = judge(s)
+    run2 = label_cases(j2, charter, cases, labels)
+    assert (run2.asked, run2.reused) == (1, 2) and j2.stats["requests"] == 1
+    assert len(labels.read_text().splitlines()) == 3
+    # another teacher's file is refused, a broken line is an input error
+    with pytest.raises(InputError, match="another teacher"):
+        label_cases(judge(s, examples=0), charter, cases, labels)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("not json\n")
+    with pytest.raises(InputError, match="not a teacher label"):
+        label_cases(judge(s), charter, cases, broken)
+    # a case the teacher cannot judge gets no label and is counted
+    bad = Scripted({BREAD.action_text: ("maybe", None)})
+    run3 = label_cases(judge(bad), charter, [BREAD], tmp_path / "other.jsonl")
+    assert run3.rows == [None] and run3.failed == 1 and run3.errors
+
+    model = distil(run2.labelled, charter, random_state=0)
+    p = model.predict_proba([(POISON.context_text, POISON.action_text), ("", BREAD.action_text)])[:, 1]
+    assert p[0] > p[1]
+    # never precedents: an LLM's label is not a person's verdict
+    assert not any(m.action in (POISON.action_text, BREAD.action_text) for m in model.memory_)
+    assert len(model.memory_) > 0  # the charter's examples are
+    with pytest.raises(InputError, match="no cases"):
+        distil([], charter)

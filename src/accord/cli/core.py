@@ -199,6 +199,9 @@ def learn(
     from_store: Annotated[bool, typer.Option("--from-store", help="Retrain from the audit store's reviews, with the promotion gate.")] = False,
     name: Annotated[str, typer.Option("--name", help="With --from-store: the registered model to retrain (default, or strong "
                                                      "for the stronger tier that --judges rules,model,strong uses).")] = "default",
+    teacher: Annotated[str | None, typer.Option("--teacher", help="Label the --data cases (unlabelled) with this judge (llm) "
+                                                "and learn from its probabilities as soft labels; resumable.")] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help="With --teacher: the soft-labels file it writes and resumes.")] = None,
 ) -> None:
     """Teach the value model with human feedback; builds on the current model by default.
 
@@ -207,6 +210,11 @@ def learn(
     A cascade with the stronger tier should have both tiers taught: run it once more with
     --name strong.
     """
+    if teacher is not None:  # the LLM as teacher: accord/judges/llm_teacher.py
+        from accord.judges.llm_teacher import learn_with_teacher
+
+        learn_with_teacher(teacher, data, out, labels, charter, model, from_scratch, seed, as_json)
+        return
     if from_store:
         _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name)
         return
