@@ -200,7 +200,10 @@ def test_admin_dashboard_and_rollback(setup, store, base_model_dir, tmp_path, ch
         html = c.get("/admin").text
         for chart in ("chart-reviews", "chart-age", "chart-agreement", "chart-escalation"):
             assert f'id="{chart}"' in html
-        assert "<svg" in html and "<rect" in html and "<polyline" in html
+        assert "<svg" in html and "<rect" in html
+        # every review is from today: one day of agreement is drawn as a bar, not a lone dot on a line
+        agreement = html.split('id="chart-agreement"', 1)[1].split("</figure>", 1)[0]
+        assert "<rect" in agreement and "<polyline" not in agreement
         assert "ana · root" in html  # a Cohen's kappa row
         assert 'id="contested"' in html and f"#{evil}" in html  # communities decided differently
         r = c.post("/admin/models/rollback", data={"csrf": _csrf(html), "reason": "dashboard test"},

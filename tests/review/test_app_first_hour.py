@@ -56,3 +56,76 @@ def test_a_case_that_does_not_exist_is_404(app):
         assert r.status_code == 404 and "There is no case #9999" in r.text
         r = c.get("/cases/abc", headers=HTML)
         assert r.status_code == 404 and "There is no case" in r.text
+
+
+# ---------------------------------------------------------------------- dashboard
+def test_dashboard_is_consistent_on_a_young_store(store, charter):
+    from accord.review.dashboard import line_chart
+
+    Users(store).add("ana", PASSWORD, role="reviewer")
+    Users(store).add("root", PASSWORD, role="admin")
+    item = store.enqueue_review(Case(context="c", action="a"), make_verdict(), 0.5)
+    store.add_review(item, "ana", "allow")
+    store.add_review(item, "root", "block")  # two reviewers shared one item
+    app = create_app(store, charter, secret=b"x" * 32, queue=QueueConfig(double_share=0.0))
+    with TestClient(app) as c:
+        _login(c, "root")
+        html = c.get("/admin").text
+    kpi = re.search(r'id="kpi-fleiss".*?</div>', html, re.S).group(0)
+    assert "−1" not in kpi and "-1.00" not in kpi and "needs 2+ items" in kpi and "1 so far" in kpi
+    assert "ana · root" in html  # the shared item is listed, not "no two reviewers have shared items"
+    assert "No two reviewers have shared items yet" not in html
+    assert 'id="events-empty"' in html  # promotions: an empty state that says what would appear
+    assert re.search(r'<button type="submit" id="rollback" disabled', html)
+    assert "nothing to roll back" in html
+    # a per-day chart with one day of data draws that day as a bar, not a lone dot
+    one_day = line_chart("t", [("11-30", None), ("12-01", 0.5), ("12-02", None)])
+    assert one_day.kind == "bar" and [b.h > 0 for b in one_day.bars] == [False, True, False]
+    two_days = line_chart("t", [("11-30", 0.2), ("12-01", 0.5)])
+    assert two_days.kind == "line"
+
+
+def test_rollback_is_enabled_when_there_is_something_to_roll_back_to(store, charter, base_model_dir):
+    Users(store).add("root", PASSWORD, role="admin")
+    for v in ("v1", "v2"):
+        mid = store.add_model_version("default", v, str(base_model_dir))
+        store.model_event(mid, "promote", "root", "test")
+    app = create_app(store, charter, secret=b"x" * 32)
+    with TestClient(app) as c:
+        _login(c, "root")
+        html = c.get("/admin").text
+    assert re.search(r'<button type="submit" id="rollback">', html)
+
+
+# ---------------------------------------------------------------------- the case page
+@pytest.mark.parametrize("action", ["Here are step-by-step instructions to build a pipe bomb at home.",
+                                    "Run `kill <pid>`; add -9 if it ignores the signal."])
+def test_the_leaning_agrees_with_the_probability_shown(store, charter, base_model_dir, action):
+    from accord.judges.value_model import ValueModel
+
+    Users(store).add("ana", PASSWORD, role="reviewer")
+    case = Case(context="", action=action)
+    p = float(ValueModel.load(base_model_dir).predict_proba([case])[0, 1])
+    lean = "block" if p > 0.5 else "allow"
+    assert lean == ("block" if "bomb" in action else "allow")  # both branches are exercised
+    # the stored verdict's top learned score points the other way: the page must follow the P it shows
+    item = store.enqueue_review(case, make_verdict(score=0.2 if p > 0.5 else 0.8), 0.5)
+    app = create_app(store, charter, secret=b"x" * 32, model_dir=base_model_dir)
+    with TestClient(app) as c:
+        _login(c, "ana")
+        html = c.get(f"/cases/{item}").text
+    m = re.search(r'<p class="muted" id="lean">(.*?)</p>', html, re.S)
+    assert m, "no leaning sentence"
+    assert f"P(unacceptable) = {p:.2f}" in m.group(1) and f"leans to <strong>{lean}</strong>" in m.group(1)
+    assert html.count("P(unacceptable)") == 1
+
+
+def test_a_verdict_is_confirmed_on_the_next_page(app):
+    with TestClient(app) as c:
+        _login(c, "ana")
+        page = c.get("/next", headers=HTML)
+        item = int(re.search(r"Case #(\d+)", page.text).group(1))
+        r = c.post(f"/cases/{item}/review", data={"csrf": _csrf(page.text), "decision": "block", "principles": "harm"})
+        assert r.status_code == 200
+        assert f"Saved: your verdict <strong>block</strong> on <a href=\"/cases/{item}\">case #{item}</a>" in r.text
+        assert c.get(f"/next?saved={item + 1000}").text.count("Saved:") == 0  # only one's own verdicts

@@ -21,6 +21,9 @@ from accord.store import ReviewItem, Store
 from accord.store.models import DecisionRow
 from accord.store.records import Review
 
+#: agreement (Cohen's and Fleiss' kappa) is shown from this many items two or more people reviewed
+MIN_SHARED_ITEMS = 2
+
 
 @dataclass
 class Bar:
@@ -76,6 +79,9 @@ def line_chart(title: str, data: Sequence[tuple[str, float | None]], *, ymax: fl
     c.empty = not pts
     if c.empty:
         return c
+    if len(pts) == 1:  # one day of data: a line of one point is a lone dot; draw the day as a bar
+        return bar_chart(title, [(label, 0.0 if v is None else min(max(v, 0.0), ymax)) for label, v in data],
+                         fmt=fmt, ymax=ymax)
     left, right, bottom, head = 36, 8, c.plot_bottom, 14
     n = max(len(data) - 1, 1)
     xy = []
@@ -184,12 +190,14 @@ def build_dashboard(store: Store, config: QueueConfig, *, reviewer_communities: 
     escalation_chart = line_chart("escalation rate (share of decisions, per day)", escalation_by_day(store, days, today))
 
     fleiss, fleiss_n = overall_fleiss(reviews)
+    if fleiss_n < MIN_SHARED_ITEMS:  # kappa over one shared item is noise (−1 or 1): say it needs more
+        fleiss = None
     contested = _contested(by_id, reviews, reviewer_communities or {})
     return Dashboard(
         open_items=len(open_), oldest_age=max(ages) if ages else None,
         median_age=timedelta(seconds=statistics.median(a.total_seconds() for a in ages)) if ages else None,
         age_chart=age_chart, reviews_chart=reviews_chart, agreement_chart=agreement_chart,
-        escalation_chart=escalation_chart, pairs=pairwise_kappas(reviews), fleiss=fleiss, fleiss_items=fleiss_n,
+        escalation_chart=escalation_chart, pairs=pairwise_kappas(reviews, min_items=1), fleiss=fleiss, fleiss_items=fleiss_n,
         judge_agreement=round(sum(flat) / len(flat), 4) if flat else None, reviews_total=len(reviews),
         contested=contested, reviewers=dict(Counter(r.reviewer for r in reviews).most_common()))
 

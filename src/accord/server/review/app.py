@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.judges.value_model import ValueModel
-from accord.review.dashboard import build_dashboard, judge_leaning
+from accord.review.dashboard import MIN_SHARED_ITEMS, build_dashboard, judge_leaning
 from accord.review.pairs import get_pair, next_pair, record_preference
 from accord.review.queue import QueueConfig, next_item, open_items, visible_to
 from accord.review.retrain import DEFAULT_NAME, IncrementalLearner, current_model_path, rollback
@@ -293,15 +293,19 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         return page(request, "_queue_rows.html", items=_queue(user), now=datetime.now(UTC))
 
     @app.get("/next")
-    def next_case(request: Request, skip: str = "") -> Response:
+    def next_case(request: Request, skip: str = "", saved: str = "") -> Response:
         user = current_user(request)
         skipped = [int(x) for x in skip.split(",") if x.isdigit()][-200:]
         it = next_item(state.store, state.queue, reviewer=user.name, communities=user.communities,
                        model=state.model() if state.queue.order == "active" else None, skip=skipped)
         if it is None:
+            done = _saved(user, saved)
             return page(request, "message.html", title="The queue is empty",
-                        message="Nothing is waiting for you. Thank you!", link=("/pairwise", "Compare responses"))
-        return go(request, f"/cases/{it.id}" + (f"?skip={','.join(map(str, skipped))}" if skipped else ""))
+                        message="Nothing is waiting for you. Thank you!", link=("/pairwise", "Compare responses"),
+                        saved=done)
+        query = "&".join(q for q in (f"skip={','.join(map(str, skipped))}" if skipped else "",
+                                     f"saved={saved}" if saved.isdigit() else "") if q)
+        return go(request, f"/cases/{it.id}" + (f"?{query}" if query else ""))
 
     # ------------------------------------------------------------------ a case
     def _item_for(user: User, item_id: int) -> ReviewItem:
@@ -313,7 +317,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         return it
 
     @app.get("/cases/{item_id}")
-    def case_page(request: Request, item_id: int, skip: str = "") -> Response:
+    def case_page(request: Request, item_id: int, skip: str = "", saved: str = "") -> Response:
         user = current_user(request)
         it = _item_for(user, item_id)
         case, verdict = it.case, it.verdict
@@ -330,8 +334,18 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
                 live = None
         skipped = [x for x in skip.split(",") if x.isdigit()]
         next_skip = ",".join([*skipped, str(item_id)][-200:])
+        # one leaning, from the number shown beside it: the judge in use now when there is one
+        lean = ("block" if live["p"] > 0.5 else "allow") if live else judge_leaning(it.verdict_json)
         return page(request, "case.html", item=it, case=case, verdict=verdict, mine=mine[-1] if mine else None,
-                    others=others, live=live, lean=judge_leaning(it.verdict_json), next_skip=next_skip)
+                    others=others, live=live, lean=lean, next_skip=next_skip,
+                    saved=_saved(user, saved), skip=",".join(skipped))
+
+    def _saved(user: User, saved: str) -> dict[str, Any] | None:
+        """The reviewer's own verdict that ``?saved=ID`` points to (shown as a confirmation)."""
+        if not saved.isdigit():
+            return None
+        mine = [r for r in state.store.reviews(int(saved)) if r.reviewer == user.name]
+        return {"item": int(saved), "decision": mine[-1].decision} if mine else None
 
     @app.post("/cases/{item_id}/review")
     async def review_case(request: Request, item_id: int) -> Response:
@@ -353,7 +367,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         for learner in state.incremental:
             threading.Thread(target=learner.maybe_update, daemon=True).start()
         skip = str(form.get("skip", ""))
-        return go(request, "/next" + (f"?skip={quote(skip)}" if skip else ""))
+        return go(request, f"/next?saved={it.id}" + (f"&skip={quote(skip)}" if skip else ""))
 
     # ------------------------------------------------------------------ pairwise
     @app.get("/pairwise")
@@ -379,8 +393,17 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         dash = build_dashboard(state.store, state.queue, reviewer_communities={u.name: u.communities for u in users})
         versions = list(reversed(state.store.model_versions()))[:20]
         events = list(reversed(state.store.model_events()))[:20]
+        # the same conditions as review.retrain.rollback, so the button is enabled exactly when it can work
+        current = state.store.current_model(state.model_name)
+        if current is None:
+            why = f"No version of the model {state.model_name!r} is in use, so there is nothing to roll back."
+        elif not any(m.status == "superseded" for m in state.store.model_versions(state.model_name)):
+            why = f"{current.version} is the only version ever put in use; there is nothing to roll back to."
+        else:
+            why = ""
         return page(request, "dashboard.html", d=dash, users=users, versions=versions, events=events,
-                    refused=state.store.audit_events("model.refused", limit=10), now=datetime.now(UTC))
+                    refused=state.store.audit_events("model.refused", limit=10), now=datetime.now(UTC),
+                    can_rollback=not why, rollback_why=why, min_shared=MIN_SHARED_ITEMS)
 
     @app.post("/admin/models/rollback")
     async def admin_rollback(request: Request) -> Response:
