@@ -39,9 +39,9 @@ def escalation_recorder(store: Store, source: str) -> Callable[[Case, Verdict], 
     """
 
     def record(case: Case, verdict: Verdict) -> None:
-        store.record_decision(case, verdict, source)
-        if verdict.decision == "escalate":
-            store.enqueue_review(case, verdict, review_priority(verdict), source=source)
+        # one transaction: a crash between two writes must not leave an escalation nobody will see
+        store.record_decision(case, verdict, source,
+                              review_priority=review_priority(verdict) if verdict.decision == "escalate" else None)
 
     record.__qualname__ = f"escalation_recorder({source!r})"
     return record

@@ -82,6 +82,9 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     try:
         cur.execute("PRAGMA busy_timeout = 30000")
         cur.execute("PRAGMA foreign_keys = ON")
+        # REPLACE deletes the row it replaces without firing DELETE triggers unless triggers are
+        # recursive: with this, ``REPLACE INTO decisions`` meets the append-only trigger too
+        cur.execute("PRAGMA recursive_triggers = ON")
         mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode and str(mode[0]).lower() == "wal":
             cur.execute("PRAGMA synchronous = NORMAL")

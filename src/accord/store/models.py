@@ -130,6 +130,8 @@ class DecisionRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     case_json: Mapped[dict[str, Any]]
     verdict_json: Mapped[dict[str, Any]]
+    #: SHA-256 over the previous decision's ``chain`` and this row's content (tamper evidence)
+    chain: Mapped[str | None] = mapped_column(String(64))
 
 
 class FeedbackRow(Base):

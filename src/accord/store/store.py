@@ -8,12 +8,15 @@ database itself refuses ``UPDATE`` and ``DELETE`` on these tables (triggers made
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -46,11 +49,52 @@ from accord.store.records import (
 )
 from accord.types import Case, Demonstration, Label, Preference, Verdict
 
-__all__ = ["Recorder", "Store"]
+__all__ = ["ChainReport", "Recorder", "Store", "chain_hash"]
 
 Recorder = Callable[[Case, Verdict], None]
 QueueStatus = Literal["open", "reviewed", "all"]
 _DECISIONS: Table = DecisionRow.__table__  # type: ignore[assignment]
+_REVIEW_ITEMS: Table = ReviewItemRow.__table__  # type: ignore[assignment]
+#: key of the PostgreSQL advisory lock that serialises writers of the decision chain ("chain")
+_PG_CHAIN_LOCK = 0x636861696E
+#: the columns of a decision its chain hash covers (everything but the id and the hash itself)
+_CHAINED = ("trace_id", "created_at", "decision", "risk", "community", "judge_version", "case_id", "source",
+            "case_json", "verdict_json")
+
+
+def chain_hash(prev: str, row: dict[str, Any]) -> str:
+    """SHA-256 (hex) over the previous decision's hash and this decision's content.
+
+    The content is canonical JSON of the :data:`_CHAINED` columns (times as UTC ISO 8601), so the
+    same row read back from SQLite or PostgreSQL hashes the same. Changing, deleting, inserting
+    or reordering any row breaks the chain from that row on; rewriting the whole table changes
+    the head, which :meth:`Store.verify` prints so that it can be written down elsewhere.
+    """
+    content = {k: row[k] for k in _CHAINED}
+    content["created_at"] = _utc(row["created_at"]).isoformat()  # type: ignore[union-attr]
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev}\n{blob}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :meth:`Store.verify` found.
+
+    Attributes:
+        ok: every chained decision follows from the one before it.
+        decisions: decisions read.
+        unchained: decisions written before the chain existed (schema 0003), at the start.
+        first_bad: the id of the first decision that does not follow (``None`` when ``ok``).
+        problem: what is wrong with it, for a person.
+        head: the newest decision's hash: write it down elsewhere to detect a rewrite of the whole table.
+    """
+
+    ok: bool
+    decisions: int
+    unchained: int
+    first_bad: int | None
+    problem: str | None
+    head: str | None
 
 
 
@@ -189,34 +233,122 @@ class Store:
             "verdict_json": verdict.model_dump(mode="json"),
         }
 
-    def record_decision(self, case: Case, verdict: Verdict, source: str = "gate") -> int:
+    def _insert_chained(self, conn: Connection, rows: list[dict[str, Any]],
+                        reviews: Sequence[dict[str, Any] | None] = ()) -> list[int]:
+        """Insert decisions (and their review items) with their chain hashes, in the caller's transaction.
+
+        The chain's head is read under the database's write lock (``BEGIN IMMEDIATE`` on SQLite, an
+        advisory lock on PostgreSQL), so concurrent writers, in this process or others, extend one chain.
+        """
+        dialect = conn.dialect.name
+        if dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+        prev = conn.execute(select(_DECISIONS.c.chain).order_by(_DECISIONS.c.id.desc()).limit(1)).scalar() or ""
+        for row in rows:
+            hashed = migrate._scrub(row) if dialect == "postgresql" else row  # what the database will hold
+            row["chain"] = prev = chain_hash(prev, hashed)
+        ids = [int(conn.execute(insert(_DECISIONS).returning(_DECISIONS.c.id), row).scalar_one()) for row in rows] \
+            if len(rows) == 1 or reviews else []
+        if not ids:
+            conn.execute(insert(_DECISIONS), rows)
+        items = [r for r in reviews if r is not None]
+        if items:
+            conn.execute(insert(_REVIEW_ITEMS), items)
+        return ids
+
+    @staticmethod
+    def _review_row(case: Case, verdict: Verdict, priority: float | None, source: str, now: datetime) -> dict[str, Any]:
+        return {"created_at": now, "trace_id": verdict.trace_id, "case_json": case.model_dump(mode="json"),
+                "verdict_json": verdict.model_dump(mode="json"),
+                "priority": float(verdict.risk if priority is None else priority),
+                "community": case.community, "source": source}
+
+    def record_decision(self, case: Case, verdict: Verdict, source: str = "gate", *,
+                        review_priority: float | None = None, review: bool = False) -> int:
         """Append one gate decision to the audit trail; returns its row id.
 
-        This is the gate's hot path: one ``INSERT`` in one short transaction. A second decision
-        with the same ``trace_id`` is refused (a verdict is recorded once).
+        This is the gate's hot path: one ``INSERT`` in one short transaction, chained to the
+        decision before it (:func:`chain_hash`). A second decision with the same ``trace_id`` is
+        refused (a verdict is recorded once).
 
         Args:
             case: what was judged.
             verdict: the gate's verdict, stored in full (``model_dump(mode="json")``).
             source: who asked (``gate``, ``cli``, ``proxy``, ``suite``...).
+            review: also queue the case for review, in the same transaction (an escalation is
+                never recorded without its review item, nor the item without the decision).
+            review_priority: the review item's priority (``None``: the verdict's risk); setting it
+                implies ``review``.
         """
-        row = self._decision_row(case, verdict, source, utcnow())
+        now = utcnow()
+        row = self._decision_row(case, verdict, source, now)
+        item = self._review_row(case, verdict, review_priority, source, now) \
+            if review or review_priority is not None else None
         with self._write(f"record decision {verdict.trace_id}") as conn:
-            return int(conn.execute(insert(_DECISIONS).returning(_DECISIONS.c.id), row).scalar_one())
+            return self._insert_chained(conn, [row], [item] if item else [])[0]
 
-    def record_decisions(self, pairs: Iterable[tuple[Case, Verdict]], source: str = "gate") -> int:
+    def record_decisions(self, pairs: Iterable[tuple[Case, Verdict]], source: str = "gate", *,
+                         review: Callable[[Case, Verdict], float | None] | None = None) -> int:
         """Append many decisions in one transaction (for ``Gate.check_many``); returns the count.
 
         Use with ``gate.check_many(cases, record=False)``: one round trip and one commit for the
-        batch instead of one per case. All or nothing.
+        batch instead of one per case. All or nothing. ``review`` gives, per decision, the
+        priority of its review item, or ``None`` for no item (e.g. review priority for
+        escalations only); the items are written in the same transaction.
         """
         now = utcnow()
+        pairs = list(pairs)
         rows = [self._decision_row(c, v, source, now) for c, v in pairs]
         if not rows:
             return 0
+        items: list[dict[str, Any] | None] = []
+        if review is not None:
+            for c, v in pairs:
+                pr = review(c, v)
+                items.append(None if pr is None else self._review_row(c, v, pr, source, now))
         with self._write(f"record {len(rows)} decisions") as conn:
-            conn.execute(insert(_DECISIONS), rows)
+            self._insert_chained(conn, rows, items if any(x is not None for x in items) else [])
         return len(rows)
+
+    def verify(self, *, batch: int = 2000) -> ChainReport:
+        """Recompute the decisions' hash chain and name the first decision that does not follow.
+
+        Detects a decision changed (``REPLACE``, or ``UPDATE`` with the triggers disabled), deleted,
+        inserted or moved; the head it returns, compared with one written down earlier, detects a
+        rewrite of the whole table.
+        """
+        prev = ""
+        n = unchained = 0
+        chained_seen = False
+        cols = [_DECISIONS.c.id, _DECISIONS.c.chain, *(_DECISIONS.c[k] for k in _CHAINED)]
+        last_id = None
+        with self._tx("verify the decision chain") as s:
+            while True:
+                q = select(*cols).order_by(_DECISIONS.c.id).limit(batch)
+                if last_id is not None:
+                    q = q.where(_DECISIONS.c.id > last_id)
+                rows = s.execute(q).mappings().all()
+                if not rows:
+                    break
+                for r in rows:
+                    n += 1
+                    last_id = r["id"]
+                    if r["chain"] is None:
+                        if chained_seen:
+                            return ChainReport(False, n, unchained, r["id"], "has no chain hash, but decisions before "
+                                               "it have one (its hash was removed)", prev or None)
+                        unchained += 1
+                        continue
+                    chained_seen = True
+                    want = chain_hash(prev, dict(r))
+                    if want != r["chain"]:
+                        return ChainReport(False, n, unchained, r["id"],
+                                           "does not follow from the decision before it: it was changed, or a "
+                                           "decision before it was deleted, inserted or moved", prev or None)
+                    prev = r["chain"]
+        return ChainReport(True, n, unchained, None, None, prev or None)
 
     def recorder(self, source: str = "gate") -> Recorder:
         """A callback for ``Gate(..., recorder=store.recorder("cli"))`` that records every verdict.
@@ -351,10 +483,7 @@ class Store:
             priority: higher is reviewed first; ``None`` uses the verdict's risk.
             source: who queued it (``gate``, ``proxy``, ``active-learning``...).
         """
-        row = {"created_at": utcnow(), "trace_id": verdict.trace_id, "case_json": case.model_dump(mode="json"),
-               "verdict_json": verdict.model_dump(mode="json"),
-               "priority": float(verdict.risk if priority is None else priority),
-               "community": case.community, "source": source}
+        row = self._review_row(case, verdict, priority, source, utcnow())
         with self._tx("queue a review item") as s:
             return int(s.execute(insert(ReviewItemRow).returning(ReviewItemRow.id), row).scalar_one())
 
@@ -408,22 +537,31 @@ class Store:
                           verdict_json=r.verdict_json, reviewers=n)
 
     def add_review(self, item_id: int, reviewer: str, decision: str, *, principles: Sequence[str] = (),
-                   correction: str | None = None, comment: str | None = None, amends: int | None = None) -> int:
+                   correction: str | None = None, comment: str | None = None, amends: int | None = None,
+                   communities: Sequence[str] = ()) -> int:
         """Record one person's verdict on a review item; returns the review's id.
 
         Args:
             item_id: the review item.
             reviewer: who judged.
-            decision: ``allow`` or ``block``.
+            decision: ``allow``, ``block``, ``depends`` (on the community: acceptable for
+                ``communities``, not for the others) or ``discuss`` (needs discussion).
             principles: the principles the case violates (for ``block``) or was wrongly flagged on.
             correction: a better action, when the reviewer wrote one.
             comment: free text.
             amends: an earlier review of the same item this one replaces (a changed mind); each
                 review can be amended once.
+            communities: with ``depends``, the communities the action is acceptable for (at
+                least one); empty otherwise.
         """
         _check(decision, REVIEW_DECISIONS, "review decision")
+        if decision == "depends" and not communities:
+            raise InputError("a 'depends' review names the communities the action is acceptable for")
+        if decision != "depends" and communities:
+            raise InputError(f"only a 'depends' review names communities (this one is {decision!r})")
         row = {"item_id": item_id, "reviewer": reviewer, "created_at": utcnow(), "decision": decision,
-               "principles": list(principles), "correction": correction, "comment": comment, "amends": amends}
+               "principles": list(principles), "correction": correction, "comment": comment, "amends": amends,
+               "communities": list(communities) or None}
         with self._tx(f"add a review of item {item_id}") as s:
             if s.get(ReviewItemRow, item_id) is None:
                 raise InputError(f"no review item {item_id}")
@@ -460,7 +598,8 @@ class Store:
         with self._tx("list reviews") as s:
             return [Review(id=r.id, item_id=r.item_id, reviewer=r.reviewer, created_at=r.created_at,
                            decision=r.decision, principles=tuple(r.principles or ()), correction=r.correction,
-                           comment=r.comment, amends=r.amends) for r in s.scalars(q)]
+                           comment=r.comment, amends=r.amends, communities=tuple(r.communities or ()))
+                    for r in s.scalars(q)]
 
     # ------------------------------------------------------------------ models
     def add_model_version(self, name: str, version: str, path: str, *, card: dict[str, Any] | None = None,
