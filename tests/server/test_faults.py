@@ -185,10 +185,17 @@ def test_raising_judge_never_lets_output_through(start_proxy, stream, on_error):
         assert all(v.decision == on_error for _, v, _ in p.sinks.decisions)
 
 
-def test_raising_judge_with_pass_policy_flags_but_never_allows(start_proxy):
+@pytest.mark.parametrize("stream", [False, True])
+def test_raising_judge_with_pass_policy_still_holds(start_proxy, stream):
+    # escalate_hold: false passes on what a judge was unsure of, never what no judge could look at
+    # (issue 14, item 4: a judge outage used to deliver the upstream's text, flagged)
     with start_proxy(failing_gate(Raising(), escalate_hold=False), judge_input=False) as p:
-        ch = post(p.url, "hi").json()["choices"][0]
-        assert ch["accord"]["decision"] == "escalate" and ch["accord"]["flagged"] is True
+        r = post(p.url, "What is the capital of France?", stream)
+        assert "Paris" not in r.text
+        if not stream:
+            ch = r.json()["choices"][0]
+            assert ch["accord"]["decision"] == "escalate" and ch["accord"]["held"] is True
+            assert ch["finish_reason"] == "content_filter"
         p.flush()
         assert len(p.sinks.reviews) == 1
 

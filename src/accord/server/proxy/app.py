@@ -28,7 +28,7 @@ from accord.gate.gate import Gate
 from accord.server.proxy.completions import judge_completion
 from accord.server.proxy.config import ProxyConfig
 from accord.server.proxy.guard import Guard, Pending, refusal_completion, strictest
-from accord.server.proxy.judging import context_of, failed_verdict
+from accord.server.proxy.judging import context_of, failed_verdict, revised_tool_arguments
 from accord.server.proxy.keys import KeyStore, RateLimiter
 from accord.server.proxy.metrics import Metrics
 from accord.server.proxy.schemas import (
@@ -373,6 +373,10 @@ def create_app(
                     return StreamingResponse(_refusal_stream(done), media_type="text/event-stream", headers=headers)
                 return SafeJSON(done, headers=headers)
             for p, v in zip(items, verdicts, strict=True):
+                if "tool" in p.extra:  # a tool call of an assistant message: its arguments, redacted
+                    if v.decision == "revise":
+                        _revise_tool_call(messages[p.extra["message"]], p.extra["tool"], v)
+                    continue
                 if v.decision == "revise" and v.revised is not None:
                     m = messages[p.extra["message"]]
                     content = m.get("content")
@@ -486,6 +490,17 @@ class _BadRequest(Exception):
         super().__init__(message)
         self.message = message
         self.param = param
+
+
+def _revise_tool_call(message: dict[str, Any], j: int, v: Verdict) -> None:
+    """Put a revised (redacted) tool call's arguments in its place in an assistant message."""
+    calls = [tc.get("function") for tc in message.get("tool_calls") or [] if isinstance(tc, dict)]
+    if isinstance(message.get("function_call"), dict):
+        calls.append(message["function_call"])
+    fn = calls[j] if j < len(calls) else None
+    if isinstance(fn, dict):
+        args = revised_tool_arguments(v, str(fn.get("name") or "?"))
+        fn["arguments"] = args if args is not None else "{}"  # what cannot be recovered is not sent
 
 
 async def _refusal_stream(done: dict[str, Any]) -> Any:

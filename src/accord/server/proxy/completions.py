@@ -11,6 +11,8 @@ from accord.server.proxy.guard import (
     Outcome,
     Pending,
     refusal_text,
+    safe_field,
+    safe_finish_reason,
     strictest,
     tag,
 )
@@ -132,7 +134,7 @@ async def judge_completion(guard: Guard, data: dict[str, Any], *, rid: str, cont
             if tc.get("_legacy"):
                 new_msg["function_call"] = {"name": fn["name"], "arguments": args}
             else:
-                new_calls.append({"id": str(tc.get("id", f"call_{j}")), "type": "function",
+                new_calls.append({"id": safe_field("id", tc.get("id")) or f"call_{rid[:8]}_{j}", "type": "function",
                                   "function": {"name": fn["name"], "arguments": args}})
         if new_calls:
             new_msg["tool_calls"] = new_calls
@@ -141,18 +143,20 @@ async def judge_completion(guard: Guard, data: dict[str, Any], *, rid: str, cont
         decisive_v = worst if worst is not None else None
         choice_tag = (tag(decisive_v, "tool" if any(w == "tool" and o.verdict is decisive_v for w, _, o in outcomes) else "output",
                           flagged=flagged) if decisive_v is not None else None)
-        out_choices.append({"index": idx, "message": new_msg, "finish_reason": ch.get("finish_reason"),
+        out_choices.append({"index": idx, "message": new_msg, "finish_reason": safe_finish_reason(ch.get("finish_reason")),
                             "logprobs": None, "accord": choice_tag})
 
-    out: dict[str, Any] = {k: data[k] for k in TOP_FIELDS if k in data}
-    if not isinstance(out.get("id"), str):
+    # metadata only as the kind of value it is (an identifier, a count): never a sentence nobody judged
+    out: dict[str, Any] = {k: safe_field(k, data[k]) for k in TOP_FIELDS if k in data}
+    if out.get("id") is None:
         out["id"] = f"chatcmpl-accord-{rid[:24]}"
-    if not isinstance(out.get("created"), int) or isinstance(out.get("created"), bool):
+    if out.get("created") is None:
         out["created"] = int(time.time())
-    if not isinstance(out.get("model"), str):
-        out["model"] = str(meta.get("model", ""))
-    if "usage" in out and not isinstance(out["usage"], dict):
-        out["usage"] = None
+    if out.get("model") is None:
+        out["model"] = safe_field("model", meta.get("model")) or "unknown"
+    for k in ("system_fingerprint", "service_tier"):
+        if k in out and out[k] is None:
+            del out[k]
     out["object"] = "chat.completion"
     out["choices"] = out_choices
     top = strictest(overall)

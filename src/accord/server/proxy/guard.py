@@ -2,13 +2,16 @@
 
 Everything the upstream says passes through a whitelist before it can reach the client: the
 message's ``role``, ``content``, ``refusal`` and ``tool_calls`` (each judged), and the response's
-``id``, ``created``, ``model``, ``system_fingerprint``, ``service_tier`` and ``usage``. Other fields
-(``logprobs``, ``reasoning_content``, vendor extras) are dropped, because they carry text that
-nobody judged.
+``id``, ``created``, ``model``, ``system_fingerprint``, ``service_tier`` and ``usage``, each
+validated as the kind of value it is (an identifier, a count, one of the known finish reasons:
+:func:`safe_field`, :func:`safe_usage`, :func:`safe_finish_reason`), so none can carry a sentence
+nobody judged. Other fields (``logprobs``, ``reasoning_content``, vendor extras) are dropped.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -22,12 +25,49 @@ from accord.server.proxy.judging import (
     failed_verdict,
     message_text,
     new_input,
+    parse_tool_call,
 )
 from accord.server.proxy.metrics import Metrics
 from accord.server.proxy.sinks import AuditWriter
 from accord.types import DECISION_ORDER, Case, Decision, Message, ToolCall, Verdict
 
 TOP_FIELDS = ("id", "created", "model", "system_fingerprint", "service_tier", "usage")
+#: an identifier: no spaces, no sentence (model names such as ``Qwen/Qwen2.5-0.5B-Instruct:q4_k_m``)
+_IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+\-]{0,127}")
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
+
+
+def safe_field(key: str, value: Any) -> Any:
+    """An upstream metadata value the client may see, or ``None``: ``created`` a plain integer,
+    ``usage`` token counts (:func:`safe_usage`), every other field an identifier (no text)."""
+    if key == "created":
+        return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40 else None
+    if key == "usage":
+        return safe_usage(value)
+    return value if isinstance(value, str) and _IDENT.fullmatch(value) else None
+
+
+def safe_usage(usage: Any, depth: int = 0) -> dict[str, Any] | None:
+    """Token counts only: keys that are identifiers, values that are non-negative integers (or such
+    objects, one level down, e.g. ``prompt_tokens_details``)."""
+    if not isinstance(usage, dict) or depth > 1:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in list(usage.items())[:32]:
+        if not (isinstance(k, str) and re.fullmatch(r"[a-z][a-z0-9_]{0,63}", k)):
+            continue
+        if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**53:
+            out[k] = v
+        elif isinstance(v, dict):
+            sub = safe_usage(v, depth + 1)
+            if sub is not None:
+                out[k] = sub
+    return out
+
+
+def safe_finish_reason(value: Any) -> str | None:
+    """One of the finish reasons OpenAI defines, else ``None``."""
+    return value if isinstance(value, str) and value in FINISH_REASONS else None
 
 
 def strictest(verdicts: list[Verdict]) -> Verdict | None:
@@ -125,7 +165,10 @@ class Guard:
         if d == "block":
             return Outcome(v, stop=True)
         if d == "escalate":
-            return Outcome(v, stop=self.hold, held=self.hold, flagged=not self.hold)
+            # ``escalate_hold: false`` lets through what a judge looked at and was unsure of, flagged;
+            # never what no judge could look at (a judge failed or ran out of time): that is held
+            hold = self.hold or bool(v.errors)
+            return Outcome(v, stop=hold, held=hold, flagged=not hold)
         return Outcome(v, stop=False)
 
     # ------------------------------------------------------------------ cases
@@ -135,10 +178,31 @@ class Guard:
 
     def input_cases(self, messages: list[dict[str, Any]], meta: dict[str, Any], actor: str | None,
                     community: str | None) -> list[Pending]:
+        """The request's cases for the input gate: the messages :func:`new_input` names (system and
+        developer messages anywhere, the current turn, assistant prefill included) and every tool
+        call an assistant message in the request carries (its arguments are text the model reads)."""
         n = self.config.context_messages
-        return [Pending(self.case(context_of(messages[:i], n), message_text(messages[i].get("content")),
-                                  {**meta, "stage": "input", "message": i}, actor, community), "input", f"in:{i}", {"message": i})
-                for i in new_input(messages)]
+        out = [Pending(self.case(context_of(messages[:i], n), message_text(messages[i].get("content")),
+                                 {**meta, "stage": "input", "message": i}, actor, community), "input", f"in:{i}", {"message": i})
+               for i in new_input(messages)]
+        for i, m in enumerate(messages):
+            if m.get("role") != "assistant":
+                continue
+            calls = [tc.get("function") for tc in m.get("tool_calls") or [] if isinstance(tc, dict)]
+            if isinstance(m.get("function_call"), dict):
+                calls.append(m["function_call"])
+            for j, fn in enumerate(calls):
+                if not isinstance(fn, dict):
+                    continue
+                name = str(fn.get("name") or "?")
+                args = fn.get("arguments")
+                args = args if isinstance(args, str) else json.dumps(args)
+                parsed = parse_tool_call(name, args)
+                action: str | ToolCall = parsed if isinstance(parsed, ToolCall) else f"call tool {name} with {args}"
+                out.append(Pending(self.case(context_of(messages[:i], n), action,
+                                             {**meta, "stage": "input", "message": i, "tool": j}, actor, community),
+                                   "input", f"in:{i}:tool:{j}", {"message": i, "tool": j}))
+        return out
 
 
 def refusal_text(v: Verdict, *, stage: str, held: bool) -> str:

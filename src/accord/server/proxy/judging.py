@@ -177,10 +177,22 @@ def context_of(messages: Sequence[dict[str, Any]], limit: int) -> list[Message]:
 
 
 def new_input(messages: Sequence[dict[str, Any]]) -> list[int]:
-    """Indexes of the messages that are new in this request: user/tool messages after the last assistant turn."""
-    last_assistant = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=-1)
-    return [i for i in range(last_assistant + 1, len(messages))
-            if messages[i].get("role") in ("user", "tool", "function") and message_text(messages[i].get("content")).strip()]
+    """Indexes of the messages the input gate judges (those with text).
+
+    * the current turn: everything after the last assistant message that comes before the last
+      user or tool message, including an assistant message *after* it (a prefill the model is
+      asked to continue: "Sure, here is how");
+    * every message of another role than user, assistant or tool, wherever it is: ``system`` and
+      ``developer`` messages are instructions, and a request can be written there as well.
+
+    Earlier turns were judged when they were new (their assistant answers on the way out).
+    """
+    roles = [m.get("role") for m in messages]
+    last_req = max((i for i, r in enumerate(roles) if r in ("user", "tool", "function")), default=-1)
+    start = max((i for i in range(max(last_req, 0)) if roles[i] == "assistant"), default=-1) + 1
+    return [i for i in range(len(messages))
+            if (i >= start or roles[i] not in ("user", "assistant", "tool", "function"))
+            and message_text(messages[i].get("content")).strip()]
 
 
 def parse_tool_call(name: str, arguments: str) -> ToolCall | str:

@@ -28,7 +28,17 @@ from typing import Any
 
 import httpx
 
-from accord.server.proxy.guard import Guard, Outcome, Pending, refusal_text, strictest, tag
+from accord.server.proxy.guard import (
+    Guard,
+    Outcome,
+    Pending,
+    refusal_text,
+    safe_field,
+    safe_finish_reason,
+    safe_usage,
+    strictest,
+    tag,
+)
 from accord.server.proxy.judging import parse_tool_call, revised_tool_arguments
 from accord.server.proxy.upstream import UpstreamError, malformed, sse_events
 from accord.types import DECISION_ORDER, Message, Verdict
@@ -105,13 +115,13 @@ class StreamGuard:
                 if obj is None:
                     break
                 for k in ("id", "created", "model", "system_fingerprint"):
-                    if k in obj and isinstance(obj[k], str | int) and not isinstance(obj[k], bool):
+                    if k in obj and safe_field(k, obj[k]) is not None:  # identifiers and counts only, never text
                         self.head[k] = obj[k]
                 choices = obj.get("choices")
                 if not isinstance(choices, list):
                     raise malformed(self.g.config.base, "a stream chunk without a 'choices' list")
                 if isinstance(obj.get("usage"), dict):
-                    usage = obj["usage"]
+                    usage = safe_usage(obj["usage"])
                 for pos, ch in enumerate(choices):
                     if not isinstance(ch, dict):
                         raise malformed(self.g.config.base, "a stream choice that is not an object")
@@ -170,7 +180,7 @@ class StreamGuard:
             if not isinstance(j, int):
                 raise malformed(base, "a tool-call delta with a non-integer index")
             acc = st.tools.setdefault(j, {"id": None, "name": "", "arguments": ""})
-            if isinstance(tc.get("id"), str):
+            if safe_field("id", tc.get("id")) is not None:
                 acc["id"] = tc["id"]
             fn = tc.get("function") or {}
             if isinstance(fn.get("name"), str):
@@ -182,8 +192,8 @@ class StreamGuard:
             acc = st.legacy_fn = st.legacy_fn or {"name": "", "arguments": ""}
             acc["name"] += fc.get("name") or ""
             acc["arguments"] += fc.get("arguments") or ""
-        fr = ch.get("finish_reason")
-        if isinstance(fr, str) and fr:
+        fr = safe_finish_reason(ch.get("finish_reason"))
+        if fr:
             st.finish = fr
 
     # ------------------------------------------------------------------ judging the text

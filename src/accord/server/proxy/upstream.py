@@ -7,6 +7,7 @@ what an OpenAI-compatible server sends is 502; the upstream's own 4xx answers ke
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,8 @@ import httpx
 
 from accord.server.proxy.config import ProxyConfig
 from accord.server.proxy.transport import LeanTransport
+
+log = logging.getLogger("accord.server")
 
 
 class UpstreamError(Exception):
@@ -47,21 +50,17 @@ def transport_error(e: httpx.HTTPError, base: str) -> UpstreamError:
 
 
 def status_error(resp_status: int, raw: bytes, base: str) -> UpstreamError:
-    """The upstream answered with an error status: its 4xx keep their status, 5xx become 502."""
-    detail = ""
-    try:
-        err = json.loads(raw).get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            detail = err["message"][:500]
-        elif isinstance(err, str):
-            detail = err[:500]
-    except Exception:
-        pass
-    detail = f": {detail}" if detail else ""
+    """The upstream answered with an error status: its 4xx keep their status, 5xx become 502.
+
+    The upstream's own error text is logged, never passed on: nobody judged it (a model server's
+    traceback, or a sentence an attacker placed there, would reach the client unchecked).
+    """
+    log.warning("upstream %s answered HTTP %s: %s", base, resp_status, raw[:500].decode("utf-8", "replace"))
     if 400 <= resp_status < 500:
-        return UpstreamError(resp_status, "upstream_rejected", f"the upstream rejected the request (HTTP {resp_status}){detail}",
-                             type_="invalid_request_error")
-    return UpstreamError(502, "upstream_status", f"the upstream at {base} failed with HTTP {resp_status}{detail}")
+        return UpstreamError(resp_status, "upstream_rejected", f"the upstream rejected the request (HTTP {resp_status}); "
+                             "its message is in the proxy's log", type_="invalid_request_error")
+    return UpstreamError(502, "upstream_status", f"the upstream at {base} failed with HTTP {resp_status}; "
+                         "its message is in the proxy's log")
 
 
 def malformed(base: str, what: str) -> UpstreamError:
@@ -156,9 +155,9 @@ async def sse_events(resp: httpx.Response, base: str) -> AsyncIterator[dict[str,
             if not isinstance(obj, dict):
                 raise malformed(base, "a stream chunk is not a JSON object")
             if "error" in obj and "choices" not in obj:
-                err = obj["error"]
-                msg = err.get("message") if isinstance(err, dict) else str(err)
-                raise UpstreamError(502, "upstream_status", f"the upstream reported an error mid-stream: {str(msg)[:500]}")
+                log.warning("upstream %s reported an error mid-stream: %s", base, str(obj["error"])[:500])
+                raise UpstreamError(502, "upstream_status", "the upstream reported an error mid-stream; "
+                                    "its message is in the proxy's log")
             yield obj
     except httpx.HTTPError as e:
         raise transport_error(e, base) from None
