@@ -256,6 +256,25 @@ class Label(_Strict):
     weight: float = Field(default=1.0, gt=0)
 
 
+class Escalation(_Strict):
+    """People said a case is not theirs to settle alone: a person must decide such cases.
+
+    Made from review answers, not read from feedback files: ``reason`` is ``depends`` (acceptable
+    for the communities in ``acceptable_for``, not for the charter's others) or ``discuss``
+    (needs discussion). Learning teaches the decision model ``escalate`` for it, so similar cases
+    go to people; the value model, which scores acceptability for everyone, learns nothing from it.
+    """
+
+    kind: Literal["escalation"] = "escalation"
+    context: str = ""
+    action: str
+    reason: Literal["depends", "discuss"]
+    acceptable_for: list[str] = Field(default_factory=list)
+    principle: str | None = None
+    source: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
 class Preference(_Strict):
     """A person preferred ``chosen`` over ``rejected`` in one context."""
 

@@ -3,7 +3,8 @@
 * ``accord users add NAME --role reviewer|admin`` asks for a password (or reads it from stdin
   with ``--password-stdin``); ``users list``; ``users set`` changes role, communities, password
   or disables someone.
-* ``accord review`` walks the queue in the terminal: allow / block, principle tags, an optional
+* ``accord review`` walks the queue in the terminal: allow / block / depends on the community
+  (with the communities it is acceptable for) / needs discussion, principle tags, an optional
   corrected response and a comment. Model text is printed with markup off and control
   characters escaped.
 * ``accord ui`` serves the review web app on 127.0.0.1.
@@ -198,7 +199,8 @@ def review(
     charter: CharterOpt = None,
     db: Db = None,
 ) -> None:
-    """Review escalated cases in the terminal: allow (a), block (b), skip (s) or quit (q)."""
+    """Review escalated cases in the terminal: allow (a), block (b), depends on the community (d),
+    needs discussion (t), skip (s) or quit (q)."""
     from accord.charter import load_charter
     from accord.judges.value_model import ValueModel
     from accord.review.queue import QueueConfig, next_item
@@ -230,13 +232,24 @@ def review(
                 break
             console.rule()
             _show_item(item, ch)
-            choice = typer.prompt("[a]llow, [b]lock, [s]kip, [q]uit", default="s").strip().lower()[:1]
+            menu = "[a]llow, [b]lock, " + ("[d]epends on the community, " if ch.communities else "") + \
+                "needs [t]alk (discussion), [s]kip, [q]uit"
+            choice = typer.prompt(menu, default="s").strip().lower()[:1]
             if choice == "q":
                 break
-            if choice not in ("a", "b"):
+            if choice not in ("a", "b", "t") and not (choice == "d" and ch.communities):
                 skipped.append(item.id)
                 continue
-            decision = "allow" if choice == "a" else "block"
+            decision = {"a": "allow", "b": "block", "d": "depends", "t": "discuss"}[choice]
+            acceptable: list[str] = []
+            while decision == "depends" and not acceptable:
+                raw = typer.prompt(f"acceptable for which communities ({', '.join(ch.communities)}; comma-separated)",
+                                   default="", show_default=False)
+                acceptable = [c.strip() for c in raw.split(",") if c.strip()]
+                strange = [c for c in acceptable if c not in ch.communities]
+                if strange:
+                    console.print("unknown community: ", _safe(strange[0]), sep="")
+                    acceptable = []
             ids = ch.principle_ids
             tags_raw = typer.prompt(f"principles ({', '.join(ids)}; comma-separated, empty for none)", default="",
                                     show_default=False)
@@ -249,9 +262,11 @@ def review(
                 bad = [t for t in tags if t not in ids]
             correction = typer.prompt("corrected response (empty: none)", default="", show_default=False).strip() or None
             comment = typer.prompt("comment (empty: none)", default="", show_default=False).strip() or None
-            store.add_review(item.id, who, decision, principles=tags, correction=correction, comment=comment)
+            store.add_review(item.id, who, decision, principles=tags, correction=correction, comment=comment,
+                             communities=acceptable)
             done += 1
-            console.print(f"recorded: {decision}" + (f" ({', '.join(tags)})" if tags else ""))
+            console.print(f"recorded: {decision}" + (f" (acceptable for {', '.join(acceptable)})" if acceptable else "")
+                          + (f" ({', '.join(tags)})" if tags else ""), markup=False)
             for learner in learners:
                 if (res := learner.maybe_update()) is not None:
                     console.print(f"model update ({learner.name}): ", _safe(res.reason), sep="")

@@ -18,7 +18,7 @@ from accord.charter.model import Charter
 from accord.errors import FeedbackError
 from accord.jsonl import parse_jsonl
 from accord.judges.value_model import Pairs, ValueModel
-from accord.types import Case, Demonstration, Feedback, Label, Preference
+from accord.types import Case, Demonstration, Escalation, Feedback, Label, Preference
 
 _FEEDBACK = TypeAdapter(Feedback)
 
@@ -185,7 +185,7 @@ def charter_examples(charter: Charter, weight: float = FEEDBACK_WEIGHT) -> Train
 
 
 def feedback_to_training(
-    records: Sequence[Label | Preference | Demonstration],
+    records: Sequence[Label | Preference | Demonstration | Escalation],
     model: ValueModel | None = None,
     *,
     weight: float = FEEDBACK_WEIGHT,
@@ -197,7 +197,9 @@ def feedback_to_training(
     * a preference is a reward pair, and its chosen action counts as acceptable;
     * a demonstration is acceptable, and preferred over every action known in the same context
       that was judged unacceptable or rejected, and over the precedents in similar contexts that
-      the current model ranks higher.
+      the current model ranks higher;
+    * an escalation (people said "it depends on the community" or "needs discussion") is no
+      acceptability label for everyone: it teaches the decision model, not these heads.
     """
     t = TrainingSet()
     bad_by_context: dict[str, set[str]] = {}

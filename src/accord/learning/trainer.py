@@ -6,8 +6,9 @@ Metrics come from a seeded hold-out of the feedback, scored by a model trained w
 model that is saved is then trained on all of it.
 
 The same labels also teach the decision model (:meth:`DecisionModel.teach`: unacceptable → block,
-acceptable and demonstrations → allow). It is saved in the value model's directory under
-``decision/``, and a gate built on that directory uses it (:func:`accord.learning.models.decision_model_dir`).
+acceptable and demonstrations → allow, and a reviewer's "depends on the community" or "needs
+discussion" (an :class:`~accord.types.Escalation`) → escalate). It is saved in the value model's
+directory under ``decision/``, and a gate built on that directory uses it (:func:`accord.learning.models.decision_model_dir`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from accord.judges.value_model import Pairs, ValueModel
 from accord.learning.decision import DecisionModel
 from accord.learning.feedback import TrainingSet, charter_examples, feedback_to_training
 from accord.learning.metrics import binary_metrics, pairwise_accuracy
-from accord.types import Demonstration, Label, Preference
+from accord.types import Demonstration, Escalation, Label, Preference
 
 DECISION_SUBDIR = "decision"
 
-FeedbackRecord = Label | Preference | Demonstration
+FeedbackRecord = Label | Preference | Demonstration | Escalation
 
 
 @dataclass
@@ -76,6 +77,8 @@ def learn(
     ``base``, else the packaged one); ``teach=False`` leaves the decision model alone (it costs
     ~15–30 s on two cores: the corpus it remembers is featurised again)."""
     counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
+    if escalations := sum(r.kind == "escalation" for r in records):
+        counts["escalation"] = escalations
     train_idx, test_idx = _split(len(records), holdout, random_state)
     metrics: dict[str, Any] = {}
     if test_idx:
@@ -92,6 +95,7 @@ def teach_decision(records: Sequence[FeedbackRecord], base: DecisionModel | None
     taught = [(r.context, r.action, "block" if r.verdict == "unacceptable" else "allow", r.principle)
               for r in records if isinstance(r, Label)]
     taught += [(r.context, r.action, "allow", None) for r in records if isinstance(r, Demonstration)]
+    taught += [(r.context, r.action, "escalate", r.principle) for r in records if isinstance(r, Escalation)]
     if not taught:
         return None
     from accord.learning.models import load_decision_model

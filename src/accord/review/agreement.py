@@ -121,11 +121,12 @@ class Resolved:
     """The training label of one reviewed item, resolved from its reviews."""
 
     item_id: int
-    decision: str  # allow | block
+    decision: str  # allow | block | depends | discuss
     weight: float  # in (0, 1]: the share (or reliability-weighted share) of the winning side
     principles: tuple[str, ...]
     reviewers: tuple[str, ...]
     contested: bool  # the reviewers did not all agree
+    communities: tuple[str, ...] = ()  # with ``depends``: where the winning side finds it acceptable
 
 
 def reviewer_reliability(reviews: Iterable[Review], *, prior: float = 2.0, iterations: int = 5) -> dict[str, float]:
@@ -196,6 +197,7 @@ def resolve(reviews: Iterable[Review], method: ResolveMethod = "majority") -> li
             continue
         decision = winners[0]
         tags = Counter(p for r in revs.values() if r.decision == decision for p in r.principles)
+        comms = Counter(c for r in revs.values() if r.decision == decision for c in r.communities)
         out.append(Resolved(item_id, decision, round(best / total, 4), tuple(p for p, _ in tags.most_common()),
-                            tuple(sorted(revs)), contested))
+                            tuple(sorted(revs)), contested, tuple(c for c, _ in comms.most_common())))
     return out

@@ -181,7 +181,7 @@ def build_dashboard(store: Store, config: QueueConfig, *, reviewer_communities: 
     for r in reviews:
         it = by_id.get(r.item_id)
         lean = judge_leaning(it.verdict_json) if it else None
-        if lean is not None:
+        if lean is not None and r.decision in ("allow", "block"):  # "depends"/"discuss" are not a side
             agree_day[_day(r.created_at)].append(lean == r.decision)
     agreement_chart = line_chart("judge agrees with people (share of reviews, per day)",
                                  [(d.isoformat()[5:], (sum(v) / len(v)) if (v := agree_day.get(d)) else None)

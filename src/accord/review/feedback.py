@@ -1,5 +1,9 @@
 """Reviews → feedback: resolved labels, corrections as demonstrations, pairwise preferences.
 
+An item resolved to ``allow`` or ``block`` becomes a :class:`Label`; one resolved to ``depends``
+(on the community) or ``discuss`` (needs discussion) becomes an :class:`Escalation`: learning
+teaches the decision model that a person must decide such cases.
+
 Every review stays in the store as it was given; disagreement is resolved only here, when the
 reviews become training data (:func:`accord.review.agreement.resolve`).
 """
@@ -13,9 +17,9 @@ from datetime import datetime
 from accord.review.agreement import ResolveMethod, resolve
 from accord.store import ReviewItem, Store
 from accord.store.records import Review
-from accord.types import Demonstration, Label, Preference
+from accord.types import Demonstration, Escalation, Label, Preference
 
-FeedbackRecord = Label | Preference | Demonstration
+FeedbackRecord = Label | Preference | Demonstration | Escalation
 
 
 @dataclass
@@ -41,9 +45,19 @@ class ReviewFeedback:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = {k: sum(r.kind == k for r in self.records) for k in ("label", "preference", "demonstration")}
+        out = {k: sum(r.kind == k for r in self.records) for k in ("label", "preference", "demonstration", "escalation")}
         out.update(items=len(self.reviewed_at), contested=self.contested, ties=self.ties)
         return out
+
+
+def item_escalation(item: ReviewItem, decision: str, principles: Iterable[str], communities: Iterable[str] = (),
+                    weight: float = 1.0) -> Escalation:
+    """A ``depends`` or ``discuss`` answer on an item as an :class:`Escalation`."""
+    case = item.case
+    tags = list(principles)
+    return Escalation(context=case.context_text, action=case.action_text, reason=decision,  # type: ignore[arg-type]
+                      acceptable_for=list(communities) if decision == "depends" else [],
+                      principle=tags[0] if tags else None, source=f"review:{item.id}", weight=weight)
 
 
 def item_label(item: ReviewItem, decision: str, principles: Iterable[str], weight: float = 1.0) -> Label:
@@ -78,7 +92,10 @@ def build_feedback(store: Store, *, method: ResolveMethod = "majority", include_
         if it is None:
             continue
         out.contested += res.contested
-        out.add(item_label(it, res.decision, res.principles, res.weight), it.id)
+        if res.decision in ("depends", "discuss"):
+            out.add(item_escalation(it, res.decision, res.principles, res.communities, res.weight), it.id)
+        else:
+            out.add(item_label(it, res.decision, res.principles, res.weight), it.id)
     resolved_ids = {res.item_id for res in resolve(revs, method)}
     out.ties = len({r.item_id for r in revs} - resolved_ids)
     for r in revs:

@@ -55,7 +55,9 @@ APPEND_ONLY_TABLES = (
 
 DECISIONS = ("allow", "revise", "block", "escalate")
 FEEDBACK_KINDS = ("label", "preference", "demonstration")
-REVIEW_DECISIONS = ("allow", "block")
+#: a reviewer's answers: allow, block, ``depends`` (on the community: acceptable for the
+#: communities the review names, not for the others) or ``discuss`` (needs discussion)
+REVIEW_DECISIONS = ("allow", "block", "depends", "discuss")
 MODEL_EVENTS = ("promote", "rollback")
 
 
@@ -244,6 +246,8 @@ class ReviewRow(Base):
     correction: Mapped[str | None] = mapped_column(Text)
     comment: Mapped[str | None] = mapped_column(Text)
     amends: Mapped[int | None] = mapped_column(Id, ForeignKey("reviews.id"))
+    #: with ``depends``: the communities the action is acceptable for
+    communities: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
 
 
 class AuditEventRow(Base):

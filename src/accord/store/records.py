@@ -119,11 +119,13 @@ class Review(_Row):
     correction: str | None
     comment: str | None
     amends: int | None
+    communities: tuple[str, ...] = ()  # with decision ``depends``: where the action is acceptable
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         d = _jsonable(asdict(self))
         d["principles"] = list(self.principles)
+        d["communities"] = list(self.communities)
         return d
 
 

@@ -51,6 +51,10 @@ from accord.server.review.security import COOKIE, Session, Signer, csrf_ok
 from accord.store import ReviewItem, Store
 
 MAX_TEXT = 20_000
+#: what a reviewer can answer: allow, block, "depends on the community" (with the communities it is
+#: acceptable for) and "needs discussion"; the last two teach the gate to escalate similar cases
+REVIEW_ANSWERS = ("allow", "block", "depends", "discuss")
+ANSWER_TEXT = {"allow": "allow", "block": "block", "depends": "depends on the community", "discuss": "needs discussion"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -145,6 +149,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, nd=3: "—" if v is None else f"{v:.{nd}f}"
     env.globals["quote"] = quote
+    env.globals["answer_text"] = lambda d: ANSWER_TEXT.get(d, d)
 
     app = FastAPI(title="accord review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
@@ -324,7 +329,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         mine = [r for r in state.store.reviews(item_id) if r.reviewer == user.name]
         others = [r for r in state.store.reviews(item_id) if r.reviewer != user.name] if user.is_admin else []
         model = state.model()
-        live = None
+        live: dict[str, Any] | None = None
         if model is not None:
             try:
                 p = float(model.predict_proba([case])[0, 1])
@@ -353,17 +358,24 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         form = await form_of(request)
         it = _item_for(user, item_id)
         decision = str(form.get("decision", ""))
-        if decision not in ("allow", "block"):
-            raise InputError("choose allow or block")
+        if decision not in REVIEW_ANSWERS:
+            raise InputError("choose allow, block, depends on the community, or needs discussion")
         principles = [str(p) for p in form.getlist("principles")]
         unknown = [p for p in principles if p not in state.charter.principle_ids]
         if unknown:
             raise InputError(f"unknown principle {unknown[0]!r}")
+        communities = [str(c) for c in form.getlist("acceptable_for")] if decision == "depends" else []
+        strange = [c for c in communities if c not in state.charter.communities]
+        if strange:
+            raise InputError(f"unknown community {strange[0]!r}; the charter defines: "
+                             f"{', '.join(state.charter.communities) or 'none'}")
+        if decision == "depends" and not communities:
+            raise InputError("'Depends on the community' needs the communities it is acceptable for: tick at least one")
         correction = str(form.get("correction", "")).strip()[:MAX_TEXT] or None
         comment = str(form.get("comment", "")).strip()[:MAX_TEXT] or None
         mine = [r for r in state.store.reviews(item_id) if r.reviewer == user.name]
         state.store.add_review(it.id, user.name, decision, principles=principles, correction=correction,
-                               comment=comment, amends=mine[-1].id if mine else None)
+                               comment=comment, amends=mine[-1].id if mine else None, communities=communities)
         for learner in state.incremental:
             threading.Thread(target=learner.maybe_update, daemon=True).start()
         skip = str(form.get("skip", ""))
