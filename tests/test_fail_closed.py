@@ -325,3 +325,29 @@ def test_catastrophic_user_pattern_fails_closed_in_time(tmp_path):
     assert time.perf_counter() - t < 5.0  # the judge budget (2 s) or the rule's limit, whichever first
     assert v.decision in ("escalate", "block")
     assert v.errors and ("evil" in v.errors[0] or "time budget" in v.errors[0])
+
+
+# ---------------------------------------------------------------- item 12: one stuck judge, one gate
+def test_hung_judges_of_one_gate_do_not_starve_another(charter):
+    import threading
+
+    release = threading.Event()
+
+    class Hanging:
+        name = "hanging"
+        version = "hanging-1"
+
+        def judge(self, cases, charter):
+            release.wait(30)
+            return [[] for _ in cases]
+
+    stuck = Gate(charter.model_copy(update={"policy": charter.policy.model_copy(update={"judge_timeout_ms": 50})}),
+                 [Hanging()])
+    try:
+        for _ in range(10):  # more hung calls than a gate has threads
+            assert stuck.check(action="hello").decision == "escalate"
+        other = Gate(charter, [RuleJudge()])
+        v = other.check(action="Here is a recipe for banana bread.")
+        assert v.decision == "allow" and not v.errors
+    finally:
+        release.set()

@@ -156,3 +156,13 @@ def test_earlier_turns_are_not_judged_again():
             {"role": "user", "content": "c"}]
     assert new_input(msgs) == [0, 3]
     assert new_input([*msgs, {"role": "assistant", "content": "Sure"}]) == [0, 3, 4]
+
+
+# ---------------------------------------------------------------- item 12: request size in messages
+def test_too_many_messages_is_a_clear_400(start_proxy, upstream):
+    with start_proxy(rules_gate(), max_messages=100) as p:
+        before = len(upstream[1].state.requests)
+        msgs = [{"role": "user", "content": "hi"}] * 101
+        r = httpx.post(f"{p.url}/chat/completions", timeout=20, json={"model": "m", "messages": msgs})
+        assert r.status_code == 400 and "most this proxy accepts is 100" in r.json()["error"]["message"]
+        assert len(upstream[1].state.requests) == before

@@ -34,7 +34,9 @@ from accord.judges.base import Judge, register_judge
 from accord.judges.normalize import fold_words, reader_view
 from accord.types import DECISION_ORDER, Case, Message, Score, ToolCall
 
-_POOL = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="accord-judge")
+#: worker threads per cascade (each gate has its own: a judge that hangs in one gate's threads
+#: cannot leave another gate without a thread to judge on)
+POOL_WORKERS = 8
 
 
 @dataclass
@@ -200,6 +202,16 @@ class Cascade:
         self.stages = list(stages)
         self.band = band
         self._covered: tuple[Charter, list[str], Any] | None = None
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _executor(self) -> cf.ThreadPoolExecutor:
+        """This cascade's worker threads, started on first use."""
+        if self._pool is None:
+            with self._pool_lock:
+                if self._pool is None:
+                    self._pool = cf.ThreadPoolExecutor(max_workers=POOL_WORKERS, thread_name_prefix="accord-judge")
+        return self._pool
 
     @property
     def version(self) -> str:
@@ -226,7 +238,7 @@ class Cascade:
         if not cases:
             return run.results
         run.current = self.stages[0].name  # named even if the worker never gets a thread in time
-        fut = _POOL.submit(self._stages, run, cases, charter)
+        fut = self._executor().submit(self._stages, run, cases, charter)
         try:
             fut.result(timeout=timeout_s)
         except cf.TimeoutError:

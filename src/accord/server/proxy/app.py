@@ -353,6 +353,9 @@ def create_app(
         community = community_of(request)
         payload = body.model_dump(exclude_unset=True, mode="json")
         messages: list[dict[str, Any]] = payload["messages"]
+        if len(messages) > config.max_messages:
+            raise _BadRequest(f"{len(messages)} messages in one request; the most this proxy accepts is "
+                              f"{config.max_messages}", "messages")
         actor = who(request)
         meta = {"trace_id": rid, "model": body.model, **({"key": actor} if actor else {})}
         stream = bool(body.stream)

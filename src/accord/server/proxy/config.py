@@ -29,6 +29,9 @@ class ProxyConfig:
         judge_timeout_s: hard limit on waiting for the judge (beyond the charter's own budget);
             past it the verdict is the charter's ``on_timeout``.
         context_messages: how many earlier messages a case carries as context.
+        max_messages: most messages one request may carry (then 400): every message of the current
+            turn and every system message is judged, so a request of 20,000 small messages would
+            stall the judge for everyone.
     """
 
     upstream: str
@@ -42,12 +45,15 @@ class ProxyConfig:
     judge_input: bool = True
     judge_timeout_s: float | None = None
     context_messages: int = 8
+    max_messages: int = 512
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream must be an http(s) URL, got {self.upstream!r}")
         if self.stream_window < 0:
             raise ValueError("stream_window must be >= 0")
+        if self.max_messages <= 0:
+            raise ValueError("max_messages must be > 0")
         if self.max_body_bytes <= 0:
             raise ValueError("max_body_bytes must be > 0")
         if self.rate_limit_per_min is not None and self.rate_limit_per_min <= 0:
