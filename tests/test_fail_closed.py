@@ -351,3 +351,16 @@ def test_hung_judges_of_one_gate_do_not_starve_another(charter):
         assert v.decision == "allow" and not v.errors
     finally:
         release.set()
+
+
+def test_billion_laughs_charter_lint_returns_quickly(tmp_path):
+    import time
+
+    from accord.charter.lint import check_charter_file
+
+    p = tmp_path / "laughs.yaml"
+    p.write_text(BILLION_LAUGHS)
+    t = time.perf_counter()
+    charter, problems = check_charter_file(p)
+    assert time.perf_counter() - t < 2.0
+    assert charter is None and len(problems) == 1 and "aliases" in problems[0].message

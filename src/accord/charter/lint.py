@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from accord.charter.loader import _line, _path, default_charter_text
+from accord.charter.loader import _line, _path, default_charter_text, expansion_problem
 from accord.charter.model import Charter, reference_errors
 
 
@@ -63,6 +63,9 @@ def check_charter_text(text: str, filename: str = "<charter>") -> tuple[Charter 
         return None, [Problem(filename, mark.line + 1 if mark is not None else 0, "<yaml>", f"not valid YAML: {problem}")]
     if node is None:
         return None, [Problem(filename, 1, "<root>", "the charter is empty (run `accord init` for a starter charter)")]
+    too_big = expansion_problem(node)  # a "billion laughs" file would hang every step below
+    if too_big is not None:
+        return None, [Problem(filename, too_big[0], "<yaml>", too_big[1])]
     problems = _duplicate_keys(node, filename, ())
     data = yaml.safe_load(text)
     if not isinstance(data, dict):

@@ -108,8 +108,9 @@ def _line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     return best.start_mark.line + 1
 
 
-def _check_size(root: yaml.Node, filename: str) -> None:
-    """Refuse a charter whose aliases expand it past :data:`MAX_NODES` nodes (or that refers to itself).
+def expansion_problem(root: yaml.Node) -> tuple[int, str] | None:
+    """``(line, message)`` when a composed YAML document expands past :data:`MAX_NODES` nodes through
+    its aliases (a "billion laughs") or an alias refers to the node that holds it; else ``None``.
 
     The composed YAML shares one node for every use of an anchor, so the expanded size is counted
     once per node (memoised): linear in the file, however far its aliases would expand.
@@ -123,21 +124,27 @@ def _check_size(root: yaml.Node, filename: str) -> None:
         key = id(node)
         if done:
             on_path.discard(key)
-            children = _children(node)
-            n = 1 + sum(size[id(c)] for c in children)
+            n = 1 + sum(size[id(c)] for c in _children(node))
             if n > MAX_NODES:
-                raise CharterError(f"{filename}:{node.start_mark.line + 1}: the charter expands to more than "
-                                   f"{MAX_NODES:,} YAML nodes through its aliases (&anchor / *alias)",
-                                   hint="write the charter out without nested aliases")
+                return (node.start_mark.line + 1, f"the charter expands to more than {MAX_NODES:,} YAML nodes "
+                        "through its aliases (&anchor / *alias); write it out without nested aliases")
             size[key] = n
             continue
         if key in size:
             continue
         if key in on_path:
-            raise CharterError(f"{filename}:{node.start_mark.line + 1}: a YAML alias refers to the node that holds it")
+            return node.start_mark.line + 1, "a YAML alias refers to the node that holds it"
         on_path.add(key)
         stack.append((node, True))
         stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    return None
+
+
+def _check_size(root: yaml.Node, filename: str) -> None:
+    """:func:`expansion_problem` as a :class:`CharterError` naming the file and line."""
+    problem = expansion_problem(root)
+    if problem is not None:
+        raise CharterError(f"{filename}:{problem[0]}: {problem[1]}")
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
