@@ -364,3 +364,13 @@ def test_billion_laughs_charter_lint_returns_quickly(tmp_path):
     charter, problems = check_charter_file(p)
     assert time.perf_counter() - t < 2.0
     assert charter is None and len(problems) == 1 and "aliases" in problems[0].message
+
+
+def test_billion_laughs_suite_is_refused_quickly(tmp_path):
+    from accord.suites.loader import load_suite
+    from accord.suites.model import SuiteError
+
+    p = tmp_path / "laughs.yaml"
+    p.write_text(BILLION_LAUGHS.replace("principles: *i", "name: x\nscenarios: *i"))
+    with pytest.raises(SuiteError, match="aliases"):
+        load_suite(p)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accord.charter.loader import _check_duplicate_keys, _line, _path
+from accord.charter.loader import _check_duplicate_keys, _check_size, _line, _path
 from accord.errors import CharterError, RegistryError
 from accord.jsonl import parse_jsonl
 from accord.suites.model import Scenario, Suite, SuiteError
@@ -80,6 +80,7 @@ def parse_suite_yaml(text: str, filename: str = "<suite>", *, base: Path | None 
     if node is None:
         raise SuiteError(f"{filename}: the suite is empty", hint="a suite needs 'name' and 'scenarios'")
     try:
+        _check_size(node, filename)  # a "billion laughs" suite would hang every step below
         _check_duplicate_keys(node, filename)
     except CharterError as e:  # the charter loader's check, reworded for a suite
         raise SuiteError(e.message) from None
