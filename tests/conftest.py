@@ -54,7 +54,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if deselected:
         marker, keyword = config.getoption("markexpr") or "", config.getoption("keyword") or ""
         if marker and not keyword:
-            hint = " (slow tests; run them with: python -m pytest -m slow)" if "slow" in marker else ""
+            hint = " (slow tests; run them with: python -m pytest -m slow)" if "not slow" in marker else ""
             terminalreporter.write_line(f"{deselected:4d} deselected by -m {marker!r}{hint}")
         else:
             terminalreporter.write_line(f"{deselected:4d} deselected by -k/-m")
