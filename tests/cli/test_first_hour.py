@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -240,3 +241,14 @@ def test_skipped_tests_say_why(tmp_path):
     assert "not run, and why" in r.stdout, r.stdout
     assert "1 skipped: needs PostgreSQL" in r.stdout and "1 skipped: needs ../shared/data/xstest" in r.stdout
     assert "1 deselected by -m 'not slow'" in r.stdout
+
+
+@pytest.mark.slow  # the whole demo: ~20 s
+def test_every_changed_verdict_in_the_demo_gives_a_reason():
+    r = run("demo", "--quiet")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    changed = re.findall(r"([\w-]+): (allow|revise|escalate|block) → (allow|revise|escalate|block)\. (.*?)(?=[\w-]+: (?:allow|revise|escalate|block) → |5\. The default gate)", text)
+    assert len(changed) >= 2, text
+    for case_id, _b, _a, reason in changed:
+        assert "Now cites a reviewer's precedent" in reason or "moved the scores" in reason, (case_id, reason)

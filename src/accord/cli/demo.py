@@ -70,6 +70,25 @@ def _why(v: Verdict) -> str:
     return ", ".join(f"{pid} {scored.get(pid, 0):.2f}" for pid in pids[:2])
 
 
+def change_reason(case: Case, before: Verdict, after: Verdict) -> Text:
+    """Why a verdict changed after learning: the reviewer's precedent it now cites, or else the
+    decisive principles' scores before and after (every changed verdict gets a reason)."""
+    line = Text(f"{case.id}: {before.decision} → {after.decision}. ", style="bold")
+    cited = [p for p in after.explanation.precedents if p.source.startswith("reviewer:")]
+    if cited:
+        p = cited[0]
+        line.append(Text(f"Now cites a reviewer's precedent ({p.source}, similarity {p.similarity:.2f}): "
+                         f"“{p.action[:80]}” was judged {p.verdict}.", style=""))
+        return line
+    old = {p.id: p.score for p in before.principles}
+    new = {p.id: p.score for p in after.principles}
+    pids = after.explanation.decisive or before.explanation.decisive or [p.id for p in after.principles[:1]]
+    moved = ", ".join(f"'{pid}' {old.get(pid, 0.0):.2f} → {new.get(pid, 0.0):.2f}" for pid in pids[:2])
+    line.append(Text(f"No reviewed case is close enough to cite; what the reviews taught moved the scores: {moved} "
+                     f"(risk {before.risk:.2f} → {after.risk:.2f}).", style=""))
+    return line
+
+
 def demo_cases() -> list[Case]:
     """The built-in cases; ``meta["kind"]`` is spec-gaming, harmful, privacy, benign-edgy or team values
     (cases a team teaches its own answer to: they move after the reviews)."""
@@ -114,13 +133,7 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     console.print(_table(f"4. After learning (model {result.model.version}): what changed", cases, after, before))
     changed = [(c, b, a) for c, b, a in zip(cases, before, after, strict=True) if b.decision != a.decision]
     for c, b, a in changed:
-        cited = [p for p in a.explanation.precedents if p.source.startswith("reviewer:")]
-        line = Text(f"{c.id}: {b.decision} → {a.decision}. ", style="bold")
-        if cited:
-            p = cited[0]
-            line.append(Text(f"Now cites a reviewer's precedent ({p.source}, similarity {p.similarity:.2f}): "
-                             f"“{p.action[:80]}” was judged {p.verdict}.", style=""))
-        console.print(line)
+        console.print(change_reason(c, b, a))
     if not changed:
         console.print("no decision changed; the scores moved (see risk).")
     agents = Gate.default()
