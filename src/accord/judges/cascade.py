@@ -31,7 +31,7 @@ from typing import Any
 from accord.charter.model import Charter
 from accord.errors import JudgeError, JudgeTimeout
 from accord.judges.base import Judge, register_judge
-from accord.judges.normalize import fold_words, reader_view
+from accord.judges.normalize import text_views
 from accord.types import DECISION_ORDER, Case, Message, Score, ToolCall
 
 #: worker threads per cascade (each gate has its own: a judge that hangs in one gate's threads
@@ -122,6 +122,10 @@ def _map_case(case: Case, f: Callable[[str], str]) -> Case:
     return case.trusted_copy(context=context, action=action) if changed else case
 
 
+def _seen(t: str) -> str:
+    return text_views(t)[0]
+
+
 def views(case: Case) -> tuple[Case, Case | None]:
     """The views of a case a judge sees: what a reader sees, and the words unfolded, when that differs.
 
@@ -132,9 +136,16 @@ def views(case: Case) -> tuple[Case, Case | None]:
     undone), is ambiguous (``mp3``, ``U.S.A.``), so it is judged besides the first, never instead.
     Most text has nothing to fold: then the first view is ``case`` itself and there is no second.
     """
-    seen = _map_case(case, reader_view)
-    unfolded = _map_case(seen, fold_words)
-    return seen, (None if unfolded is seen else unfolded)
+    seen = _map_case(case, _seen)
+    more = [False]
+
+    def second(t: str) -> str:
+        first, unfolded = text_views(t)
+        more[0] = more[0] or unfolded is not first
+        return unfolded
+
+    unfolded = _map_case(case, second)
+    return seen, (unfolded if more[0] else None)
 
 
 def _merge_views(answers: list[list[Score]]) -> list[Score]:

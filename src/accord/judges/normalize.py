@@ -21,11 +21,15 @@ ASCII letter they imitate. Pure ASCII text skips all of it (NFKC is the identity
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import functools
 import json
 import re
 import unicodedata
 from importlib import resources
+from urllib.parse import unquote
 
 import regex
 
@@ -150,12 +154,69 @@ def _unfold(text: str) -> tuple[str, int]:
     return (text, 0) if t == text else (t, n)
 
 
+#: a run of base64 (or hex) long enough to hide a sentence; ``%xx`` escapes (URL encoding)
+_B64_RX = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX_RX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_PCT_RX = re.compile(r"(?:%[0-9a-fA-F]{2}){3,}")
+_ROT13_RX = re.compile(r"[Rr][Oo][Tt]-?13|[Cc]aesar|CAESAR")
+#: the most encoded runs decoded per text (each is a few µs; a text of thousands is noise, not a message)
+MAX_DECODED = 16
+
+
+def _readable(raw: bytes) -> str | None:
+    """``raw`` as text when it reads as text (UTF-8, mostly printable, some letters), else None."""
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = sum(c.isprintable() or c in "\n\t" for c in s)
+    letters = sum(c.isalpha() for c in s)
+    return s if s and printable >= 0.95 * len(s) and letters >= 0.5 * len(s) and letters >= 4 else None
+
+
+def decoded(text: str) -> str | None:
+    """``text`` with what an obvious encoding hides in it decoded in place (base64 and hex runs, URL
+    escapes), and rot13 added after it where the text names it; ``None`` when there is nothing to
+    decode. The decoded text stands where the code was, so a judge reads the message, not noise."""
+    n = 0
+    found = False
+
+    def one(m: re.Match[str]) -> str:
+        nonlocal n, found
+        tok = m.group()
+        n += 1
+        if n > MAX_DECODED:
+            return tok
+        raw: bytes | None = None
+        if _HEX_RX.fullmatch(tok):
+            raw = bytes.fromhex(tok)
+        else:
+            try:
+                raw = base64.b64decode(tok + "=" * (-len(tok) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raw = None
+        s = _readable(raw) if raw else None
+        if s is None:
+            return tok
+        found = True
+        return s
+
+    t = _B64_RX.sub(one, text) if _B64_RX.search(text) else text
+    if "%" in t and _PCT_RX.search(t):
+        t, found = unquote(t), True
+    if _ROT13_RX.search(text):
+        t, found = t + "\n" + codecs.encode(text, "rot13"), True
+    return t if found else None
+
+
 def fold_words(text: str) -> str:
-    """Letters split by separators joined, and leetspeak undone in words that carry a leet character
-    next to a letter (``h0w t0 m4k3 a b.o.m.b`` → ``how to make a bomb``); case and spacing kept.
-    Returns ``text`` itself when nothing changes. Ambiguous (``mp3``, ``U.S.A.``), so a judge sees
-    this besides the text (unless the text is mostly such words: :func:`reader_view`)."""
-    return _unfold(text)[0]
+    """Letters split by separators joined, leetspeak undone in words that carry a leet character
+    next to a letter (``h0w t0 m4k3 a b.o.m.b`` → ``how to make a bomb``), and text hidden by an
+    obvious encoding (:func:`decoded`) added after it; case and spacing kept. Returns ``text``
+    itself when nothing changes. Ambiguous (``mp3``, ``U.S.A.``), so a judge sees this besides the
+    text (unless the text is mostly such words: :func:`reader_view`)."""
+    plain = decoded(text)  # before unfolding: de-leeting would garble the encoded runs
+    return _unfold(text if plain is None else fold_chars(plain))[0]
 
 
 def reader_view(text: str) -> str:
@@ -177,6 +238,20 @@ def fold(text: str) -> str:
     """
     t = fold_words(fold_chars(text))
     return text if t == text else t
+
+
+@functools.lru_cache(maxsize=8192)
+def text_views(text: str) -> tuple[str, str]:
+    """``(reader_view(text), fold_words(reader_view(text)))`` in one pass, each ``text`` itself (the
+    same object) or the first view itself when it changes nothing. Cached: a conversation's
+    earlier messages and a system prompt come back with every request."""
+    a = fold_chars(text)
+    u, n = _unfold(a)
+    seen = u if n and n * 3 >= len(u.split()) + n // 2 else a
+    plain = decoded(a)
+    unfolded = u if plain is None else _unfold(fold_chars(plain))[0]
+    seen = text if seen == text else seen
+    return seen, (seen if unfolded == seen else unfolded)
 
 
 def deleet(normalized: str) -> str:
