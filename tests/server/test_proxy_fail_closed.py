@@ -166,3 +166,50 @@ def test_too_many_messages_is_a_clear_400(start_proxy, upstream):
         r = httpx.post(f"{p.url}/chat/completions", timeout=20, json={"model": "m", "messages": msgs})
         assert r.status_code == 400 and "most this proxy accepts is 100" in r.json()["error"]["message"]
         assert len(upstream[1].state.requests) == before
+
+
+# ---------------------------------------------------------------- items 8 and 9 in the proxy
+def _escalating_gate():
+    from proxy_helpers import charter_with
+
+    from accord.gate.gate import Gate
+
+    return Gate(charter_with(escalate_hold=True), judges=[_Broken()])  # every output escalates (judge down)
+
+
+def test_proxy_writes_an_escalation_and_its_review_item_in_one_transaction(upstream, tmp_path):
+    from accord.server.proxy import ProxyConfig, create_app
+    from accord.server.proxy.sinks import StoreSinks
+    from accord.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'p.db'}")
+    calls: list[str] = []
+    real = store.enqueue_review
+    store.enqueue_review = lambda *a, **k: (calls.append("separate"), real(*a, **k))[1]  # type: ignore[method-assign]
+    app = create_app(ProxyConfig(upstream=upstream[0], judge_input=False), _escalating_gate(), sinks=StoreSinks(store))
+    with serve_in_thread(app) as url:
+        r = _ask(url + "/v1", False)
+        assert r.json()["accord"]["decision"] == "escalate"
+    app.state.writer.close()
+    app.state.guard.close()
+    st = store.stats()
+    assert st.decisions_total == 1 and st.review_items == 1 and calls == []  # one write, not two
+    assert store.review_items("all")[0].source == "proxy"
+    store.close()
+
+
+def test_failed_audit_writes_are_counted(upstream):
+    from accord.server.proxy import MemorySinks, ProxyConfig, create_app
+
+    class Failing(MemorySinks):
+        def record(self, case, verdict, source, review_priority=None):
+            raise RuntimeError("database is locked")
+
+    app = create_app(ProxyConfig(upstream=upstream[0], judge_input=False), rules_gate(), sinks=Failing())
+    with serve_in_thread(app) as url:
+        _ask(url + "/v1", False)
+        assert app.state.writer.flush(5)
+        metrics = httpx.get(url + "/metrics", timeout=10).text
+    app.state.writer.close()
+    app.state.guard.close()
+    assert "accord_audit_write_failures_total 1.0" in metrics

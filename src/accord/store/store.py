@@ -266,7 +266,8 @@ class Store:
                 "community": case.community, "source": source}
 
     def record_decision(self, case: Case, verdict: Verdict, source: str = "gate", *,
-                        review_priority: float | None = None, review: bool = False) -> int:
+                        review_priority: float | None = None, review: bool = False,
+                        review_source: str | None = None) -> int:
         """Append one gate decision to the audit trail; returns its row id.
 
         This is the gate's hot path: one ``INSERT`` in one short transaction, chained to the
@@ -281,10 +282,11 @@ class Store:
                 never recorded without its review item, nor the item without the decision).
             review_priority: the review item's priority (``None``: the verdict's risk); setting it
                 implies ``review``.
+            review_source: who queued the review item (default: ``source``).
         """
         now = utcnow()
         row = self._decision_row(case, verdict, source, now)
-        item = self._review_row(case, verdict, review_priority, source, now) \
+        item = self._review_row(case, verdict, review_priority, review_source or source, now) \
             if review or review_priority is not None else None
         with self._write(f"record decision {verdict.trace_id}") as conn:
             return self._insert_chained(conn, [row], [item] if item else [])[0]

@@ -245,7 +245,7 @@ def create_app(
     sinks = sinks if sinks is not None else MemorySinks()
     writer_box: dict[str, AuditWriter] = {}
     metrics = Metrics(queue_size=sinks.queue_size, audit_backlog=lambda: writer_box["w"].backlog)
-    writer = AuditWriter(sinks)
+    writer = AuditWriter(sinks, on_error=lambda e: metrics.audit_failures.inc())
     writer_box["w"] = writer
     guard = Guard(gate, config, writer, metrics)
     upstreams: dict[int, Upstream] = {}

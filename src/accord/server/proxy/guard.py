@@ -148,9 +148,7 @@ class Guard:
     def commit(self, case: Case, v: Verdict, stage: str) -> None:
         """Count, audit and (when escalated) queue one final verdict."""
         self.metrics.decision(v, stage)
-        self.writer.record(case, v, f"proxy:{stage}")
-        if v.decision == "escalate":
-            self.writer.enqueue_review(case, v, v.risk)
+        self.writer.record(case, v, f"proxy:{stage}", v.risk if v.decision == "escalate" else None)
 
     def unjudgeable(self, case: Case, reason: str, rid: str, suffix: str) -> Verdict:
         """A block verdict for output that cannot be judged (e.g. tool arguments that are not JSON)."""

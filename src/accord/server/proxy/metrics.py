@@ -40,6 +40,8 @@ class Metrics:
         self.rejected = Counter("accord_requests_rejected", "Requests refused before judging", ["reason"], registry=r)
         self.review_queue = Gauge("accord_review_queue_size", "Cases waiting for a person", registry=r)
         self.audit_backlog = Gauge("accord_audit_backlog", "Audit records not yet written", registry=r)
+        self.audit_failures = Counter("accord_audit_write_failures", "Audit records that could not be written "
+                                      "(alert on any)", registry=r)
         self._queue_size = queue_size
         self._cache: tuple[float, float] = (0.0, float("nan"))
         if queue_size is not None:

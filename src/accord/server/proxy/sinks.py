@@ -23,8 +23,9 @@ log = logging.getLogger("accord.server")
 class Sinks(Protocol):
     """The seam between the proxy and storage (the audit store fits; so does :class:`MemorySinks`)."""
 
-    def record(self, case: Case, verdict: Verdict, source: str) -> None:
-        """Append one decision to the audit trail."""
+    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
+        """Append one decision to the audit trail; with ``review_priority``, queue it for review in
+        the same transaction (an escalation is never recorded without its review item)."""
 
     def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
         """Put an escalated case in front of people."""
@@ -44,8 +45,10 @@ class MemorySinks:
     reviews: list[tuple[Case, Verdict, float]] = field(default_factory=list)
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def record(self, case: Case, verdict: Verdict, source: str) -> None:
+    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
         self.decisions.append((case, verdict, source))
+        if review_priority is not None:
+            self.reviews.append((case, verdict, review_priority))
 
     def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
         self.reviews.append((case, verdict, priority))
@@ -63,8 +66,8 @@ class StoreSinks:
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def record(self, case: Case, verdict: Verdict, source: str) -> None:
-        self.store.record_decision(case, verdict, source=source)
+    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
+        self.store.record_decision(case, verdict, source=source, review_priority=review_priority, review_source="proxy")
 
     def record_many(self, pairs: list[tuple[Case, Verdict]], source: str) -> None:
         """One transaction for many decisions."""
@@ -102,8 +105,14 @@ class AuditWriter:
     def backlog(self) -> int:
         return self._q.qsize()
 
-    def record(self, case: Case, verdict: Verdict, source: str) -> None:
-        self._q.put((self.sinks.record, (case, verdict, source)))
+    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
+        if review_priority is None:
+            self._q.put((self.sinks.record, (case, verdict, source)))
+        else:  # decision and review item in one call (one transaction), never batched apart
+            self._q.put((self._record_for_review, (case, verdict, source, review_priority)))
+
+    def _record_for_review(self, case: Case, verdict: Verdict, source: str, review_priority: float) -> None:
+        self.sinks.record(case, verdict, source, review_priority)
 
     def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
         self._q.put((self.sinks.enqueue_review, (case, verdict, priority)))
