@@ -12,7 +12,8 @@ Typical use::
     print(verdict.decision, verdict.explanation.summary)
 """
 
-from accord.charter import Charter, Principle, Rule, load_charter
+from typing import TYPE_CHECKING
+
 from accord.errors import (
     AccordError,
     CharterError,
@@ -24,32 +25,53 @@ from accord.errors import (
     RegistryError,
     StoreError,
 )
-from accord.gate import Blocked, Gate, guard
-from accord.judges import Cascade, Judge, RuleJudge, ValueModel, get_judge, register_judge
-from accord.types import (
-    SCHEMA_VERSION,
-    Case,
-    Demonstration,
-    Explanation,
-    Label,
-    Message,
-    Precedent,
-    Preference,
-    PrincipleResult,
-    Score,
-    ToolCall,
-    Verdict,
-)
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    if name == "NotFittedError":  # imports scikit-learn, so only on first use
-        from accord import errors
+#: names imported on first use: the gate and the judges pull in numpy, scikit-learn and the
+#: models' code (seconds), the charter and the types their pydantic models (half a second),
+#: which ``import accord.errors`` or ``accord --help`` does not need
+_LAZY = {**dict.fromkeys(['SCHEMA_VERSION', 'Case', 'Demonstration', 'Explanation', 'Label', 'Message', 'Precedent', 'Preference', 'PrincipleResult', 'Score', 'ToolCall', 'Verdict'], "accord.types"),
+         "Charter": "accord.charter", "Principle": "accord.charter", "Rule": "accord.charter",
+         "load_charter": "accord.charter", "Blocked": "accord.gate", "Gate": "accord.gate", "guard": "accord.gate", "Cascade": "accord.judges",
+         "Judge": "accord.judges", "RuleJudge": "accord.judges", "ValueModel": "accord.judges",
+         "get_judge": "accord.judges", "register_judge": "accord.judges", "NotFittedError": "accord.errors"}
 
-        return errors.NotFittedError
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs, the names are plain imports
+    from accord.charter import Charter, Principle, Rule, load_charter
+    from accord.gate import Blocked, Gate, guard
+    from accord.judges import Cascade, Judge, RuleJudge, ValueModel, get_judge, register_judge
+    from accord.types import (
+        SCHEMA_VERSION,
+        Case,
+        Demonstration,
+        Explanation,
+        Label,
+        Message,
+        Precedent,
+        Preference,
+        PrincipleResult,
+        Score,
+        ToolCall,
+        Verdict,
+    )
 
 
 __all__ = [

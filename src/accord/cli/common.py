@@ -69,6 +69,16 @@ class _QuietThirdParty(logging.Filter):
 
 _HANDLER_NAME = "accord-cli"
 
+#: the audit store's URL variable (accord.store.migrate.ENV_VAR; a test keeps the two equal)
+DB_ENV_VAR = "ACCORD_DATABASE_URL"
+
+
+def open_store(db: str | None) -> Any:
+    """``Store.open(db)``, importing the store (SQLAlchemy, Alembic) only when a command needs it."""
+    from accord.store import Store
+
+    return Store.open(db)
+
 
 def setup_logging(verbose: bool = False) -> None:
     """One logging setup for every command.

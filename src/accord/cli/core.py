@@ -6,24 +6,25 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from accord.charter import lint_charter, load_charter
 from accord.cli.common import cli_errors, console, err_console
 from accord.errors import InputError
-from accord.explain import render_verdict
-from accord.gate import Gate
-from accord.gate.gate import DEFAULT_JUDGES
-from accord.learning.feedback import read_cases, read_feedback, read_labels
-from accord.learning.metrics import binary_metrics
-from accord.learning.models import current_model_dir, load_decision_model, load_model
-from accord.learning.trainer import learn as learn_model
-from accord.types import Case, ToolCall, Verdict
+
+if TYPE_CHECKING:
+    from accord.gate import Gate
+    from accord.types import Case, ToolCall, Verdict
+
+# The library is imported inside the commands, not here: ``accord --help`` (and a typo in a
+# command line) should not wait seconds for numpy, scikit-learn and the models to load.
+
+#: the gate's default cascade (accord.gate.gate.DEFAULT_JUDGES; a test keeps the two equal)
+DEFAULT_JUDGES = "rules,decision,model"
 
 CharterOpt = Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")]
 ModelOpt = Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")]
@@ -52,6 +53,8 @@ def _recorder(db: str | None, record: bool, source: str):
 def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = DEFAULT_JUDGES,
               band: str = "0.2,0.8") -> Gate:
     """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
+    from accord.gate import Gate
+
     return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder, band=parse_band(band))
 
 
@@ -90,7 +93,7 @@ def lint(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings.")] = False,
 ) -> None:
     """Validate a charter strictly, list every mistake (file, line, field), and print advice."""
-    from accord.charter.lint import check_charter_file
+    from accord.charter.lint import check_charter_file, lint_charter
 
     charter, problems = check_charter_file(path)
     if problems or charter is None:
@@ -109,6 +112,8 @@ def lint(
 
 
 def _action(action: str | None, tool: str | None, args: str | None) -> str | ToolCall:
+    from accord.types import ToolCall
+
     if tool is not None:
         try:
             arguments = json.loads(args) if args else {}
@@ -139,6 +144,10 @@ def check(
     band: BandOpt = "0.2,0.8",
 ) -> None:
     """Judge an action (or a file of cases) against the charter and explain the verdict."""
+    from accord.explain import render_verdict
+    from accord.learning.feedback import read_cases
+    from accord.types import Case
+
     order = {"allow": 0, "revise": 1, "escalate": 2, "block": 3}
     if fail_on is not None and fail_on not in order:
         raise InputError(f"--fail-on must be one of revise, escalate, block (got {fail_on!r})")
@@ -210,6 +219,11 @@ def learn(
     A cascade with the stronger tier should have both tiers taught: run it once more with
     --name strong.
     """
+    from accord.charter import load_charter
+    from accord.learning.feedback import read_feedback
+    from accord.learning.models import current_model_dir, load_decision_model, load_model
+    from accord.learning.trainer import learn as learn_model
+
     if teacher is not None:  # the LLM as teacher: accord/judges/llm_teacher.py
         from accord.judges.llm_teacher import learn_with_teacher
 
@@ -250,6 +264,7 @@ def learn(
 
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
                       holdout: float, as_json: bool, db: str | None, name: str) -> None:
+    from accord.charter import load_charter
     from accord.review.retrain import retrain_from_store
     from accord.store import Store
 
@@ -307,6 +322,10 @@ def evaluate(
     band: BandOpt = "0.2,0.8",
 ) -> None:
     """Measure how well the gate agrees with human labels: precision, recall, F1, AUPRC per principle."""
+    from accord.learning.feedback import read_labels
+    from accord.learning.metrics import binary_metrics
+    from accord.types import Case
+
     labels = read_labels(path)
     gate = make_gate(charter, model, judges=judges, band=band)
     cases = [Case(context=r.context, action=r.action) for r in labels]

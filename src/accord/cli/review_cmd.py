@@ -26,9 +26,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from accord.cli.common import cli_errors, console
+from accord.cli.common import DB_ENV_VAR as ENV_VAR
+from accord.cli.common import cli_errors, console, open_store
 from accord.errors import InputError
-from accord.store import ENV_VAR, Store
 
 users_app = typer.Typer(help="People who review: add, list, change.", no_args_is_help=True)
 models_app = typer.Typer(help="Value model versions: list, promote, roll back.", no_args_is_help=True)
@@ -88,7 +88,7 @@ def users_add(
         if bad:
             raise InputError(f"unknown community {bad[0]!r}; the charter defines: {', '.join(known) or 'none'}")
     password = _read_password(password_stdin)
-    with Store.open(db) as store:
+    with open_store(db) as store:
         u = Users(store).add(name, password, role=role, communities=comms, actor=_actor(actor))
     console.print("added ", _safe(u.name), f" ({u.role}", ", communities: " if u.communities else "",
                   _safe(", ".join(u.communities)), ")", sep="")
@@ -113,7 +113,7 @@ def users_set(
     if disable and enable:
         raise InputError("--disable and --enable contradict each other")
     pw = _read_password(password_stdin) if (password or password_stdin) else None
-    with Store.open(db) as store:
+    with open_store(db) as store:
         u = Users(store).update(name, password=pw, role=role, communities=community,
                                 active=False if disable else True if enable else None, actor=_actor(actor))
     console.print("updated ", _safe(u.name), f": {u.role}, {'active' if u.active else 'disabled'}", sep="")
@@ -125,7 +125,7 @@ def users_list(db: Db = None, as_json: Annotated[bool, typer.Option("--json", he
     """List users as they are now."""
     from accord.review.users import Users
 
-    with Store.open(db) as store:
+    with open_store(db) as store:
         users = Users(store).list()
     if as_json:
         typer.echo(json.dumps([{"name": u.name, "role": u.role, "communities": list(u.communities), "active": u.active,
@@ -213,7 +213,7 @@ def review(
     who = _actor(reviewer)
     done = 0
     skipped: list[int] = []
-    with Store.open(db) as store:
+    with open_store(db) as store:
         u = Users(store).get(who)
         communities = u.communities if u is not None else ()
         learners = _learners(store, ch, models_dir, retrain_every, taught, model, actor=f"incremental:{who}")
@@ -283,7 +283,7 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Registered model versions with their status (current, superseded, rolled back, registered)."""
-    with Store.open(db) as store:
+    with open_store(db) as store:
         versions = store.model_versions(name)
         evs = store.model_events()
         refused = store.audit_events("model.refused", limit=None)
@@ -327,7 +327,7 @@ def models_promote(
     """Put a registered version in use (recorded with who, when and why)."""
     from accord.review.retrain import promote
 
-    with Store.open(db) as store:
+    with open_store(db) as store:
         m = promote(store, ref, actor=_actor(actor), reason=reason)
     console.print(f"promoted {m.version} (#{m.id}) — now in use for ", _safe(m.name), sep="")
 
@@ -343,7 +343,7 @@ def models_rollback(
     """Withdraw the version in use; the one promoted before it is in use again."""
     from accord.review.retrain import rollback
 
-    with Store.open(db) as store:
+    with open_store(db) as store:
         old, new = rollback(store, actor=_actor(actor), reason=reason, name=name)
     console.print(f"rolled back {old.version} (#{old.id}); {new.version} (#{new.id}) is in use again")
 
@@ -390,7 +390,7 @@ def ui(
     ch = load_charter(charter)
     cfg = QueueConfig(double_share=double_share, order=order)  # type: ignore[arg-type]
     bind_port(host, port).close()  # a busy port: one sentence and exit 2
-    store = Store.open(db)
+    store = open_store(db)
     if not Users(store).list():
         console.print("[yellow]no users yet[/] — add one first: accord users add NAME --role admin")
     inc = _learners(store, ch, models_dir, retrain_every, taught, model, actor="incremental")

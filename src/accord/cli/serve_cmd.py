@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
+from accord.cli.common import DB_ENV_VAR as ENV_VAR
 from accord.cli.common import cli_errors, console, err_console
-from accord.cli.core import BandOpt, JudgesOpt
+from accord.cli.core import DEFAULT_JUDGES, BandOpt, JudgesOpt
 from accord.errors import InputError
-from accord.gate.gate import DEFAULT_JUDGES
-from accord.store.migrate import ENV_VAR
 
 Db = Annotated[str | None, typer.Option(
     "--db", envvar=ENV_VAR, show_envvar=True, metavar="URL",

@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from accord.cli.common import cli_errors, console
+from accord.cli.common import DB_ENV_VAR as ENV_VAR
+from accord.cli.common import cli_errors, console, open_store
 from accord.errors import InputError
-from accord.store import ENV_VAR, DecisionRecord, Store
-from accord.types import DECISION_ORDER
+
+if TYPE_CHECKING:
+    from accord.store import DecisionRecord
+
+_DECISIONS = ("allow", "revise", "escalate", "block")  # accord.types.DECISION_ORDER's keys (a test keeps them equal)
 
 feedback_app = typer.Typer(help="Import and export human feedback (labels, preferences, demonstrations).",
                            no_args_is_help=True)
@@ -66,7 +70,7 @@ def feedback_import(
 
     # a bad line (or a label naming a principle the charter lacks) raises FeedbackError naming file:line, before any write
     records = read_feedback(file, load_charter(charter))
-    with Store.open(db) as store:
+    with open_store(db) as store:
         n = store.add_feedback(records, source=source, author=author)
         console.print(f"imported {n} feedback records from ", safe(file), " into ", safe(store.url), sep="")
 
@@ -85,7 +89,7 @@ def feedback_export(
     for k in kind or ():
         if k not in _KINDS:
             raise InputError(f"unknown feedback kind {k!r}; expected one of: {', '.join(_KINDS)}")
-    with Store.open(db) as store:
+    with open_store(db) as store:
         records = store.feedback(kinds=kind or None)
     try:
         n = write_feedback(records, out)
@@ -108,9 +112,9 @@ def audit_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
 ) -> None:
     """List recorded gate decisions, newest first."""
-    if decision is not None and decision not in DECISION_ORDER:
+    if decision is not None and decision not in _DECISIONS:
         raise InputError(f"unknown decision {decision!r}; expected one of: allow, revise, block, escalate")
-    with Store.open(db) as store:
+    with open_store(db) as store:
         rows = store.decisions(limit=limit, decision=decision)
     if as_json:
         _echo_json([r.as_dict() for r in rows])
@@ -140,7 +144,7 @@ def audit_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the stored record as JSON.")] = False,
 ) -> None:
     """Show one recorded decision in full: the case, the verdict and its explanation."""
-    with Store.open(db) as store:
+    with open_store(db) as store:
         rec = store.decision(trace_id)
     if rec is None:
         raise InputError(f"no decision with trace id {trace_id!r} in the audit store",

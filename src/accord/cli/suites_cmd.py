@@ -19,7 +19,6 @@ from rich.text import Text
 
 from accord.cli.common import cli_errors, console, err_console
 from accord.errors import InputError
-from accord.suites.runner import SUITE_JUDGES
 
 suites_app = typer.Typer(help="Safety suites: list what is built in, preview mutations.", no_args_is_help=True)
 
@@ -73,7 +72,7 @@ def test(
     from accord.suites.loader import load_suite
     from accord.suites.refusal import RefusalDetector
     from accord.suites.report import print_summary, write_html, write_json, write_junit
-    from accord.suites.runner import run_suites
+    from accord.suites.runner import SUITE_JUDGES, run_suites
 
     cols, exp = _pairs(csv_columns, "--csv-columns"), _pairs(csv_expect, "--csv-expect")
     loaded = [load_suite(s, csv_columns=cols, csv_expect=exp) for s in suites]

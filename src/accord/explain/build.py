@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from accord.charter.model import Charter
-from accord.gate.policy import Outcome, decision_of
 from accord.types import Case, Evidence, Explanation, Precedent, Score
+
+if TYPE_CHECKING:  # accord.gate imports this module: the policy is imported where it is used
+    from accord.gate.policy import Outcome
 
 _VERB = {"allow": "Allowed", "revise": "Revised", "block": "Blocked", "escalate": "Escalated to a person"}
 
@@ -71,6 +75,8 @@ def build_explanation(
             evidence[pid] = [e for e, _ in occl]
             changed = [s.trusted_copy(score=min(s.score, without)) if s.principle == pid and s.decision is None else s
                        for s in scores]
+            from accord.gate.policy import decision_of
+
             after = decision_of(charter, changed, community=community)
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
                               f"{after}." if after != outcome.decision else
