@@ -198,7 +198,8 @@ def test_proxy_writes_an_escalation_and_its_review_item_in_one_transaction(upstr
     store.close()
 
 
-def test_failed_audit_writes_are_counted(upstream):
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_answer_whose_record_cannot_be_written_is_withheld(upstream, stream):
     from accord.server.proxy import MemorySinks, ProxyConfig, create_app
 
     class Failing(MemorySinks):
@@ -207,9 +208,33 @@ def test_failed_audit_writes_are_counted(upstream):
 
     app = create_app(ProxyConfig(upstream=upstream[0], judge_input=False), rules_gate(), sinks=Failing())
     with serve_in_thread(app) as url:
-        _ask(url + "/v1", False)
-        assert app.state.writer.flush(5)
+        r = _ask(url + "/v1", stream)
         metrics = httpx.get(url + "/metrics", timeout=10).text
     app.state.writer.close()
     app.state.guard.close()
+    assert "audit_unavailable" in r.text and "[DONE]" not in r.text
+    if not stream:
+        assert r.status_code == 503 and "Paris" not in r.text
     assert "accord_audit_write_failures_total 1.0" in metrics
+
+
+def test_the_answer_waits_for_its_audit_record(upstream):
+    import time
+
+    from accord.server.proxy import MemorySinks, ProxyConfig, create_app
+
+    class Slow(MemorySinks):
+        def record(self, case, verdict, source, review_priority=None):
+            time.sleep(0.5)  # a busy database
+            super().record(case, verdict, source, review_priority)
+
+    sinks = Slow()
+    app = create_app(ProxyConfig(upstream=upstream[0]), rules_gate(), sinks=sinks)
+    seen: list[int] = []
+    with serve_in_thread(app) as url:
+        r = _ask(url + "/v1", False)
+        seen.append(len(sinks.decisions))  # read at once, before any flush
+        assert r.status_code == 200 and "Paris" in r.text
+    app.state.writer.close()
+    app.state.guard.close()
+    assert seen == [2]  # the input's and the output's records were written before the answer came

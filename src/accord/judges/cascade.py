@@ -270,8 +270,8 @@ class Cascade:
         hit = self._covered
         if hit is not None and hit[0] is charter:
             return hit[1], hit[2]
-        scorers = [s for s in self.stages
-                   if callable(getattr(s, "predict_proba", None)) and isinstance(getattr(s, "principles", None), list)]
+        scorers: list[Any] = [s for s in self.stages if callable(getattr(s, "predict_proba", None))
+                              and isinstance(getattr(s, "principles", None), list)]
         covered: set[str] = set().union(*(s.principles for s in scorers)) if scorers else set()
         uncovered = [pid for pid in charter.principle_ids if pid not in covered] if scorers else []
         self._covered = (charter, uncovered, scorers[-1] if scorers else None)

@@ -444,11 +444,10 @@ def create_app(
                 v = failed_verdict(gate, case, f"the gate failed: {type(e).__name__}: {e}")
             metrics.judge_seconds.labels("check").observe(time.perf_counter() - t0)
             v = v.model_copy(update={"trace_id": rid})
-            guard.commit(case, v, "check")
         else:
             v = (await guard.judge([Pending(case, "check", "")], rid, commit=False))[0]
             v = v.model_copy(update={"trace_id": rid})
-            guard.commit(case, v, "check")
+        await guard.audited([guard.commit(case, v, "check")])  # the verdict goes out once it is recorded
         return SafeJSON(v.model_dump(mode="json"), headers={"x-accord-decision": v.decision})
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from typing import Any
 
 from accord.server.proxy.guard import (
@@ -54,6 +55,7 @@ async def judge_completion(guard: Guard, data: dict[str, Any], *, rid: str, cont
     choices = _choices(data, guard.config.base)
     items: list[Pending] = []
     fixed: list[tuple[int, str, int, Verdict]] = []  # verdicts made without the judge (unjudgeable output)
+    audit: list[Future[None]] = []  # their audit records
     for pos, ch in enumerate(choices):
         idx = ch.get("index", pos) if isinstance(ch.get("index", pos), int) else pos
         msg = ch["message"]
@@ -73,11 +75,12 @@ async def judge_completion(guard: Guard, data: dict[str, Any], *, rid: str, cont
                               {**m, "stage": "tool", "tool": j}, actor, community)
             if isinstance(parsed, str):
                 v = guard.unjudgeable(case, parsed, rid, f"tool:{idx}:{j}")
-                guard.commit(case, v, "tool")
+                audit.append(guard.commit(case, v, "tool"))
                 fixed.append((pos, "tool", j, v))
             else:
                 items.append(Pending(case, "tool", f"tool:{idx}:{j}", {"pos": pos, "what": "tool", "j": j}))
-    verdicts = await guard.judge(items, rid)
+    verdicts = await guard.judge(items, rid)  # returns once their audit records are written
+    await guard.audited(audit)
 
     per: dict[int, list[tuple[str, int, Verdict]]] = {pos: [] for pos in range(len(choices))}
     for p, v in zip(items, verdicts, strict=True):

@@ -10,10 +10,12 @@ nobody judged. Other fields (``logprobs``, ``reasoning_content``, vendor extras)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +31,11 @@ from accord.server.proxy.judging import (
 )
 from accord.server.proxy.metrics import Metrics
 from accord.server.proxy.sinks import AuditWriter
+from accord.server.proxy.upstream import AuditUnavailable
 from accord.types import DECISION_ORDER, Case, Decision, Message, ToolCall, Verdict
 
+#: the longest a request waits for its audit records (the store's own busy time-out is 30 s)
+AUDIT_WAIT_S = 35.0
 TOP_FIELDS = ("id", "created", "model", "system_fingerprint", "service_tier", "usage")
 #: an identifier: no spaces, no sentence (model names such as ``Qwen/Qwen2.5-0.5B-Instruct:q4_k_m``)
 _IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/@+\-]{0,127}")
@@ -141,14 +146,26 @@ class Guard:
             self.metrics.judge_seconds.labels(stage).observe(dt)
         out = [v.model_copy(update={"trace_id": f"{rid}:{p.suffix}"}) for p, v in zip(items, raw, strict=True)]
         if commit:
-            for p, v in zip(items, out, strict=True):
-                self.commit(p.case, v, p.stage)
+            await self.audited([self.commit(p.case, v, p.stage) for p, v in zip(items, out, strict=True)])
         return out
 
-    def commit(self, case: Case, v: Verdict, stage: str) -> None:
-        """Count, audit and (when escalated) queue one final verdict."""
+    def commit(self, case: Case, v: Verdict, stage: str) -> Future[None]:
+        """Count, audit and (when escalated) queue one final verdict; the future is done when the
+        record is written (await it with :meth:`audited` before releasing what it is about)."""
         self.metrics.decision(v, stage)
-        self.writer.record(case, v, f"proxy:{stage}", v.risk if v.decision == "escalate" else None)
+        return self.writer.record(case, v, f"proxy:{stage}", v.risk if v.decision == "escalate" else None)
+
+    async def audited(self, futures: list[Future[None]]) -> None:
+        """Wait until these records are written; :class:`AuditUnavailable` (503, the answer withheld)
+        when one cannot be, or is not within :data:`AUDIT_WAIT_S`."""
+        if not futures:
+            return
+        try:
+            await asyncio.wait_for(asyncio.gather(*(asyncio.wrap_future(f) for f in futures)), AUDIT_WAIT_S)
+        except TimeoutError:
+            raise AuditUnavailable(f"not written within {AUDIT_WAIT_S:.0f} s") from None
+        except Exception as e:
+            raise AuditUnavailable(f"{type(e).__name__}: {str(e)[:200]}") from None
 
     def unjudgeable(self, case: Case, reason: str, rid: str, suffix: str) -> Verdict:
         """A block verdict for output that cannot be judged (e.g. tool arguments that are not JSON)."""

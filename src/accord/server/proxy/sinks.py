@@ -1,9 +1,11 @@
 """Where the proxy's decisions go: the audit store and the review queue, behind one small seam.
 
-The proxy never writes to a database on the request path. :class:`AuditWriter` hands every
-record to one background thread through a bounded queue: a request pays a queue put, not an
-SQLite commit. When the queue is full the request waits (back-pressure) rather than dropping an
-audit row; on shutdown the queue is drained before the process exits.
+The proxy never writes to a database on its event loop. :class:`AuditWriter` hands every record
+to one background thread through a bounded queue, which writes what is waiting in one
+transaction; a request waits for its own records to be written before its answer is released
+(an answer is never sent without its audit record; a record that cannot be written withholds the
+answer). When the queue is full the request waits (back-pressure) rather than dropping an audit
+row; on shutdown the queue is drained before the process exits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,8 +92,11 @@ _STOP = object()
 class AuditWriter:
     """Runs sink calls on one background thread, in order; see the module docstring.
 
-    A sink call that raises is logged and counted (``errors``), never retried into a loop and never
-    surfaced to the client whose request is already answered.
+    :meth:`record` returns a future that is done when the record is written (or failed): the
+    proxy waits on it before it releases the answer the record is about, so an answer is never
+    sent without its audit record (concurrent requests still share one transaction: the writer
+    takes everything waiting). A sink call that raises is logged, counted (``errors``, and the
+    ``on_error`` callback) and set on the future; it is never retried into a loop.
     """
 
     def __init__(self, sinks: Sinks, *, maxsize: int = 10_000, on_error: Callable[[BaseException], None] | None = None) -> None:
@@ -105,25 +111,30 @@ class AuditWriter:
     def backlog(self) -> int:
         return self._q.qsize()
 
-    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
+    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None,
+               ) -> Future[None]:
+        """Queue one decision (with its review item when ``review_priority`` is given); the future is
+        done when it is written."""
+        fut: Future[None] = Future()
         if review_priority is None:
-            self._q.put((self.sinks.record, (case, verdict, source)))
+            self._q.put((self.sinks.record, (case, verdict, source), fut))
         else:  # decision and review item in one call (one transaction), never batched apart
-            self._q.put((self._record_for_review, (case, verdict, source, review_priority)))
+            self._q.put((self._record_for_review, (case, verdict, source, review_priority), fut))
+        return fut
 
     def _record_for_review(self, case: Case, verdict: Verdict, source: str, review_priority: float) -> None:
         self.sinks.record(case, verdict, source, review_priority)
 
     def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
-        self._q.put((self.sinks.enqueue_review, (case, verdict, priority)))
+        self._q.put((self.sinks.enqueue_review, (case, verdict, priority), None))
 
     def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        self._q.put((self.sinks.audit, (kind, actor, payload)))
+        self._q.put((self.sinks.audit, (kind, actor, payload), None))
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything queued so far is written; False on time-out."""
         done = threading.Event()
-        self._q.put((lambda: done.set(), ()))
+        self._q.put((lambda: done.set(), (), None))
         return done.wait(timeout_s)
 
     def close(self, timeout_s: float = 10.0) -> None:
@@ -140,7 +151,7 @@ class AuditWriter:
                     items.append(self._q.get_nowait())
                 except queue.Empty:
                     break
-            batch: list[tuple[Case, Verdict]] = []
+            batch: list[tuple[Case, Verdict, Future[None] | None]] = []
             batch_source: str | None = None
             for item in [*items, None]:
                 is_record = item is not None and item is not _STOP and item[0] == self.sinks.record
@@ -152,23 +163,27 @@ class AuditWriter:
                 if item is _STOP:
                     return
                 if is_record:
-                    batch.append((item[1][0], item[1][1]))
+                    batch.append((item[1][0], item[1][1], item[2]))
                     batch_source = item[1][2]
                     continue
-                self._call(item[0], item[1])
+                self._call(item[0], item[1], item[2])
 
-    def _write_batch(self, batch: list[tuple[Case, Verdict]], source: str) -> None:
+    def _write_batch(self, batch: list[tuple[Case, Verdict, Future[None] | None]], source: str) -> None:
         many = getattr(self.sinks, "record_many", None)
         if many is not None and len(batch) > 1:
             try:
-                many(batch, source)
-                return
+                many([(c, v) for c, v, _ in batch], source)
             except Exception:
                 pass  # one bad row must not lose the others: write them one by one
-        for case, verdict in batch:
-            self._call(self.sinks.record, (case, verdict, source))
+            else:
+                for _, _, fut in batch:
+                    if fut is not None:
+                        fut.set_result(None)
+                return
+        for case, verdict, fut in batch:
+            self._call(self.sinks.record, (case, verdict, source), fut)
 
-    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def _call(self, fn: Callable[..., Any], args: tuple[Any, ...], fut: Future[None] | None = None) -> None:
         try:
             fn(*args)
         except Exception as e:  # storage trouble must not kill the writer
@@ -176,3 +191,8 @@ class AuditWriter:
             log.error("audit write failed: %s: %s", type(e).__name__, e)
             if self._on_error is not None:
                 self._on_error(e)
+            if fut is not None:
+                fut.set_exception(e)
+            return
+        if fut is not None:
+            fut.set_result(None)

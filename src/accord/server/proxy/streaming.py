@@ -23,6 +23,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,7 @@ class StreamGuard:
         self.window = guard.config.stream_window
         self.max_chars = guard.config.stream_max_chars
         self.states: dict[int, ChoiceState] = {}
+        self._audit: list[Future[None]] = []  # the stream's audit records, awaited before it completes
         self.head: dict[str, Any] = {"id": f"chatcmpl-accord-{rid[:24]}", "object": "chat.completion.chunk",
                                      "created": int(time.time()), "model": str(meta.get("model", ""))}
         self.input_flag = input_flag
@@ -153,6 +155,7 @@ class StreamGuard:
                         out.append(b)
             if usage is not None:
                 out.append(sse({**self.head, "choices": [], "usage": usage}))
+            await self.g.audited(self._audit)  # the stream completes only once its decisions are recorded
             out.append(DONE)
             yield b"".join(out)
         except UpstreamError as e:
@@ -246,8 +249,8 @@ class StreamGuard:
 
     async def _stop(self, st: ChoiceState, o: Outcome, stage: str) -> AsyncIterator[bytes]:
         st.done = st.cut = True
-        self.g.commit(self._case(st.text[:st.judged] if stage == "output" else st.text,
-                                 {"stage": stage, "choice": st.index}), o.verdict, stage)
+        self._audit.append(self.g.commit(self._case(st.text[:st.judged] if stage == "output" else st.text,
+                                 {"stage": stage, "choice": st.index}), o.verdict, stage))
         text = refusal_text(o.verdict, stage=stage, held=o.held)
         yield self.chunk(st.index, {"content": ("\n\n" if st.out else "") + text, "refusal": text}, "content_filter",
                          tag(o.verdict, stage, held=o.held))
@@ -284,7 +287,7 @@ class StreamGuard:
             if st.done:
                 return
         if st.text and st.worst is not None:
-            self.g.commit(self._case(st.text, {"stage": "output", "choice": st.index}), st.worst, "output")
+            self._audit.append(self.g.commit(self._case(st.text, {"stage": "output", "choice": st.index}), st.worst, "output"))
 
         others: list[tuple[str, int, Verdict, Any]] = [
             (p.extra["what"], p.extra.get("j", 0), v, p.case) for p, v in zip(items, verdicts, strict=True) if p.extra["what"] != "content"]
@@ -301,17 +304,17 @@ class StreamGuard:
             w, o = max(stops, key=lambda x: DECISION_ORDER[x[1].verdict.decision])
             for what, _, oo, case in outcomes:
                 if oo is not o:
-                    self.g.commit(case, oo.verdict, "tool" if what == "tool" else "output")
+                    self._audit.append(self.g.commit(case, oo.verdict, "tool" if what == "tool" else "output"))
             st.done = st.cut = True
             stage = "tool" if w == "tool" else "output"
             case = next(c for _, _, oo, c in outcomes if oo is o)
-            self.g.commit(case, o.verdict, stage)
+            self._audit.append(self.g.commit(case, o.verdict, stage))
             text = refusal_text(o.verdict, stage=stage, held=o.held)
             yield self.chunk(st.index, {"content": ("\n\n" if st.out else "") + text, "refusal": text}, "content_filter",
                              tag(o.verdict, stage, held=o.held))
             return
         for what, _, o, case in outcomes:
-            self.g.commit(case, o.verdict, "tool" if what == "tool" else "output")
+            self._audit.append(self.g.commit(case, o.verdict, "tool" if what == "tool" else "output"))
 
         # everything passed: send the refusal text and the tool calls whole, then the finish
         for what, _, o, _ in outcomes:

@@ -38,6 +38,18 @@ class UpstreamError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": None, "code": self.code}}
 
 
+class AuditUnavailable(UpstreamError):
+    """The decision about an answer could not be written to the audit store: the answer is withheld."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(503, "audit_unavailable", "the decision about this answer could not be recorded in the "
+                         f"audit store ({why}); the answer is withheld. Retry later.", type_="server_error")
+
+    @property
+    def kind(self) -> str:
+        return "audit"
+
+
 def transport_error(e: httpx.HTTPError, base: str) -> UpstreamError:
     """Map an httpx failure to a 502 or 504."""
     if isinstance(e, httpx.ConnectTimeout):
