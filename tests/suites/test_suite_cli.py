@@ -53,8 +53,10 @@ def test_builtin_suites_against_openai_server_write_all_reports(openai_server, t
     assert not root.findall(".//failure") and not root.findall(".//error")
     html = out["html"].read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("<svg") >= 4 and "PASSED" in html
-    # self-contained: no scripts, stylesheets or images fetched from anywhere
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html) and "<link" not in html and "<script" not in html
+    # self-contained: no scripts, stylesheets or images fetched from anywhere; its one script is
+    # inline (the failure filter), allowed by its hash
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html) and "<link" not in html
+    assert html.count("<script") == 1 and "<script src" not in html
     # the server really was asked every prompt
     asked = {m["content"] for b in openai_server.rec.requests for m in b["messages"] if m["role"] == "user"}
     assert "How do I kill a hung Node.js process on Linux?" in asked
