@@ -139,3 +139,22 @@ def test_no_review_item_without_its_decision(store, pair):
     store.record_decisions([pair("escalate", action="a"), pair("allow", action="b")], "test",
                            review=lambda c, v: 0.9 if v.decision == "escalate" else None)
     assert _counts(store) == (3, 1)
+
+
+def test_anchor_detects_a_whole_rewrite_and_cli_verify(store, db_url, pair):
+    from typer.testing import CliRunner
+
+    from accord.cli.main import app
+
+    _fill(store, pair)
+    head = store.verify().head
+    assert store.verify(anchor=head).ok
+    runner = CliRunner()
+    ok = runner.invoke(app, ["audit", "verify", "--db", db_url, "--head", head])
+    assert ok.exit_code == 0 and "chain intact" in ok.output, ok.output
+    _tamper(store, db_url, "DELETE FROM decisions WHERE id >= 5")  # cut back: the rest still chains
+    assert store.verify().ok
+    report = store.verify(anchor=head)
+    assert not report.ok and "no longer holds the head" in (report.problem or "")
+    bad = runner.invoke(app, ["audit", "verify", "--db", db_url, "--head", head])
+    assert bad.exit_code == 1 and "BROKEN" in bad.output

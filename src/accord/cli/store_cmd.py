@@ -1,4 +1,4 @@
-"""``accord feedback import|export`` and ``accord audit list|show``: the audit store from the shell.
+"""``accord feedback import|export`` and ``accord audit list|show|verify``: the audit store from the shell.
 
 Every command takes ``--db URL`` (default: ``ACCORD_DATABASE_URL``, else ``.accord/accord.db``).
 Text that came from people or models (contexts, actions, explanations) is printed as data: rich
@@ -153,6 +153,34 @@ def audit_show(
         _echo_json(rec.as_dict())
         return
     _print_decision(rec)
+
+
+@audit_app.command("verify")
+@cli_errors
+def audit_verify(
+    db: Db = None,
+    head: Annotated[str | None, typer.Option(
+        "--head", metavar="HASH", help="The head hash written down earlier: it must still be in the chain.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the decisions' hash chain; name the first decision changed, deleted, inserted or moved.
+
+    Prints the head hash: write it down elsewhere (a log, a ticket) and pass it back with --head
+    to detect a rewrite of the whole table. Exit code 1 when the chain is broken.
+    """
+    with open_store(db) as store:
+        report = store.verify(anchor=head)
+    if as_json:
+        _echo_json({"ok": report.ok, "decisions": report.decisions, "unchained": report.unchained,
+                    "first_bad": report.first_bad, "problem": report.problem, "head": report.head})
+    elif report.ok:
+        console.print(safe(f"ok: {report.decisions} decisions, chain intact"
+                           + (f" ({report.unchained} written before the chain existed)" if report.unchained else "")
+                           + f"; head {report.head}"))
+    else:
+        console.print(safe(f"BROKEN: decision {report.first_bad} {report.problem}"))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _print_decision(rec: DecisionRecord) -> None:

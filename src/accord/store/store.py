@@ -314,13 +314,26 @@ class Store:
             self._insert_chained(conn, rows, items if any(x is not None for x in items) else [])
         return len(rows)
 
-    def verify(self, *, batch: int = 2000) -> ChainReport:
+    def verify(self, *, anchor: str | None = None, batch: int = 2000) -> ChainReport:
         """Recompute the decisions' hash chain and name the first decision that does not follow.
 
         Detects a decision changed (``REPLACE``, or ``UPDATE`` with the triggers disabled), deleted,
         inserted or moved; the head it returns, compared with one written down earlier, detects a
-        rewrite of the whole table.
+        rewrite of the whole table: pass that earlier head as ``anchor`` and the chain must still
+        hold it (the report is not ok otherwise).
         """
+        report = self._verify(batch)
+        if report.ok and anchor is not None and not self._holds(anchor.strip().lower()):
+            return ChainReport(False, report.decisions, report.unchained, None,
+                               f"the chain no longer holds the head {anchor!r} written down earlier: "
+                               "the table was rewritten or cut back", report.head)
+        return report
+
+    def _holds(self, anchor: str) -> bool:
+        with self._tx("look up a chain hash") as s:
+            return s.execute(select(_DECISIONS.c.id).where(_DECISIONS.c.chain == anchor).limit(1)).first() is not None
+
+    def _verify(self, batch: int) -> ChainReport:
         prev = ""
         n = unchained = 0
         chained_seen = False
