@@ -282,3 +282,36 @@ def test_constants_the_cli_repeats_to_stay_light_match_the_library():
     for name in accord.__all__:  # every public name still resolves, lazily
         assert getattr(accord, name) is not None
     assert accord.Gate.__module__ == "accord.gate.gate" and "Gate" in dir(accord)
+
+
+# ---------------------------------------------------------------------- learn shows its stages
+def test_learn_reports_its_stages_in_order(small_model, charter):
+    from accord.learning.trainer import learn
+    from accord.types import Label
+
+    records = [Label(context=f"Customer {i}: cancel", action=f"You cannot cancel ({i}).", verdict="unacceptable",
+                     principle="honesty") for i in range(6)]
+    records += [Label(context=f"Customer {i}: cancel", action=f"Billing, then Cancel ({i}).", verdict="acceptable")
+                for i in range(6)]
+    seen: list[tuple[str, int, int]] = []
+    learn(records, charter, base=small_model, holdout=0.25, teach=False, progress=lambda *a: seen.append(a))
+    assert [(i, n) for _, i, n in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert seen[0][0] == "training on 9 records to measure" and seen[1][0] == "measuring on 3 held-out records"
+    assert seen[2][0] == "training the value model on all 12 records"
+
+
+def test_learn_stages_are_shown_on_a_terminal(monkeypatch):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from accord.cli import core
+
+    buf = StringIO()
+    monkeypatch.setattr(core, "err_console", Console(file=buf, force_terminal=True, width=120))
+    with core._stages("learn (12 records)") as progress:
+        progress("training on 9 records to measure", 1, 2)
+        progress("measuring on 3 held-out records", 2, 2)
+    out = buf.getvalue()
+    assert "2/2 measuring on 3 held-out records" in out  # the stage in progress, numbered
+    assert "✓ training on 9 records to measure (" in out and "✓ measuring on 3 held-out records (" in out

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import time
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -243,11 +246,13 @@ def learn(
     if not records:
         raise InputError(f"{data}: no feedback records in the file")
     base = None if from_scratch else load_model(model)
-    with console.status("learning…"):
+    with _stages(f"learn ({len(records)} records)") as progress:
+        decision_base = None if from_scratch else load_decision_model(model)
         result = learn_model(records, ch, base=base, from_scratch=from_scratch, random_state=seed, source=f"feedback:{data.name}",
-                             decision_base=None if from_scratch else load_decision_model(model))
-    path = result.save(out, name=out.name)
-    known = _register_model(db, out, result)
+                             decision_base=decision_base, progress=progress)
+        progress("saving and registering the model", 0, 0)
+        path = result.save(out, name=out.name)
+        known = _register_model(db, out, result)
     if as_json:
         sys.stdout.write(json.dumps({"model": str(path), "version": result.model.version, "counts": result.counts,
                                      "metrics": result.metrics, "unchanged": known is not None}) + "\n")
@@ -260,6 +265,31 @@ def learn(
         console.print(f"model unchanged: {result.model.version} is what this data gave before (registered as "
                       f"{known.name} #{known.id}, {known.path})", markup=False)
     console.print(f"saved [bold]{result.model.version}[/] to {path} — use it with: accord check --model {path}")
+
+
+@contextlib.contextmanager
+def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
+    """Show a long job's stages on stderr: the stage (``2/4``), a spinner, and time in the stage
+    and in all; on a terminal only (a log or a pipe gets no progress lines)."""
+    from rich.progress import SpinnerColumn, TimeElapsedColumn
+
+    show = err_console.is_terminal
+    with Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("[bold]{task.fields[title]}[/] · {task.description}"),
+                  console=err_console, disable=not show, transient=True) as bar:
+        task = bar.add_task("starting", title=title)
+        last: dict[str, Any] = {}
+
+        def progress(stage: str, i: int, n: int) -> None:
+            if last and show:  # the finished stage stays on screen with its time
+                err_console.print(f"  ✓ {last['stage']} ({time.perf_counter() - last['t0']:.1f} s)", markup=False,
+                                  highlight=False)
+            last.update(stage=stage, t0=time.perf_counter())
+            bar.update(task, description=f"{i}/{n} {stage}" if n else stage)
+
+        yield progress
+        if last and show:
+            err_console.print(f"  ✓ {last['stage']} ({time.perf_counter() - last['t0']:.1f} s)", markup=False,
+                              highlight=False)
 
 
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,

@@ -14,7 +14,7 @@ directory under ``decision/``, and a gate built on that directory uses it (:func
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,24 +70,45 @@ def learn(
     encoder: str = "wordllama",
     decision_base: DecisionModel | None = None,
     teach: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> LearnResult:
     """Train a value model from feedback; see the module docstring (``encoder``: from scratch only).
 
     ``decision_base`` is the decision model the labels teach (default: the one that goes with
     ``base``, else the packaged one); ``teach=False`` leaves the decision model alone (it costs
-    ~15–30 s on two cores: the corpus it remembers is featurised again)."""
+    ~15–30 s on two cores: the corpus it remembers is featurised again). ``progress`` is called
+    with ``(stage, number, of)`` as each stage starts (the CLI shows it)."""
     counts = {k: sum(r.kind == k for r in records) for k in ("label", "preference", "demonstration")}
     if escalations := sum(r.kind == "escalation" for r in records):
         counts["escalation"] = escalations
     train_idx, test_idx = _split(len(records), holdout, random_state)
+    stages = ([f"training on {len(train_idx)} records to measure", f"measuring on {len(test_idx)} held-out records"]
+              if test_idx else [])
+    stages.append(f"training the value model on all {len(records)} records")
+    if teach:
+        stages.append("teaching the decision model (its remembered corpus is featurised again)")
+    step = iter(range(1, len(stages) + 1))
+
+    def stage() -> None:
+        i = next(step)
+        if progress is not None:
+            progress(stages[i - 1], i, len(stages))
+
     metrics: dict[str, Any] = {}
     if test_idx:
+        stage()
         trial = _train([records[i] for i in train_idx], charter, base, from_scratch, random_state, source, encoder)
+        stage()
         metrics = evaluate_feedback(trial, [records[i] for i in test_idx])
         metrics["holdout"] = len(test_idx)
+    stage()
     model = _train(list(records), charter, base, from_scratch, random_state, source, encoder)
     model.card_.setdefault("learn_metrics", []).append({"counts": counts, **metrics})
-    return LearnResult(model=model, metrics=metrics, counts=counts, decision=teach_decision(records, decision_base) if teach else None)
+    decision = None
+    if teach:
+        stage()
+        decision = teach_decision(records, decision_base)
+    return LearnResult(model=model, metrics=metrics, counts=counts, decision=decision)
 
 
 def teach_decision(records: Sequence[FeedbackRecord], base: DecisionModel | None = None) -> DecisionModel | None:
