@@ -129,3 +129,34 @@ def test_a_verdict_is_confirmed_on_the_next_page(app):
         assert r.status_code == 200
         assert f"Saved: your verdict <strong>block</strong> on <a href=\"/cases/{item}\">case #{item}</a>" in r.text
         assert c.get(f"/next?saved={item + 1000}").text.count("Saved:") == 0  # only one's own verdicts
+
+
+# ---------------------------------------------------------------------- the queue: search, filter, sort
+def test_queue_search_filter_by_principle_and_community_and_sort_by_age(store, charter):
+    Users(store).add("ana", PASSWORD)
+    community = next(iter(charter.communities))
+    a = store.enqueue_review(Case(context="refund", action="Tell them refunds are impossible."),
+                             make_verdict(principle="honesty"), 0.9)
+    b = store.enqueue_review(Case(context="chat", action="Share the patient's address.", community=community),
+                             make_verdict(principle="privacy"), 0.5)
+    c = store.enqueue_review(Case(context="refund", action="Refunds take five days."), make_verdict(principle="honesty"), 0.1)
+    app = create_app(store, charter, secret=b"x" * 32, queue=QueueConfig(double_share=0.0))
+
+    def ids(html: str) -> list[int]:
+        rows = html.split('id="queue-rows"', 1)[-1]
+        return [int(x) for x in re.findall(r'<a href="/cases/(\d+)">', rows)]
+
+    with TestClient(app) as cl:
+        _login(cl, "ana")
+        assert ids(cl.get("/queue").text) == [a, b, c]  # priority order
+        assert ids(cl.get("/queue", params={"q": "refunds"}).text) == [a, c]
+        assert ids(cl.get("/queue", params={"q": "REFUNDS impossible"}).text) == [a]
+        assert ids(cl.get("/queue", params={"principle": "privacy"}).text) == [b]
+        assert ids(cl.get("/queue", params={"community": community}).text) == [b]
+        assert ids(cl.get("/queue", params={"community": "(none)"}).text) == [a, c]
+        assert ids(cl.get("/queue", params={"sort": "newest"}).text) == [c, b, a]
+        assert ids(cl.get("/queue", params={"sort": "oldest", "principle": "honesty"}).text) == [a, c]
+        # the rows htmx refreshes keep the filter
+        assert ids('id="queue-rows"' + cl.get("/queue/rows", params={"principle": "privacy"}).text) == [b]
+        page = cl.get("/queue", params={"principle": "privacy", "sort": "bogus"}).text
+        assert '<option value="privacy" selected>' in page and 'hx-include="#queue-filter"' in page

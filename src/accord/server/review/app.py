@@ -282,20 +282,32 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         current_user(request)
         return go(request, "/queue")
 
-    def _queue(user: User) -> list[ReviewItem]:
-        return open_items(state.store, state.queue, reviewer=user.name, communities=user.communities,
-                          model=state.model() if state.queue.order == "active" else None, limit=50)
+    def _queue(user: User, f: QueueFilter | None = None) -> list[ReviewItem]:
+        f = f or QueueFilter()
+        items = open_items(state.store, state.queue, reviewer=user.name, communities=user.communities,
+                           model=state.model() if state.queue.order == "active" else None,
+                           limit=None if f.active else 50)
+        return f.apply(items)[:50]
+
+    def _filter(q: str, principle: str, community: str, sort: str) -> QueueFilter:
+        return QueueFilter(q=q.strip()[:200], principle=principle if principle in state.charter.principle_ids else "",
+                           community=community if community in ("(none)", *state.charter.communities) else "",
+                           sort=sort if sort in QUEUE_SORTS else "queue")
 
     @app.get("/queue")
-    def queue_page(request: Request) -> Response:
+    def queue_page(request: Request, q: str = "", principle: str = "", community: str = "",
+                   sort: str = "queue") -> Response:
         user = current_user(request)
-        return page(request, "queue.html", items=_queue(user), now=datetime.now(UTC), order=state.queue.order,
-                    stats=state.store.stats())
+        f = _filter(q, principle, community, sort)
+        return page(request, "queue.html", items=_queue(user, f), now=datetime.now(UTC), order=state.queue.order,
+                    stats=state.store.stats(), f=f, sorts=QUEUE_SORTS)
 
     @app.get("/queue/rows")
-    def queue_rows(request: Request) -> Response:
+    def queue_rows(request: Request, q: str = "", principle: str = "", community: str = "",
+                   sort: str = "queue") -> Response:
         user = current_user(request)
-        return page(request, "_queue_rows.html", items=_queue(user), now=datetime.now(UTC))
+        return page(request, "_queue_rows.html", items=_queue(user, _filter(q, principle, community, sort)),
+                    now=datetime.now(UTC))
 
     @app.get("/next")
     def next_case(request: Request, skip: str = "", saved: str = "") -> Response:
@@ -426,6 +438,48 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         return go(request, "/admin")
 
     return app
+
+
+#: the queue's sort orders: the configured queue order, then by age and by priority
+QUEUE_SORTS = {"queue": "queue order", "oldest": "oldest first", "newest": "newest first", "priority": "highest priority"}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrowed the queue to: words in the case, a principle, a community, an order."""
+
+    q: str = ""
+    principle: str = ""
+    community: str = ""  # a charter community, or "(none)" for items routed to no community
+    sort: str = "queue"
+
+    @property
+    def active(self) -> bool:
+        return bool(self.q or self.principle or self.community or self.sort != "queue")
+
+    def apply(self, items: list[ReviewItem]) -> list[ReviewItem]:
+        out = items
+        if self.q:
+            words = self.q.lower().split()
+            out = [it for it in out if all(w in f"{it.case.context_text}\n{it.case.action_text}".lower() for w in words)]
+        if self.principle:
+            out = [it for it in out if self.principle in _principles_at_stake(it)]
+        if self.community:
+            want = None if self.community == "(none)" else self.community
+            out = [it for it in out if it.community == want]
+        if self.sort == "oldest":
+            out = sorted(out, key=lambda it: it.created_at)
+        elif self.sort == "newest":
+            out = sorted(out, key=lambda it: it.created_at, reverse=True)
+        elif self.sort == "priority":
+            out = sorted(out, key=lambda it: -it.priority)
+        return out
+
+
+def _principles_at_stake(it: ReviewItem) -> set[str]:
+    """The verdict's violated principles, and its top-scored one."""
+    ps = it.verdict_json.get("principles") or []
+    return {str(p.get("id")) for p in ps if p.get("violated")} | ({str(ps[0].get("id"))} if ps else set())
 
 
 def _local(url: str) -> str:
