@@ -216,8 +216,8 @@ def json_schema(charter: Charter, style: Literal["llama.cpp", "openai"] = "llama
     def item(ids: Any) -> dict[str, Any]:
         return {"type": "object", "additionalProperties": False, "required": ["id", "score", "quote", "reason"],
                 "properties": {"id": ids, "score": {"type": "number"},
-                               "quote": {"type": "string", **({"maxLength": 160} if style == "llama.cpp" else {})},
-                               "reason": {"type": "string", **({"maxLength": 160} if style == "llama.cpp" else {})}}}
+                               "quote": {"type": "string", **({"maxLength": 100} if style == "llama.cpp" else {})},
+                               "reason": {"type": "string", **({"maxLength": 100} if style == "llama.cpp" else {})}}}
     ids = charter.principle_ids
     arr: dict[str, Any] = (
         {"type": "array", "prefixItems": [item({"const": pid}) for pid in ids], "items": False}
@@ -341,7 +341,7 @@ class LLMJudge:
     Every option has an environment default so ``get_judge("llm")`` (and a cascade named in a
     config) works without code: ``ACCORD_LLM_BASE_URL``, ``ACCORD_LLM_MODEL``,
     ``ACCORD_LLM_FORMAT``, ``ACCORD_LLM_CONSTRAIN``, ``ACCORD_LLM_CALIBRATION``,
-    ``ACCORD_LLM_EXAMPLES``, ``ACCORD_LLM_GGUF`` (in-process model; also ``ACCORD_LLM_CTX``,
+    ``ACCORD_LLM_EXAMPLES``, ``ACCORD_LLM_CACHE_DIR``, ``ACCORD_LLM_GGUF`` (in-process model; also ``ACCORD_LLM_CTX``,
     ``ACCORD_LLM_THREADS``), and the API key in the variable named by ``api_key_env``.
 
     Args:
@@ -362,7 +362,8 @@ class LLMJudge:
         gguf: a GGUF file to run in this process with llama-cpp-python (``pip install
             'accord[llm]'``) instead of calling an endpoint; ``n_ctx``, ``n_threads`` and
             ``prefix_cache`` (reuse the evaluated system prompt) configure it.
-        timeout_s: read / write time-out of one request; ``connect_timeout_s`` for connecting.
+        timeout_s: read / write time-out of one request (default ``$ACCORD_LLM_TIMEOUT`` or 30 s);
+            ``connect_timeout_s`` for connecting.
         deadline_s: the most one :meth:`judge` call may take, retries included (default: no limit
             beyond the time-outs; the cascade's budget applies anyway).
         retries: extra tries after a retryable failure; ``backoff_s`` the first wait (doubling,
@@ -391,7 +392,7 @@ class LLMJudge:
         base_url: str | None = None,
         api_key_env: str = "ACCORD_LLM_API_KEY",
         format: Format | None = None,
-        timeout_s: float = 30.0,
+        timeout_s: float | None = None,
         connect_timeout_s: float = 5.0,
         deadline_s: float | None = None,
         retries: int = 2,
@@ -478,6 +479,12 @@ class LLMJudge:
         key = os.environ.get(api_key_env)
         if key:
             hdrs["authorization"] = f"Bearer {key}"
+        if timeout_s is None:
+            env = os.environ.get("ACCORD_LLM_TIMEOUT", "30")
+            try:
+                timeout_s = float(env)
+            except ValueError:
+                raise InputError(f"ACCORD_LLM_TIMEOUT must be a number of seconds, not {env!r}") from None
         self._client = httpx.Client(
             base_url=self.base_url, headers=hdrs, transport=transport,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
@@ -488,7 +495,9 @@ class LLMJudge:
         self._cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._cache_size = max(0, int(cache_size))
         self._cache_lock = threading.Lock()
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        if cache_dir is None and os.environ.get("ACCORD_LLM_CACHE_DIR"):
+            cache_dir = os.environ["ACCORD_LLM_CACHE_DIR"]
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "word_scores": 0}
         self._prompts: dict[str, str] = {}
         self._stats_lock = threading.Lock()

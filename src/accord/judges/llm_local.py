@@ -13,6 +13,14 @@ constraints, and ``logprobs`` / ``top_logprobs`` for the **first** answer token 
 judge's ``verdict`` and Llama Guard formats read), computed from the real logits without keeping
 logits for the whole prompt (``logits_all`` would cost ``n_ctx`` × vocabulary floats).
 
+**AMX.** llama.cpp repacks weights for Intel AMX when the CPU lists it; in virtual machines that
+list AMX without enabling its state (the 2-core VMs accord is built on) every evaluation then dies
+with a segmentation fault. Where ``/proc/cpuinfo`` lists AMX, the model is loaded without llama.cpp's
+extra buffer types (``use_extra_bufts=False``; slower on real AMX hardware, where
+``ACCORD_LLM_EXTRA_BUFTS=1`` turns them back on). ``python -m accord.judges.llm_local`` starts
+llama-cpp-python's OpenAI-compatible server (same arguments as ``python -m llama_cpp.server``)
+with the same setting.
+
 The evaluated prompt is kept between requests: a request that starts with the same tokens (the
 charter's system prompt) evaluates only the rest (``prefix_cache=False`` evaluates everything,
 for measuring what the cache saves). One model has one context, so requests take turns.
@@ -36,6 +44,42 @@ from accord.errors import InputError
 __all__ = ["LlamaCppTransport"]
 
 DEFAULT_CTX = 4096
+_PATCH_LOCK = threading.Lock()
+
+
+def extra_buffer_types() -> bool:
+    """Whether llama.cpp may use its extra (repacking, AMX) buffer types: not where the CPU lists AMX."""
+    env = os.environ.get("ACCORD_LLM_EXTRA_BUFTS")
+    if env is not None:
+        return env.strip().lower() not in ("0", "false", "no", "off", "")
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
+    return not any(f in flags for f in (" amx_tile", " amx_int8", " amx_bf16"))
+
+
+@contextlib.contextmanager
+def _model_defaults(use_extra_bufts: bool) -> Any:
+    """llama-cpp-python builds its model parameters from ``llama_model_default_params()``: adjust them."""
+    from llama_cpp import llama_cpp as lib
+
+    if use_extra_bufts:
+        yield
+        return
+    with _PATCH_LOCK:
+        orig = lib.llama_model_default_params
+
+        def defaults() -> Any:
+            p = orig()
+            p.use_extra_bufts = False
+            return p
+
+        lib.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = orig
 
 
 class _BadRequest(Exception):
@@ -86,9 +130,11 @@ class LlamaCppTransport(httpx.BaseTransport):
         self.n_threads = n_threads or _int_env("ACCORD_LLM_THREADS", max(1, min(8, cores)))
         self.prefix_cache = prefix_cache
         self._llama_cpp = llama_cpp
+        self.extra_buffer_types = extra_buffer_types()
         try:
-            self._llm = llama_cpp.Llama(model_path=str(p), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                        n_threads_batch=self.n_threads, logits_all=False, verbose=verbose)
+            with _model_defaults(self.extra_buffer_types):
+                self._llm = llama_cpp.Llama(model_path=str(p), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                            n_threads_batch=self.n_threads, logits_all=False, verbose=verbose)
         except (ValueError, RuntimeError, OSError) as e:
             raise InputError(f"llama.cpp cannot load {p}: {e}", hint="is it a GGUF file, complete and for this llama.cpp version?") from None
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -132,8 +178,9 @@ class LlamaCppTransport(httpx.BaseTransport):
         if not isinstance(messages, list) or not messages:
             raise _BadRequest("messages must be a non-empty list")
         max_tokens = int(body.get("max_tokens") or 256)
-        prompt = self._format(messages=messages).prompt
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        formatted = self._format(messages=messages)
+        # the template writes its own special tokens (as llama-cpp-python's chat handler assumes)
+        tokens = llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=False, special=True)
         if len(tokens) + max_tokens > self.n_ctx:
             raise _BadRequest(f"the prompt is {len(tokens)} tokens; with max_tokens {max_tokens} it does not fit "
                               f"the context of {self.n_ctx} (set ACCORD_LLM_CTX higher)")
@@ -142,7 +189,8 @@ class LlamaCppTransport(httpx.BaseTransport):
         with self._lock:
             self._eval_prompt(tokens)
             top = self._top_logprobs(k) if k else None
-            out = llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0, grammar=grammar)
+            out = llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0, grammar=grammar,
+                                        stop=formatted.stop)
             self.stats["requests"] += 1
         choice = out["choices"][0]
         text = choice["text"]
@@ -221,3 +269,25 @@ class LlamaCppTransport(httpx.BaseTransport):
             except (ValueError, RuntimeError) as e:
                 raise _BadRequest(f"llama.cpp rejected the grammar: {e}") from None
         return self._grammars[key]
+
+
+def serve() -> None:
+    """``python -m accord.judges.llm_local ARGS``: llama-cpp-python's server, with the AMX setting above."""
+    from llama_cpp import llama_cpp as lib
+    from llama_cpp.server.__main__ import main
+
+    if not extra_buffer_types():
+        orig = lib.llama_model_default_params
+
+        def defaults() -> Any:
+            p = orig()
+            p.use_extra_bufts = False
+            return p
+
+        lib.llama_model_default_params = defaults
+    main()
+
+
+if __name__ == "__main__":
+    serve()
+
