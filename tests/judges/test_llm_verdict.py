@@ -234,3 +234,15 @@ def test_teacher_labels_resume_and_distil(charter, tmp_path):
     assert len(model.memory_) > 0  # the charter's examples are
     with pytest.raises(InputError, match="no cases"):
         distil([], charter)
+
+
+def test_a_changed_example_is_a_new_prompt_and_a_new_cache_key(charter):
+    s = Scripted({})
+    j = judge(s)
+    j.judge([BREAD], charter)
+    harm = charter.principles[0]
+    ex = harm.examples.model_copy(update={"violates": ["A brand-new example of helping someone hurt a person."]})
+    changed = charter.model_copy(update={"principles": [harm.model_copy(update={"examples": ex}), *charter.principles[1:]]})
+    j.judge([BREAD], changed)
+    assert j.stats["requests"] == 2  # not answered from the cache
+    assert "brand-new example" in s.bodies[1]["messages"][0]["content"]

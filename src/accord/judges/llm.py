@@ -823,8 +823,9 @@ class LLMJudge:
 
 # ---------------------------------------------------------------------- helpers
 def _charter_hash(charter: Charter) -> str:
-    """What the judge's prompt depends on: the principles (ids, texts, severities)."""
-    data = [(p.id, " ".join(p.text.split()), p.severity) for p in charter.principles]
+    """What the judge's prompt depends on: the principles (ids, texts, severities) and their examples."""
+    data = [(p.id, " ".join(p.text.split()), p.severity, p.examples.pairs("violates"), p.examples.pairs("upholds"))
+            for p in charter.principles]
     return hashlib.sha256(json.dumps(data).encode("utf-8")).hexdigest()[:16]
 
 
