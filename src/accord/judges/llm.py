@@ -200,7 +200,7 @@ def render_examples(charter: Charter, per_side: int, clip: int = 180) -> str:
     lines = []
     for p in charter.principles:
         for side in ("violates", "upholds"):
-            for ctx, act in p.examples.pairs(side)[:per_side]:  # type: ignore[arg-type]
+            for ctx, act in p.examples.pairs(side)[:per_side]:
                 shown = f"context {short(ctx)}, action {short(act)}" if ctx.strip() else f"action {short(act)}"
                 lines.append(f"* {side} {p.id}: {shown}")
     return "\nExamples of how this team judges:\n" + "\n".join(lines) + "\n" if lines else ""

@@ -133,7 +133,7 @@ class LlamaCppTransport(httpx.BaseTransport):
         self.extra_buffer_types = extra_buffer_types()
         try:
             with _model_defaults(self.extra_buffer_types):
-                self._llm = llama_cpp.Llama(model_path=str(p), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                self._llm: Any = llama_cpp.Llama(model_path=str(p), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                             n_threads_batch=self.n_threads, logits_all=False, verbose=verbose)
         except (ValueError, RuntimeError, OSError) as e:
             raise InputError(f"llama.cpp cannot load {p}: {e}", hint="is it a GGUF file, complete and for this llama.cpp version?") from None
@@ -189,7 +189,7 @@ class LlamaCppTransport(httpx.BaseTransport):
         with self._lock:
             self._eval_prompt(tokens)
             top = self._top_logprobs(k) if k else None
-            out = llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0, grammar=grammar,
+            out: Any = llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0, grammar=grammar,
                                         stop=formatted.stop)
             self.stats["requests"] += 1
         choice = out["choices"][0]

@@ -188,7 +188,7 @@ def learn_with_teacher(teacher: str, data: Path | None, out: Path, labels: Path 
     base = None if from_scratch else load_model(model)
     vm = distil(run.labelled, ch, base, from_scratch=from_scratch, random_state=seed)
     path = vm.save(out, name=out.name)
-    summary = {"model": str(path), "version": vm.version, "teacher": judge.version, "labels": str(labels),  # type: ignore[attr-defined]
+    summary = {"model": str(path), "version": vm.version, "teacher": judge.version, "labels": str(labels),
                "asked": run.asked, "reused": run.reused, "failed": run.failed, "labelled": len(run.labelled)}
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
