@@ -24,14 +24,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from accord.charter.model import Charter
 from accord.judges.base import register_judge
-from accord.learning.decision import DecisionModel
 from accord.learning.encoders import get_encoder
 from accord.types import Case, Decision, Evidence, Score
+
+if TYPE_CHECKING:
+    from accord.learning.decision import DecisionModel
 
 
 class _CharterPrinciples:
@@ -160,6 +163,7 @@ def _decision_factory(path: str | Path | None = None, *, value_model: str | Path
                       **options: float | None) -> DecisionJudge:
     """``path``, else the decision model taught along with ``value_model`` (or the current value
     model), else the packaged one."""
+    from accord.learning.decision import DecisionModel
     from accord.learning.models import load_decision_model
 
     model = DecisionModel.load(path) if path else load_decision_model(value_model)
