@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 import train_decision_model as tdm  # noqa: E402
-from finetune_minilm import build_model  # noqa: E402
+from finetune_minilm import batch_tensors, build_model  # noqa: E402
 
 from accord.learning.cross_encoder import pair_text  # noqa: E402
 from accord.learning.decision import DECISIONS  # noqa: E402
@@ -93,20 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = args.steps or int(args.epochs * len(ex) / args.batch)
-    total = int(args.epochs * len(ex) / args.batch)
+    total = int(args.epochs * len(ex) / args.batch)  # the schedule's length; --steps may stop earlier
+    steps = args.steps or total
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / max(1, 0.06 * total)) * max(0.0, 1 - s / total))
     F = torch.nn.functional
 
     def tensors(batch: list[str]):  # type: ignore[no-untyped-def]
-        encs = tok.encode_batch(batch)
-        L = max(len(e.ids) for e in encs)
-        ids = torch.zeros(len(batch), L, dtype=torch.long)
-        mask = torch.zeros(len(batch), L)
-        for i, e in enumerate(encs):
-            ids[i, :len(e.ids)] = torch.tensor(e.ids)
-            mask[i, :len(e.ids)] = 1
-        return ids, mask
+        return batch_tensors(torch, tok, batch)
 
     # length-bucketed batches: sort chunks of 50 batches by length so padding stays small
     order = list(range(len(ex)))

@@ -68,6 +68,18 @@ def read_dump(path: Path) -> tdm.Mixture:
     return mx
 
 
+def batch_tensors(torch, tok, texts: list[str], dev: str = "cpu"):  # type: ignore[no-untyped-def]
+    """Token ids and attention mask for ``texts``, padded to the longest (the tokenizer truncates)."""
+    encs = tok.encode_batch(texts)
+    L = max(len(e.ids) for e in encs)
+    ids = torch.zeros(len(texts), L, dtype=torch.long)
+    mask = torch.zeros(len(texts), L)
+    for i, e in enumerate(encs):
+        ids[i, :len(e.ids)] = torch.tensor(e.ids)
+        mask[i, :len(e.ids)] = 1
+    return ids.to(dev), mask.to(dev)
+
+
 def build_model(torch, weights: dict, rank: int, n_out: int):  # type: ignore[no-untyped-def]
     """A 6-layer BERT (the numpy encoder's architecture) with LoRA on the ADAPTED projections."""
     nn, F = torch.nn, torch.nn.functional
@@ -190,14 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     F = torch.nn.functional
 
     def tensors(texts: list[str]):  # type: ignore[no-untyped-def]
-        encs = tok.encode_batch(texts)
-        L = max(len(e.ids) for e in encs)
-        ids = torch.zeros(len(texts), L, dtype=torch.long)
-        mask = torch.zeros(len(texts), L)
-        for i, e in enumerate(encs):
-            ids[i, :len(e.ids)] = torch.tensor(e.ids)
-            mask[i, :len(e.ids)] = 1
-        return ids.to(dev), mask.to(dev)
+        return batch_tensors(torch, tok, texts, dev)
 
     t0 = time.time()
     for step in range(steps):
