@@ -14,7 +14,7 @@ metadata, the decisions and principles the head's outputs stand for.
 
 from __future__ import annotations
 
-import json
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,8 +65,6 @@ class CrossEncoder:
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ModelError(f"{p}: the head holds NaN or infinite values", hint="the file is damaged; reinstall accord")
         self.path = p
-        import hashlib
-
         self.digest = hashlib.sha256(p.read_bytes()).digest()
         self.max_length = int(meta.get("max_length", 128))
         self.card = {k: v for k, v in meta.items() if k not in ("principles", "decisions")}
@@ -81,6 +79,3 @@ class CrossEncoder:
         if not np.all(np.isfinite(z)):
             raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")
         return z[:, :3], z[:, 3:]
-
-    def describe(self) -> str:
-        return json.dumps({"file": self.path.name, **self.card}, sort_keys=True)
