@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "accord.cli.suites_cmd",
     "accord.cli.serve_cmd",
     "accord.cli.review_cmd",
+    "accord.cli.report_cmd",
 )
 
 
