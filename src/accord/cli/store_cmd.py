@@ -28,7 +28,8 @@ _DECISIONS = ("allow", "revise", "escalate", "block")  # accord.types.DECISION_O
 
 feedback_app = typer.Typer(help="Import and export human feedback (labels, preferences, demonstrations).",
                            no_args_is_help=True)
-audit_app = typer.Typer(help="Read the audit trail of gate decisions.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read the audit trail of gate decisions; re-judge it, or any large input, in batch.",
+                         no_args_is_help=True)
 
 Db = Annotated[str | None, typer.Option(
     "--db", envvar=ENV_VAR, show_envvar=True, metavar="URL",
@@ -181,6 +182,148 @@ def audit_verify(
         console.print(safe(f"BROKEN: decision {report.first_bad} {report.problem}"))
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("batch")
+@cli_errors
+def audit_batch(
+    input: Annotated[Path | None, typer.Argument(
+        help="Cases to judge: JSONL (as accord check --input), Parquet or CSV. Omit with --from-store.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the verdicts: .parquet or .jsonl "
+                                                           "(one record per case, in input order).")] = Path("audit.parquet"),
+    from_store: Annotated[bool, typer.Option("--from-store", help="Judge again the decisions recorded in the store "
+                                                                   "(--db), oldest first, within --since/--until.")] = False,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="With --from-store: decisions recorded at "
+                                              "or after this date/time (ISO 8601, UTC unless it says otherwise).")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="With --from-store: decisions recorded "
+                                              "before this date/time.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="With --from-store: only decisions of this source "
+                                               "(gate, cli, proxy...).")] = None,
+    only: Annotated[str | None, typer.Option("--decision", "-d", help="With --from-store: only this decision.")] = None,
+    db: Db = None,
+    charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL "
+                                                                      "or the packaged model).")] = None,
+    judges: Annotated[str, typer.Option("--judges", help="The cascade's stages, as for accord check.")] = "rules,decision,model",
+    band: Annotated[str, typer.Option("--band", help="The cascade's uncertainty band LO,HI, as for accord check.")] = "0.2,0.8",
+    community: Annotated[str | None, typer.Option("--community", help="Decide for this community where a case names none.")] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (this machine: a loop, or worker processes) or ray "
+                                                         "(Ray Data; needs accord[scale]).")] = "local",
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Gates judging at once (processes or Ray "
+                                                                         "actors), each loading the models once.")] = 1,
+    address: Annotated[str | None, typer.Option("--address", help="With --engine ray: the cluster to join "
+                                                "(default: start a local Ray).")] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Cases per shard, a multiple of 256: the unit of "
+                                                                  "work and of resumption.")] = 2048,
+    work: Annotated[Path | None, typer.Option("--work", help="Folder for finished shards (default: <out>.parts); "
+                                              "running the same command again resumes from it.")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard the work folder's shards and start again.")] = False,
+    in_format: Annotated[str | None, typer.Option("--input-format", help="jsonl, parquet or csv (default: by suffix).")] = None,
+    out_format: Annotated[str | None, typer.Option("--format", help="jsonl or parquet (default: by --out's suffix).")] = None,
+    to_store: Annotated[str | None, typer.Option("--to-store", metavar="LABEL", help="Also append the verdicts to the "
+                                                 "store (--db) as the re-audit LABEL: new rows, source reaudit:LABEL; "
+                                                 "nothing recorded before is changed.")] = None,
+    top: Annotated[int, typer.Option("--top", min=0, help="How many changed cases the summary lists.")] = 10,
+    keep_work: Annotated[bool, typer.Option("--keep-work/--remove-work", help="Keep the shards after the output "
+                                            "is written (default: keep, so a finished job reruns in seconds).")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+) -> None:
+    """Judge a large input (or the store's own history) with any gate; resumable, on Ray or locally.
+
+    The verdicts are those of accord check --input on the same cases, in the same order. A killed
+    job run again with the same command skips the shards it finished. At the end: decisions per
+    principle, changes against the original decisions (from the store, or an original_decision
+    column) and the top changed cases.
+    """
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from accord.batch import (
+        ENGINES,
+        GateSpec,
+        read_items,
+        read_store_items,
+        render_summary,
+        run_batch,
+    )
+    from accord.batch.job import output_format, remove_work
+    from accord.cli.common import err_console
+    from accord.cli.core import parse_band
+
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of: {', '.join(ENGINES)}")
+    if address is not None and engine != "ray":
+        raise InputError("--address is for --engine ray")
+    if (input is None) == (not from_store):
+        raise InputError("give one input: a file of cases, or --from-store",
+                         hint="e.g. accord audit batch cases.jsonl -o out.parquet, or accord audit batch --from-store --since 2026-11-01")
+    if not from_store and any(x is not None for x in (since, until, source, only)):
+        raise InputError("--since, --until, --source and --decision select decisions of the store: use them with --from-store")
+    if only is not None and only not in _DECISIONS:
+        raise InputError(f"unknown decision {only!r}; expected one of: allow, revise, block, escalate")
+    output_format(out, out_format)  # a bad output name fails before the models load
+    spec = GateSpec(charter=str(charter) if charter else None, model=str(model) if model else None, judges=judges,
+                    band=parse_band(band))
+    t0 = time.perf_counter()
+    if from_store:
+        items, url = read_store_items(db, since=_when(since, "--since"), until=_when(until, "--until"), source=source,
+                                      decision=only)
+        label = f"{url} ({len(items)} decisions)"
+    else:
+        assert input is not None
+        items = read_items(input, in_format)
+        label = str(input)
+    if not items:
+        raise InputError(f"{label}: no cases to judge")
+    show = err_console.is_terminal
+    with Progress(TextColumn(f"judging ({engine}, {workers} worker{'s' if workers > 1 else ''})"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
+                  disable=not show, transient=True) as bar:
+        task = bar.add_task("judging", total=len(items))
+
+        def started(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+            if done:
+                err_console.print(f"resuming: {done} of {total} cases already judged in earlier runs", highlight=False)
+
+        result = run_batch(items, out, spec, engine=engine, workers=workers, address=address, shard_size=shard_size,
+                           work=work, restart=restart, out_format=out_format, input_label=label, community=community,
+                           store_db=db, store_label=to_store, top=top, progress=lambda n: bar.advance(task, n),
+                           started=started)
+    if not keep_work:
+        remove_work(result.work)
+    seconds = time.perf_counter() - t0
+    if as_json:
+        typer.echo(json.dumps({**result.as_dict(), "seconds_total": round(seconds, 3)}, ensure_ascii=False))
+        return
+    console.print(safe(f"{result.cases} verdicts from {label} → {result.out} ({result.judge_version}); "
+                       f"{result.shards} shards, {result.shards_skipped} from earlier runs; {seconds:.1f} s "
+                       f"(judging {result.timings.get('judge', 0):.1f} s)"))
+    if to_store is not None:
+        console.print(safe(f"re-audit {to_store!r}: {result.stored} decisions appended to the store"
+                           + (f", {result.store_skipped} already there from an earlier run" if result.store_skipped else "")))
+    render_summary(result.summary, console)
+
+
+def _when(value: str | None, flag: str) -> Any:
+    """An ISO 8601 date or time for ``flag`` (UTC when it has no offset), or an InputError."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{flag}: {value!r} is not an ISO 8601 date or time", hint="e.g. 2026-11-01 or 2026-11-01T08:00") from None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 def _print_decision(rec: DecisionRecord) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -117,8 +118,16 @@ class DecisionRow(Base):
     __table_args__ = (
         CheckConstraint(_in("decision", DECISIONS), name="decision"),
         Index(None, "created_at"),
-        Index(None, "decision"),
         Index(None, "case_id"),
+        # for millions of decisions (migration 0005): time windows per decision and community,
+        # newest-first lists per decision and per source; PostgreSQL also has a GIN index on
+        # verdict_json -> 'principles' (an expression index, made by the migration only)
+        Index(None, "created_at", "decision", "community"),
+        Index(None, "community", "created_at"),
+        Index(None, "decision", "id"),
+        Index(None, "source", "id"),
+        Index("ix_decisions_principles", text("(verdict_json -> 'principles') jsonb_path_ops"),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -235,6 +244,7 @@ class ReviewRow(Base):
         UniqueConstraint("amends"),
         Index(None, "item_id"),
         Index(None, "reviewer"),
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -98,6 +98,20 @@ class ChainReport:
 
 
 
+def _held(row: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
+    """What PostgreSQL will hold of a decision row (NUL replaced), with its two JSON columns as text.
+
+    Scrubbing walks every string of the case and verdict; it is done only when a NUL is present
+    (``json.dumps`` escapes one as ``\\u0000``), which is rare: the walk was most of a bulk write's time.
+    """
+    case_json, verdict_json = json.dumps(row["case_json"]), json.dumps(row["verdict_json"])
+    if ("\\u0000" in case_json or "\\u0000" in verdict_json
+            or any(isinstance(v, str) and "\x00" in v for v in row.values())):
+        row = migrate._scrub(row)
+        case_json, verdict_json = json.dumps(row["case_json"]), json.dumps(row["verdict_json"])
+    return row, case_json, verdict_json
+
+
 def _utc(t: datetime | None) -> datetime | None:
     if t is None:
         return None
@@ -234,7 +248,7 @@ class Store:
         }
 
     def _insert_chained(self, conn: Connection, rows: list[dict[str, Any]],
-                        reviews: Sequence[dict[str, Any] | None] = ()) -> list[int]:
+                        reviews: Sequence[dict[str, Any] | None] = (), *, copy: bool = False) -> list[int]:
         """Insert decisions (and their review items) with their chain hashes, in the caller's transaction.
 
         The chain's head is read under the database's write lock (``BEGIN IMMEDIATE`` on SQLite, an
@@ -246,8 +260,10 @@ class Store:
         elif dialect == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
         prev = conn.execute(select(_DECISIONS.c.chain).order_by(_DECISIONS.c.id.desc()).limit(1)).scalar() or ""
+        if copy and dialect == "postgresql" and not reviews:
+            return self._copy_chained(conn, rows, prev)
         for row in rows:
-            hashed = migrate._scrub(row) if dialect == "postgresql" else row  # what the database will hold
+            hashed = _held(row)[0] if dialect == "postgresql" else row  # what the database will hold
             row["chain"] = prev = chain_hash(prev, hashed)
         ids = [int(conn.execute(insert(_DECISIONS).returning(_DECISIONS.c.id), row).scalar_one()) for row in rows] \
             if len(rows) == 1 or reviews else []
@@ -257,6 +273,27 @@ class Store:
         if items:
             conn.execute(insert(_REVIEW_ITEMS), items)
         return ids
+
+    @staticmethod
+    def _copy_chained(conn: Connection, rows: list[dict[str, Any]], prev: str) -> list[int]:
+        """PostgreSQL: the rows by ``COPY ... FROM STDIN`` in the caller's transaction (no ids returned).
+
+        One stream instead of one statement per row: several times faster than ``executemany``.
+        The rows are scrubbed of NUL first (the event hook that does it for statements does not see
+        a COPY), and hashed as scrubbed, so the chain covers exactly what the database holds.
+        """
+        cols = ("trace_id", "created_at", "decision", "risk", "community", "judge_version", "case_id", "source",
+                "case_json", "verdict_json", "chain")
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f"COPY decisions ({', '.join(cols)}) FROM STDIN") as cp:  # type: ignore[attr-defined]
+            for row in rows:
+                held, case_json, verdict_json = _held(row)
+                row["chain"] = prev = chain_hash(prev, held)
+                cp.write_row((held["trace_id"], _utc(held["created_at"]), held["decision"], held["risk"],
+                              held["community"], held["judge_version"], held["case_id"], held["source"],
+                              case_json, verdict_json, prev))
+        return []
 
     @staticmethod
     def _review_row(case: Case, verdict: Verdict, priority: float | None, source: str, now: datetime) -> dict[str, Any]:
@@ -313,6 +350,38 @@ class Store:
         with self._write(f"record {len(rows)} decisions") as conn:
             self._insert_chained(conn, rows, items if any(x is not None for x in items) else [])
         return len(rows)
+
+    def record_decisions_bulk(self, pairs: Iterable[tuple[Case, Verdict]], source: str = "batch", *,
+                              page: int = 5000) -> int:
+        """Append many decisions fast (batch re-audits, imports); returns the count.
+
+        Pages of ``page`` decisions, each one transaction chained to the head exactly as
+        :meth:`record_decisions` chains it (so :meth:`verify` holds), written on PostgreSQL with
+        ``COPY`` (one stream per page) and on SQLite with one ``executemany``. A page is all or
+        nothing; a failure part-way leaves the pages before it written (their trace ids tell
+        which: :meth:`existing_trace_ids`).
+        """
+        if page < 1:
+            raise InputError(f"page must be at least 1 (got {page})")
+        total = 0
+        batch: list[tuple[Case, Verdict]] = []
+
+        def flush() -> None:
+            nonlocal total
+            now = utcnow()
+            rows = [self._decision_row(c, v, source, now) for c, v in batch]
+            with self._write(f"record {len(rows)} decisions") as conn:
+                self._insert_chained(conn, rows, copy=True)
+            total += len(rows)
+            batch.clear()
+
+        for pair in pairs:
+            batch.append(pair)
+            if len(batch) >= page:
+                flush()
+        if batch:
+            flush()
+        return total
 
     def verify(self, *, anchor: str | None = None, batch: int = 2000) -> ChainReport:
         """Recompute the decisions' hash chain and name the first decision that does not follow.
@@ -400,6 +469,49 @@ class Store:
             q = q.limit(limit)
         with self._tx("list decisions") as s:
             return [self._decision(r) for r in s.scalars(q)]
+
+    def iter_decisions(self, *, since: datetime | None = None, until: datetime | None = None,
+                       source: str | None = None, decision: str | None = None,
+                       batch: int = 5000) -> Iterator[DecisionRecord]:
+        """Recorded decisions, oldest first, read in pages of ``batch`` (for batch re-audits of millions).
+
+        Pages follow the primary key (``id > last``), so each page is one index range scan however
+        deep into the table it is, and memory holds one page at a time.
+
+        Args:
+            since: only decisions recorded at or after this time (naive times are UTC).
+            until: only decisions recorded before this time.
+            source: only decisions recorded by this source.
+            decision: only this decision.
+        """
+        conds: list[ColumnElement[bool]] = []
+        if decision is not None:
+            _check(decision, DECISIONS, "decision")
+            conds.append(DecisionRow.decision == decision)
+        if since is not None:
+            conds.append(DecisionRow.created_at >= _utc(since))
+        if until is not None:
+            conds.append(DecisionRow.created_at < _utc(until))
+        if source is not None:
+            conds.append(DecisionRow.source == source)
+        last = 0
+        while True:
+            q = select(DecisionRow).where(DecisionRow.id > last, *conds).order_by(DecisionRow.id).limit(batch)
+            with self._tx("read decisions") as s:
+                page = [self._decision(r) for r in s.scalars(q)]
+            yield from page
+            if len(page) < batch:
+                return
+            last = page[-1].id
+
+    def existing_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
+        """Which of these trace ids are recorded already (a resumed bulk write skips them)."""
+        found: set[str] = set()
+        with self._tx("look up trace ids") as s:
+            for i in range(0, len(trace_ids), 1000):
+                found.update(s.scalars(select(DecisionRow.trace_id).where(
+                    DecisionRow.trace_id.in_(list(trace_ids[i:i + 1000])))))
+        return found
 
     def decision(self, trace_id: str) -> DecisionRecord | None:
         """The decision with this trace id, or ``None``."""
