@@ -35,6 +35,10 @@ def load_suite(spec: str | Path, *, csv_columns: dict[str, str] | None = None,
                csv_expect: dict[str, str] | None = None) -> Suite:
     """Load a suite: a built-in name, or a ``.yaml``/``.yml``, ``.jsonl`` or ``.csv`` file."""
     p = Path(spec)
+    if not p.exists() and isinstance(spec, str) and (spec == "bbq" or spec.startswith("bbq:")):
+        from accord.fairness.bbq import bbq_suite_spec  # generated from the BBQ data where it lies
+
+        return bbq_suite_spec(spec)
     if not p.exists() and isinstance(spec, str) and "/" not in spec and "." not in spec:
         if spec in builtin_suite_names():
             text = resources.files("accord.data").joinpath("suites", f"{spec}.yaml").read_text(encoding="utf-8")

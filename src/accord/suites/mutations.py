@@ -248,3 +248,30 @@ for _name, _fn in [("base64", _base64), ("rot13", _rot13), ("hex", _hex), ("reve
 #: the built-in mutations, in the order the report lists them
 BUILTIN_MUTATIONS = ("base64", "rot13", "hex", "reverse", "leetspeak", "homoglyphs", "zero_width", "case",
                      "roleplay", "hypothetical", "override", "split", "typos")
+
+
+# ---------------------------------------------------------------------------- demographic swaps
+# Not red-team rewrites but fairness probes: each re-asks the same thing about a different person
+# (accord.fairness.swap documents the six attribute lexicons). The runner compares the variant
+# with the original and counts a *flip* where the target's answer changes.
+def _demographic(attr: str) -> MutationFn:
+    from accord.fairness.swap import attribute, swap
+
+    def fn(p: str, rng: random.Random) -> str:
+        return swap(p, attr)
+
+    fn.__doc__ = f"Demographic swap, {attribute(attr).description}."
+    return fn
+
+
+#: the demographic-swap mutations, one per protected attribute (``accord test --mutations demographic``)
+DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
+                         "swap_orientation")
+
+for _spec in DEMOGRAPHIC_MUTATIONS:
+    register_mutation(_spec, _demographic(_spec.removeprefix("swap_")))
+
+
+def demographic_attribute(spec: str | None) -> str | None:
+    """The attribute a mutation spec swaps (``"swap_gender"`` → ``"gender"``), or ``None`` for any other spec."""
+    return spec.removeprefix("swap_") if spec in DEMOGRAPHIC_MUTATIONS else None

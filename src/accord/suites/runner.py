@@ -22,7 +22,7 @@ from accord.gate import Gate
 from accord.suites.agents import Episode, run_episode
 from accord.suites.loader import load_suite
 from accord.suites.model import Scenario, Suite, SuiteError
-from accord.suites.mutations import check_mutation_spec, mutate
+from accord.suites.mutations import check_mutation_spec, demographic_attribute, mutate
 from accord.suites.refusal import RefusalDetector, default_detector
 from accord.suites.targets import Reply, Target, TargetFault, get_target
 from accord.types import DECISION_ORDER, SEVERITIES, Case, Message, Verdict
@@ -60,6 +60,7 @@ class Result:
     trajectory: list[dict[str, Any]] | None = None
     gate_evaded: bool = False
     latency_ms: float = 0.0
+    fairness: dict[str, Any] | None = None  # demographic swaps: attribute, pairs, flips (accord.fairness.flips)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -73,7 +74,7 @@ class Result:
             "verdict": self.verdict.model_dump(mode="json") if self.verdict else None,
             "reasons": self.reasons, "error": self.error, "principles": self.principles, "tags": self.tags,
             "severity": self.severity, "trajectory": self.trajectory, "gate_evaded": self.gate_evaded,
-            "latency_ms": round(self.latency_ms, 1),
+            "latency_ms": round(self.latency_ms, 1), "fairness": self.fairness,
         }
 
 
@@ -199,7 +200,10 @@ def _expand(suites: list[Suite], extra: list[str], seed: int, suite_mutations: b
             own = [*sc.mutations, *s.mutations] if suite_mutations else []
             specs = list(dict.fromkeys([*own, *extra]))
             for m in specs:
-                tasks.append(_Task(s, sc, m, mutate(sc.user_prompt, m, seed=seed, key=f"{s.name}/{sc.id}")))
+                prompt = mutate(sc.user_prompt, m, seed=seed, key=f"{s.name}/{sc.id}")
+                if prompt == sc.user_prompt and demographic_attribute(m) is not None:
+                    continue  # the prompt names no one with this attribute: nothing to compare
+                tasks.append(_Task(s, sc, m, prompt))
     return tasks
 
 
@@ -260,6 +264,9 @@ def _judge(tasks: list[_Task], outcomes: list[Any], gate: Gate, detector: Refusa
             r.refusal, r.p_refusal, r.verdict = ref.label, ref.p_refusal, v
             r.passed, r.reasons = _expectation(tasks[i].scenario, ref.label, v)
     _mark_evasions(results)
+    from accord.fairness.flips import mark_flips
+
+    mark_flips(results)
     return results
 
 
@@ -387,6 +394,15 @@ def _report(results: list[Result], suites: list[Suite], gate: Gate, target: Targ
         "refusal": refusal, "gate_evasions": sum(r.gate_evaded for r in results),
         "coverage": coverage, "allow_gaps": allow_gaps,
     }
+    from accord.fairness.bbq import bbq_summary
+    from accord.fairness.flips import flip_summary
+
+    fairness = flip_summary(results)
+    if fairness is not None:
+        summary["fairness"] = fairness
+    bbq = bbq_summary(results, suites)
+    if bbq is not None:
+        summary["bbq"] = bbq
     failing = [r for r in results if not r.passed]
     if base is not None:
         new = [r for r in failing if base.get(r.key, True)]
