@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "accord.cli.serve_cmd",
     "accord.cli.review_cmd",
     "accord.cli.report_cmd",
+    "accord.cli.monitor_cmd",
 )
 
 
