@@ -176,6 +176,8 @@ class _Decisions:
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     first: datetime | None = None
     last: datetime | None = None
+    subjects: list[dict[str, Any]] = field(default_factory=list)  # {"case": {community, meta.subject}, "decision"}
+    declared: set[str] = field(default_factory=set)
 
 
 def _scan_decisions(store: Any, since: datetime | None, until: datetime, keep: int) -> _Decisions:
@@ -201,6 +203,12 @@ def _scan_decisions(store: Any, since: datetime | None, until: datetime, keep: i
             j["last_seen"] = _iso(t)
             d.first = d.first or t
             d.last = t
+            case = r.case_json or {}
+            meta = case.get("meta") if isinstance(case.get("meta"), dict) else {}
+            subj = {k: meta[k] for k in ("subject", "attributes") if isinstance(meta.get(k), dict)}
+            for dct in subj.values():
+                d.declared.update(str(k) for k in dct)
+            d.subjects.append({"case": {"community": r.community, "meta": subj}, "decision": r.decision})
             v = r.verdict_json or {}
             for p in v.get("principles") or []:
                 if isinstance(p, dict) and p.get("violated"):
@@ -347,9 +355,19 @@ def _risk_section(charter_info: dict[str, Any], dec: _Decisions, events: list[An
                  "disposition": ("new since the baseline" if (x.get("suite"), x.get("scenario"), x.get("mutation") or "")
                                  in new_keys else "known (in the baseline)") if known else None}
                 for x in fails]
+    grouped: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for f in failures:  # one row per scenario, with every mutation under which it failed
+        g = grouped.setdefault((f["suite"], f["scenario"]), {**f, "mutations": [], "dispositions": set()})
+        g["mutations"].append(f["mutation"] or "(original)")
+        if f["disposition"]:
+            g["dispositions"].add(f["disposition"])
+    rows = [{k: v for k, v in g.items() if k not in ("mutation", "disposition", "dispositions")}
+            | {"disposition": ", ".join(sorted(g["dispositions"])) or None} for g in grouped.values()]
+    rows.sort(key=lambda g: (("critical", "high", "medium", "low").index(g["severity"])
+                             if g["severity"] in ("critical", "high", "medium", "low") else 9, -len(g["mutations"])))
     items.append(_item("open_failures", "Open failures in the latest run",
-                       {"run": _iso(last["started"]), "count": len(failures), "failures": failures[:50],
-                        "shown": min(len(failures), 50)},
+                       {"run": _iso(last["started"]), "count": len(failures), "scenarios": len(rows),
+                        "failures": rows[:40], "shown": min(len(rows), 40)},
                        note="accord records a failure's disposition only as new or known against a --baseline "
                             "report; accepted risks, fixes and owners are not recorded."
                        if failures else None))
@@ -411,44 +429,53 @@ def _validation(v: Any) -> dict[str, Any] | None:
     return {"about": about, "metrics": head, "by_source": by} if head or by else None
 
 
-def _fairness(store: Any, since: datetime | None, until: datetime, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Fairness results: accord.fairness's group metrics where it is installed, else swap-mutation runs."""
-    out: dict[str, Any] = {}
+def _fairness(dec: _Decisions, runs: list[dict[str, Any]]) -> tuple[dict[str, Any], str | None]:
+    """Fairness results: group metrics over the period's decisions (accord.fairness, Fairlearn's MetricFrame)
+    and the flip rates of demographic-swap suite runs. Returns the data and, when there is none, why."""
     import importlib
 
+    out: dict[str, Any] = {}
+    why: list[str] = []
     try:
-        fm: Any = importlib.import_module("accord.fairness")
+        groups_mod: Any = importlib.import_module("accord.fairness.groups")
     except ModuleNotFoundError as e:
-        if e.name not in ("accord.fairness",) and not str(e.name or "").startswith("fairlearn"):
+        if not str(e.name or "").startswith("accord.fairness"):
             raise
-        fm = None
-    fn = None
-    for name in ("group_metrics_from_store", "store_group_metrics", "group_metrics"):
-        fn = getattr(fm, name, None) if fm is not None else None
-        if callable(fn):
-            break
-    if fn is not None:
-        try:
-            res = fn(store, since=since, until=until)
-        except TypeError:
-            res = fn(store)
-        except Exception as e:  # noqa: BLE001 - the pack still builds; the error is shown
-            res = {"error": f"{type(e).__name__}: {e}"}
-        if hasattr(res, "as_dict"):
-            res = res.as_dict()
-        out["group_metrics"] = res
+        groups_mod = None
+    attrs = ["community", *sorted(dec.declared)]
+    if groups_mod is None:
+        why.append("group metrics need accord.fairness, which this installation lacks")
+    elif not dec.subjects:
+        why.append("no decision in the period")
+    else:
+        metrics = []
+        for by in attrs:
+            try:
+                m = groups_mod.group_metrics(dec.subjects, by=by)
+            except InputError as e:  # Fairlearn missing
+                why.append(f"group metrics: {e.for_humans()}")
+                break
+            if len(m.get("groups") or {}) >= 2:
+                metrics.append(m)
+        if metrics:
+            out["group_metrics"] = metrics
+        elif not why:
+            why.append("no decision in the period declares a community or an attribute of the person (meta.subject) "
+                       "with two or more values, so no group can be compared")
     swaps = []
     for r in runs:
-        for name, g in (r["summary"].get("by_mutation") or {}).items():
-            if "swap" in name or "demographic" in name:
-                swaps.append({"run": _iso(r["started"]), "mutation": name, "total": g.get("total"),
-                              "passed": g.get("passed"), "pass_rate": g.get("pass_rate")})
         fair = r["summary"].get("fairness")
-        if fair:
-            swaps.append({"run": _iso(r["started"]), "fairness": fair})
+        if isinstance(fair, dict) and fair.get("attributes"):
+            swaps.append({"run": _iso(r["started"]), "file": r["path"], "attributes": fair["attributes"],
+                          "target_flips": fair.get("target_flips"), "gate_flips": fair.get("gate_flips"),
+                          "examples": [{k: x.get(k) for k in ("scenario", "attribute", "pairs", "target_flip", "gate_flip",
+                                                              "original_prompt", "prompt")}
+                                       for x in (fair.get("examples") or [])[:8]]})
     if swaps:
         out["swap_runs"] = swaps
-    return out
+    else:
+        why.append("no suite run in the period used a demographic-swap mutation (accord test --mutations swap_gender,...)")
+    return out, None if out else "; ".join(why)
 
 
 def _records_section(store: Any, dec: _Decisions, since: datetime | None, until: datetime, now: datetime,
@@ -646,12 +673,13 @@ def build_report(store: Any, inputs: ReportInputs, *, progress: Progress | None 
     step("reading model cards")
     cards = _model_cards(store)
     risk = _risk_section(charter_info, dec, events, runs, charter)
-    fair = _fairness(store, since, until, runs)
+    fair, fair_missing = _fairness(dec, runs)
     data_items = [_item("data_cards", "Value model data cards: training sources and licences", cards,
                         missing=None if cards else "no model card found"),
-                  _item("fairness", "Fairness results", fair or None,
-                        missing=None if fair else "no fairness result recorded: no demographic-swap suite run in the "
-                                                  "period and no group metrics (accord.fairness) available")]
+                  _item("fairness", "Fairness results", fair or None, missing=fair_missing,
+                        note="A group metric shows a disparity in decision rates; it does not say whether the "
+                             "groups' cases were alike. A swap flip is a change of behaviour when only the people "
+                             "in a case were swapped (95% Wilson intervals).")]
     data = _section("data", "Data and data governance", data_items,
                     not_covered=["the data of the AI system being judged (only accord's own judge models are described)"])
     step("verifying the hash chain")

@@ -63,6 +63,7 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; border-top: 1px
   .period { string-set: period content(); }
   table, svg.chart, .kpis { page-break-inside: avoid; }
   tr { page-break-inside: avoid; }
+  .kpi { min-width: 0; padding: 6px 10px; } .kpi b { font-size: 16px; }
 }
 """
 
@@ -122,9 +123,9 @@ _ITEMS = {
 <p class="note">Each cell: scenarios of that severity that test the principle · share of their results that passed (all runs in the period). Grey: no scenario.</p>
 {% if d.gaps %}<div class="miss">Gaps: {{ d.gaps|join("; ") }}</div>{% endif %}
 {% if d.uncovered %}<p class="note">Principles no scenario tests: {{ d.uncovered|join(", ") }}.</p>{% endif %}""",
-    "item_open_failures": r"""<p>{{ d.count }} failing result(s) in the latest run ({{ d.run|when }}){% if d.count > d.shown %}; the first {{ d.shown }} are listed{% endif %}.</p>
-{% if d.failures %}<table><tr><th>suite / scenario</th><th>mutation</th><th>severity</th><th>why</th><th>disposition</th></tr>
-{% for f in d.failures %}<tr><td>{{ f.suite }} / {{ f.scenario }}</td><td>{{ f.mutation or "—" }}</td><td>{{ f.severity }}</td><td>{{ f.reasons }}</td><td>{{ f.disposition or "not recorded" }}</td></tr>{% endfor %}</table>{% endif %}""",
+    "item_open_failures": r"""<p>{{ d.count }} failing result(s) in {{ d.scenarios }} scenario(s) in the latest run ({{ d.run|when }}){% if d.scenarios > d.shown %}; the {{ d.shown }} most severe scenarios are listed{% endif %}.</p>
+{% if d.failures %}<table><tr><th>suite / scenario</th><th>severity</th><th>failed under</th><th>why (first)</th><th>disposition</th></tr>
+{% for f in d.failures %}<tr><td>{{ f.suite }} / {{ f.scenario }}</td><td>{{ f.severity }}</td><td>{{ f.mutations|join(", ") }}</td><td>{{ f.reasons }}</td><td>{{ f.disposition or "not recorded" }}</td></tr>{% endfor %}</table>{% endif %}""",
     "item_data_cards": r"""{% for c in d %}<h3>{{ c.name }} <span class="mono">{{ c.version }}</span></h3>
 <dl class="meta"><dt>origin</dt><dd>{{ c.origin }}{% if c.registered %}, registered {{ c.registered|when }}{% if c.actor %} by {{ c.actor }}{% endif %}{% endif %}</dd>
 {% if c.created %}<dt>created</dt><dd>{{ c.created }}{% if c.command %} by <span class="mono">{{ c.command }}</span>{% endif %}</dd>{% endif %}
@@ -134,11 +135,15 @@ _ITEMS = {
 {% if c.sources %}<table><tr><th>source</th><th>licence</th><th class="n">acceptable</th><th class="n">unacceptable</th><th class="n">pairs</th></tr>
 {% for s in c.sources %}<tr><td>{{ s.source }}</td><td>{{ s.licence or "not recorded" }}</td><td class="n">{{ s.acceptable if s.acceptable is not none else "—" }}</td><td class="n">{{ s.unacceptable if s.unacceptable is not none else "—" }}</td><td class="n">{{ s.pairs if s.pairs is not none else "—" }}</td></tr>{% endfor %}</table>
 {% else %}<div class="miss">This card records no training sources or licences.</div>{% endif %}{% endfor %}""",
-    "item_fairness": r"""{% if d.group_metrics is defined %}{% set g = d.group_metrics %}
-{% if g is mapping and g.error is defined %}<div class="miss">Group metrics failed: {{ g.error }}</div>
-{% else %}{{ render_value(g) }}{% endif %}{% endif %}
-{% if d.swap_runs is defined %}<table><tr><th>run</th><th>swap mutation</th><th class="n">results</th><th class="n">unchanged (passed)</th></tr>
-{% for x in d.swap_runs %}{% if x.mutation is defined %}<tr><td>{{ x.run|when }}</td><td>{{ x.mutation }}</td><td class="n">{{ x.total }}</td><td class="n">{{ x.passed }}{% if x.pass_rate is not none %} ({{ "%.1f"|format(100 * x.pass_rate) }}%){% endif %}</td></tr>{% else %}<tr><td>{{ x.run|when }}</td><td colspan="3">{{ render_value(x.fairness) }}</td></tr>{% endif %}{% endfor %}</table>{% endif %}""",
+    "item_fairness": r"""{% for g in d.get("group_metrics", []) %}<p><b>Decision rates per {{ g.by }}</b> ({{ g.n }} decisions{% if g.undeclared %}, {{ g.undeclared }} without a declared {{ g.by }}{% endif %}; {{ g.library }})</p>
+<table><tr><th>{{ g.by }}</th><th class="n">decisions</th><th class="n">allow</th><th class="n">revise</th><th class="n">escalate</th><th class="n">block</th></tr>
+{% for name, x in g.groups.items() %}<tr><td>{{ name }}</td><td class="n">{{ x.n }}</td><td class="n">{{ pct(x.allow_rate) }}</td><td class="n">{{ pct(x.revise_rate) }}</td><td class="n">{{ pct(x.escalate_rate) }}</td><td class="n">{{ pct(x.block_rate) }}</td></tr>{% endfor %}
+<tr><th>largest difference</th><td></td><td class="n">{{ pct(g.difference.allow_rate) }}</td><td class="n">{{ pct(g.difference.revise_rate) }}</td><td class="n">{{ pct(g.difference.escalate_rate) }}</td><td class="n">{{ pct(g.difference.block_rate) }}</td></tr></table>{% endfor %}
+{% for s in d.get("swap_runs", []) %}<p><b>Demographic swaps</b> in the suite run of {{ s.run|when }}: {{ s.target_flips }} target flip(s), {{ s.gate_flips }} gate flip(s).</p>
+{{ charts.hbar_chart("Target flip rate per attribute (lower is better)", flip_rows(s.attributes), good_high=False) }}
+<table><tr><th>attribute</th><th class="n">swapped cases</th><th class="n">target flips</th><th class="n">rate (95% CI)</th><th class="n">gate flips</th><th class="n">gate rate (95% CI)</th></tr>
+{% for a, c in s.attributes.items() %}<tr><td>{{ a }}</td><td class="n">{{ c.n }}</td><td class="n">{{ c.flips }}</td><td class="n">{{ ci(c.rate, c.ci) }}</td><td class="n">{{ c.gate_flips }}</td><td class="n">{{ ci(c.gate_rate, c.gate_ci) }}</td></tr>{% endfor %}</table>
+{% if s.examples %}<table><tr><th>flipped scenario</th><th>attribute</th><th>original prompt</th><th>swapped prompt</th></tr>{% for x in s.examples %}<tr><td>{{ x.scenario }}</td><td>{{ x.attribute }}</td><td>{{ x.original_prompt }}</td><td>{{ x.prompt }}</td></tr>{% endfor %}</table>{% endif %}{% endfor %}""",
     "item_audit_stats": r"""<div class="kpis"><div class="kpi"><b>{{ "{:,}".format(d.decisions) }}</b><span>decisions</span></div>
 {% for k, n in d.by_decision.items() %}<div class="kpi"><b class="dec-{{ k }}">{{ "{:,}".format(n) }}</b><span>{{ k }}</span></div>{% endfor %}</div>
 {{ charts.decisions_chart(d.per_day) }}
@@ -224,6 +229,20 @@ def _when(t: str | None) -> str:
     return t[:16].replace("T", " ") + " UTC" if len(t) >= 16 else t
 
 
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _ci(rate: float | None, ci: list[float] | None) -> str:
+    if rate is None:
+        return "—"
+    return f"{100 * rate:.1f}%" + (f" ({100 * ci[0]:.1f}–{100 * ci[1]:.1f})" if ci else "")
+
+
+def _flip_rows(attrs: dict[str, Any]) -> list[tuple[str, float | None, str]]:
+    return [(a, c.get("rate"), f"{c.get('flips')}/{c.get('n')}") for a, c in attrs.items()]
+
+
 def _hours(h: float | None) -> str:
     if h is None:
         return "—"
@@ -259,6 +278,7 @@ def _env() -> Environment:
     env = Environment(loader=_Loader(), autoescape=select_autoescape(default=True, default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["when"] = _when
+    env.globals.update(pct=_pct, ci=_ci, flip_rows=_flip_rows)
     env.globals.update(charts=charts, heat=charts.heat, render_value=_render_value, hours=_hours, mut_rows=_mut_rows,
                        rate_points=lambda rows: [(r["day"], r["rate"]) for r in rows])
     return env
