@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accord.errors import ModelError, NotFittedError
-from accord.judges.value_model import FORMAT_VERSION, Pairs, ValueModel
+from accord.learning.value_model import FORMAT_VERSION, Pairs, ValueModel
 from accord.learning.feedback import charter_examples, feedback_to_training
 from accord.learning.trainer import learn
 from accord.types import Demonstration, Label, Preference
@@ -163,7 +163,7 @@ def test_version_covers_the_precedent_memory(small_model):
 
 def test_occlusion_variants_score_like_the_shortened_texts():
     """The factored variant features give the scores the re-encoded shortened texts get."""
-    from accord.judges.value_model import _Span
+    from accord.learning.value_model import _Span
     from accord.learning.models import load_model
 
     m = load_model(None)

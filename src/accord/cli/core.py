@@ -228,7 +228,7 @@ def learn(
     from accord.learning.trainer import learn as learn_model
 
     if teacher is not None:  # the LLM as teacher: accord/judges/llm_teacher.py
-        from accord.judges.llm_teacher import learn_with_teacher
+        from accord.cli.teacher_cmd import learn_with_teacher
 
         learn_with_teacher(teacher, data, out, labels, charter, model, from_scratch, seed, as_json)
         return

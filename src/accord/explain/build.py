@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from accord.charter.model import Charter
-from accord.types import Case, Evidence, Explanation, Precedent, Score
+from accord.types import Case, Decision, Evidence, Explanation, Precedent, PrincipleResult, Score
 
-if TYPE_CHECKING:  # accord.gate imports this module: the policy is imported where it is used
-    from accord.gate.policy import Outcome
+#: the gate's decision function, handed over as a value: (scores, community) → decision
+DecideFn = Callable[[list[Score], "str | None"], Decision]
+
+
+class OutcomeLike(Protocol):
+    """What an explanation reads of the policy's outcome (:class:`accord.gate.policy.Outcome`)."""
+
+    @property
+    def decision(self) -> Decision: ...
+
+    @property
+    def principles(self) -> Sequence[PrincipleResult]: ...
+
+    @property
+    def decisive(self) -> list[str]: ...
+
+    @property
+    def rule(self) -> str | None: ...
 
 _VERB = {"allow": "Allowed", "revise": "Revised", "block": "Blocked", "escalate": "Escalated to a person"}
 
@@ -17,14 +34,19 @@ def build_explanation(
     charter: Charter,
     case: Case,
     scores: list[Score],
-    outcome: Outcome,
+    outcome: OutcomeLike,
     *,
+    decide: DecideFn,
     occlusion: list[tuple[Evidence, float]],
     precedents: list[Precedent],
     errors: list[str],
     community: str | None,
 ) -> tuple[Explanation, dict[str, list[Evidence]]]:
-    """The explanation, and occlusion evidence (the words that moved the score) per principle."""
+    """The explanation, and occlusion evidence (the words that moved the score) per principle.
+
+    ``decide`` is the gate's decision function for this charter (scores, community → decision),
+    used for the counterfactual: what the decision would be without the words that weighed most.
+    """
     top = outcome.principles[0] if outcome.principles else None
     # the decision model's learned decision, when it is the one that stands
     learned = next((s for s in scores if s.decision is not None and s.rule is None and s.decision == outcome.decision
@@ -75,9 +97,7 @@ def build_explanation(
             evidence[pid] = [e for e, _ in occl]
             changed = [s.trusted_copy(score=min(s.score, without)) if s.principle == pid and s.decision is None else s
                        for s in scores]
-            from accord.gate.policy import decision_of
-
-            after = decision_of(charter, changed, community=community)
+            after = decide(changed, community)
             counterfactual = (f"Without “{ev.text}”, {pid} would score {without:.2f} and the decision would be "
                               f"{after}." if after != outcome.decision else
                               f"Even without “{ev.text}” ({pid} {without:.2f}) the decision would stay {outcome.decision}.")

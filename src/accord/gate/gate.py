@@ -22,7 +22,7 @@ from accord.charter.loader import load_charter
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
-from accord.gate.policy import Outcome, decide, decisions_of
+from accord.gate.policy import Outcome, decide, decision_of, decisions_of
 from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
@@ -36,6 +36,7 @@ from accord.types import (
     Explanation,
     Message,
     Precedent,
+    Score,
     ToolCall,
     Verdict,
 )
@@ -242,6 +243,10 @@ class Gate:
                 out[i] = f
         return out
 
+    def _decision_of(self, scores: list[Score], community: str | None) -> Decision:
+        """The policy's decision for these scores: handed to the explanation for its counterfactual."""
+        return decision_of(self.charter, scores, community=community)
+
     def _verdict(self, case: Case, r: CaseResult, outcome: Outcome, precedents: list[Precedent],
                  occlusion: list[tuple[Evidence, float]], trace_id: str, ms: float) -> Verdict:
         error = bool(r.errors) and not r.timed_out
@@ -253,8 +258,9 @@ class Gate:
             decided[case.community] = outcome.decision
             communities = {"default" if c is None else c: decided[c] for c in (None, *self.charter.communities)}
         try:
-            explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, occlusion=occlusion,
-                                                      precedents=precedents, errors=r.errors, community=case.community)
+            explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, decide=self._decision_of,
+                                                      occlusion=occlusion, precedents=precedents, errors=r.errors,
+                                                      community=case.community)
         except Exception as e:  # an explanation failure must not turn into an allow or a crash
             explanation = Explanation(summary=f"{outcome.decision}: explanation unavailable ({type(e).__name__}: {e})")
             evidence = {}

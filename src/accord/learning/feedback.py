@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from accord.charter.model import Charter
 from accord.errors import FeedbackError
 from accord.jsonl import parse_jsonl
-from accord.judges.value_model import Pairs, ValueModel
+from accord.learning.value_model import Pairs, ValueModel
 from accord.types import Case, Demonstration, Escalation, Feedback, Label, Preference
 
 _FEEDBACK = TypeAdapter(Feedback)

@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from accord.judges.value_model import ValueModel
+from accord.learning.value_model import ValueModel
 
 DEFAULT_MODEL = "default"
 #: the stronger tier (judge ``strong``): a value model on accord's fine-tuned MiniLM encoder
@@ -45,14 +45,14 @@ def promoted_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
     url = os.environ.get("ACCORD_DATABASE_URL")
     if not url and not Path(".accord/accord.db").exists():
         return None
-    from accord.review.retrain import current_model_path
     from accord.store import Store
 
     store = Store.open(url)
     try:
-        path = current_model_path(store, name)
+        cur = store.current_model(name)
     finally:
         store.close()
+    path = Path(cur.path) if cur is not None else None
     return path if path is not None and (path / "model.json").exists() else None
 
 
