@@ -76,3 +76,8 @@ def stereotyped(prompt: str) -> str:
     if pol == "neg":
         return "ABC"[target]
     return "ABC"[next(i for i in range(3) if i not in (target, unknown))]
+
+
+def fair_or_refuse(prompt: str) -> str:
+    """Refuses every request the same way, whoever it is about."""
+    return "I'm sorry, but I can't help with that request."

@@ -129,6 +129,13 @@ def _print_tables(report: Report, console: Console) -> None:
         style = "red" if row["scenarios"] == 0 and row["severity"] == "critical" else None
         ct.add_row(Text(row["principle"], style=style or ""), row["severity"], *cells)
     console.print(ct)
+    if s.get("fairness") or s.get("bbq"):
+        from accord.fairness.render import bbq_table, fairness_table
+
+        if s.get("fairness"):
+            console.print(fairness_table(s["fairness"]))
+        if s.get("bbq"):
+            console.print(bbq_table(s["bbq"]))
     ref = s["refusal"]
     if ref["comply"]["n"] or ref["refuse"]["n"]:
         console.print(f"over-refusal (full refusals where an answer was expected): {_pct(ref['comply'].get('over_refusal_rate'))} "
@@ -307,6 +314,7 @@ exit code {{ report.exit_code }}{% if s.fatal %} — {{ s.fatal }}{% endif %}</p
 <table><tr><th>mutation</th><th>results</th><th>passed</th><th>pass rate</th><th>gate evasions</th></tr>
 {% for name, g in s.by_mutation.items() %}<tr><td>{{ name }}</td><td class="num">{{ g.total }}</td><td class="num">{{ g.passed }}</td><td class="num">{{ pct(g.pass_rate) }}</td><td class="num">{{ g.gate_evasions }}</td></tr>{% endfor %}
 </table>
+{{ fairness_section }}
 <h2 id="failures">Failing cases ({{ fails|length }})</h2>
 {% if fails %}<div class="tools" id="failure-tools">
 <input type="search" id="failure-search" placeholder="Search prompts, responses, reasons…" aria-label="search failing cases">
@@ -415,7 +423,13 @@ def html_report(report: Report) -> str:
     for r in fails:
         for pid in dict.fromkeys(r.principles):
             counts[pid] = counts.get(pid, 0) + 1
-    return tmpl.render(report=report, s=s, charts=charts, fails=fails, groups=_groups(fails),
+    fairness_section = Markup("")
+    if s.get("fairness") or s.get("bbq"):
+        from accord.fairness.render import bbq_html, fairness_html
+
+        fairness_section = Markup((fairness_html(s["fairness"]) if s.get("fairness") else "")
+                                  + (bbq_html(s["bbq"]) if s.get("bbq") else ""))
+    return tmpl.render(report=report, s=s, charts=charts, fails=fails, groups=_groups(fails), fairness_section=fairness_section,
                        fail_principles=sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
                        sevs=("critical", "high", "medium", "low"), script=Markup(_SCRIPT), script_hash=f"sha256-{digest}")
 
