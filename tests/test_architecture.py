@@ -37,11 +37,7 @@ FORBIDDEN: dict[str, set[str]] = {
 #: arrows that close a circle and wait for a change in files another person is editing now; each
 #: names its fix. The rules run without them, and a test fails once one is gone, so that the list
 #: only ever shrinks.
-PENDING: dict[tuple[str, str], str] = {
-    ("accord.learning.decision", "accord.judges.normalize"):
-        "move judges/normalize.py to a neutral module (e.g. accord/text.py) that judges and learning both import",
-    ("accord.learning.cross_encoder", "accord.judges.normalize"): "as for accord.learning.decision",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

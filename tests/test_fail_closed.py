@@ -6,7 +6,7 @@ import pytest
 
 from accord import Gate
 from accord.judges.cascade import views
-from accord.judges.normalize import fold, fold_chars, normalize, reader_view
+from accord.normalize import fold, fold_chars, normalize, reader_view
 from accord.types import Case, Message, ToolCall
 
 HARMFUL = [

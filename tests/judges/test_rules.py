@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from accord.charter import parse_charter
-from accord.judges.normalize import deleet, normalize
+from accord.normalize import deleet, normalize
 from accord.judges.rules import RuleJudge
 from accord.types import Case, ToolCall
 

@@ -18,7 +18,7 @@ import pytest
 import suite_fake_targets as fake_targets
 
 from accord.errors import RegistryError
-from accord.judges.normalize import normalize
+from accord.normalize import normalize
 from accord.suites import (
     BUILTIN_MUTATIONS,
     Scenario,

@@ -31,7 +31,7 @@ from typing import Any
 from accord.charter.model import Charter
 from accord.errors import JudgeError, JudgeTimeout
 from accord.judges.base import Judge, register_judge
-from accord.judges.normalize import text_views
+from accord.normalize import text_views
 from accord.types import DECISION_ORDER, Case, Message, Score, ToolCall
 
 #: worker threads per cascade (each gate has its own: a judge that hangs in one gate's threads
@@ -129,10 +129,10 @@ def _seen(t: str) -> str:
 def views(case: Case) -> tuple[Case, Case | None]:
     """The views of a case a judge sees: what a reader sees, and the words unfolded, when that differs.
 
-    The first is :func:`~accord.judges.normalize.reader_view` of every text: invisible characters
+    The first is :func:`~accord.normalize.reader_view` of every text: invisible characters
     and stacked marks dropped, full-width and other compatibility forms and disguised Latin words
     (look-alike letters) in ASCII, and a text mostly in split letters or leetspeak unfolded. It
-    stands in for the original, which no model was trained to read. The second, :func:`~accord.judges.normalize.fold_words` (split letters joined, leetspeak
+    stands in for the original, which no model was trained to read. The second, :func:`~accord.normalize.fold_words` (split letters joined, leetspeak
     undone), is ambiguous (``mp3``, ``U.S.A.``), so it is judged besides the first, never instead.
     Most text has nothing to fold: then the first view is ``case`` itself and there is no second.
     """

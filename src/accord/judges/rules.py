@@ -20,7 +20,7 @@ import regex
 from accord.charter.model import ArgCondition, Charter, Rule
 from accord.errors import JudgeError
 from accord.judges.base import register_judge
-from accord.judges.normalize import deleet, normalize, strip_invisible
+from accord.normalize import deleet, normalize, strip_invisible
 from accord.types import Case, Evidence, Score, ToolCall
 
 #: the longest one search of a rule's pattern may run, in seconds: far above what a linear pattern
@@ -64,7 +64,7 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     Python's regex engine tries an alternation at every position of the text, which makes rules
     such as ``(disable|bypass|...)\\W+...`` cost microseconds per case; a substring test on the
     literals the pattern cannot match without is far cheaper and rules most texts out. Only ASCII
-    literals are used (the text is case-folded; see :func:`accord.judges.normalize.normalize`).
+    literals are used (the text is case-folded; see :func:`accord.normalize.normalize`).
     """
     try:  # the regex parser is CPython's own (``re._parser``): without it, no prefilter, same results
         import re._constants as sre_c
@@ -110,7 +110,7 @@ class RuleJudge:
     """
 
     name = "rules"
-    #: the rules normalise text themselves (:func:`~accord.judges.normalize.normalize`, plus a
+    #: the rules normalise text themselves (:func:`~accord.normalize.normalize`, plus a
     #: de-leeted view) and redact the original: the cascade gives them no folded view
     reads_raw_text = True
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from accord.errors import ModelError
-from accord.judges.normalize import normalize
+from accord.normalize import normalize
 from accord.types import Case
 
 FILE = "cross-encoder.safetensors"

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
-from accord.judges.normalize import normalize
+from accord.normalize import normalize
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import CrossEncoder
 from accord.learning.encoders import get_encoder
