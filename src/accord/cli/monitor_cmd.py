@@ -158,6 +158,24 @@ def monitor(
         raise typer.Exit(1)
 
 
+# options and start-up shared with `accord serve` and `accord ui`, which run the monitor in the background
+DriftEveryOpt = Annotated[str, typer.Option(
+    "--drift-every", metavar="DURATION", help="Run the drift monitor in the background this often (90m, 1h, 1d; "
+                                               "'off': never). Its gauges are accord_drift_* on /metrics.")]
+DriftWebhookOpt = Annotated[str | None, typer.Option(
+    "--drift-webhook", envvar="ACCORD_DRIFT_WEBHOOK", show_envvar=True, metavar="URL",
+    help="POST the drift report as JSON here when the alarms change (failures are logged).")]
+
+
+def start_drift(store: Any, every: str, webhook: str | None) -> Any:
+    """A started :class:`~accord.monitor.DriftMonitor` (daily window), or ``None`` for ``--drift-every off``."""
+    from accord.monitor import DriftMonitor
+
+    if every.strip().lower() in ("off", "0", "no", "never"):
+        return None
+    return DriftMonitor(store, every_s=parse_duration(every, "--drift-every").total_seconds(), webhook=webhook).start()
+
+
 def register(app: typer.Typer) -> None:
     """Add ``monitor`` to the ``accord`` app."""
     app.command("monitor")(monitor)

@@ -378,6 +378,10 @@ def ui(
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="Mark the session cookie Secure (behind HTTPS).")] = False,
     teach: Annotated[str, typer.Option("--teach", help="With --retrain-every: the registered models to update, comma-separated "
                                                    "(default; add strong when the gate runs --judges rules,model,strong).")] = "default",
+    drift_every: Annotated[str, typer.Option("--drift-every", metavar="DURATION", help="Run the drift monitor in the background "
+                                             "this often (90m, 1h, 1d; 'off': never); the dashboard shows it, /metrics its gauges.")] = "1h",
+    drift_webhook: Annotated[str | None, typer.Option("--drift-webhook", envvar="ACCORD_DRIFT_WEBHOOK", show_envvar=True, metavar="URL",
+                                                      help="POST the drift report as JSON here when the alarms change.")] = None,
 ) -> None:
     """Serve the review web app (sign in with a user from `accord users add`)."""
     from accord.charter import load_charter
@@ -394,12 +398,17 @@ def ui(
     if not Users(store).list():
         console.print("[yellow]no users yet[/] — add one first: accord users add NAME --role admin")
     inc = _learners(store, ch, models_dir, retrain_every, taught, model, actor="incremental")
+    from accord.cli.monitor_cmd import start_drift
+
+    drift = start_drift(store, drift_every, drift_webhook)
     app = create_app(store, ch, secret=_secret(secret_file), queue=cfg, model_dir=model, incremental=inc,
-                     secure_cookies=secure_cookies)
+                     secure_cookies=secure_cookies, drift=drift)
     console.print(f"accord review on http://{host}:{port}  (store {store.url})")
     try:
         run_server(app, host, port, "info" if is_verbose() else "warning")
     finally:
+        if drift is not None:
+            drift.stop()
         store.close()
 
 

@@ -12,6 +12,7 @@ import typer
 from accord.cli.common import DB_ENV_VAR as ENV_VAR
 from accord.cli.common import cli_errors, console, err_console
 from accord.cli.core import DEFAULT_JUDGES, BandOpt, JudgesOpt
+from accord.cli.monitor_cmd import DriftEveryOpt, DriftWebhookOpt, start_drift
 from accord.errors import InputError
 
 Db = Annotated[str | None, typer.Option(
@@ -45,6 +46,8 @@ def serve(
     judge_input: Annotated[bool, typer.Option("--judge-input/--no-judge-input", help="Judge user input before it goes upstream.")] = True,
     log_level: Annotated[str | None, typer.Option(help="uvicorn log level (default: warning; info with accord --verbose, "
                                                        "which logs every request).")] = None,
+    drift_every: DriftEveryOpt = "1h",
+    drift_webhook: DriftWebhookOpt = None,
 ) -> None:
     """Run the guard proxy: point any OpenAI client's base_url at http://HOST:PORT/v1."""
     from accord.cli.common import bind_port, is_verbose, run_server
@@ -68,12 +71,19 @@ def serve(
     store = Store.open(db)
     keys = KeyStore(StoreEventLog(store))
     app = create_app(config, gate, sinks=StoreSinks(store), keys=keys)
+    drift = start_drift(store, drift_every, drift_webhook)
+    if drift is not None:
+        from accord.monitor import register_drift_metrics
+
+        register_drift_metrics(app.state.metrics.registry, drift)
     auth = f"{sum(not k.revoked for k in keys.list())} active key(s)" if keys.configured else "no keys (open; add one with `accord keys add NAME`)"
     err_console.print(f"accord proxy on http://{host}:{port}/v1 → {config.base} · judge {gate.version} · "
                       f"store {store.url} · {auth}", markup=False)
     try:
         run_server(app, host, port, log_level or ("info" if is_verbose() else "warning"))
     finally:
+        if drift is not None:
+            drift.stop()
         app.state.writer.close()
         store.close()
 

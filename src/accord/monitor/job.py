@@ -168,9 +168,13 @@ class DriftMonitor:
                 report = run_monitor(self.store, self.config, end=self._clock(), reference=self.reference,
                                      model_name=self.model_name, novelty=self._novelty_model())
             except Exception as e:  # a monitor must never take the server down
-                self.failures += 1
-                self.error = f"{type(e).__name__}: {getattr(e, 'message', None) or e}"
-                log.warning("drift monitor run failed: %s", self.error)
+                if isinstance(e, InputError):  # e.g. no traffic yet: expected on a new store
+                    self.error = e.message
+                    log.info("drift monitor: %s", self.error)
+                else:
+                    self.failures += 1
+                    self.error = f"{type(e).__name__}: {e}"
+                    log.warning("drift monitor run failed: %s", self.error)
                 return None
             self.runs += 1
             self.error = None

@@ -127,7 +127,8 @@ class ReviewApp:
 
 def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueConfig | None = None,
                model_dir: str | Path | None = None, model_name: str = DEFAULT_NAME,
-               incremental: Sequence[IncrementalLearner] = (), secure_cookies: bool = False) -> FastAPI:
+               incremental: Sequence[IncrementalLearner] = (), secure_cookies: bool = False,
+               drift: Any = None) -> FastAPI:
     """The review web app over a store.
 
     Args:
@@ -140,6 +141,8 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         incremental: learners whose ``maybe_update`` runs in the background after each review
             (one per registered model to keep taught, e.g. ``default`` and ``strong``).
         secure_cookies: mark the session cookie ``Secure`` (behind HTTPS).
+        drift: a :class:`~accord.monitor.DriftMonitor` whose latest report the dashboard shows
+            (a drift panel with charts) and ``/metrics`` exposes (``accord_drift_*``).
     """
     state = ReviewApp(store, charter, Signer(secret), queue or QueueConfig(), Path(model_dir) if model_dir else None,
                       model_name, incremental, secure_cookies)
@@ -153,6 +156,15 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
 
     app = FastAPI(title="accord review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
+    app.state.drift = drift
+    drift_registry = None
+    if drift is not None:
+        from prometheus_client import CollectorRegistry
+
+        from accord.monitor import register_drift_metrics
+
+        drift_registry = CollectorRegistry(auto_describe=True)
+        register_drift_metrics(drift_registry, drift)
     static = Path(str(resources.files("accord.server.review").joinpath("static")))
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -425,7 +437,13 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
             why = f"{current.version} is the only version ever put in use; there is nothing to roll back to."
         else:
             why = ""
-        return page(request, "dashboard.html", d=dash, users=users, versions=versions, events=events,
+        if drift is not None:
+            from accord.monitor.panel import build_panel
+
+            panel = build_panel(drift)
+        else:
+            panel = None
+        return page(request, "dashboard.html", d=dash, users=users, versions=versions, events=events, drift=panel,
                     refused=state.store.audit_events("model.refused", limit=10), now=datetime.now(UTC),
                     can_rollback=not why, rollback_why=why, min_shared=MIN_SHARED_ITEMS)
 
@@ -436,6 +454,23 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         reason = str(form.get("reason", "")).strip()[:500] or "rolled back from the dashboard"
         rollback(state.store, actor=user.name, reason=reason, name=state.model_name)
         return go(request, "/admin")
+
+    @app.post("/admin/drift/clusters/{index}/queue")
+    async def admin_drift_queue(request: Request, index: int) -> Response:
+        user = admin(request)
+        await form_of(request)
+        if drift is None:
+            raise _NotFound("The drift monitor is not running in this app.")
+        drift.queue_cluster(index, count=20, actor=user.name)
+        return go(request, "/queue")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        if drift_registry is None:
+            raise StarletteHTTPException(404, "no metrics: the drift monitor is not running in this app")
+        from prometheus_client import generate_latest
+
+        return PlainTextResponse(generate_latest(drift_registry), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
 
