@@ -14,8 +14,6 @@ from accord.cli.main import app
 from accord.report import ARTICLES, ReportInputs, build_report, write_pack
 from accord.store import Store
 
-from tests.report.conftest import EVIL
-
 runner = CliRunner()
 SECTIONS = {"risk": "Art. 9", "data": "Art. 10", "records": "Art. 12", "transparency": "Art. 13",
             "oversight": "Art. 14", "accuracy": "Art. 15"}

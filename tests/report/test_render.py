@@ -48,7 +48,7 @@ def test_chromium_renders_the_pack(pack, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    out, _, rep = pack
+    out, _, _ = pack
     requests: list[str] = []
     shot = tmp_path / "pack.png"
     with sync_api.sync_playwright() as p:
@@ -86,7 +86,7 @@ def test_pdf_renders_non_blank_pages(pack, tmp_path):
     why = weasyprint_available()
     if why is not None:
         pytest.skip(f"{why}: pip install 'accord[report]'")
-    out, _, rep = pack
+    out, _, _ = pack
     pdf = out / "report.pdf"
     assert pdf.read_bytes()[:5] == b"%PDF-"
     subprocess.run(["pdftoppm", "-r", "30", str(pdf), str(tmp_path / "page")], check=True, timeout=120)

@@ -25,8 +25,7 @@ def _open_store_readonly(db: str | None) -> Any:
     migrated, is an InputError naming it. The schema is brought to the newest revision as every
     accord command does.
     """
-    from accord.store import Store
-    from accord.store import migrate
+    from accord.store import Store, migrate
 
     url = (db or os.environ.get(DB_ENV_VAR, "")).strip()
     if not url:
@@ -43,7 +42,7 @@ def _open_store_readonly(db: str | None) -> Any:
     engine = migrate.make_engine(u)
     try:
         rev = migrate.current_revision(engine)
-    except Exception as e:  # noqa: BLE001 - any driver error: the database cannot be read
+    except Exception as e:
         raise InputError(f"cannot read the audit store {migrate.mask(u)}: {migrate._first_line(e)}") from None
     finally:
         engine.dispose()

@@ -204,7 +204,7 @@ def _scan_decisions(store: Any, since: datetime | None, until: datetime, keep: i
             d.first = d.first or t
             d.last = t
             case = r.case_json or {}
-            meta = case.get("meta") if isinstance(case.get("meta"), dict) else {}
+            meta: dict[str, Any] = case["meta"] if isinstance(case.get("meta"), dict) else {}
             subj = {k: meta[k] for k in ("subject", "attributes") if isinstance(meta.get(k), dict)}
             for dct in subj.values():
                 d.declared.update(str(k) for k in dct)
@@ -381,7 +381,7 @@ def _model_cards(store: Any) -> list[dict[str, Any]]:
     current = [m for m in versions if m.current]
     for m in current:
         card = m.card or {}
-        data = card.get("data") if isinstance(card.get("data"), dict) else {}
+        data: dict[str, Any] = card["data"] if isinstance(card.get("data"), dict) else {}
         cards.append({"name": m.name, "version": m.version, "registered": _iso(m.created_at), "actor": m.actor,
                       "origin": "store registry", **_card_fields(card, data)})
     if not current:
@@ -393,7 +393,7 @@ def _model_cards(store: Any) -> list[dict[str, Any]]:
             except (OSError, ValueError, InputError):
                 continue
             card = d.get("card") or {}
-            data = card.get("data") if isinstance(card.get("data"), dict) else {}
+            data = card["data"] if isinstance(card.get("data"), dict) else {}
             cards.append({"name": d.get("name") or name, "version": d.get("version"), "registered": None,
                           "actor": None, "origin": "packaged model (no model registered in the store)",
                           **_card_fields(card, data)})
@@ -420,7 +420,7 @@ def _validation(v: Any) -> dict[str, Any] | None:
     """A data card's held-out figures, flattened: headline metrics and accuracy per source."""
     if not isinstance(v, dict):
         return None
-    m = v.get("metrics") if isinstance(v.get("metrics"), dict) else v
+    m: dict[str, Any] = v["metrics"] if isinstance(v.get("metrics"), dict) else v
     head = {k: m[k] for k in ("n", "unacceptable", "auroc", "auprc", "accuracy", "balanced_accuracy", "brier", "ece",
                               "pairwise_accuracy") if isinstance(m.get(k), int | float)}
     by = [{"source": k, "n": x.get("n"), "accuracy": x.get("accuracy")} for k, x in (m.get("by_source") or {}).items()
@@ -693,7 +693,7 @@ def build_report(store: Any, inputs: ReportInputs, *, progress: Progress | None 
         from importlib.metadata import version
 
         accord_version = version("accord")
-    except Exception:  # noqa: BLE001 - not installed as a distribution (a source checkout)
+    except Exception:
         accord_version = None
     return {
         "schema_version": SCHEMA_VERSION, "kind": "accord.evidence-pack", "generated_at": _iso(inputs.now),
