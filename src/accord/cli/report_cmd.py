@@ -53,21 +53,20 @@ def _open_store_readonly(db: str | None) -> Any:
 
 def report(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for report.html, report.pdf and report.json.")],
-    since: Annotated[str | None, typer.Option("--since", help="Start of the period: YYYY-MM-DD or an ISO time (UTC). Default: the first record.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="End of the period (a date includes that day). Default: now.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="Start of the period: YYYY-MM-DD or an ISO time (UTC). Default: the first record.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", help="End of the period (a date includes that day). Default: now.")] = None,
     db: Annotated[str | None, typer.Option("--db", "--store", metavar="URL", envvar=DB_ENV_VAR, show_envvar=True,
                                            help="Audit store URL (sqlite:///file.db, postgresql+psycopg://...); default .accord/accord.db.")] = None,
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="The charter in force (default: the packaged default charter).")] = None,
     suite_report: Annotated[list[Path] | None, typer.Option(
-        "--suite-report", "-s", help="A JSON report from `accord test --json`, or a folder of them; repeatable. "
+        "--suite-report", "-s", metavar="FILE|DIR", help="A JSON report from `accord test --json`, or a folder of them; repeatable. "
                                      "Runs that started in the period are used.")] = None,
     examples: Annotated[int, typer.Option("--examples", min=0, max=50, help="Example explanations to include.")] = 6,
     pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also print report.pdf (needs the accord[report] extra).")] = True,
 ) -> None:
     """Build an evidence pack for auditors: one section per EU AI Act article (9, 10, 12, 13, 14, 15).
 
-    Every figure comes from what accord recorded; what was not recorded is marked missing. The
-    pack is evidence, not a statement of legal compliance. See docs/regulation.md.
+    Every figure comes from what accord recorded; what was not recorded is marked missing. The pack is evidence, not a statement of legal compliance. See docs/regulation.md.
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
