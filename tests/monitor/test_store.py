@@ -7,13 +7,21 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 from tests.monitor.conftest import NORMAL, T0, fill
 from typer.testing import CliRunner
 
 from accord.cli.main import app as cli
-from accord.monitor import DriftMonitor, MonitorConfig, default_reference, queue_cluster, read_window, run_monitor
+from accord.monitor import (
+    DriftMonitor,
+    MonitorConfig,
+    default_reference,
+    queue_cluster,
+    read_window,
+    run_monitor,
+)
 from accord.monitor.simulate import Stream
 
 
@@ -99,7 +107,7 @@ def test_queue_cluster_puts_cases_in_the_review_queue_once(store, clock):
 
 
 class _Hook(BaseHTTPRequestHandler):
-    got: list[dict] = []
+    got: ClassVar[list[dict]] = []
 
     def do_POST(self):
         n = int(self.headers["content-length"])
@@ -132,6 +140,7 @@ def test_background_monitor_posts_the_webhook_on_change_and_survives_a_dead_one(
         assert len(_Hook.got) == 1  # the same alarms: no second post
     finally:
         srv.shutdown()
+        srv.server_close()
     dead = DriftMonitor(store, webhook=f"http://127.0.0.1:{srv.server_port}/gone", novelty=None,
                         reference=(T0, T0 + timedelta(days=7)), clock=lambda: T0 + timedelta(days=9))
     assert dead.run_once() is not None  # the report is made although the webhook is down

@@ -182,7 +182,7 @@ class DriftMonitor:
             esc = report.recent.counts.get("(all)", {})
             n = sum(esc.values())
             self.history.append(HistoryPoint(
-                report.created_at, len(report.alarms),
+                report.recent.end, len(report.alarms),
                 report.input.recent_far if report.input else None,
                 max((s.psi for s in report.scores), default=None),
                 report.agreement.recent if report.agreement else None,
