@@ -254,3 +254,15 @@ def test_without_weasyprint_html_and_json_are_written_and_the_message_says_how(f
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
     text = " ".join(res.output.split())
     assert "no PDF: WeasyPrint is not installed" in text and "pip install 'accord[report]'" in text
+
+
+def test_dates_and_the_default_store(tmp_path):
+    from accord.report import parse_when
+
+    assert parse_when("2026-11-01", "--since").isoformat() == "2026-11-01T00:00:00+00:00"
+    assert parse_when("2026-11-30", "--until", end=True).isoformat() == "2026-12-01T00:00:00+00:00"  # the day is included
+    assert parse_when("2026-11-01T10:00:00Z", "--since").isoformat() == "2026-11-01T10:00:00+00:00"
+    assert parse_when("2026-11-01T12:00:00+02:00", "--since").isoformat() == "2026-11-01T10:00:00+00:00"
+    # no --db: ACCORD_DATABASE_URL (set by tests/conftest.py to a file nobody created): never created by a report
+    res = runner.invoke(app, ["report", "--out", str(tmp_path / "pack")])
+    assert res.exit_code == 2 and "no audit store at" in res.output and not (tmp_path / "accord.db").exists()
