@@ -110,8 +110,9 @@ def test_suite_and_fairness_figures(pack, filled):
     assert failures["count"] == suite["failed"] > 0
     cov = {r["principle"]: r for r in it["coverage"]["data"]["rows"]}
     assert set(cov) >= {"harm", "privacy", "helpfulness"} and cov["harm"]["scenarios"] > 0
+    assert cov["helpfulness"]["scenarios"] == 0 and "helpfulness" in it["coverage"]["data"]["uncovered"]
     red = {m["mutation"]: m for m in it["red_team"]["data"]["mutations"]}
-    assert set(red) == set(suite["by_mutation"]) - {"none"} and set(red) >= {"base64", "leetspeak", "swap_gender"}
+    assert set(red) == set(suite["by_mutation"]) - {"none"} and set(red) >= {"base64", "swap_gender"}
     assert red["base64"]["total"] == suite["by_mutation"]["base64"]["total"]
     fair = it["fairness"]["data"]
     swap = fair["swap_runs"][0]["attributes"]["gender"]
