@@ -42,6 +42,7 @@ def _f(v: float | None, fmt: str = "{:.3f}") -> str:
 
 
 def _print_report(report: Any) -> None:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
@@ -53,22 +54,27 @@ def _print_report(report: Any) -> None:
     for n in r.notes:
         console.print(f"note: {n}", markup=False)
 
-    t = Table(title="decisions per community (reference → recent)")
-    for c in ("community", "n", "allow", "revise", "block", "escalate", "TVD", "Cramér's V", "p (adj.)", "alarm"):
-        t.add_column(c, justify="left" if c == "community" else "right")
+    t = Table(title="decisions per community, % (reference → recent)", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)
+    for c in ("community", "recent", "allow", "revise", "block", "escal.", "TVD", "V", "p adj."):
+        t.add_column(c, justify="left" if c == "community" else "right", no_wrap=True, min_width=max(len(c), 5))
     for d in r.decisions:
-        cells = [f"{d.reference_rates[k]:.1%} → {d.recent_rates[k]:.1%}" for k in ("allow", "revise", "block", "escalate")]
-        t.add_row(Text(d.community), f"{d.reference_n:,} / {d.recent_n:,}", *cells, _f(d.tvd), _f(d.cramers_v),
-                  _f(d.p_adjusted, "{:.2g}") if not d.note else Text(d.note), "ALARM" if d.alarm else "")
+        cells = [f"{d.reference_rates[k] * 100:.0f}→{d.recent_rates[k] * 100:.0f}" for k in ("allow", "revise", "block", "escalate")]
+        t.add_row(Text(("! " if d.alarm else "") + d.community, style="bold red" if d.alarm else ""),
+                  f"{d.recent_n:,}", *cells, _f(d.tvd, "{:.2f}"), _f(d.cramers_v, "{:.2f}"),
+                  _f(d.p_adjusted, "{:.1g}") if not d.note else Text(d.note))
     console.print(t)
+    console.print("!: alarm; recent: decisions in the recent window; TVD: total variation distance between the "
+                  "decision mixes; V: Cramér's V; p: chi-square, Benjamini-Hochberg adjusted", markup=False, style="dim")
 
     if r.scores:
         t = Table(title="per-principle scores (a principle absent from a verdict scores 0)")
-        for c in ("principle", "mean ref → recent", "PSI", "KS", "Wasserstein", "p (adj.)", "alarm"):
-            t.add_column(c, justify="left" if c == "principle" else "right")
+        for c in ("principle", "mean", "PSI", "KS", "Wasserstein", "p adj."):
+            t.add_column(c, justify="left" if c == "principle" else "right", no_wrap=c != "principle")
         for s in sorted(r.scores, key=lambda s: -s.psi):
-            t.add_row(Text(s.principle), f"{s.reference_mean:.3f} → {s.recent_mean:.3f}", f"{s.psi:.3f}", f"{s.ks:.3f}",
-                      f"{s.wasserstein:.4f}", _f(s.p_adjusted, "{:.2g}"), "ALARM" if s.alarm else "")
+            t.add_row(Text(("! " if s.alarm else "") + s.principle, style="bold red" if s.alarm else ""),
+                      f"{s.reference_mean:.3f}→{s.recent_mean:.3f}", f"{s.psi:.3f}", f"{s.ks:.3f}",
+                      f"{s.wasserstein:.4f}", _f(s.p_adjusted, "{:.1g}"))
         console.print(t)
 
     if r.input is not None:
@@ -78,12 +84,12 @@ def _print_report(report: Any) -> None:
                       f"(p adj. {_f(i.p_adjusted, '{:.2g}')}){'  ALARM' if i.alarm else ''}", markup=False)
         if i.clusters:
             t = Table(title="clusters of far cases in the recent window")
-            for c in ("#", "size", "region: reference → recent", "p (adj.)", "new", "example"):
-                t.add_column(c)
+            for c in ("#", "size", "region", "p adj.", "new", "example"):
+                t.add_column(c, no_wrap=c != "example")
             for k, c in enumerate(i.clusters):
                 ex = c.examples[0] if c.examples else {"context": "", "action": ""}
-                t.add_row(str(k), str(c.size), f"{c.reference_share:.1%} → {c.region_share:.1%}",
-                          _f(c.p_adjusted, "{:.2g}"), "NEW" if c.new else "",
+                t.add_row(str(k), str(c.size), f"{c.reference_share:.1%}→{c.region_share:.1%}",
+                          _f(c.p_adjusted, "{:.1g}"), "NEW" if c.new else "",
                           Text(f"{ex['context'][:90]} ⟶ {ex['action'][:60]}"))
             console.print(t)
             console.print("queue examples of a cluster for review: accord monitor --queue-cluster N [--count 20]",
