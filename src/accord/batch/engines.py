@@ -162,6 +162,9 @@ def _ray(spec: GateSpec, shards: Sequence[Shard], job_id: str, on_done: OnDone, 
     import os
 
     started = False
+    if address is not None and address != "auto" and not _reachable(address):
+        raise InputError(f"cannot start the Ray cluster at {address}: nothing answers there",
+                         hint="check --address (host:6379, or ray://host:10001 for Ray Client), or use --engine local")
     if not ray.is_initialized():
         os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
         try:
@@ -172,6 +175,8 @@ def _ray(spec: GateSpec, shards: Sequence[Shard], job_id: str, on_done: OnDone, 
             raise InputError(f"cannot start {where}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
                              hint="check --address, or use --engine local") from None
         started = True
+    for name in ("ray", "ray.data"):  # the CLI shows its own progress; Ray's INFO lines would interleave with it
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the CLI shows its own bar
@@ -194,6 +199,21 @@ def _ray(spec: GateSpec, shards: Sequence[Shard], job_id: str, on_done: OnDone, 
     finally:
         if started:
             ray.shutdown()
+
+
+def _reachable(address: str, timeout: float = 5.0) -> bool:
+    """Whether something listens at a Ray address (Ray itself retries for many minutes)."""
+    import socket
+
+    hostport = address.split("://", 1)[-1].rsplit("/", 1)[0]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return True  # not host:port: let Ray parse it and say what is wrong
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _rows(ds: Any) -> Iterator[dict[str, Any]]:

@@ -154,16 +154,27 @@ def _csv(p: Path) -> Iterator[Item]:
             raise InputError(f"{p}: cannot read as CSV: {e}") from None
 
 
+#: the source of re-audit rows (``reaudit:<label>``); the store input leaves them out unless asked
+REAUDIT_PREFIX = "reaudit:"
+
+
 def read_store_items(db: str | None, *, since: datetime | None = None, until: datetime | None = None,
-                     source: str | None = None, decision: str | None = None) -> tuple[list[Item], str]:
-    """Every recorded decision in a window, oldest first, as items to judge again; and the store's URL.
+                     source: str | None = None, decision: str | None = None,
+                     max_id: int | None = None) -> tuple[list[Item], str, int]:
+    """Every recorded decision in a window, oldest first, as items to judge again.
 
     The original decision and trace id come with each case, so the summary counts what changed
-    and a re-audit written back to the store points to the decision it re-judges.
+    and a re-audit written back to the store points to the decision it re-judges. Earlier
+    re-audits (source ``reaudit:...``) are left out unless ``source`` names one. Returns the
+    items, the store's URL and the newest row id read: pass it back as ``max_id`` when the job
+    resumes, so that decisions recorded since (new traffic, this job's own re-audit) do not
+    change what the job judges.
     """
     from accord.store import Store
 
     with Store.open(db) as store:
+        top = store.last_decision_id() if max_id is None else max_id
         items = [Item(r.case, r.decision, r.trace_id)
-                 for r in store.iter_decisions(since=since, until=until, source=source, decision=decision)]
-        return items, store.url
+                 for r in store.iter_decisions(since=since, until=until, source=source, decision=decision, max_id=top,
+                                               exclude_source_prefix=None if source else REAUDIT_PREFIX)]
+        return items, store.url, top

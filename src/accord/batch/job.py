@@ -133,6 +133,7 @@ def _manifest(work: Path, want: dict[str, Any], restart: bool) -> str:
 def run_batch(items: Sequence[Item], out: Path, spec: GateSpec, *, engine: str = "local", workers: int = 1,
               address: str | None = None, shard_size: int = 2048, work: Path | None = None, restart: bool = False,
               out_format: str | None = None, input_label: str = "", community: str | None = None,
+              identity: dict[str, Any] | None = None,
               store_db: str | None = None, store_label: str | None = None, top: int = 10,
               progress: Progress | None = None, started: Callable[[int, int], None] | None = None,
               gate: Any = None) -> BatchResult:
@@ -147,6 +148,7 @@ def run_batch(items: Sequence[Item], out: Path, spec: GateSpec, *, engine: str =
         shard_size: cases per shard (a multiple of 256; the unit of resumption).
         work: the work folder (default ``<out>.parts``); ``restart`` discards what it holds.
         community: decide for this community where a case names none (as ``accord check --community``).
+        identity: more of what makes the job this job, kept in its manifest (e.g. the store snapshot).
         store_db, store_label: also append the verdicts to this store as the re-audit ``store_label``
             (new rows with source ``reaudit:<label>``; history is never changed).
         progress: called with the number of cases each finished shard adds; ``started`` with
@@ -177,13 +179,14 @@ def run_batch(items: Sequence[Item], out: Path, spec: GateSpec, *, engine: str =
     for b in blobs:
         digest.update(b.encode("utf-8", "surrogatepass"))
         digest.update(b"\n")
-    work = work or out.with_name(out.name + ".parts")
+    work = work or default_work(out)
     try:
         work.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot make the work folder {work}: {e.strerror or e}") from None
     want = {"version": MANIFEST_VERSION, "cases": len(cases), "cases_sha256": digest.hexdigest(),
-            "judge_version": gate.version, "judges": spec.judges, "band": list(spec.band), "shard_size": shard_size}
+            "judge_version": gate.version, "judges": spec.judges, "band": list(spec.band), "shard_size": shard_size,
+            **(identity or {})}
     job_id = _manifest(work, want, restart)
     shards = [Shard(i // shard_size, i, tuple(blobs[i:i + shard_size])) for i in range(0, len(blobs), shard_size)]
     todo = [s for s in shards if not _shard_done(work, s.id, len(s.cases))]
@@ -321,6 +324,20 @@ def _write_store(work: Path, shards: Sequence[Shard], items: Sequence[Item], cas
         if pairs:
             flush()
     return written, skipped
+
+
+def peek_manifest(work: Path) -> dict[str, Any]:
+    """The manifest of the job in ``work`` ({} when there is none or it cannot be read)."""
+    try:
+        out = json.loads((work / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+def default_work(out: Path) -> Path:
+    """The work folder of a job writing ``out``."""
+    return out.with_name(out.name + ".parts")
 
 
 def remove_work(work: Path) -> None:

@@ -254,7 +254,7 @@ def audit_batch(
         render_summary,
         run_batch,
     )
-    from accord.batch.job import output_format, remove_work
+    from accord.batch.job import default_work, output_format, peek_manifest, remove_work
     from accord.cli.common import err_console
     from accord.cli.core import parse_band
 
@@ -270,12 +270,21 @@ def audit_batch(
     if only is not None and only not in _DECISIONS:
         raise InputError(f"unknown decision {only!r}; expected one of: allow, revise, block, escalate")
     output_format(out, out_format)  # a bad output name fails before the models load
+    from accord.cli.models_in_use import model_in_use
+
+    model = model_in_use(model)
     spec = GateSpec(charter=str(charter) if charter else None, model=str(model) if model else None, judges=judges,
                     band=parse_band(band))
     t0 = time.perf_counter()
+    identity: dict[str, Any] = {}
     if from_store:
-        items, url = read_store_items(db, since=_when(since, "--since"), until=_when(until, "--until"), source=source,
-                                      decision=only)
+        # a resumed job judges the snapshot it started with, not the decisions recorded since
+        snap = None if restart else peek_manifest(work or default_work(out)).get("store_max_id")
+        window = {"since": since, "until": until, "source": source, "decision": only}
+        items, url, top_id = read_store_items(db, since=_when(since, "--since"), until=_when(until, "--until"),
+                                              source=source, decision=only,
+                                              max_id=snap if isinstance(snap, int) else None)
+        identity = {"store_max_id": top_id, "store_window": window}
         label = f"{url} ({len(items)} decisions)"
     else:
         assert input is not None
@@ -296,6 +305,7 @@ def audit_batch(
 
         result = run_batch(items, out, spec, engine=engine, workers=workers, address=address, shard_size=shard_size,
                            work=work, restart=restart, out_format=out_format, input_label=label, community=community,
+                           identity=identity,
                            store_db=db, store_label=to_store, top=top, progress=lambda n: bar.advance(task, n),
                            started=started)
     if not keep_work:

@@ -4,12 +4,17 @@ SQLite by default (``.accord/accord.db``), PostgreSQL for many gate replicas; th
 and upgraded by Alembic migrations shipped in the package. Typical use::
 
     from accord import Gate
+    from accord.review import escalation_recorder
     from accord.store import Store
 
     store = Store.open()                       # ACCORD_DATABASE_URL, else .accord/accord.db
-    gate = Gate.default(recorder=store.recorder("cli"))
-    gate.check(context="...", action="...")    # recorded
+    gate = Gate.default(recorder=escalation_recorder(store, "app"))
+    gate.check(context="...", action="...")    # recorded; an escalation is also queued for review
     store.decisions(limit=10, decision="block")
+
+``escalation_recorder`` is the audit seam (:mod:`accord.review.audit`) that the command line and
+the proxy record through too: every verdict is recorded and every escalation queued for review,
+with priority uncertainty × severity. ``store.recorder(source)`` records verdicts only.
 """
 
 from accord.store.migrate import ENV_VAR, default_url

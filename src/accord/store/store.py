@@ -471,8 +471,8 @@ class Store:
             return [self._decision(r) for r in s.scalars(q)]
 
     def iter_decisions(self, *, since: datetime | None = None, until: datetime | None = None,
-                       source: str | None = None, decision: str | None = None,
-                       batch: int = 5000) -> Iterator[DecisionRecord]:
+                       source: str | None = None, decision: str | None = None, max_id: int | None = None,
+                       exclude_source_prefix: str | None = None, batch: int = 5000) -> Iterator[DecisionRecord]:
         """Recorded decisions, oldest first, read in pages of ``batch`` (for batch re-audits of millions).
 
         Pages follow the primary key (``id > last``), so each page is one index range scan however
@@ -483,8 +483,14 @@ class Store:
             until: only decisions recorded before this time.
             source: only decisions recorded by this source.
             decision: only this decision.
+            max_id: only decisions up to this row id (a fixed snapshot while new ones arrive).
+            exclude_source_prefix: leave out sources that start with this (e.g. ``reaudit:``).
         """
         conds: list[ColumnElement[bool]] = []
+        if max_id is not None:
+            conds.append(DecisionRow.id <= max_id)
+        if exclude_source_prefix:
+            conds.append(~DecisionRow.source.startswith(exclude_source_prefix, autoescape=True))
         if decision is not None:
             _check(decision, DECISIONS, "decision")
             conds.append(DecisionRow.decision == decision)
@@ -503,6 +509,11 @@ class Store:
             if len(page) < batch:
                 return
             last = page[-1].id
+
+    def last_decision_id(self) -> int:
+        """The newest decision's row id (0 when there is none)."""
+        with self._tx("read the newest decision id") as s:
+            return int(s.scalar(select(func.max(DecisionRow.id))) or 0)
 
     def existing_trace_ids(self, trace_ids: Sequence[str]) -> set[str]:
         """Which of these trace ids are recorded already (a resumed bulk write skips them)."""
