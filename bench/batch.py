@@ -57,7 +57,7 @@ def make_cases(n: int) -> list[dict]:
         if rep:
             c["id"] = f"{c.get('id', 'case')}#{rep}"
             ctx = c.get("context", "")
-            c["context"] = f"{ctx} [log {rep}]" if isinstance(ctx, str) else ctx + [{"role": "user", "content": f"[log {rep}]"}]
+            c["context"] = f"{ctx} [log {rep}]" if isinstance(ctx, str) else [*ctx, {"role": "user", "content": f"[log {rep}]"}]
         out.append(c)
     return out
 
