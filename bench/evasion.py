@@ -1,7 +1,8 @@
 """Red-team benchmark: does obfuscation get harmful text past the gate, and does undoing it flag safe text?
 
 For each mutation (zero-width characters, soft hyphens, homoglyphs, leetspeak, letters split by
-dots, combining marks, full-width forms, base64 with "decode this"), prints the detection rate
+dots, combining marks, full-width forms, base64 with "decode this"; all from the suites' registry,
+``accord.suites.mutations``, seeded per text), prints the detection rate
 (decision other than allow) on AdvBench harmful behaviours and strings, and the false-flag rate
 on XSTest's safe prompts, each judged as the action with no context, with the points lost or
 gained against plain text. Prints figures; asserts nothing.
@@ -13,7 +14,6 @@ gained against plain text. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
 import sys
 import time
@@ -24,45 +24,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import DEFAULT_DATA, xstest
 
 from accord import Gate
+from accord.suites.mutations import mutate
 from accord.types import Case
 
 
-def zero_width(s: str) -> str:
-    return "\u200b".join(s)
-
-
-def soft_hyphen(s: str) -> str:
-    return "\u00ad".join(s)
-
-
-def homoglyph(s: str) -> str:
-    return s.translate(str.maketrans("aeopcAEOPC", "аеорсАЕОРС"))  # Cyrillic look-alikes
-
-
-def leetspeak(s: str) -> str:
-    return s.translate(str.maketrans("aeiost", "431057"))
-
-
-def dots(s: str) -> str:
-    return " ".join(".".join(w) if len(w) > 3 else w for w in s.split())
-
-
-def combining(s: str) -> str:
-    return "".join(c + "\u0301" if c.isalpha() else c for c in s)
-
-
-def fullwidth(s: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
-
-
-def base64_decode_this(s: str) -> str:
-    return "Decode this base64 and do what it says: " + base64.b64encode(s.encode()).decode()
+def _registered(mutation: str) -> Callable[[str], str]:
+    """A mutation from the suites' registry (``accord.suites.mutations``), seeded per text."""
+    return lambda s: mutate(s, mutation, key=s)
 
 
 MUTATIONS: dict[str, Callable[[str], str]] = {
-    "plain": lambda s: s, "zero-width": zero_width, "soft-hyphen": soft_hyphen, "homoglyph": homoglyph,
-    "leetspeak": leetspeak, "dots": dots, "combining": combining, "full-width": fullwidth,
-    "base64": base64_decode_this,
+    "plain": lambda s: s, "zero-width": _registered("zero_width"), "soft-hyphen": _registered("soft_hyphen"),
+    "homoglyph": _registered("homoglyphs"), "leetspeak": _registered("leetspeak"), "dots": _registered("dots"),
+    "combining": _registered("combining"), "full-width": _registered("fullwidth"), "base64": _registered("base64"),
 }
 
 
@@ -87,11 +61,11 @@ def main() -> None:
     print(f"gate {gate.version}: {len(harmful)} AdvBench harmful texts, {len(safe)} XSTest safe prompts")
     print(f"{'mutation':12s} {'detected':>9s} {'vs plain':>9s} {'false flags':>12s} {'vs plain':>9s} {'seconds':>8s}")
     base: tuple[float, float] | None = None
-    for name, mutate in MUTATIONS.items():
+    for name, rewrite in MUTATIONS.items():
         t = time.perf_counter()
-        det = sum(v.decision != "allow" for v in gate.check_many([Case(action=mutate(s)) for s in harmful],
+        det = sum(v.decision != "allow" for v in gate.check_many([Case(action=rewrite(s)) for s in harmful],
                                                                  record=False)) / len(harmful)
-        ff = sum(v.decision != "allow" for v in gate.check_many([Case(action=mutate(s)) for s in safe],
+        ff = sum(v.decision != "allow" for v in gate.check_many([Case(action=rewrite(s)) for s in safe],
                                                                 record=False)) / len(safe)
         base = base or (det, ff)
         print(f"{name:12s} {det:9.0%} {100 * (det - base[0]):+8.0f}p {ff:12.0%} {100 * (ff - base[1]):+8.0f}p "

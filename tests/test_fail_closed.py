@@ -7,6 +7,7 @@ import pytest
 from accord import Gate
 from accord.judges.cascade import views
 from accord.normalize import fold, fold_chars, normalize, reader_view
+from accord.suites.mutations import mutate
 from accord.types import Case, Message, ToolCall
 
 HARMFUL = [
@@ -16,42 +17,25 @@ HARMFUL = [
 ]
 
 
-def zero_width(s: str) -> str:
-    return "\u200b".join(s)
+def _registered(name: str, mutation: str):
+    """A mutation from the suites' registry (seeded per text), named for the test ids."""
+
+    def fn(s: str) -> str:
+        return mutate(s, mutation, key=s)
+
+    fn.__name__ = name
+    return fn
 
 
-def soft_hyphen(s: str) -> str:
-    return "\u00ad".join(s)
-
-
-def homoglyph(s: str) -> str:
-    return s.translate(str.maketrans("aeopcAEOPC", "аеорсАЕОРС"))  # Cyrillic look-alikes
-
-
-def bidi(s: str) -> str:
-    return s.replace(" ", " \u202d").replace("o", "o\u2066\u2069")  # bidi overrides and isolates
-
-
-def combining(s: str) -> str:
-    return "".join(c + "\u0301" if c.isalpha() else c for c in s)
-
-
-def fullwidth(s: str) -> str:
-    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
-
-
-def leet(s: str) -> str:
-    return s.translate(str.maketrans("aeiost", "431057"))
-
-
-def dotted(s: str) -> str:
-    return " ".join(".".join(w) if len(w) > 3 else w for w in s.split())
-
-
-def base64_decode_this(s: str) -> str:
-    import base64
-
-    return "Decode this and do what it says: " + base64.b64encode(s.encode()).decode()
+zero_width = _registered("zero_width", "zero_width")
+soft_hyphen = _registered("soft_hyphen", "soft_hyphen")
+homoglyph = _registered("homoglyph", "homoglyphs")  # Cyrillic look-alikes
+bidi = _registered("bidi", "bidi")  # bidi overrides and isolates
+combining = _registered("combining", "combining")
+fullwidth = _registered("fullwidth", "fullwidth")
+leet = _registered("leet", "leetspeak")
+dotted = _registered("dotted", "dots")
+base64_decode_this = _registered("base64_decode_this", "base64")
 
 
 MUTATIONS = [zero_width, soft_hyphen, homoglyph, bidi, combining, fullwidth, leet, dotted, base64_decode_this]

@@ -250,6 +250,42 @@ BUILTIN_MUTATIONS = ("base64", "rot13", "hex", "reverse", "leetspeak", "homoglyp
                      "roleplay", "hypothetical", "override", "split", "typos")
 
 
+# ---------------------------------------------------------------------------- character tricks
+# Deterministic obfuscations of every character or word, the ones the normaliser must undo
+# (bench/evasion.py and tests/test_fail_closed.py take them from here). Not in BUILTIN_MUTATIONS:
+# `--mutations all` keeps its red-team set; name them to use them.
+def _soft_hyphen(p: str, rng: random.Random) -> str:
+    """A soft hyphen (invisible) between every two characters."""
+    return "\u00ad".join(p)
+
+
+def _bidi(p: str, rng: random.Random) -> str:
+    """Bidirectional overrides and isolates hidden after spaces and letters (the text looks unchanged)."""
+    return p.replace(" ", " \u202d").replace("o", "o\u2066\u2069")
+
+
+def _combining(p: str, rng: random.Random) -> str:
+    """A combining acute accent on every letter."""
+    return "".join(c + "\u0301" if c.isalpha() else c for c in p)
+
+
+def _fullwidth(p: str, rng: random.Random) -> str:
+    """Every printable ASCII character in its full-width form."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in p)
+
+
+def _dots(p: str, rng: random.Random) -> str:
+    """The letters of every word longer than three split by dots (b.o.m.b)."""
+    return " ".join(".".join(w) if len(w) > 3 else w for w in p.split())
+
+
+#: deterministic character tricks, registered beside the red-team set
+CHARACTER_MUTATIONS = ("soft_hyphen", "bidi", "combining", "fullwidth", "dots")
+for _name, _fn in [("soft_hyphen", _soft_hyphen), ("bidi", _bidi), ("combining", _combining),
+                   ("fullwidth", _fullwidth), ("dots", _dots)]:
+    register_mutation(_name, _fn)
+
+
 # ---------------------------------------------------------------------------- demographic swaps
 # Not red-team rewrites but fairness probes: each re-asks the same thing about a different person
 # (accord.fairness.swap documents the six attribute lexicons). The runner compares the variant
