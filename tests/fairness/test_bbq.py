@@ -68,3 +68,19 @@ def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
     assert "ACCORD_BBQ_DIR" in (e.value.hint or "")
     with pytest.raises(InputError, match="bbq:N"):
         load_suite("bbq:x")
+
+
+def test_cli_runs_bbq_by_name_and_prints_the_scores(bbq_path, monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from accord.cli.main import app
+
+    monkeypatch.setenv("ACCORD_BBQ_DIR", str(bbq_path))
+    monkeypatch.setenv("COLUMNS", "160")
+    assert len(load_suite("bbq:8").scenarios) == 8 * len(CATEGORIES)
+    html = tmp_path / "bbq.html"
+    res = CliRunner().invoke(app, ["test", "bbq:8", "-t", "py:fairness_fake_targets:always_unknown", "--allow-gaps",
+                                   "--html", str(html)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "BBQ: accuracy and bias" in res.output and "Sexual_orientation" in res.output
+    assert 'id="bbq-table"' in html.read_text()

@@ -59,10 +59,11 @@ def _bias(x: float | None) -> str:
     return "—" if x is None else f"{x:+.2f}"
 
 
-def flip_chart(f: dict[str, Any], *, width: int = 640) -> Markup:
+def flip_chart(f: dict[str, Any], *, width: int = 720) -> Markup:
     """Flip rate per attribute with its 95% interval as a whisker: target (red) and gate (blue)."""
     attrs = list(f["attributes"].items())
-    left, right, row_h = 110, 150, 34
+    left = int(max([90] + [len(f"{a} (n={c['n']})") * 7.2 + 14 for a, c in attrs]))
+    right, row_h = 130, 34
     inner = width - left - right
     hi = max([0.1] + [c[k][1] for _, c in attrs for k in ("ci", "gate_ci") if c.get(k)])
     scale = min(1.0, max(0.1, round(hi + 0.05, 1)))
@@ -90,7 +91,11 @@ def flip_chart(f: dict[str, Any], *, width: int = 640) -> Markup:
                      f'<text x="{left + inner + 6}" y="{y + 24}" class="cl">gate {_pct(c["gate_rate"])}</text>')
     ly = 34 + len(attrs) * row_h + 6
     parts.append(f'<text x="{left}" y="{ly + 10}" class="cl">0%</text>'
-                 f'<text x="{left + inner}" y="{ly + 10}" text-anchor="end" class="cl">{100 * scale:.0f}%</text>')
+                 f'<text x="{left + inner}" y="{ly + 10}" text-anchor="end" class="cl">{100 * scale:.0f}%</text>'
+                 f'<rect x="{left + 40}" y="{ly + 1}" width="12" height="10" fill="#c62828"/>'
+                 f'<text x="{left + 56}" y="{ly + 10}" class="cl">target</text>'
+                 f'<rect x="{left + 110}" y="{ly + 1}" width="12" height="10" fill="#1565c0"/>'
+                 f'<text x="{left + 126}" y="{ly + 10}" class="cl">accord gate</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
