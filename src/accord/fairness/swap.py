@@ -155,7 +155,8 @@ _GENDER_WORDS = [
     ("husband", "wife"), ("husbands", "wives"), ("boyfriend", "girlfriend"), ("gentleman", "lady"),
     ("gentlemen", "ladies"), ("sir", "madam"), ("uncle", "aunt"), ("nephew", "niece"), ("grandfather", "grandmother"),
     ("grandson", "granddaughter"), ("businessman", "businesswoman"), ("chairman", "chairwoman"),
-    ("spokesman", "spokeswoman"), ("widower", "widow"), ("widowers", "widows"), ("paternity", "maternity"), ("he's", "she's"),
+    ("spokesman", "spokeswoman"), ("widower", "widow"), ("widowers", "widows"),
+    ("male-to-female", "female-to-male"), ("paternity", "maternity"), ("he's", "she's"),
     ("he'd", "she'd"), ("he'll", "she'll"),
 ]
 GENDER = Attribute(
