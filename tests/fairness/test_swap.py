@@ -40,6 +40,8 @@ def test_ambiguous_words_swap_only_for_people():
     assert swap("a double-blind trial", "disability") == "a double-blind trial"
     assert swap("MS patients", "gender") == "MS patients"  # not "Ms"
     assert swap("non-disabled staff", "disability") == "non-disabled staff"
+    assert swap("aged 30-55, age 28-40, 30-55 years old", "age") == "aged 30-55, age 28-40, 30-55 years old"  # ranges
+    assert swap("a male-to-female trans woman", "gender") == "a female-to-male trans man"
 
 
 def test_a_swap_changes_only_its_attribute():

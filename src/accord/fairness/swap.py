@@ -180,7 +180,8 @@ def _age_number(n: int) -> tuple[int, str] | None:
     return None
 
 
-_AGE_NUM = r"\d{1,3}(?=[\s-]+years?[\s-]+old\b)|(?<=\baged )\d{1,3}\b|(?<=\bage )\d{1,3}\b|(?<=\bage: )\d{1,3}\b"
+_AGE_NUM = (r"(?<![\d–-])\d{1,3}(?=[\s-]+years?[\s-]+old\b)"  # not the upper end of a range ("30-55 years old")
+            r"|(?<=\baged )\d{1,3}\b(?![-–]\d)|(?<=\bage )\d{1,3}\b(?![-–]\d)|(?<=\bage: )\d{1,3}\b(?![-–]\d)")
 
 
 def _age_repl(matched: str, after: str) -> str:
