@@ -14,6 +14,8 @@ its training memory). Scores and decisions come from :mod:`accord.monitor.simula
 
     python bench/drift.py                 # 20 seeds, 1,500 decisions a day (a few minutes on 2 cores)
     python bench/drift.py --seeds 3 --per-day 800
+    python bench/drift.py --store 20000   # time one monitor run over a real store: 8 days of 20,000 decisions
+    python bench/drift.py --store 20000 --db postgresql+psycopg://accord:accord@127.0.0.1/accord_bench
 """
 
 from __future__ import annotations
@@ -69,13 +71,69 @@ def window(stream: Stream, days: range, cfg: MonitorConfig) -> Window:
                      max_sample=cfg.max_sample)
 
 
+def store_timing(console: Console, per_day: int, url: str | None) -> int:
+    """Write 8 days of ``per_day`` decisions into a store (the store's clock set per day), then time
+    ``run_monitor`` over the last day against the first week, as the background job runs it."""
+    import tempfile
+
+    import accord.store.store as store_module
+    from accord.monitor import run_monitor
+    from accord.store import Store
+    from accord.types import Case, Explanation, PrincipleResult, Verdict
+
+    normal, novel = pools()
+    tmp = tempfile.TemporaryDirectory()
+    store = Store.open(url or f"sqlite:///{tmp.name}/drift-bench.db")
+    stream = Stream(normal, novel, seed=0, per_day=per_day, shift="new-type", onset=7)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=8)
+    saved = store_module.utcnow
+    t = time.perf_counter()
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("writing decisions", total=8 * per_day)
+            for d in range(8):
+                cases, _ = stream.day(d)
+                for i in range(0, len(cases), 2000):
+                    at = t0 + timedelta(days=d, seconds=i)
+                    store_module.utcnow = lambda at=at: at  # type: ignore[assignment]
+                    store.record_decisions(
+                        [(Case(context=c.context, action=c.action, community=c.community),
+                          Verdict(trace_id=c.trace_id, decision=c.decision, risk=max(c.scores.values(), default=0.0),  # type: ignore[arg-type]
+                                  principles=[PrincipleResult(id=p, score=v, violated=v >= 0.5, severity="high",
+                                                              source="model") for p, v in c.scores.items()],
+                                  explanation=Explanation(summary=c.decision), judge_version="bench@1"))
+                         for c in cases[i:i + 2000]], source="bench")
+                    progress.advance(task, len(cases[i:i + 2000]))
+    finally:
+        store_module.utcnow = saved
+    wrote = time.perf_counter() - t
+    novelty = NoveltyModel.packaged()
+    t = time.perf_counter()
+    rep = run_monitor(store, MonitorConfig(), end=t0 + timedelta(days=8), reference=(t0, t0 + timedelta(days=7)),
+                      novelty=novelty)
+    secs = time.perf_counter() - t
+    console.print(f"{store.url}: wrote {rep.reference.decisions + rep.recent.decisions:,} decisions in {wrote:.0f} s; "
+                  f"one monitor run (recent day {rep.recent.decisions:,} decisions, reference week "
+                  f"{rep.reference.decisions:,}, samples {len(rep.recent.sample):,} + {len(rep.reference.sample):,}) "
+                  f"took {secs:.1f} s; alarms: {[a.kind for a in rep.alarms]}")
+    store.close()
+    tmp.cleanup()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--per-day", type=int, default=1500)
     ap.add_argument("--windows", type=int, default=7, help="daily windows checked after the reference week")
+    ap.add_argument("--store", type=int, metavar="PER_DAY", help="instead: time one run over a real store holding 8 days "
+                                                                "of PER_DAY decisions")
+    ap.add_argument("--db", help="with --store: the database URL (default: a temporary SQLite file; the bench "
+                                 "appends to the store, so give it an empty database)")
     args = ap.parse_args(argv)
     console = Console()
+    if args.store:
+        return store_timing(console, args.store, args.db)
     if not (DATA / "safeagentbench").exists():
         console.print(f"the shared data folder {DATA} is missing (SafeAgentBench, refusal-direction-splits)")
         return 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.store.conftest import pg_url  # noqa: F401  (PostgreSQL in a fresh schema, when configured)
 
 import accord.store.store as store_module
 from accord.monitor.simulate import Stream

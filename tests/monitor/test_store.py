@@ -155,3 +155,24 @@ def test_a_failed_run_is_kept_and_counted_not_raised(store, clock):
     assert m.run_once() is None and m.failures == 1
     with pytest.raises(Exception, match="no cluster"):
         m.queue_cluster(0)
+
+
+@pytest.mark.postgres
+def test_the_same_windows_and_alarms_on_postgresql(pg_url, clock, tmp_path):
+    from accord.store import Store
+
+    s = Stream(NORMAL, seed=4, per_day=200, shift="escalates", onset=8, reviews_per_day=0,
+               escalate_band=(0.2, 0.95))
+    end = T0 + timedelta(days=9)
+    reports = []
+    for url in (pg_url, f"sqlite:///{tmp_path / 'same.db'}"):
+        st = Store.open(url)
+        try:
+            fill(st, clock, s, range(0, 9))
+            reports.append(run_monitor(st, MonitorConfig(max_sample=300), end=end, reference=(T0, T0 + timedelta(days=7))))
+        finally:
+            st.close()
+    pg, lite = reports
+    assert pg.reference.counts == lite.reference.counts and pg.recent.counts == lite.recent.counts
+    assert [a.kind for a in pg.alarms] == [a.kind for a in lite.alarms] and pg.firing("decisions")
+    assert len(pg.recent.sample) == len(lite.recent.sample)

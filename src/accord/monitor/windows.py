@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import and_, exists, func, select
 
 from accord.errors import InputError
@@ -113,8 +114,10 @@ class Window:
 
 
 def _text(x: Any) -> str:
-    """A case's context or action as plain text (chat messages and tool calls flattened)."""
-    return x if isinstance(x, str) else str(x)
+    """A stored context or action as plain text (anything that is not a string as compact JSON)."""
+    import json
+
+    return x if isinstance(x, str) else json.dumps(x, ensure_ascii=False, sort_keys=True)
 
 
 def read_window(store: Store, start: datetime, end: datetime, *, max_sample: int = 5000) -> Window:
@@ -142,8 +145,12 @@ def read_window(store: Store, start: datetime, end: datetime, *, max_sample: int
             if k > 1:
                 q = q.where(_D.c.id % k == 0)
             for trace_id, community, decision, case_json, verdict_json in conn.execute(q.order_by(_D.c.id)):
-                case = Case.model_validate(case_json)
-                w.sample.append(SampledCase(trace_id, case.context_text, case.action_text, community, decision,
+                try:
+                    case = Case.model_validate(case_json)
+                    ctx, act = case.context_text, case.action_text
+                except ValidationError:  # a case stored by another version: its raw text still counts
+                    ctx, act = _text((case_json or {}).get("context", "")), _text((case_json or {}).get("action", ""))
+                w.sample.append(SampledCase(trace_id, ctx, act, community, decision,
                                             principle_scores(verdict_json or {})))
         newer = _R.alias("newer")
         q = (select(_R.c.decision, _I.c.verdict_json).join(_I, _I.c.id == _R.c.item_id)
