@@ -125,4 +125,10 @@ def test_the_stronger_tier_learns_from_reviews_under_its_own_name(store, charter
     assert res.model.encoder == "minilm-accord" and res.model.version != res.previous.version
     assert store.current_model("default") is None  # the default tier's registry is untouched
     monkeypatch.setenv("ACCORD_DATABASE_URL", f"sqlite:///{tmp_path / 'review.db'}")  # the store fixture's file
-    assert get_judge("strong").version == res.version
+    # the commands find the promoted version in the store and hand it to the judge (judging itself
+    # never opens a database: without a path the judge is the packaged tier)
+    from accord.cli.models_in_use import judge_model_dirs
+
+    dirs = judge_model_dirs("rules,model,strong")
+    assert get_judge("strong", path=dirs["strong"]).version == res.version
+    assert get_judge("strong").version == res.previous.version

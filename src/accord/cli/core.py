@@ -56,9 +56,11 @@ def _recorder(db: str | None, record: bool, source: str):
 def make_gate(charter: Path | None, model: Path | None, recorder: Any = None, judges: str = DEFAULT_JUDGES,
               band: str = "0.2,0.8") -> Gate:
     """The gate the commands use: ``judges`` names the cascade's stages; ``model`` is the value model's."""
+    from accord.cli.models_in_use import judge_model_dirs, model_in_use
     from accord.gate import Gate
 
-    return Gate.from_charter(charter, model=model, judges=judges, recorder=recorder, band=parse_band(band))
+    return Gate.from_charter(charter, model=model_in_use(model), judges=judges, recorder=recorder, band=parse_band(band),
+                             model_dirs=judge_model_dirs(judges))
 
 
 def parse_band(text: str) -> tuple[float, float]:
@@ -245,6 +247,9 @@ def learn(
     records = read_feedback(data, ch)
     if not records:
         raise InputError(f"{data}: no feedback records in the file")
+    from accord.cli.models_in_use import model_in_use
+
+    model = model_in_use(model)  # building on the version in use
     base = None if from_scratch else load_model(model)
     with _stages(f"learn ({len(records)} records)") as progress:
         decision_base = None if from_scratch else load_decision_model(model)
@@ -306,7 +311,9 @@ def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
     else:
-        result.print(console)
+        from accord.cli.promotion_view import print_promotion
+
+        print_promotion(result, console)
     if not result.promoted:
         raise typer.Exit(1)
 

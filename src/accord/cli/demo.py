@@ -102,7 +102,9 @@ def demo_reviews() -> list[Label | Preference | Demonstration]:
 def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     t0 = time.perf_counter()
     charter = load_charter(None)
-    base = load_model(model)
+    from accord.cli.models_in_use import model_in_use
+
+    base = load_model(model_in_use(model))
     # the demo's story is the value model's teaching loop, on the chat fast path (rules + value model);
     # with the decision model in front, one benign-edgy case is escalated and one reviewed case stays
     # allowed (see the session note): the demo shows the decision model's verdicts in step 5

@@ -81,7 +81,9 @@ def test(
     muts = _mutation_list(mutations)
     suite_muts = not any(p.strip() == "none" for v in mutations or [] for p in v.split(","))
     det = RefusalDetector(mode=detector)  # type: ignore[arg-type]
-    gate = Gate.from_charter(charter, model=model, judges=SUITE_JUDGES)
+    from accord.cli.models_in_use import model_in_use
+
+    gate = Gate.from_charter(charter, model=model_in_use(model), judges=SUITE_JUDGES)
     show = err_console.is_terminal and not quiet
     with Progress(TextColumn("[bold]testing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
                   console=err_console, disable=not show, transient=True) as bar:

@@ -52,6 +52,9 @@ def learn_with_teacher(teacher: str, data: Path | None, out: Path, labels: Path 
         close()
     if not run.labelled:
         raise JudgeError(f"the teacher could not judge any of the {len(cases)} cases: {run.errors[0] if run.errors else 'no answer'}")
+    from accord.cli.models_in_use import model_in_use
+
+    model = model_in_use(model)  # building on the version in use
     base = None if from_scratch else load_model(model)
     vm = distil(run.labelled, ch, base, from_scratch=from_scratch, random_state=seed)
     path = vm.save(out, name=out.name)

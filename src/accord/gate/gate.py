@@ -14,7 +14,7 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -22,6 +22,7 @@ from accord.charter.loader import load_charter
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
 from accord.explain.build import build_explanation
+from accord.explain.sources import Explainer, Ranker
 from accord.gate.policy import Outcome, decide, decision_of, decisions_of
 from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
 from accord.judges.cascade import Cascade, CaseResult
@@ -112,8 +113,10 @@ class Gate:
         self.charter = charter
         if judges is None:
             judges = [RuleJudge()] + ([model] if model is not None else [])
-        self.model = model or next((j for j in judges if isinstance(j, ValueModel)), None)
+        self.model: Explainer | None = model or next((j for j in judges if isinstance(j, Explainer)), None)
         self.cascade = Cascade(judges, band=band)
+        #: the stages that explain their own scores (occlusion evidence), by the name their scores carry
+        self._explainers = {j.name: j for j in self.cascade.stages if isinstance(j, Explainer)}
         self.recorder = recorder
         self.n_precedents = precedents
 
@@ -126,23 +129,29 @@ class Gate:
     @classmethod
     def from_charter(cls, path: str | Path | None = None, *, model: str | Path | ValueModel | None = None,
                      judges: str | Sequence[str | Judge] | None = None, recorder: Recorder | None = None,
-                     **kwargs: Any) -> Gate:
+                     model_dirs: Mapping[str, str | Path] | None = None, **kwargs: Any) -> Gate:
         """A gate from a charter file (``None``: the default) and a model directory (``None``: current).
 
         ``judges`` names the cascade's stages, cheapest first, from the judge registry, as a list or
         a comma-separated string: ``"rules,decision,model,strong"`` adds the packaged stronger tier,
         ``"rules,decision,model,llm"`` an LLM judge, ``"rules,model"`` is the chat fast path. ``model``
         is the value model that ``"model"`` stands for. Default: :data:`DEFAULT_JUDGES`.
+        ``model_dirs`` gives other registry judges their model directory (``{"strong": path}``);
+        the gate never looks a model up in a database itself.
         """
         judges = DEFAULT_JUDGES if judges is None else judges
         names = (
             [n.strip() for n in judges.split(",") if n.strip()] if isinstance(judges, str) else list(judges))
         if not names:
             raise InputError("no judge named", hint=f"e.g. {DEFAULT_JUDGES} or rules,model")
-        vm = (model if isinstance(model, ValueModel) else load_model(model)) if "model" in names else None
-        where = None if isinstance(model, ValueModel) else model  # the decision model taught with it, if any
+        path = model if model is None or isinstance(model, str | Path) else None  # a directory, or a loaded model
+        given = None if model is None or isinstance(model, str | Path) else model
+        vm = (given if given is not None else load_model(path)) if "model" in names else None
+        where = path  # the decision model taught with it, if any
+        dirs = dict(model_dirs or {})
         stages: list[Judge] = [vm if n == "model" and vm is not None else
                                get_judge(n, value_model=where) if n == "decision" else
+                               get_judge(n, path=dirs[n]) if isinstance(n, str) and n in dirs else
                                get_judge(n) if isinstance(n, str) else n for n in names]
         return cls(load_charter(path), stages, model=vm, recorder=recorder, **kwargs)
 
@@ -225,7 +234,7 @@ class Gate:
         (and the counterfactual built from it) must explain the score shown, never another judge's.
         """
         out: list[list[tuple[Evidence, float]]] = [[] for _ in cases]
-        explainers = {j.name: j for j in self.cascade.stages if isinstance(j, ValueModel)}
+        explainers = self._explainers
         todo: dict[str, list[tuple[int, str]]] = {}
         for i, (r, o) in enumerate(zip(results, outcomes, strict=True)):
             if o.decision == "allow" or not o.decisive or o.rule is not None or r.errors:
@@ -287,10 +296,11 @@ class Gate:
 
     def _choose(self, case: Case, options: list[Case], verdicts: list[Verdict]) -> Verdict:
         ok = [i for i, v in enumerate(verdicts) if v.decision in ("allow", "revise")]
-        if not ok or self.model is None:
+        ranker = self.model if isinstance(self.model, Ranker) else None
+        if not ok or ranker is None:
             chosen_idx = 0 if not ok else ok[0]
         else:
-            rewards = self.model.reward(options)
+            rewards = ranker.reward(options)
             chosen_idx = max(ok, key=lambda i: (float(rewards[i]), -i))
         v = verdicts[chosen_idx] if ok else verdicts[0]
         update: dict[str, Any] = {"chosen": chosen_idx if ok else None}

