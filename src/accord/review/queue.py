@@ -21,7 +21,8 @@ from typing import Literal
 
 from accord.errors import InputError
 from accord.judges.value_model import ValueModel
-from accord.review.priority import expected_improvement, review_priority
+from accord.review.audit import StoreSinks, recorder
+from accord.review.priority import expected_improvement
 from accord.store import ReviewItem, Store
 from accord.types import Case, Verdict
 
@@ -32,17 +33,13 @@ ORDERS: tuple[Order, ...] = ("priority", "active", "oldest", "random")
 def escalation_recorder(store: Store, source: str) -> Callable[[Case, Verdict], None]:
     """A gate recorder that records every verdict and queues every escalation for review.
 
-    Use it as ``Gate(..., recorder=escalation_recorder(store, "cli"))``. The review item's
-    priority is :func:`~accord.review.priority.review_priority` (uncertainty × severity). A failed
-    write raises :class:`~accord.errors.StoreError`: a decision that cannot be audited, or an
-    escalation that would silently never reach a person, is not dropped.
+    Use it as ``Gate(..., recorder=escalation_recorder(store, "cli"))``: the audit seam's
+    :func:`~accord.review.audit.recorder` over the store. The review item's priority is
+    :func:`~accord.review.priority.review_priority` (uncertainty × severity). A failed write raises
+    :class:`~accord.errors.StoreError`: a decision that cannot be audited, or an escalation that
+    would silently never reach a person, is not dropped.
     """
-
-    def record(case: Case, verdict: Verdict) -> None:
-        # one transaction: a crash between two writes must not leave an escalation nobody will see
-        store.record_decision(case, verdict, source,
-                              review_priority=review_priority(verdict) if verdict.decision == "escalate" else None)
-
+    record = recorder(StoreSinks(store), source)
     record.__qualname__ = f"escalation_recorder({source!r})"
     return record
 

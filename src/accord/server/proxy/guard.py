@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.gate.gate import Gate
+from accord.review.audit import escalation_priority
 from accord.server.proxy.config import ProxyConfig
 from accord.server.proxy.judging import (
     JudgeWorker,
@@ -153,7 +154,7 @@ class Guard:
         """Count, audit and (when escalated) queue one final verdict; the future is done when the
         record is written (await it with :meth:`audited` before releasing what it is about)."""
         self.metrics.decision(v, stage)
-        return self.writer.record(case, v, f"proxy:{stage}", v.risk if v.decision == "escalate" else None)
+        return self.writer.record(case, v, f"proxy:{stage}", escalation_priority(v))
 
     async def audited(self, futures: list[Future[None]]) -> None:
         """Wait until these records are written; :class:`AuditUnavailable` (503, the answer withheld)

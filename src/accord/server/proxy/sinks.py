@@ -1,4 +1,7 @@
-"""Where the proxy's decisions go: the audit store and the review queue, behind one small seam.
+"""Where the proxy's decisions go: the audit seam (:mod:`accord.review.audit`), off the event loop.
+
+The seam (:class:`Sinks`, :class:`MemorySinks`, the store's :class:`StoreSinks`) is the one the
+command line and the library record through; this module only adds the background writer.
 
 The proxy never writes to a database on its event loop. :class:`AuditWriter` hands every record
 to one background thread through a bounded queue, which writes what is waiting in one
@@ -15,75 +18,23 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from accord.review.audit import MemorySinks, Sinks
+from accord.review.audit import StoreSinks as _StoreSinks
+from accord.store import Store
 from accord.types import Case, Verdict
+
+__all__ = ["AuditWriter", "MemorySinks", "Sinks", "StoreSinks"]
 
 log = logging.getLogger("accord.server")
 
 
-class Sinks(Protocol):
-    """The seam between the proxy and storage (the audit store fits; so does :class:`MemorySinks`)."""
+class StoreSinks(_StoreSinks):
+    """The audit store behind the seam, with the proxy's review items marked ``source="proxy"``."""
 
-    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
-        """Append one decision to the audit trail; with ``review_priority``, queue it for review in
-        the same transaction (an escalation is never recorded without its review item)."""
-
-    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
-        """Put an escalated case in front of people."""
-
-    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        """Append any other event (a key created, a server started)."""
-
-    def queue_size(self) -> int | None:
-        """Cases waiting for a person, when known."""
-
-
-@dataclass
-class MemorySinks:
-    """Keeps everything in lists: for tests and for running without a database."""
-
-    decisions: list[tuple[Case, Verdict, str]] = field(default_factory=list)
-    reviews: list[tuple[Case, Verdict, float]] = field(default_factory=list)
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-
-    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
-        self.decisions.append((case, verdict, source))
-        if review_priority is not None:
-            self.reviews.append((case, verdict, review_priority))
-
-    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
-        self.reviews.append((case, verdict, priority))
-
-    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        self.events.append((kind, actor, payload))
-
-    def queue_size(self) -> int | None:
-        return len(self.reviews)
-
-
-class StoreSinks:
-    """Adapts :class:`accord.store.Store` to the seam (decisions are written in batches)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def record(self, case: Case, verdict: Verdict, source: str, review_priority: float | None = None) -> None:
-        self.store.record_decision(case, verdict, source=source, review_priority=review_priority, review_source="proxy")
-
-    def record_many(self, pairs: list[tuple[Case, Verdict]], source: str) -> None:
-        """One transaction for many decisions."""
-        self.store.record_decisions(pairs, source=source)
-
-    def enqueue_review(self, case: Case, verdict: Verdict, priority: float) -> None:
-        self.store.enqueue_review(case, verdict, priority=priority, source="proxy")
-
-    def audit(self, kind: str, actor: str, payload: dict[str, Any]) -> None:
-        self.store.audit(kind, actor, payload)
-
-    def queue_size(self) -> int | None:
-        return int(self.store.stats().queue_open)
+    def __init__(self, store: Store, review_source: str | None = "proxy") -> None:
+        super().__init__(store, review_source)
 
 
 _STOP = object()
