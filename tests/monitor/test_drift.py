@@ -85,3 +85,14 @@ def test_config_rejects_unknown_keys_and_bad_values():
         MonitorConfig(alpah=0.01)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         MonitorConfig(alpha=2)
+
+
+def test_public_names():
+    import accord.monitor as m
+
+    assert set(m.__all__) == {
+        "KINDS", "AgreementDrift", "Alarm", "Cluster", "DecisionShift", "DriftCollector", "DriftMonitor",
+        "DriftReport", "InputDrift", "MonitorConfig", "NoveltyModel", "SampledCase", "ScoreDrift", "Window",
+        "compare", "default_reference", "post_webhook", "psi", "queue_cluster", "read_window",
+        "register_drift_metrics", "run_monitor"}
+    assert all(getattr(m, n).__doc__ for n in m.__all__ if n != "KINDS")
