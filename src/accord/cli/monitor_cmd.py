@@ -125,7 +125,8 @@ def monitor(
     webhook: Annotated[str | None, typer.Option("--webhook", envvar="ACCORD_DRIFT_WEBHOOK", show_envvar=True, metavar="URL",
                                                 help="POST the report as JSON here when an alarm fires.")] = None,
     queue_cluster: Annotated[int | None, typer.Option("--queue-cluster", metavar="N", help="Put examples of cluster N "
-                                                      "(as listed) in the review queue.")] = None,
+                                                      "(as a run with the same --end and --window lists it) in the "
+                                                      "review queue.")] = None,
     count: Annotated[int, typer.Option("--count", min=1, help="With --queue-cluster: how many examples.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     fail: Annotated[bool, typer.Option("--fail/--no-fail", help="Exit 1 when an alarm fires (the default, for cron and CI).")] = True,
