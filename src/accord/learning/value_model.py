@@ -55,7 +55,15 @@ from scipy.special import expit, logit
 from accord import errors
 from accord.charter.model import Charter
 from accord.errors import ModelError
-from accord.learning.encoders import Encoder, get_encoder, normalize_rows, segment_sum
+from accord.learning.encoders import (
+    AdditiveEncoder,
+    Encoder,
+    as_additive,
+    get_encoder,
+    normalize_rows,
+    segment_sum,
+    word_index_of,
+)
 from accord.learning.logistic import balanced_weights, fit_logistic
 from accord.types import Case, Evidence, Precedent, Score, trusted_instance
 
@@ -321,6 +329,18 @@ class ValueModel:
     def _enc(self) -> Encoder:
         return get_encoder(self.encoder)
 
+    @property
+    def _additive(self) -> AdditiveEncoder | None:
+        """The encoder as an additive one, or ``None`` (a transformer: features by re-encoding)."""
+        return as_additive(self._enc)
+
+    def _additive_enc(self) -> AdditiveEncoder:
+        """The additive encoder the lexical block and subtraction occlusion need."""
+        enc = self._additive
+        if enc is None:
+            raise ModelError(f"encoder {self.encoder!r} is not additive: it has no token vectors to sum")
+        return enc
+
     def warm_up(self) -> None:
         """Load the encoder now (a missing encoder is then an error at start-up, not on a check)."""
         self._enc.encode(["warm-up"])
@@ -329,11 +349,11 @@ class ValueModel:
     def cases_per_budget(self) -> int:
         """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): a transformer
         encoder takes up to ~60 ms a case on one core, a static one a fraction of a millisecond."""
-        return STATIC_CASES_PER_BUDGET if getattr(self._enc, "additive", False) else 16
+        return STATIC_CASES_PER_BUDGET if self._additive is not None else 16
 
     @property
     def _lexical_dim(self) -> int:
-        return int(self._enc.vocab_size) + int(self.lexical) if self.lexical else 0  # type: ignore[attr-defined]
+        return int(self._additive_enc().vocab_size) + int(self.lexical) if self.lexical else 0
 
     def _lexical_rows(self, ids: Sequence[np.ndarray]) -> sparse.csr_matrix:
         """Binary case-folded unigram + hashed bigram indicators per text, L2-normalised and scaled."""
@@ -346,7 +366,7 @@ class ValueModel:
 
     def _lexical_cols(self, uid: np.ndarray, ba: np.ndarray, bb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lexical columns of unigram token ids ``uid`` and of bigrams ``(ba, bb)``."""
-        enc: Any = self._enc
+        enc = self._additive_enc()
         nv, nb = int(enc.vocab_size), int(self.lexical)
         low = enc.lowercase_ids
         return (low[uid].astype(np.int64),
@@ -379,7 +399,8 @@ class ValueModel:
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> _Feats:
         """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the precedent keys."""
-        enc: Any = self._enc
+        enc = self._enc
+        additive = as_additive(enc)
         d = enc.dim
         n = len(pairs)
         if not n:
@@ -387,10 +408,10 @@ class ValueModel:
                           if self._lexical_dim else None, np.zeros((0, d), np.float32))
         contexts = [c for c, _ in pairs]
         actions = [a for _, a in pairs]
-        if getattr(enc, "additive", False):
+        if additive is not None:
             uniq = list(dict.fromkeys(actions + [c for c in contexts if c]))
             index = {t: i for i, t in enumerate(uniq)}
-            S, ids = enc.pool(uniq)
+            S, ids = additive.pool(uniq)
             ai = np.fromiter((index[a] for a in actions), np.int64, n)
             sa = S[ai]
             sc = np.zeros_like(sa)
@@ -415,12 +436,18 @@ class ValueModel:
         return _Feats(dense, lex, _key(ea, ec))
 
     def _uses_lexical(self) -> bool:
-        return bool(self.lexical) and getattr(self._enc, "additive", False)
+        return bool(self.lexical) and self._additive is not None
 
-    def _embed(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Dense features and joint embeddings (kept for callers of the first version)."""
+    def embed(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Dense features and precedent keys (unit-length joint embeddings) of ``(context, action)`` pairs.
+
+        Active learning weighs a case by its feature norm and its density among the other pending
+        cases (:func:`accord.review.priority.expected_improvement`).
+        """
         f = self._feats(pairs)
         return f.dense, f.joint
+
+    _embed = embed  # the name callers of the first version used
 
     def features(self, X: Sequence[CaseLike]) -> np.ndarray | sparse.csr_matrix:
         """The feature matrix the heads see (useful for active learning and benchmarks).
@@ -474,7 +501,7 @@ class ValueModel:
         return self._train(X, y, principle, sample_weight, sources, pairs, memory, warm=warm)
 
     def _train(self, X, y, principle, sample_weight, sources, pairs, memory, *, warm: bool) -> ValueModel:
-        if not warm and not getattr(self._enc, "additive", False):
+        if not warm and self._additive is None:
             self.lexical = 0  # lexical features need the encoder's token ids
         pairs_xy = [as_pair(x) for x in X]
         y_arr = np.asarray(y, dtype=np.int64)
@@ -786,10 +813,11 @@ class ValueModel:
         """Precedent keys only (cheaper than full features; cached neighbours skip even this)."""
         if all(p in self._nn_cache for p in pairs):
             return np.zeros((len(pairs), self._enc.dim), np.float32)
-        enc: Any = self._enc
+        enc = self._enc
+        additive = as_additive(enc)
         uniq = list(dict.fromkeys([a for _, a in pairs] + [c for c, _ in pairs if c]))
         index = {t: i for i, t in enumerate(uniq)}
-        E = normalize_rows(enc.pool(uniq)[0]) if getattr(enc, "additive", False) else enc.encode(uniq)
+        E = normalize_rows(additive.pool(uniq)[0]) if additive is not None else enc.encode(uniq)
         ea = E[[index[a] for _, a in pairs]]
         ec = np.zeros_like(ea)
         hc = [i for i, (c, _) in enumerate(pairs) if c]
@@ -813,7 +841,7 @@ class ValueModel:
         get evidence there.
         """
         self._check_fitted()
-        additive = getattr(self._enc, "additive", False)
+        additive = self._additive is not None
         plan: list[_Span | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
@@ -854,7 +882,7 @@ class ValueModel:
 
     def _variant_scores(self, todo: list[_Span]) -> np.ndarray:
         """Principle scores of each planned case and of its variants (the case minus one span), row per variant."""
-        if getattr(self._enc, "additive", False):
+        if self._additive is not None:
             F = self._occlusion_variants(todo)
         else:
             variants: list[tuple[str, str]] = []
@@ -887,7 +915,7 @@ class ValueModel:
         :class:`_VariantLex`). Token ids come from the encoder's cache (the scoring pass put them
         there); no Python loop runs per case or per token.
         """
-        enc: Any = self._enc
+        enc = self._additive_enc()
         acts = list(dict.fromkeys(p.act for p in plan))
         ctxs = list(dict.fromkeys(p.ctx for p in plan if p.ctx))
         Sa, act_ids = enc.pool(acts)  # the scoring pass has usually cached both
@@ -933,13 +961,14 @@ class ValueModel:
         a case whose word count comes out different from the text's, and every case of an encoder
         without that shortcut, is tokenised again with character offsets.
         """
-        enc: Any = self._enc
+        enc = self._additive_enc()
         word = np.full(len(ids), -1, np.int64)
         redo = np.arange(len(plan))
-        if hasattr(enc, "word_index") and len(ids):
+        word_index = word_index_of(enc)
+        if word_index is not None and len(ids):
             first = np.zeros(len(ids), bool)
             first[tok0[lens > 0]] = True
-            word = enc.word_index(ids, first)
+            word = word_index(ids, first)
             counted = np.zeros(len(plan), np.int64)
             np.maximum.at(counted, case, word + 1)
             redo = np.flatnonzero(counted != n_words)

@@ -72,7 +72,7 @@ def expected_improvement(model: ValueModel, cases: Sequence[Case], *, density_k:
     if not cases:
         return np.zeros(0)
     pairs = [(c.context_text, c.action_text) for c in cases]
-    F, J = model._embed(pairs)  # features and joint embeddings
+    F, J = model.embed(pairs)  # features and precedent keys
     p = model.predict_proba(cases)[:, 1]
     egl = 2.0 * p * (1.0 - p) * np.linalg.norm(F, axis=1)
     if len(cases) > 1:
