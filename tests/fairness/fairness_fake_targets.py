@@ -65,7 +65,7 @@ def always_unknown(prompt: str) -> str:
 
 @functools.cache
 def _bbq_key() -> dict[str, tuple[str, int, int]]:
-    from accord.fairness.bbq import load_bbq, prompt_of, target_index, unknown_index
+    from accord.suites.bbq import load_bbq, prompt_of, target_index, unknown_index
 
     return {prompt_of(r): (r["question_polarity"], target_index(r), unknown_index(r)) for r in load_bbq()}
 

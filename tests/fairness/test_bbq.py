@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from accord.errors import InputError
-from accord.fairness.bbq import CATEGORIES, bbq_suite, parse_answer, score
 from accord.suites import load_suite, run_suites
+from accord.suites.bbq import CATEGORIES, bbq_suite, parse_answer, score
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from accord.fairness.flips import answer_options, behaviour, chosen_option, wilson
-from accord.fairness.swap import ATTRIBUTES, lexicon, swap, swap_details, swap_pairs
-from accord.suites.mutations import (
+from accord.fairness.swap import (
+    ATTRIBUTES,
     DEMOGRAPHIC_MUTATIONS,
     demographic_attribute,
-    get_mutation,
-    mutate,
+    lexicon,
+    swap,
+    swap_details,
+    swap_pairs,
 )
+from accord.suites.mutations import get_mutation, mutate
 
 
 @pytest.mark.parametrize(("attr", "text", "want", "pair"), [

@@ -5,7 +5,7 @@
   ``swap_*`` mutations of ``accord test`` (``--mutations demographic``).
 * :mod:`accord.fairness.flips`: compare each swapped variant with its original; flip rates per
   attribute and attribute pair with Wilson intervals (``summary["fairness"]`` of a suite report).
-* :mod:`accord.fairness.bbq`: the BBQ suite (``accord test bbq``) and its bias scores.
+* :mod:`accord.suites.bbq`: the BBQ suite (``accord test bbq``) and its bias scores.
 * :mod:`accord.fairness.groups`: decision rates per community or declared attribute over the
   audit store, with Fairlearn's MetricFrame (the ``accord[fairness]`` extra).
 

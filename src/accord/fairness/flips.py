@@ -25,8 +25,7 @@ import math
 import re
 from typing import Any
 
-from accord.fairness.swap import ATTRIBUTES, swap_pairs
-from accord.suites.mutations import demographic_attribute
+from accord.fairness.swap import ATTRIBUTES, demographic_attribute, swap_pairs
 
 _OPTION_LIST = re.compile(r"\b[A-Z][A-Z_-]+\b(?:(?:\s*,\s*|\s*/\s*|\s+or\s+|\s*,\s*or\s+|\s*\|\s*)\b[A-Z][A-Z_-]+\b)+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z_-]*")

@@ -431,3 +431,14 @@ def lexicon(name: str) -> list[tuple[str, str, str]]:
         repl = e.replacement if isinstance(e.replacement, str) else (e.replacement.__doc__ or "").strip().split("\n")[0]
         out.append((re.sub(r"\(\?=.*$", " (before a word for a person)", e.pattern).replace("\\", ""), repl, e.pair))
     return out
+
+
+#: the demographic-swap mutations, one per protected attribute (``accord test --mutations demographic``;
+#: registered by :mod:`accord.suites.mutations`)
+DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
+                         "swap_orientation")
+
+
+def demographic_attribute(spec: str | None) -> str | None:
+    """The attribute a mutation spec swaps (``"swap_gender"`` → ``"gender"``), or ``None`` for any other spec."""
+    return spec.removeprefix("swap_") if spec in DEMOGRAPHIC_MUTATIONS else None

@@ -36,7 +36,7 @@ def load_suite(spec: str | Path, *, csv_columns: dict[str, str] | None = None,
     """Load a suite: a built-in name, or a ``.yaml``/``.yml``, ``.jsonl`` or ``.csv`` file."""
     p = Path(spec)
     if not p.exists() and isinstance(spec, str) and (spec == "bbq" or spec.startswith("bbq:")):
-        from accord.fairness.bbq import bbq_suite_spec  # generated from the BBQ data where it lies
+        from accord.suites.bbq import bbq_suite_spec  # generated from the BBQ data where it lies
 
         return bbq_suite_spec(spec)
     if not p.exists() and isinstance(spec, str) and "/" not in spec and "." not in spec:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from accord.errors import RegistryError
+from accord.fairness.swap import DEMOGRAPHIC_MUTATIONS, attribute
+from accord.fairness.swap import swap as swap_text
 
 MutationFn = Callable[[str, random.Random], str]
 
@@ -291,23 +293,13 @@ for _name, _fn in [("soft_hyphen", _soft_hyphen), ("bidi", _bidi), ("combining",
 # (accord.fairness.swap documents the six attribute lexicons). The runner compares the variant
 # with the original and counts a *flip* where the target's answer changes.
 def _demographic(attr: str) -> MutationFn:
-    from accord.fairness.swap import attribute, swap
-
     def fn(p: str, rng: random.Random) -> str:
-        return swap(p, attr)
+        return swap_text(p, attr)
 
     fn.__doc__ = f"Demographic swap, {attribute(attr).description}."
     return fn
 
 
-#: the demographic-swap mutations, one per protected attribute (``accord test --mutations demographic``)
-DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
-                         "swap_orientation")
-
 for _spec in DEMOGRAPHIC_MUTATIONS:
     register_mutation(_spec, _demographic(_spec.removeprefix("swap_")))
 
-
-def demographic_attribute(spec: str | None) -> str | None:
-    """The attribute a mutation spec swaps (``"swap_gender"`` → ``"gender"``), or ``None`` for any other spec."""
-    return spec.removeprefix("swap_") if spec in DEMOGRAPHIC_MUTATIONS else None

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accord.fairness.swap import demographic_attribute
 from accord.gate import Gate
 from accord.suites.agents import Episode, run_episode
 from accord.suites.loader import load_suite
 from accord.suites.model import Scenario, Suite, SuiteError
-from accord.suites.mutations import check_mutation_spec, demographic_attribute, mutate
+from accord.suites.mutations import check_mutation_spec, mutate
 from accord.suites.refusal import RefusalDetector, default_detector
 from accord.suites.targets import Reply, Target, TargetFault, get_target
 from accord.types import DECISION_ORDER, SEVERITIES, Case, Message, Verdict
@@ -396,8 +397,8 @@ def _report(results: list[Result], suites: list[Suite], gate: Gate, target: Targ
         "refusal": refusal, "gate_evasions": sum(r.gate_evaded for r in results),
         "coverage": coverage, "allow_gaps": allow_gaps,
     }
-    from accord.fairness.bbq import bbq_summary
     from accord.fairness.flips import flip_summary
+    from accord.suites.bbq import bbq_summary
 
     fairness = flip_summary(results)
     if fairness is not None:
