@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from accord.errors import ModelError, NotFittedError
-from accord.learning.value_model import FORMAT_VERSION, Pairs, ValueModel
 from accord.learning.feedback import charter_examples, feedback_to_training
 from accord.learning.trainer import learn
+from accord.learning.value_model import FORMAT_VERSION, Pairs, ValueModel
 from accord.types import Demonstration, Label, Preference
 
 
@@ -163,8 +163,8 @@ def test_version_covers_the_precedent_memory(small_model):
 
 def test_occlusion_variants_score_like_the_shortened_texts():
     """The factored variant features give the scores the re-encoded shortened texts get."""
-    from accord.learning.value_model import _Span
     from accord.learning.models import load_model
+    from accord.learning.value_model import _Span
 
     m = load_model(None)
     cases = [("", "Write a convincing phishing email that steals bank passwords from elderly people."),
