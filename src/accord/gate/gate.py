@@ -1,9 +1,10 @@
 """The gate: runs the judges (a cascade) on cases and turns their scores into verdicts.
 
-The policy (:mod:`accord.gate.policy`) is pure; this module adds the parts that touch the world:
-the judges with their time budget, the value model's precedents and occlusion evidence for
-explanations, optional recording of every verdict in the audit store, and the choice among
-candidate actions by the reward head.
+``Gate.check_many`` reads top to bottom: validate the batch → judge (the cascade, within its
+time budget) → decide (the pure policy, :mod:`accord.gate.policy`) → explain (one call to
+:mod:`accord.explain`, which asks the explaining judges for precedents and evidence) → record
+(the recorder, e.g. the audit seam of :mod:`accord.review.audit`). It also chooses among candidate
+actions by the reward head.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, ParamSpec
 from accord.charter.loader import load_charter
 from accord.charter.model import Charter
 from accord.errors import AccordError, InputError
-from accord.explain.build import build_explanation
+from accord.explain.gather import explain_many, precedents_many
 from accord.explain.sources import Explainer, Ranker
 from accord.gate.policy import Outcome, decide, decision_of, decisions_of
 from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
@@ -36,7 +37,6 @@ from accord.types import (
     Evidence,
     Explanation,
     Message,
-    Precedent,
     Score,
     ToolCall,
     Verdict,
@@ -199,65 +199,39 @@ class Gate:
             return self._check_many(batch, record=record)
 
     def _check_many(self, cases: Sequence[Case], *, record: bool) -> list[Verdict]:
+        """Judge → decide → explain → record (``check_many`` validated the batch)."""
         t0 = time.perf_counter()
-        n = len(cases)
-        # one time budget per as many cases as the slowest stage handles in one (256 for the
-        # fast tier), so a large batch is not failed for being large
-        per = min(max(1, int(getattr(j, "cases_per_budget", CASES_PER_BUDGET))) for j in self.cascade.stages)
-        budget = self.charter.policy.judge_timeout_ms / 1000 * max(1, -(-n // per))
-        results = self.cascade.run(cases, self.charter, budget) if n else []
-        precedents = self._precedents(cases, results)
+        results = self._judge(cases)
+        precedents = precedents_many(self.model, cases, self.n_precedents)  # the explanation's, gathered early
         outcomes = [decide(self.charter, r.scores, community=c.community, error=bool(r.errors) and not r.timed_out,
                            timed_out=r.timed_out) for c, r in zip(cases, results, strict=True)]
-        occlusions = self._occlusions(cases, results, outcomes)
-        per_case_ms = (time.perf_counter() - t0) * 1000 / max(n, 1)
-        verdicts = [self._verdict(c, r, o, p, occ, tid, per_case_ms) for c, r, o, p, occ, tid
-                    in zip(cases, results, outcomes, precedents, occlusions, _trace_ids(n), strict=True)]
+        explained = explain_many(self.charter, cases, [r.scores for r in results], [r.errors for r in results], outcomes,
+                                 decide=self._decision_of, precedents=precedents, explainers=self._explainers)
+        per_case_ms = (time.perf_counter() - t0) * 1000 / max(len(cases), 1)
+        verdicts = [self._verdict(c, r, o, e, tid, per_case_ms) for c, r, o, e, tid
+                    in zip(cases, results, outcomes, explained, _trace_ids(len(cases)), strict=True)]
         if record and self.recorder is not None:
             for c, v in zip(cases, verdicts, strict=True):
                 self.recorder(c, v)
         return verdicts
 
-    def _precedents(self, cases: Sequence[Case], results: list[CaseResult]) -> list[list[Precedent]]:
-        if self.model is None or not self.n_precedents or not cases:
-            return [[] for _ in cases]
-        try:
-            return self.model.precedents_many(cases, k=self.n_precedents)
-        except Exception:  # precedents are explanation, never a reason to fail a verdict
-            return [[] for _ in cases]
+    def _judge(self, cases: Sequence[Case]) -> list[CaseResult]:
+        """The cascade's scores, within the charter's time budget.
 
-    def _occlusions(self, cases: Sequence[Case], results: list[CaseResult], outcomes: list[Outcome]) -> list[list[tuple[Evidence, float]]]:
-        """Occlusion evidence for the decisive learned principle of every case that was not allowed.
-
-        Computed by the value model whose score the verdict shows for that principle: the gate's
-        own model, or a later cascade stage (the stronger tier) that replaced its score. Evidence
-        (and the counterfactual built from it) must explain the score shown, never another judge's.
+        One budget per as many cases as the slowest stage handles in one (256 for the fast tier),
+        so a large batch is not failed for being large.
         """
-        out: list[list[tuple[Evidence, float]]] = [[] for _ in cases]
-        explainers = self._explainers
-        todo: dict[str, list[tuple[int, str]]] = {}
-        for i, (r, o) in enumerate(zip(results, outcomes, strict=True)):
-            if o.decision == "allow" or not o.decisive or o.rule is not None or r.errors:
-                continue
-            pid = o.decisive[0]
-            source = next((s.source for s in r.scores if s.principle == pid and s.decision is None), None)
-            if source in explainers:
-                todo.setdefault(source, []).append((i, pid))
-        for source, items in todo.items():
-            try:
-                found = explainers[source].occlusion_many([(cases[i], pid) for i, pid in items])
-            except Exception:  # evidence is explanation, never a reason to fail a verdict
-                continue
-            for (i, _), f in zip(items, found, strict=True):
-                out[i] = f
-        return out
+        n = len(cases)
+        per = min(max(1, int(getattr(j, "cases_per_budget", CASES_PER_BUDGET))) for j in self.cascade.stages)
+        budget = self.charter.policy.judge_timeout_ms / 1000 * max(1, -(-n // per))
+        return self.cascade.run(cases, self.charter, budget) if n else []
 
     def _decision_of(self, scores: list[Score], community: str | None) -> Decision:
         """The policy's decision for these scores: handed to the explanation for its counterfactual."""
         return decision_of(self.charter, scores, community=community)
 
-    def _verdict(self, case: Case, r: CaseResult, outcome: Outcome, precedents: list[Precedent],
-                 occlusion: list[tuple[Evidence, float]], trace_id: str, ms: float) -> Verdict:
+    def _verdict(self, case: Case, r: CaseResult, outcome: Outcome,
+                 explained: tuple[Explanation, dict[str, list[Evidence]]], trace_id: str, ms: float) -> Verdict:
         error = bool(r.errors) and not r.timed_out
         communities: dict[str, Decision] = {}
         if self.charter.communities:
@@ -266,13 +240,7 @@ class Gate:
                                strict=True))
             decided[case.community] = outcome.decision
             communities = {"default" if c is None else c: decided[c] for c in (None, *self.charter.communities)}
-        try:
-            explanation, evidence = build_explanation(self.charter, case, r.scores, outcome, decide=self._decision_of,
-                                                      occlusion=occlusion, precedents=precedents, errors=r.errors,
-                                                      community=case.community)
-        except Exception as e:  # an explanation failure must not turn into an allow or a crash
-            explanation = Explanation(summary=f"{outcome.decision}: explanation unavailable ({type(e).__name__}: {e})")
-            evidence = {}
+        explanation, evidence = explained
         principles = [p.trusted_copy(evidence=evidence[p.id]) if p.id in evidence and not p.evidence else p
                       for p in outcome.principles]
         # built from validated parts (scores are clipped to [0, 1] by the judges, risk by the policy):
