@@ -98,8 +98,9 @@ def run_engine(engine: str, workers: int, cases_path: Path, charter: Path, out_d
     import pyarrow.parquet as pq
 
     verdicts = [json.loads(v) for v in pq.read_table(out, columns=["verdict"]).column("verdict").to_pylist()]
+    errors = [e for v in verdicts for e in v["errors"]]
     return {"engine": engine, "workers": workers, "cases": res.cases, "judge_s": res.timings["judge"], "wall_s": wall,
-            "failed": res.summary.failed, "verdicts": verdicts}
+            "failed": res.summary.failed, "error_sample": sorted(set(errors))[:3], "verdicts": verdicts}
 
 
 def main() -> None:
@@ -140,6 +141,10 @@ def main() -> None:
                 except Exception as e:  # e.g. Ray missing: report and go on
                     con.print(f"  [red]{engine} x{w} failed: {type(e).__name__}: {e}[/]")
                     continue
+                versions = {v["judge_version"] for v in r["verdicts"]}
+                if versions != {ref[0]["judge_version"]}:
+                    con.print(f"  [yellow]the models changed during the run ({sorted(versions)} vs "
+                              f"{ref[0]['judge_version']}): someone rewrote them; the identity count is void[/]")
                 got = [strip(v) for v in r.pop("verdicts")]
                 r["identical"] = sum(x == y for x, y in zip(got, ref_stripped, strict=True))
                 rows.append(r)
@@ -160,6 +165,9 @@ def main() -> None:
                       f"{r['wall_s'] - r['judge_s']:.1f}", f"{r['identical']:,}/{r['cases']:,}", str(r["failed"]),
                       label, f"{r['usd_per_million']:.3f}")
     con.print(table)
+    for r in rows:
+        if r["error_sample"]:
+            con.print(f"{r['engine']} x{r['workers']}: judge errors, e.g. {r['error_sample']}", markup=False)
     con.print(f"reference pass: {a.cases / ref_s:,.0f} cases/s in one process. Cost: vCPU-hours for the judging at "
               f"the measured rate (one vCPU per worker) × ${a.vcpu_hour_usd:.4f} per vCPU-hour (AWS c7i.large on-demand, "
               "us-east-1, $0.0893/h for 2 vCPUs); start-up is paid once per job.")

@@ -113,11 +113,18 @@ _worker_gate: dict[str, Any] = {}
 
 
 def _init_worker(spec: GateSpec) -> None:
-    _worker_gate["gate"] = spec.build()
+    # an initializer that raises makes the pool start a new worker, forever: keep the error and
+    # report it with the first shard instead
+    try:
+        _worker_gate["gate"] = spec.build()
+    except Exception as e:
+        _worker_gate["error"] = f"{type(e).__name__}: {e}"
 
 
 def _work(args: tuple[Shard, str]) -> tuple[int, list[str]]:
     shard, job_id = args
+    if "gate" not in _worker_gate:
+        raise RuntimeError(f"a worker could not build the gate: {_worker_gate.get('error')}")
     return shard.id, judge_shard(_worker_gate["gate"], shard, job_id)
 
 
@@ -128,8 +135,14 @@ def _local_pool(spec: GateSpec, shards: Sequence[Shard], job_id: str, on_done: O
     # that may hold threads); the pool is torn down with the job
     ctx = mp.get_context("spawn")
     with ctx.Pool(min(workers, len(shards)), initializer=_init_worker, initargs=(spec,)) as pool:
-        for sid, lines in pool.imap_unordered(_work, [(s, job_id) for s in shards]):
-            on_done(sid, lines)
+        try:
+            for sid, lines in pool.imap_unordered(_work, [(s, job_id) for s in shards]):
+                on_done(sid, lines)
+        except (AccordError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # a worker's failure: say what failed, keep the finished shards
+            raise AccordError(f"a worker failed: {type(e).__name__}: {e}",
+                              hint="finished shards are kept; fix the cause and run the same command again") from None
 
 
 # ---------------------------------------------------------------------- Ray

@@ -98,18 +98,37 @@ class ChainReport:
 
 
 
-def _held(row: dict[str, Any]) -> tuple[dict[str, Any], str, str]:
-    """What PostgreSQL will hold of a decision row (NUL replaced), with its two JSON columns as text.
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-    Scrubbing walks every string of the case and verdict; it is done only when a NUL is present
-    (``json.dumps`` escapes one as ``\\u0000``), which is rare: the walk was most of a bulk write's time.
+
+def _chain_parts(prev: str, row: dict[str, Any]) -> tuple[str, str, str]:
+    """:func:`chain_hash` of ``row`` and its case and verdict as canonical JSON text, each serialised once.
+
+    The blob is built from the canonical pieces: byte for byte what :func:`chain_hash` hashes (a
+    test keeps the two equal), while the bulk path reuses the pieces as the JSONB text it copies.
     """
-    case_json, verdict_json = json.dumps(row["case_json"]), json.dumps(row["verdict_json"])
-    if ("\\u0000" in case_json or "\\u0000" in verdict_json
-            or any(isinstance(v, str) and "\x00" in v for v in row.values())):
-        row = migrate._scrub(row)
-        case_json, verdict_json = json.dumps(row["case_json"]), json.dumps(row["verdict_json"])
-    return row, case_json, verdict_json
+    pieces = {k: _canon(row[k]) for k in _CHAINED if k != "created_at"}
+    pieces["created_at"] = _canon(_utc(row["created_at"]).isoformat())  # type: ignore[union-attr]
+    blob = "{" + ",".join(f"{_canon(k)}:{pieces[k]}" for k in sorted(_CHAINED)) + "}"
+    digest = hashlib.sha256(f"{prev}\n{blob}".encode("utf-8", "surrogatepass")).hexdigest()
+    return digest, pieces["case_json"], pieces["verdict_json"]
+
+
+def _pg_text(text: str, obj: Any) -> str:
+    """``text`` for COPY, or, when it holds a lone surrogate (not UTF-8), ``obj`` as ASCII-escaped JSON
+    as the statement path sends it (the server then decides, as it does there)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return text
+
+
+def _nul_in_columns(row: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and "\x00" in v for v in row.values())
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -263,7 +282,7 @@ class Store:
         if copy and dialect == "postgresql" and not reviews:
             return self._copy_chained(conn, rows, prev)
         for row in rows:
-            hashed = _held(row)[0] if dialect == "postgresql" else row  # what the database will hold
+            hashed = migrate._scrub(row) if dialect == "postgresql" else row  # what the database will hold
             row["chain"] = prev = chain_hash(prev, hashed)
         ids = [int(conn.execute(insert(_DECISIONS).returning(_DECISIONS.c.id), row).scalar_one()) for row in rows] \
             if len(rows) == 1 or reviews else []
@@ -274,8 +293,7 @@ class Store:
             conn.execute(insert(_REVIEW_ITEMS), items)
         return ids
 
-    @staticmethod
-    def _copy_chained(conn: Connection, rows: list[dict[str, Any]], prev: str) -> list[int]:
+    def _copy_chained(self, conn: Connection, rows: list[dict[str, Any]], prev: str) -> list[int]:
         """PostgreSQL: the rows by ``COPY ... FROM STDIN`` in the caller's transaction (no ids returned).
 
         One stream instead of one statement per row: several times faster than ``executemany``.
@@ -286,14 +304,28 @@ class Store:
                 "case_json", "verdict_json", "chain")
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        with raw.cursor() as cur, cur.copy(f"COPY decisions ({', '.join(cols)}) FROM STDIN") as cp:  # type: ignore[attr-defined]
+        try:
+            self._copy_rows(raw, cols, rows, prev)
+        except Exception as e:  # psycopg's own errors: a raw cursor is not wrapped by SQLAlchemy
+            if not type(e).__module__.startswith("psycopg"):
+                raise
+            raise StoreError(f"cannot record {len(rows)} decisions in {self.url}: {migrate._first_line(e)}") from None
+        return []
+
+    @staticmethod
+    def _copy_rows(raw: Any, cols: tuple[str, ...], rows: list[dict[str, Any]], prev: str) -> None:
+        with raw.cursor() as cur, cur.copy(f"COPY decisions ({', '.join(cols)}) FROM STDIN") as cp:
             for row in rows:
-                held, case_json, verdict_json = _held(row)
-                row["chain"] = prev = chain_hash(prev, held)
+                held = row
+                digest, case_json, verdict_json = _chain_parts(prev, row)
+                if "\\u0000" in case_json or "\\u0000" in verdict_json or _nul_in_columns(row):
+                    held = migrate._scrub(row)  # rare: hash and copy what the database will hold
+                    digest, case_json, verdict_json = _chain_parts(prev, held)
+                row["chain"] = prev = digest
+                case_json, verdict_json = _pg_text(case_json, held["case_json"]), _pg_text(verdict_json, held["verdict_json"])
                 cp.write_row((held["trace_id"], _utc(held["created_at"]), held["decision"], held["risk"],
                               held["community"], held["judge_version"], held["case_id"], held["source"],
                               case_json, verdict_json, prev))
-        return []
 
     @staticmethod
     def _review_row(case: Case, verdict: Verdict, priority: float | None, source: str, now: datetime) -> dict[str, Any]:
