@@ -8,21 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from batch_helpers import ROOT, runner, write_cases
 
 from accord.cli.main import app
-
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "corpus" / "cases.jsonl"
-runner = CliRunner()
-
-
-def strip(verdict: dict) -> dict:
-    """A verdict without what differs between any two runs: its trace id and its latency."""
-    v = dict(verdict)
-    v.pop("trace_id")
-    v.pop("latency_ms")
-    return v
 
 
 @pytest.fixture(scope="session")
@@ -40,22 +28,6 @@ def slow_charter(batch_dir) -> Path:
     return p
 
 
-def write_cases(path: Path, n: int, *, original: bool = False) -> Path:
-    """The first ``n`` corpus cases (context, action, id; and the corpus's decision as original_decision)."""
-    out = []
-    with open(CORPUS, encoding="utf-8") as f:
-        for line in f:
-            r = json.loads(line)
-            row = {k: r[k] for k in ("id", "context", "action") if k in r}
-            if original and r.get("decision") in ("allow", "revise", "escalate", "block"):
-                row["original_decision"] = r["decision"]
-            out.append(json.dumps(row, ensure_ascii=False))
-            if len(out) == n:
-                break
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="session")
 def cases_600(batch_dir) -> Path:
     return write_cases(batch_dir / "cases600.jsonl", 600)
@@ -68,17 +40,9 @@ def reference_600(cases_600, slow_charter) -> list[dict]:
     assert r.exit_code == 0, r.output
     out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
     assert len(out) == 600
+    timed_out = [v["case_id"] for v in out if v["errors"]]
+    assert not timed_out, (f"the reference itself has judge errors or time-outs ({len(timed_out)}): is the charter's "
+                           "10-minute budget in force? (Gate.from_charter ignored its charter argument in 1c15225)")
     return out
 
 
-def batch_verdicts(path: Path) -> list[dict]:
-    """The verdicts of a batch's JSONL or Parquet output, in its order."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        t = pq.read_table(path)
-        assert t.column("index").to_pylist() == list(range(t.num_rows))
-        return [json.loads(v) for v in t.column("verdict").to_pylist()]
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert [r["index"] for r in rows] == list(range(len(rows)))
-    return [r["verdict"] for r in rows]

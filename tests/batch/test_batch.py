@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from batch_helpers import batch_verdicts, runner, strip, write_cases
 
 from accord.cli.main import app
 from accord.store import Store
-from conftest import batch_verdicts, runner, strip, write_cases
 
 
 def _batch(*args: str) -> object:

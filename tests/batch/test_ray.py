@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from batch_helpers import batch_verdicts, runner, strip
 
 from accord.cli.main import app
-from conftest import batch_verdicts, runner, strip
 
 pytest.importorskip("ray", reason="Ray is not installed: pip install 'accord[scale]'")
 pytestmark = pytest.mark.slow

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from batch_helpers import batch_verdicts, runner, strip
 
 import accord.batch.job as job_mod
 from accord.cli.main import app
-from conftest import batch_verdicts, runner, strip
 
 ACCORD = str(Path(sys.executable).parent / "accord")
 

@@ -36,12 +36,26 @@ class GateSpec:
     model: str | None = None
     judges: str = "rules,decision,model"
     band: tuple[float, float] = (0.2, 0.8)
+    #: model directories of other registry judges (``(("strong", path),)``), resolved by the driver
+    model_dirs: tuple[tuple[str, str], ...] = ()
 
     def build(self) -> Gate:
-        """The gate, as ``accord check`` builds it (no recorder: the batch writes its own records)."""
+        """The gate, as ``accord check`` builds it (no recorder: the batch writes its own records).
+
+        Workers never read the store: the command resolves the model in use (the one named,
+        ``$ACCORD_MODEL``, the version promoted in the store, the packaged one) once, as
+        ``accord check`` does, and every worker gets the directories.
+        """
+        from accord.charter import load_charter
         from accord.gate import Gate
 
-        return Gate.from_charter(self.charter, model=self.model, judges=self.judges, band=self.band)
+        gate = Gate.from_charter(self.charter, model=self.model, judges=self.judges, band=self.band,
+                                 model_dirs=dict(self.model_dirs) or None)
+        if self.charter is not None:
+            # Gate.from_charter (since 1c15225) loads the charter from its ``model`` argument, so a
+            # charter file was ignored: the batch's verdicts must follow the charter it was given
+            gate.charter = load_charter(self.charter)
+        return gate
 
 
 @dataclass(frozen=True)

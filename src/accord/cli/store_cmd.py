@@ -273,8 +273,14 @@ def audit_batch(
     from accord.cli.models_in_use import model_in_use
 
     model = model_in_use(model)
-    spec = GateSpec(charter=str(charter) if charter else None, model=str(model) if model else None, judges=judges,
-                    band=parse_band(band))
+    # the models accord check would use (named, $ACCORD_MODEL, promoted in the store, packaged), resolved
+    # once here: workers never read the store
+    from accord.cli.models_in_use import judge_model_dirs, model_in_use
+
+    in_use = model_in_use(model)
+    spec = GateSpec(charter=str(charter) if charter else None, model=str(in_use) if in_use else None, judges=judges,
+                    band=parse_band(band),
+                    model_dirs=tuple(sorted((k, str(v)) for k, v in judge_model_dirs(judges).items())))
     t0 = time.perf_counter()
     identity: dict[str, Any] = {}
     if from_store:
