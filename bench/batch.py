@@ -18,10 +18,13 @@ per million cases, and whether every engine's verdicts equal ``accord check --in
   (``Gate.check_many`` in chunks of 256, in order); every engine's verdicts are compared with it,
   trace id and latency aside. ``--check-cli`` runs the real ``accord check --input --json`` in a
   subprocess instead (slower: a second full pass).
-* **cases/s**: cases / judging time (shards judged; start-up excluded), and end to end (reading,
-  start-up of workers or Ray, judging, writing the Parquet output).
-* **Cost per million cases**: judging time for a million cases at the measured rate × the vCPUs
-  used (one per worker) × a vCPU-hour price (``--vcpu-hour-usd``, default $0.0446: AWS c7i.large
+* **cases/s**: cases / judging time (from handing out the first shard to the last verdict back:
+  for worker processes and Ray this includes starting the workers and loading their models, and
+  for Ray starting Ray itself), and end to end (also reading the input and writing the Parquet
+  output).
+* **Cost per million cases**: judging time for a million cases at the measured rate × the
+  machine's vCPUs (all of them: one gate process already keeps every core busy through its BLAS
+  threads, so more workers on the same machine buy no cores) × a vCPU-hour price (``--vcpu-hour-usd``, default $0.0446: AWS c7i.large
   on-demand in us-east-1, $0.0893 an hour for 2 vCPUs). Start-up is paid once per job, not per case.
 
 When ``--cases`` is too large to run here, run a smaller size: the table also prints the time
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus" / "cases.jsonl"
 C7I_LARGE_PER_VCPU = 0.0893 / 2
+#: the machine's vCPUs: the cost basis (one gate process already uses every core through its BLAS threads)
+VCPUS = os.cpu_count() or 1
 
 
 def make_cases(n: int) -> list[dict]:
@@ -75,10 +81,10 @@ def reference(cases_path: Path, charter: Path, check_cli: bool) -> tuple[list[di
         out = subprocess.run([str(Path(sys.executable).parent / "accord"), "check", "--input", str(cases_path), "--json",
                               "--no-record", "-c", str(charter)], capture_output=True, text=True, check=True).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()], time.perf_counter() - t0
+    from accord.batch import GateSpec
     from accord.batch.inputs import read_items
-    from accord.gate import Gate
 
-    gate = Gate.from_charter(charter)
+    gate = GateSpec(charter=str(charter)).build()  # the gate every engine builds
     cases = [it.case for it in read_items(cases_path)]
     verdicts: list[dict] = []
     for i in range(0, len(cases), 256):  # accord.cli.core._check_batch's chunks
@@ -118,7 +124,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=170)
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
     workers = [int(w) for w in a.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="accord-bench-batch-") as tmp:
@@ -157,7 +163,7 @@ def main() -> None:
         rate = r["cases"] / r["judge_s"]
         r["cases_per_s"] = rate
         r["cases_per_s_end_to_end"] = r["cases"] / r["wall_s"]
-        r["usd_per_million"] = 1e6 / rate / 3600 * r["workers"] * a.vcpu_hour_usd
+        r["usd_per_million"] = 1e6 / rate / 3600 * VCPUS * a.vcpu_hour_usd
         t200 = 200_000 / rate
         r["seconds_200k_extrapolated"] = t200 if a.cases < 200_000 else None
         label = f"{int(t200 // 3600)}:{int(t200 % 3600 // 60):02d}" + ("" if a.cases >= 200_000 else " (extrapolated)")
@@ -168,8 +174,8 @@ def main() -> None:
     for r in rows:
         if r["error_sample"]:
             con.print(f"{r['engine']} x{r['workers']}: judge errors, e.g. {r['error_sample']}", markup=False)
-    con.print(f"reference pass: {a.cases / ref_s:,.0f} cases/s in one process. Cost: vCPU-hours for the judging at "
-              f"the measured rate (one vCPU per worker) × ${a.vcpu_hour_usd:.4f} per vCPU-hour (AWS c7i.large on-demand, "
+    con.print(f"reference pass: {a.cases / ref_s:,.0f} cases/s in one process. Cost: the judging time at the measured "
+              f"rate × this machine's {VCPUS} vCPUs × ${a.vcpu_hour_usd:.4f} per vCPU-hour (AWS c7i.large on-demand, "
               "us-east-1, $0.0893/h for 2 vCPUs); start-up is paid once per job.")
     if a.json:
         a.json.write_text(json.dumps({"cases": a.cases, "budget_ms": a.budget_ms, "vcpu_hour_usd": a.vcpu_hour_usd,
