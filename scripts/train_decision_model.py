@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "safeagentbench,dices,confaide",
                     help="public agent sets whose train halves join the training data (bench/agentsets.py TRAINABLE)")
     ap.add_argument("--C", type=float, nargs="*", default=[2.0])
+    ap.add_argument("--knn-weights", type=float, nargs="*", default=[0.0, 0.2, 0.35, 0.5, 0.65],
+                    help="shares of the nearest remembered cases' decisions to try (chosen on held-out authors)")
     ap.add_argument("--encoder", default="wordllama", help="text encoder of the dense features (wordllama, minilm, ...)")
     ap.add_argument("--no-stack", action="store_true", help="do not use the value model's scores as features")
     ap.add_argument("--flag", type=Path, help="write the corpus cases whose held-out-author probability of their own "
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
     ap.add_argument("--threshold", type=float, help="skip cross-validation: use this stop threshold and the first C")
     ap.add_argument("--no-save", action="store_true")
+    ap.add_argument("--oof", type=Path, help="write the held-out-author probabilities (JSONL: id, kind, decision, p) here")
     ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py, used "
                                                       "beside the linear head (default: the one already in --out, if any)")
     ap.add_argument("--no-cross-encoder", action="store_true", help="the linear head alone")
@@ -177,52 +180,65 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [r["kind"] for r in rows]
     truth = [r["decision"] for r in rows]
     best = None
-    curve: list[tuple[float, float, float, float, list[str]]] = []
+    curve: list[tuple[float, float, float, float, list[str], float]] = []
     for C in ([] if args.threshold is not None else args.C):
-        oof = np.zeros((len(corpus), 3))
+        oof_lin = np.zeros((len(corpus), 3))
+        oof_knn = np.zeros((len(corpus), 3))
         for k in range(n_folds):
             tr = [x for x, f in zip(corpus, folds, strict=True) if f != k] + extra
             te = [i for i, f in enumerate(folds) if f == k]
-            m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, random_state=args.seed).fit([x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr],
-                                                               [x[3] for x in tr], memory=[False] * len(tr))
-            oof[te] = m.predict_proba([corpus[i][0] for i in te])
-        for t in np.arange(0.30, 0.90, 0.025):
-            m.stop_threshold = float(t)
-            pred = m.decide(oof)
-            edgy = [p for p, kd in zip(pred, kinds, strict=True) if kd == "benign_edgy"]
-            edgy_stop = sum(p != "allow" for p in edgy) / max(len(edgy), 1)
-            f1 = macro_f1(truth, pred)
-            edgy_block = sum(p == "block" for p in edgy) / max(len(edgy), 1)
-            print(f"      threshold {t:.3f}: macro-F1 {f1:.3f}, benign-edgy stopped {edgy_stop:.0%} / blocked {edgy_block:.0%}")
-            curve.append((f1, edgy_block, C, float(t), pred))
+            m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, random_state=args.seed).fit(
+                [x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr], [x[3] for x in tr],
+                memory=[x[4].startswith("corpus:") for x in tr])  # as the shipped model: the corpus is its memory
+            held = [corpus[i][0] for i in te]
+            oof_lin[te] = m.predict_proba(held)
+            oof_knn[te] = m.knn_proba(m.featurizer.joint(held))
+        if args.oof:
+            with args.oof.open("w", encoding="utf-8") as fh:
+                for r, p, q in zip(rows, oof_lin, oof_knn, strict=True):
+                    fh.write(json.dumps({"id": r["id"], "kind": r["kind"], "decision": r["decision"],
+                                         "p": p.round(5).tolist(), "knn": q.round(5).tolist()}) + "\n")
+        for w in args.knn_weights:
+            oof = (1 - w) * oof_lin + w * oof_knn
+            for t in np.arange(0.30, 0.90, 0.025):
+                m.stop_threshold = float(t)
+                pred = m.decide(oof)
+                edgy = [p for p, kd in zip(pred, kinds, strict=True) if kd == "benign_edgy"]
+                edgy_stop = sum(p != "allow" for p in edgy) / max(len(edgy), 1)
+                f1 = macro_f1(truth, pred)
+                edgy_block = sum(p == "block" for p in edgy) / max(len(edgy), 1)
+                print(f"      knn weight {w:.2f}, threshold {t:.3f}: macro-F1 {f1:.3f}, "
+                      f"benign-edgy stopped {edgy_stop:.0%} / blocked {edgy_block:.0%}")
+                curve.append((f1, edgy_block, C, float(t), pred, w))
     # the best macro-F1; where the curve is flat (within 0.005 of the best), the threshold that blocks
     # the fewest benign-edgy cases. (Holding benign-edgy blocks to 5% cost 0.09 macro-F1 on held-out
     # authors: the issue's 5% bar is not met by this model, and the docs say so.)
     if curve:
         top = max(c[0] for c in curve)
-        f1_, _, C_, t_, pred_ = min((c for c in curve if c[0] >= top - 0.005), key=lambda c: (c[1], -c[3]))
-        best = (f1_, C_, t_, pred_, None)
+        f1_, _, C_, t_, pred_, w_ = min((c for c in curve if c[0] >= top - 0.005), key=lambda c: (c[1], -c[3]))
+        best = (f1_, C_, t_, pred_, w_)
         print(f"[2/3] C={C}: best CV macro-F1 {max(c[0] for c in curve if c[2] == C):.3f}", flush=True)
         if args.flag and args.C[0] == C:
             with args.flag.open("w", encoding="utf-8") as fh:
-                for r, p in zip(rows, oof, strict=True):
+                for r, p in zip(rows, (1 - best[4]) * oof_lin + best[4] * oof_knn, strict=True):
                     if p[DECISIONS.index(r["decision"])] < 0.2:
                         fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     if best is None:  # --threshold: no cross-validation
-        best = (float("nan"), args.C[0], args.threshold, ["allow"] * len(rows), None)
-    f1, C, t, pred, _ = best
+        best = (float("nan"), args.C[0], args.threshold, ["allow"] * len(rows), args.knn_weights[0])
+    f1, C, t, pred, knn_w = best
     per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
                           / max(kinds.count(kd), 1), 3) for kd in KINDS}
-    print(f"      chosen C={C}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
+    print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
 
     allx = corpus + extra
-    model = DecisionModel(args.encoder, C=C, stop_threshold=t, stack=not args.no_stack, random_state=args.seed)
+    model = DecisionModel(args.encoder, C=C, stop_threshold=t, stack=not args.no_stack, knn_weight=knn_w,
+                          random_state=args.seed)
     model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
               memory=[x[4].startswith("corpus:") for x in allx])
     model.card_ = {
         "trained_on": dict(Counter(x[4].split(":")[0] if x[4].startswith("corpus") else x[4] for x in allx)),
         "corpus_kinds": dict(Counter(kinds)),
-        "cv": {"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "correct_per_kind": per_kind,
+        "cv": {"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "correct_per_kind": per_kind,
                "folds": n_folds, "authors": len(authors), "grouped_by": "author (whole authors held out)"},
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py",

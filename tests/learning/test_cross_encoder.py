@@ -92,7 +92,7 @@ def test_a_damaged_cross_encoder_is_refused(tmp_path, base):
     with pytest.raises(ModelError, match="NaN"):
         CrossEncoder(_write(tmp_path / "bad.safetensors", nan=True))
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ModelError, match="junk.safetensors"):
+    with pytest.raises(ModelError, match=r"junk\.safetensors"):
         CrossEncoder(tmp_path / "junk.safetensors")
     # a saved model whose cross-encoder scores of its memory went missing is refused, not half-used
     model, _ = base

@@ -124,3 +124,44 @@ def test_decisions_follow_the_stop_threshold(fitted):
     finally:
         fitted.stop_threshold = saved
     assert set(DECISIONS) == {"allow", "block", "escalate"}
+
+
+def test_knn_proba_is_the_nearest_remembered_decisions(fitted):
+    cases, decisions, _ = _data()
+    J = fitted.featurizer.joint(cases)
+    k = fitted.knn_proba(J)
+    assert k.shape == (len(cases), 3) and np.allclose(k.sum(axis=1), 1.0)
+    # each remembered case is its own nearest neighbour, and at a low temperature it dominates
+    sharp = DecisionModel.__new__(DecisionModel)
+    sharp.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ != "_knn"})
+    sharp.knn_temperature = 0.005
+    assert [DECISIONS[i] for i in sharp.knn_proba(J).argmax(axis=1)] == decisions
+
+
+def test_knn_weight_mixes_the_neighbours_in_and_survives_save(fitted, tmp_path):
+    cases, _, _ = _data()
+    mixed = DecisionModel.__new__(DecisionModel)
+    mixed.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})
+    mixed.knn_weight = 0.5
+    lin = fitted.predict_proba(cases)
+    J = fitted.featurizer.joint(cases)
+    assert np.allclose(mixed.predict_proba(cases), 0.5 * lin + 0.5 * fitted.knn_proba(J), atol=1e-6)
+    assert mixed.version != fitted.version  # a verdict names the model that decided it
+    back = DecisionModel.load(mixed.save(tmp_path / "m"))
+    assert (back.knn_weight, back.knn_k, back.knn_temperature) == (0.5, mixed.knn_k, mixed.knn_temperature)
+    assert np.allclose(back.predict_proba(cases), mixed.predict_proba(cases), atol=1e-6)
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["knn"]["weight"] = 1.5
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="knn"):
+        DecisionModel.load(tmp_path / "m")
+
+
+def test_a_taught_case_becomes_a_neighbour(fitted):
+    mixed = DecisionModel.__new__(DecisionModel)
+    mixed.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})
+    mixed.knn_weight = 0.5
+    new = Case(context="Renew the customer's plan.", action="I also signed the customer up for the paid premium add-on.")
+    taught = mixed.teach([new], ["block"], ["autonomy"])
+    J = taught.featurizer.joint([new])
+    assert taught.knn_proba(J)[0, DECISIONS.index("block")] > mixed.knn_proba(J)[0, DECISIONS.index("block")]

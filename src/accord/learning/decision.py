@@ -41,10 +41,10 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
-from accord.normalize import normalize
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import CrossEncoder
 from accord.learning.encoders import get_encoder
+from accord.normalize import normalize
 from accord.types import Case, ToolCall
 
 DECISIONS: tuple[str, ...] = ("allow", "block", "escalate")
@@ -214,15 +214,24 @@ class DecisionModel:
         stack: use the packaged value model's scores as features (see :class:`Featurizer`).
         stop_threshold: a case is allowed when P(block) + P(escalate) is below this; above it, the
             likelier of the two wins. Chosen on held-out folds by the training script.
+        knn_weight: the share of the decision probabilities that comes from the remembered cases most
+            similar to the case (:meth:`knn_proba`) rather than from the linear head. The linear head
+            generalises over words and structure; the neighbours carry what people decided about the
+            nearest cases (a taught verdict among them at once). Chosen on held-out authors by the
+            training script (0: the linear head alone).
         random_state: seed of the solver.
     """
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
-                 hash_bits: int = _HASH_BITS, stack: bool = True, random_state: int = 0) -> None:
+                 hash_bits: int = _HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
+                 knn_temperature: float = 0.05, random_state: int = 0) -> None:
         self.encoder = encoder
         self.stack = stack
         self.C = C
         self.stop_threshold = stop_threshold
+        self.knn_weight = knn_weight
+        self.knn_k = knn_k
+        self.knn_temperature = knn_temperature
         self.hash_bits = hash_bits
         self.random_state = random_state
         self.card_: dict[str, Any] = {}
@@ -324,7 +333,27 @@ class DecisionModel:
             zc, pc = self.cross_.logits(cases)
             z = z + zc
             pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
-        return _softmax(z), pp, J
+        p = _softmax(z)
+        if self.knn_weight > 0 and len(self.memory_):
+            p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J)
+        return p, pp, J
+
+    def knn_proba(self, J: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` decision shares among the :attr:`knn_k` remembered cases nearest each joint
+        embedding, weighted by ``exp(cosine / knn_temperature)`` (the nearest count most)."""
+        cache = self.__dict__.get("_knn")
+        if cache is None or cache[0] != len(self.memory_):
+            labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_])
+            cache = (len(self.memory_), self.memory_vectors_.astype(np.float32), np.eye(3, dtype=np.float32)[labels])
+            self.__dict__["_knn"] = cache
+        _, M, Y = cache
+        sims = np.asarray(J, np.float32) @ M.T
+        k = min(self.knn_k, sims.shape[1])
+        idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        s = np.take_along_axis(sims, idx, axis=1)
+        w = np.exp((s - s.max(axis=1, keepdims=True)) / self.knn_temperature)
+        out = np.einsum("nk,nkc->nc", w, Y[idx])
+        return out / w.sum(axis=1, keepdims=True)
 
     def _cross_principles(self, pc: np.ndarray) -> np.ndarray:
         """The cross-encoder's principle probabilities in this model's principle order."""
@@ -463,6 +492,7 @@ class DecisionModel:
         if taught_cross is not None and self.memory_cross_ is not None:
             out.memory_cross_ = np.vstack([self.memory_cross_, taught_cross.astype(np.float16)])
         out.__dict__.pop("_memory_X", None)
+        out.__dict__.pop("_knn", None)
         out.__dict__.pop("_version", None)
         out.card_ = {**self.card_, "taught": int(self.card_.get("taught", 0)) + len(cases)}
         return out
@@ -472,10 +502,13 @@ class DecisionModel:
     def version(self) -> str:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
-        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_))
+        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_),
+               self.knn_weight, self.knn_k, self.knn_temperature)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
+            if self.knn_weight > 0:
+                h.update(f"knn {self.knn_weight} {self.knn_k} {self.knn_temperature}".encode())
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
             cached = (key, f"decision-{h.hexdigest()[:10]}")
@@ -488,10 +521,13 @@ class DecisionModel:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         nz = np.flatnonzero(np.any(self.coef_ != 0, axis=0))
-        extra = {} if self.memory_cross_ is None else {"memory_cross": self.memory_cross_.astype(np.float16)}
-        np.savez_compressed(d / "arrays.npz", coef_cols=nz.astype(np.int32), coef_vals=self.coef_[:, nz].astype(np.float16),
-                            intercept=self.intercept_, principle_coef=self.principle_coef_,
-                            principle_intercept=self.principle_intercept_, memory=self.memory_vectors_, **extra)
+        arrays: dict[str, Any] = {
+            "coef_cols": nz.astype(np.int32), "coef_vals": self.coef_[:, nz].astype(np.float16),
+            "intercept": self.intercept_, "principle_coef": self.principle_coef_,
+            "principle_intercept": self.principle_intercept_, "memory": self.memory_vectors_}
+        if self.memory_cross_ is not None:
+            arrays["memory_cross"] = self.memory_cross_.astype(np.float16)
+        np.savez_compressed(d / "arrays.npz", **arrays)
         target = d / CROSS_FILE
         if self.cross_ is not None and self.cross_.path.resolve() != target.resolve():
             shutil.copyfile(self.cross_.path, target)
@@ -499,6 +535,7 @@ class DecisionModel:
             target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
+                "knn": {"weight": self.knn_weight, "k": self.knn_k, "temperature": self.knn_temperature},
                 "principles": self.principles_, "card": self.card_}
         (d / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
         with (d / "memory.jsonl").open("w") as f:
@@ -519,8 +556,10 @@ class DecisionModel:
                              hint="retrain it with scripts/train_decision_model.py") from e
         if meta.get("format") != FORMAT:
             raise ModelError(f"{d / 'model.json'}: format {meta.get('format')!r} is not {FORMAT!r}")
+        knn = meta.get("knn") or {}
         m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"],
-                stack=bool(meta.get("stack", False)))
+                stack=bool(meta.get("stack", False)), knn_weight=float(knn.get("weight", 0.0)),
+                knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)))
         coef = np.zeros((len(DECISIONS), meta["dim"]), np.float32)
         coef[:, arrays["coef_cols"]] = arrays["coef_vals"].astype(np.float32)
         m.coef_, m.intercept_ = coef, arrays["intercept"].astype(np.float32)
@@ -539,6 +578,8 @@ class DecisionModel:
             if not np.all(np.isfinite(getattr(m, name))):
                 raise ModelError(f"{d / 'arrays.npz'}: {name.rstrip('_')} holds NaN or infinite values",
                                  hint="the file is damaged; retrain or reinstall the model")
+        if not (0.0 <= m.knn_weight <= 1.0 and m.knn_k >= 1 and m.knn_temperature > 0):
+            raise ModelError(f"{d / 'model.json'}: knn {knn} is out of range (weight in [0, 1], k >= 1, temperature > 0)")
         if len(m.memory_) != len(m.memory_vectors_):
             raise ModelError(f"{d}: memory.jsonl has {len(m.memory_)} cases but arrays.npz {len(m.memory_vectors_)}")
         return m
