@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from accord.charter import parse_charter
-from accord.normalize import deleet, normalize
 from accord.judges.rules import RuleJudge
+from accord.normalize import deleet, normalize
 from accord.types import Case, ToolCall
 
 CHARTER = parse_charter("""
