@@ -23,6 +23,7 @@ def _markers(work: Path) -> list[str]:
     return sorted(p.name for p in work.glob("shard-*.done"))
 
 
+@pytest.mark.slow  # a real process: imports, models and three shards, ~15 s on a busy VM (the in-process crash test below is fast)
 def test_killed_job_resumes_without_duplicated_or_missing_verdicts(cases_600, reference_600, slow_charter, tmp_path):
     """SIGKILL a real ``accord audit batch`` process once it has finished a shard, then run the same command."""
     out = tmp_path / "out.jsonl"
