@@ -202,13 +202,14 @@ def audit_batch(
     only: Annotated[str | None, typer.Option("--decision", "-d", help="With --from-store: only this decision.")] = None,
     db: Db = None,
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
-    model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL "
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: as accord check: "
+                                                                      "$ACCORD_MODEL, the version promoted in the store, "
                                                                       "or the packaged model).")] = None,
     judges: Annotated[str, typer.Option("--judges", help="The cascade's stages, as for accord check.")] = "rules,decision,model",
     band: Annotated[str, typer.Option("--band", help="The cascade's uncertainty band LO,HI, as for accord check.")] = "0.2,0.8",
     community: Annotated[str | None, typer.Option("--community", help="Decide for this community where a case names none.")] = None,
     engine: Annotated[str, typer.Option("--engine", help="local (this machine: a loop, or worker processes) or ray "
-                                                         "(Ray Data; needs accord[scale]).")] = "local",
+                                                         "(Ray Data; pip install 'accord\\[scale]').")] = "local",
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Gates judging at once (processes or Ray "
                                                                          "actors), each loading the models once.")] = 1,
     address: Annotated[str | None, typer.Option("--address", help="With --engine ray: the cluster to join "
