@@ -9,13 +9,9 @@ actions by the reward head.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec
 
@@ -30,6 +26,7 @@ from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
 from accord.judges.value_model import ValueModel
 from accord.learning.models import load_model
+from accord.speedups import gc_paused, trace_ids
 from accord.types import (
     SCHEMA_VERSION,
     Case,
@@ -49,44 +46,6 @@ Recorder = Callable[[Case, Verdict], None]
 #: the value model's per-principle scores
 DEFAULT_JUDGES = "rules,decision,model"
 P = ParamSpec("P")
-
-_gc_lock = threading.Lock()
-_gc_state = {"batches": 0, "paused": False}
-
-
-@contextlib.contextmanager
-def _gc_paused(pause: bool) -> Iterator[None]:
-    """Pause the cyclic garbage collector while a large batch builds its verdicts.
-
-    A batch of 10,000 verdicts allocates millions of small objects that all stay alive, so the
-    collector's generation-2 passes rescan them again and again (a third of the batch's time).
-    Verdicts hold no reference cycles, so nothing waits on the collector; it is re-enabled when the
-    last concurrent batch ends, and left alone when the application had disabled it itself.
-    """
-    if not pause:
-        yield
-        return
-    with _gc_lock:
-        _gc_state["batches"] += 1
-        if _gc_state["batches"] == 1 and gc.isenabled():
-            gc.disable()
-            _gc_state["paused"] = True
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_state["batches"] -= 1
-            if _gc_state["batches"] == 0 and _gc_state["paused"]:
-                _gc_state["paused"] = False
-                if not gc.get_freeze_count():  # the application has not frozen objects of its own
-                    # move every tracked object to the oldest generation unscanned: otherwise the
-                    # first allocation after ``enable`` scans the batch's ~50 objects per case
-                    # (0.1 s per 10,000 cases) only to find them alive; they are still collected
-                    # by the next full collection if they ever form garbage cycles
-                    gc.freeze()
-                    gc.unfreeze()
-                gc.enable()
-
 
 class Gate:
     """Judge cases against a charter and decide: allow, revise, block or escalate.
@@ -195,7 +154,7 @@ class Gate:
             if c.community is not None and c.community not in self.charter.communities:
                 known = ", ".join(self.charter.communities) or "none"
                 raise InputError(f"unknown community {c.community!r}; the charter defines: {known}")
-        with _gc_paused(len(batch) >= 256):
+        with gc_paused(len(batch) >= 256):
             return self._check_many(batch, record=record)
 
     def _check_many(self, cases: Sequence[Case], *, record: bool) -> list[Verdict]:
@@ -209,7 +168,7 @@ class Gate:
                                  decide=self._decision_of, precedents=precedents, explainers=self._explainers)
         per_case_ms = (time.perf_counter() - t0) * 1000 / max(len(cases), 1)
         verdicts = [self._verdict(c, r, o, e, tid, per_case_ms) for c, r, o, e, tid
-                    in zip(cases, results, outcomes, explained, _trace_ids(len(cases)), strict=True)]
+                    in zip(cases, results, outcomes, explained, trace_ids(len(cases)), strict=True)]
         if record and self.recorder is not None:
             for c, v in zip(cases, verdicts, strict=True):
                 self.recorder(c, v)
@@ -282,15 +241,6 @@ class Gate:
         if self.recorder is not None:
             self.recorder(case, out)
         return out
-
-
-def _trace_ids(n: int) -> list[str]:
-    """``n`` random UUID4s in hex, from one read of the system's randomness (``uuid4`` reads it once per id)."""
-    raw = bytearray(os.urandom(16 * n))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])  # version 4
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])  # RFC 4122 variant
-    h = raw.hex()
-    return [h[32 * i:32 * i + 32] for i in range(n)]
 
 
 class Blocked(AccordError):

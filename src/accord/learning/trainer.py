@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from accord.charter.model import Charter
-from accord.learning.value_model import Pairs, ValueModel
 from accord.learning.decision import DecisionModel
 from accord.learning.feedback import TrainingSet, charter_examples, feedback_to_training
 from accord.learning.metrics import binary_metrics, pairwise_accuracy
+from accord.learning.value_model import Pairs, ValueModel
 from accord.types import Demonstration, Escalation, Label, Preference
 
 DECISION_SUBDIR = "decision"

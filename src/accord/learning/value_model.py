@@ -35,7 +35,6 @@ centred on them) instead of starting over.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -65,6 +64,7 @@ from accord.learning.encoders import (
     word_index_of,
 )
 from accord.learning.logistic import balanced_weights, fit_logistic
+from accord.speedups import small_blas, top_k
 from accord.types import Case, Evidence, Precedent, Score, trusted_instance
 
 #: the file layout is unchanged by the lexical block: a file without ``params.lexical`` has none
@@ -703,9 +703,9 @@ class ValueModel:
             kk = max(k, min(self.knn_k, len(self.memory_)))
             for s in range(0, len(todo), 2048):
                 rows = todo[s:s + 2048]
-                with _small_blas(len(rows)):
+                with small_blas(len(rows)):
                     sims = J[rows] @ M.T
-                part, t = _top_k(sims, kk)
+                part, t = top_k(sims, kk)
                 idx[rows], top[rows] = part[:, :k], t[:, :k]
                 if pairs is not None:
                     if len(self._nn_cache) > 100_000:
@@ -732,7 +732,7 @@ class ValueModel:
     def _principle_scores(self, F: _Feats, pairs: Sequence[tuple[str, str]] | None = None,
                           nn: tuple[np.ndarray, np.ndarray] | None = None,
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        with _small_blas(len(F)):
+        with small_blas(len(F)):
             p, alpha, idx, sims = self._blend(self._raw(F), F.joint, pairs, nn)
             k = len(self.principles)
             q = expit(F.dot_split(*self._w("principle_coef_")) + self.principle_intercept_) if k else np.zeros((len(F), 0))
@@ -1131,84 +1131,6 @@ def _dense_block(ea: np.ndarray, ec: np.ndarray, ej: np.ndarray) -> np.ndarray:
     out[:, d:2 * d] *= np.float32(np.sqrt(d))
     out[:, 2 * d:] = ej
     return out
-
-
-class _SmallBlas:
-    """BLAS on one thread for the products of a small batch.
-
-    Multi-threaded BLAS spends longer waking its threads than a single check's products take, and
-    when the gate runs judges in worker threads it oversubscribes the cores (a single check went
-    from ~17 ms to ~6 ms on two busy cores). Large batches keep every thread. Reference counted
-    under a lock, so concurrent small batches restore the setting once, after the last one.
-    """
-
-    def __init__(self) -> None:
-        import threading
-
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved: list[tuple[Any, int]] = []
-        self._libs: list[Any] | None = None
-
-    def _blas(self) -> list[Any]:
-        if self._libs is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-
-                self._libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-            except Exception:  # threadpoolctl missing or a BLAS it cannot drive: leave threads alone
-                self._libs = []
-        return self._libs
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._saved = [(c, c.num_threads) for c in self._blas() if c.num_threads != 1]
-                for c, _ in self._saved:
-                    c.set_num_threads(1)
-            self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                for c, n in self._saved:
-                    c.set_num_threads(n)
-                self._saved = []
-
-
-_SMALL_BLAS = _SmallBlas()
-_NO_LIMIT = contextlib.nullcontext()
-
-
-def _small_blas(n_rows: int) -> contextlib.AbstractContextManager[None]:
-    return _SMALL_BLAS if n_rows <= 256 else _NO_LIMIT
-
-
-def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of each row's ``k`` largest entries, largest first (ties: lowest
-    index first). Overwrites ``sims``.
-
-    For the handful of neighbours the model consults, ``k`` passes of ``argmax`` are about 30x
-    faster than ``argpartition`` over a 2,000-precedent memory (which was 0.45 s of a 10,000-case
-    batch); a large ``k`` falls back on ``argpartition``.
-    """
-    n, m = sims.shape
-    k = min(k, m)
-    if k > 16:
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < m else np.tile(np.arange(m), (n, 1))
-        t = np.take_along_axis(sims, part, axis=1)
-        order = np.argsort(-t, axis=1, kind="stable")
-        return np.take_along_axis(part, order, axis=1), np.take_along_axis(t, order, axis=1)
-    idx = np.empty((n, k), np.int64)
-    top = np.empty((n, k), sims.dtype)
-    rows = np.arange(n)
-    for j in range(k):
-        a = sims.argmax(axis=1)
-        idx[:, j] = a
-        top[:, j] = sims[rows, a]
-        sims[rows, a] = -np.inf
-    return idx, top
 
 
 def _half_if_exact(a: np.ndarray) -> np.ndarray:
