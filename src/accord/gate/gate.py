@@ -103,10 +103,10 @@ class Gate:
             [n.strip() for n in judges.split(",") if n.strip()] if isinstance(judges, str) else list(judges))
         if not names:
             raise InputError("no judge named", hint=f"e.g. {DEFAULT_JUDGES} or rules,model")
-        path = model if model is None or isinstance(model, str | Path) else None  # a directory, or a loaded model
+        model_path = model if model is None or isinstance(model, str | Path) else None  # a directory, or a loaded model
         given = None if model is None or isinstance(model, str | Path) else model
-        vm = (given if given is not None else load_model(path)) if "model" in names else None
-        where = path  # the decision model taught with it, if any
+        vm = (given if given is not None else load_model(model_path)) if "model" in names else None
+        where = model_path  # the decision model taught with it, if any
         dirs = dict(model_dirs or {})
         stages: list[Judge] = [vm if n == "model" and vm is not None else
                                get_judge(n, value_model=where) if n == "decision" else
