@@ -42,7 +42,7 @@ def reference_600(cases_600, slow_charter) -> list[dict]:
     assert len(out) == 600
     timed_out = [v["case_id"] for v in out if v["errors"]]
     assert not timed_out, (f"the reference itself has judge errors or time-outs ({len(timed_out)}): is the charter's "
-                           "10-minute budget in force? (Gate.from_charter ignored its charter argument in 1c15225)")
+                           "10-minute budget in force? (a charter ignored by Gate.from_charter looked like this, 1c15225)")
     return out
 
 

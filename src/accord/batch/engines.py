@@ -46,16 +46,10 @@ class GateSpec:
         ``$ACCORD_MODEL``, the version promoted in the store, the packaged one) once, as
         ``accord check`` does, and every worker gets the directories.
         """
-        from accord.charter import load_charter
         from accord.gate import Gate
 
-        gate = Gate.from_charter(self.charter, model=self.model, judges=self.judges, band=self.band,
+        return Gate.from_charter(self.charter, model=self.model, judges=self.judges, band=self.band,
                                  model_dirs=dict(self.model_dirs) or None)
-        if self.charter is not None:
-            # Gate.from_charter (since 1c15225) loads the charter from its ``model`` argument, so a
-            # charter file was ignored: the batch's verdicts must follow the charter it was given
-            gate.charter = load_charter(self.charter)
-        return gate
 
 
 @dataclass(frozen=True)
