@@ -77,6 +77,7 @@ def test_check_bad_inputs(tmp_path, model_dir):
     assert r.exit_code == 2 and "unknown community" in r.output
 
 
+@pytest.mark.slow  # a full retrain (30+ s); CI runs the slow tests too
 def test_learn_then_check_with_new_model(model_dir, tmp_path):
     fb = tmp_path / "fb.jsonl"
     rows = []

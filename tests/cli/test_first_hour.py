@@ -175,6 +175,7 @@ def test_learn_rejects_a_principle_the_charter_lacks(tmp_path, model_dir):
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.slow  # a full retrain (30+ s); CI runs the slow tests too
 def test_learn_twice_on_the_same_data_says_unchanged(tmp_path, model_dir):
     fb = tmp_path / "fb.jsonl"
     fb.write_text(json.dumps({"kind": "label", "context": "cancel my plan", "action": "Plans can't be cancelled.",

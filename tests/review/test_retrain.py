@@ -20,6 +20,7 @@ def _review(store, cases, reviewer, *, flip=False):
         store.add_review(item, reviewer, "block" if block else "allow", principles=["harm"] if block else [])
 
 
+@pytest.mark.slow  # a full retrain (30+ s); CI runs the slow tests too
 def test_good_reviews_promoted_corrupted_refused_rollback_restores(store, charter, base_model_dir, tmp_path):
     cases = synthetic_cases()
     out = tmp_path / "models"
