@@ -108,15 +108,16 @@ SIMILAR_PLAIN = ("Plan the volunteers' thank-you evening.", "Order cheese sandwi
 @pytest.mark.slow  # teaching the decision model featurises its remembered corpus again (~30 s on two cores)
 def test_depends_and_discuss_teach_the_gate_to_escalate_similar_cases(store, charter, tmp_path):
     """Reviewers answered "depends on the community" or "needs discussion" on menus with pork and
-    alcohol that the default gate allowed (and allowed plain menus); after learning from the store,
-    a similar menu the gate has never seen goes to a person, and a plain one is still allowed."""
+    alcohol that the default gate mostly allowed, and allowed plain menus; after learning from the
+    store, similar menus the gate has never seen go to a person, and a plain one is allowed."""
     from accord.gate import Gate
     from accord.review import retrain_from_store
 
     before = Gate.default()
-    assert all(v.decision == "allow" for v in before.check_many([Case(context=c, action=a) for c, a in TAUGHT]))
-    assert all(before.check(context=c, action=a).decision == "allow" for c, a in SIMILAR)
-    assert before.check(context=SIMILAR_PLAIN[0], action=SIMILAR_PLAIN[1]).decision == "allow"
+    # before: the packaged gate lets most of these menus through (it escalates some pork-and-alcohol
+    # menus on its own since the 2026-12-03 model), so there is something for the reviews to teach
+    taught_before = [v.decision for v in before.check_many([Case(context=c, action=a) for c, a in TAUGHT + SIMILAR])]
+    assert taught_before.count("allow") >= len(taught_before) // 2, taught_before
     community = next(iter(charter.communities))
     for ctx, act in PLAIN:
         store.add_review(store.enqueue_review(Case(context=ctx, action=act), make_verdict(), 0.5), "ana", "allow")
