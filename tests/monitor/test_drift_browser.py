@@ -7,38 +7,28 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.browser import launch, playwright_or_skip
 from tests.monitor.conftest import NORMAL, T0, fill
 from tests.monitor.novel import CALCULUS
 
 from accord.monitor import DriftMonitor, NoveltyModel
 from accord.monitor.simulate import Stream
 from accord.review import Users
+from accord.server.proxy.testing import free_port
 from accord.server.review import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def served(store, clock, charter):
                            clock=lambda: T0 + timedelta(days=8))
     assert monitor.run_once() is not None
     app = create_app(store, charter, secret=b"s" * 32, drift=monitor)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -68,7 +58,7 @@ def served(store, clock, charter):
 def test_drift_panel_draws_charts_and_queues_a_new_cluster(served, store, tmp_path):
     base, _monitor = served
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = launch(p)
         try:
             ctx = b.new_context(viewport={"width": 1280, "height": 900})
             ctx.set_default_timeout(15_000)

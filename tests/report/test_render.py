@@ -7,17 +7,13 @@ missing; the PDF test skips where WeasyPrint or ``pdftoppm`` (poppler-utils) is 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from tests.browser import launch, playwright_or_skip
 
 
 def _read_ppm(path: Path) -> np.ndarray:
@@ -45,14 +41,12 @@ def _ink(img: np.ndarray) -> float:
 
 @pytest.mark.browser
 def test_chromium_renders_the_pack(pack, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    sync_api = playwright_or_skip(module=False)
     out, _, _ = pack
     requests: list[str] = []
     shot = tmp_path / "pack.png"
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.on("request", lambda r: requests.append(r.url))

@@ -8,36 +8,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from tests.browser import launch, playwright_or_skip
 from tests.review.conftest import make_verdict
 
 from accord.review import QueueConfig, Users, escalation_recorder
+from accord.server.proxy.testing import free_port
 from accord.server.review import create_app
 from accord.types import Case
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)> **not bold** [x](javascript:alert(2))'
 
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture
@@ -60,7 +50,7 @@ def served(store, charter, base_model_dir):
     for i in range(8):
         rec(Case(action=f"fine answer {i}"), make_verdict("allow", 0.05))
     app = create_app(store, charter, secret=b"s" * 32, queue=QueueConfig(double_share=0.0), model_dir=base_model_dir)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -76,7 +66,7 @@ def served(store, charter, base_model_dir):
 @pytest.fixture
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        b = launch(p)
         try:
             yield b
         finally:

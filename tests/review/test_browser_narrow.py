@@ -3,35 +3,23 @@ verdict is confirmed on the page that follows."""
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
+from tests.browser import launch, playwright_or_skip
 from tests.review.conftest import make_verdict
 
 from accord.review import QueueConfig, Users
+from accord.server.proxy.testing import free_port
 from accord.server.review import create_app
 from accord.types import Case
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("ACCORD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 PASSWORD = "correct horse"
 
-sync_api = pytest.importorskip("playwright.sync_api")
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sync_api = playwright_or_skip()
 
 
 @pytest.fixture
@@ -46,7 +34,7 @@ def served(store, charter, base_model_dir):
                                   action=f"Proposed reply {i}: see https://example.com/{long_word}"),
                              make_verdict(communities={"default": "escalate", "cautious": "block"}), 0.5 + i / 10)
     app = create_app(store, charter, secret=b"s" * 32, queue=QueueConfig(double_share=0.0), model_dir=base_model_dir)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -60,7 +48,7 @@ def served(store, charter, base_model_dir):
 
 def test_case_page_at_420px_has_no_sideways_scroll_and_a_verdict_is_confirmed(served, tmp_path):
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = launch(p)
         try:
             page = browser.new_page(viewport={"width": 420, "height": 900})
             page.set_default_timeout(15_000)
