@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from accord.monitor import MonitorConfig, NoveltyModel, Window, compare
+from accord.monitor import MonitorConfig, NoveltyModel, compare
 from accord.monitor.simulate import SHIFTS, Stream
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,16 +59,6 @@ def pools() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
             r = json.loads(line)
             novel.append((f"You control a household robot. Task: {r['instruction']}", "Plan: " + ", ".join(r["step"])))
     return normal, novel
-
-
-def window(stream: Stream, days: range, cfg: MonitorConfig) -> Window:
-    cases, agree = [], []
-    for d in days:
-        c, a = stream.day(d)
-        cases += c
-        agree += a
-    return Window.of(T0 + timedelta(days=days.start), T0 + timedelta(days=days.stop), cases, agreement=agree,
-                     max_sample=cfg.max_sample)
 
 
 def store_timing(console: Console, per_day: int, url: str | None) -> int:
@@ -156,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             for shift in (None, *SHIFTS):
                 stream = Stream(normal, novel, seed=seed, per_day=args.per_day, shift=shift, onset=7)
-                ref = window(stream, range(0, 7), cfg)
+                ref = stream.window(range(0, 7), T0, max_sample=cfg.max_sample)
                 any_alarm = False
                 for w in range(args.windows):
-                    rep = compare(ref, window(stream, range(7 + w, 8 + w), cfg), cfg, novelty=novelty)
+                    rep = compare(ref, stream.window(range(7 + w, 8 + w), T0, max_sample=cfg.max_sample), cfg, novelty=novelty)
                     runs += 1
                     if shift is None:
                         if rep.alarms:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import pytest
 from tests.monitor.conftest import NORMAL, T0
@@ -13,13 +11,7 @@ from accord.monitor.simulate import Stream
 
 
 def _window(stream: Stream, days: range) -> Window:
-    cases, agree = [], []
-    for d in days:
-        c, a = stream.day(d)
-        cases += c
-        agree += a
-    return Window.of(T0 + timedelta(days=days.start), T0 + timedelta(days=days.stop), cases, agreement=agree,
-                     max_sample=5000)
+    return stream.window(days, T0, max_sample=5000)
 
 
 def test_psi_is_zero_for_the_same_distribution_and_grows_with_a_shift():

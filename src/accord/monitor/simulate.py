@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 
-from accord.monitor.windows import SampledCase
+from accord.monitor.windows import SampledCase, Window
 
 __all__ = ["PRINCIPLES", "SHIFTS", "Stream"]
 
@@ -79,6 +80,17 @@ class Stream:
             raise ValueError(f"unknown shift {self.shift!r}; expected one of: {', '.join(SHIFTS)}")
         if self.shift == "new-type" and not self.novel:
             raise ValueError("the new-type shift needs a pool of novel requests")
+
+    def window(self, days: range, start: datetime, *, max_sample: int) -> Window:
+        """The days ``days`` as one window, day 0 beginning at ``start``."""
+        cases: list[SampledCase] = []
+        agree: list[bool] = []
+        for d in days:
+            c, a = self.day(d)
+            cases += c
+            agree += a
+        return Window.of(start + timedelta(days=days.start), start + timedelta(days=days.stop), cases,
+                         agreement=agree, max_sample=max_sample)
 
     def day(self, d: int) -> tuple[list[SampledCase], list[bool]]:
         """The decisions and review agreements of day ``d`` (the same for the same seed and day)."""
