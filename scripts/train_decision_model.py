@@ -190,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, random_state=args.seed).fit(
                 [x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr], [x[3] for x in tr],
                 memory=[x[4].startswith("corpus:") for x in tr])  # as the shipped model: the corpus is its memory
-            held = [corpus[i][0] for i in te]
-            oof_lin[te] = m.predict_proba(held)
-            oof_knn[te] = m.knn_proba(m.featurizer.joint(held))
+            p_lin, _, J = m.analyse([corpus[i][0] for i in te])  # knn_weight 0: the head alone
+            oof_lin[te] = p_lin
+            oof_knn[te] = m.knn_proba(J)
         if args.oof:
             with args.oof.open("w", encoding="utf-8") as fh:
                 for r, p, q in zip(rows, oof_lin, oof_knn, strict=True):
