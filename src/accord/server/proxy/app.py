@@ -40,6 +40,7 @@ from accord.server.proxy.schemas import (
     ModelList,
 )
 from accord.server.proxy.sinks import AuditWriter, MemorySinks, Sinks
+from accord.server.proxy.spool import Spool, default_spool_dir, replay
 from accord.server.proxy.streaming import DONE, StreamGuard, sse
 from accord.server.proxy.upstream import Upstream, UpstreamError, malformed
 from accord.types import Case, Verdict
@@ -247,7 +248,8 @@ def create_app(
     metrics = Metrics(queue_size=sinks.queue_size, audit_backlog=lambda: writer_box["w"].backlog)
     writer = AuditWriter(sinks, on_error=lambda e: metrics.audit_failures.inc())
     writer_box["w"] = writer
-    guard = Guard(gate, config, writer, metrics)
+    spool = _spool_for(config, sinks)
+    guard = Guard(gate, config, writer, metrics, spool)
     upstreams: dict[int, Upstream] = {}
 
     def upstream() -> Upstream:
@@ -261,12 +263,23 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         writer.audit("proxy.start", "server", {"upstream": config.base, "judge_version": gate.version})
+        if spool is not None:  # what an earlier process released mid-stream and did not record
+            try:
+                n = await asyncio.to_thread(replay, spool.dir, sinks, existing=getattr(sinks, "existing", None),
+                                            skip=[spool.path])
+            except Exception as e:  # the file stays for the next start
+                metrics.audit_failures.inc()
+                log.error("audit spool: replay failed, kept for the next start: %s: %s", type(e).__name__, e)
+            else:
+                metrics.audit_replayed.inc(n)
         yield
         for up in list(upstreams.values()):
             with suppress(RuntimeError):
                 await up.aclose()
         upstreams.clear()
         writer.flush(5.0)
+        if spool is not None:
+            spool.close()
 
     app = FastAPI(
         title="accord guard proxy",
@@ -485,6 +498,15 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(Gatekeeper, config=config, keys=keys, metrics=metrics)
     return app
+
+
+def _spool_for(config: ProxyConfig, sinks: Sinks) -> Spool | None:
+    """The durable spool for streamed answers: where the config says, else where the store is."""
+    if config.spool_dir:
+        return Spool(config.spool_dir)
+    store = getattr(sinks, "store", None)
+    url = getattr(store, "url", None)
+    return Spool(default_spool_dir(str(url))) if isinstance(url, str) else None
 
 
 class _BadRequest(Exception):

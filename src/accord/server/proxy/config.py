@@ -25,6 +25,11 @@ class ProxyConfig:
             response and judges it once (most latency, fewest judgments).
         stream_max_chars: held text longer than this without a sentence boundary is judged at the
             last space (so a response without punctuation still streams).
+        stream_overlap_chars: each streamed judgment also reads up to this much text before the new
+            part (a phrase across the boundary is seen whole); the whole answer is judged once at
+            the end too.
+        max_output_chars: the longest answer (text, refusal and tool calls of one choice) the proxy
+            judges; a longer one is blocked with a reason that says so (never passed on unjudged).
         judge_input: judge the new user/tool messages before they go upstream.
         judge_timeout_s: hard limit on waiting for the judge (beyond the charter's own budget);
             past it the verdict is the charter's ``on_timeout``.
@@ -32,6 +37,10 @@ class ProxyConfig:
         max_messages: most messages one request may carry (then 400): every message of the current
             turn and every system message is judged, so a request of 20,000 small messages would
             stall the judge for everyone.
+        spool_dir: the durable spool of streamed text released before its record is written
+            (:mod:`accord.server.proxy.spool`); ``None``: ``$ACCORD_SPOOL_DIR``, else beside a
+            SQLite store, else ``.accord/spool/<hash of the store URL>``. Without a store (records
+            kept in memory) there is no spool unless this is set.
     """
 
     upstream: str
@@ -42,16 +51,21 @@ class ProxyConfig:
     rate_limit_per_min: float | None = None
     stream_window: int = 1
     stream_max_chars: int = 400
+    stream_overlap_chars: int = 400
+    max_output_chars: int = 2_000_000
     judge_input: bool = True
     judge_timeout_s: float | None = None
     context_messages: int = 8
     max_messages: int = 512
+    spool_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):
             raise ValueError(f"upstream must be an http(s) URL, got {self.upstream!r}")
         if self.stream_window < 0:
             raise ValueError("stream_window must be >= 0")
+        if self.stream_overlap_chars < 0 or self.max_output_chars <= 0:
+            raise ValueError("stream_overlap_chars must be >= 0 and max_output_chars > 0")
         if self.max_messages <= 0:
             raise ValueError("max_messages must be > 0")
         if self.max_body_bytes <= 0:

@@ -32,6 +32,7 @@ from accord.server.proxy.judging import (
 )
 from accord.server.proxy.metrics import Metrics
 from accord.server.proxy.sinks import AuditWriter
+from accord.server.proxy.spool import Spool
 from accord.server.proxy.upstream import AuditUnavailable
 from accord.types import DECISION_ORDER, Case, Decision, Message, ToolCall, Verdict
 
@@ -121,11 +122,13 @@ class Pending:
 class Guard:
     """Holds the gate's worker, the audit writer and the metrics; judges cases for the routes."""
 
-    def __init__(self, gate: Gate, config: ProxyConfig, writer: AuditWriter, metrics: Metrics) -> None:
+    def __init__(self, gate: Gate, config: ProxyConfig, writer: AuditWriter, metrics: Metrics,
+                 spool: Spool | None = None) -> None:
         self.gate = gate
         self.config = config
         self.writer = writer
         self.metrics = metrics
+        self.spool = spool
         self.worker = JudgeWorker(gate, timeout_s=config.judge_timeout_s)
 
     @property
@@ -150,11 +153,23 @@ class Guard:
             await self.audited([self.commit(p.case, v, p.stage) for p, v in zip(items, out, strict=True)])
         return out
 
-    def commit(self, case: Case, v: Verdict, stage: str) -> Future[None]:
+    def commit(self, case: Case, v: Verdict, stage: str, *, spool: bool = False) -> Future[None]:
         """Count, audit and (when escalated) queue one final verdict; the future is done when the
-        record is written (await it with :meth:`audited` before releasing what it is about)."""
+        record is written (await it with :meth:`audited` before releasing what it is about).
+
+        With ``spool`` (a stream, which releases before its records are written) the record is
+        first put in the durable spool (:mod:`accord.server.proxy.spool`) and marked done there
+        once the store has it."""
         self.metrics.decision(v, stage)
-        return self.writer.record(case, v, f"proxy:{stage}", escalation_priority(v))
+        source, priority = f"proxy:{stage}", escalation_priority(v)
+        sp = self.spool if spool else None
+        if sp is not None:
+            sp.put(v.trace_id, case, v, source, priority)
+        fut = self.writer.record(case, v, source, priority)
+        if sp is not None:
+            key = v.trace_id
+            fut.add_done_callback(lambda f: sp.done(key) if f.exception() is None else None)
+        return fut
 
     async def audited(self, futures: list[Future[None]]) -> None:
         """Wait until these records are written; :class:`AuditUnavailable` (503, the answer withheld)

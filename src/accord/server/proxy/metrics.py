@@ -24,7 +24,9 @@ class Metrics:
     * ``upstream_errors_total{kind}``: ``unreachable``, ``timeout``, ``malformed``, ``status``;
     * ``requests_rejected_total{reason}``: ``auth``, ``rate_limit``, ``too_large``, ``invalid``;
     * ``review_queue_size``: cases waiting for a person (read from the store, cached 5 s);
-    * ``audit_backlog``: records waiting for the background audit writer.
+    * ``audit_backlog``: records waiting for the background audit writer;
+    * ``audit_write_failures_total``: records that could not be written (alert on any);
+    * ``audit_spool_replayed_total``: stream records written from the spool at start-up.
     """
 
     def __init__(self, queue_size: Callable[[], int | None] | None = None,
@@ -42,6 +44,8 @@ class Metrics:
         self.audit_backlog = Gauge("accord_audit_backlog", "Audit records not yet written", registry=r)
         self.audit_failures = Counter("accord_audit_write_failures", "Audit records that could not be written "
                                       "(alert on any)", registry=r)
+        self.audit_replayed = Counter("accord_audit_spool_replayed", "Records of streamed answers written from the "
+                                      "spool at start-up (the process before stopped mid-stream)", registry=r)
         self._queue_size = queue_size
         self._cache: tuple[float, float] = (0.0, float("nan"))
         if queue_size is not None:

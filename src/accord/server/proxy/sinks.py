@@ -36,6 +36,10 @@ class StoreSinks(_StoreSinks):
     def __init__(self, store: Store, review_source: str | None = "proxy") -> None:
         super().__init__(store, review_source)
 
+    def existing(self, trace_ids: list[str]) -> set[str]:
+        """Which of these trace ids the store has (a spool replay skips them)."""
+        return self.store.existing_trace_ids(trace_ids)
+
 
 _STOP = object()
 
