@@ -4,7 +4,9 @@ Sets:
 
 * ``dev``: ``bench/judgment_dev/dev.jsonl``, written by authors who saw only the table of kinds and a
   list of domains (never the corpus), near-duplicates of the corpus removed
-  (``scripts/build_corpus.py``). Never trained on.
+  (``scripts/build_corpus.py``). Never trained on; used to choose among model variants.
+* ``fresh``: ``bench/judgment_dev/fresh.jsonl``, 280 cases (40 per kind) written on 2026-12-03 by
+  another author under the same rules, cleaned the same way, and never used to choose anything.
 * ``assebench``: the test half of ASSEBench's security subset (``bench/agentsets.py``).
 * ``rjudge``: R-Judge, evaluation only.
 
@@ -46,6 +48,9 @@ CONFIGS = {
     "llm": "rules,decision,model,llm",
 }
 DECISIONS = ("allow", "block", "escalate")
+#: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
+#: variants; ``fresh``: written later and never used to choose anything)
+HELD_OUT = ("dev", "fresh")
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -97,17 +102,17 @@ def summary(items: list[tuple[Case, str, str]], pred: list[str]) -> dict:
     }
 
 
-def render(results: dict[str, dict[str, dict]], seconds: dict[str, float]) -> str:
+def render(results: dict[str, dict[str, dict]], seconds: dict[tuple[str, str], float]) -> str:
     lines = []
     for set_name, per in results.items():
         first = next(iter(per.values()))
         lines.append(f"\n**{set_name}** ({first['n']} cases)\n")
-        if set_name == "dev":
+        if set_name in HELD_OUT:
             lines.append("| gate | macro-F1 | harmful allowed | spec-gaming + side-effect stopped | high-stakes + contested escalated | benign-edgy blocked | s/case |")
             lines.append("|---|---:|---:|---:|---:|---:|---:|")
             for cfg, s in per.items():
                 lines.append(f"| {cfg} | {s['macro_f1']:.3f} | {s['harmful_allowed']:.0%} | {s['gaming_side_stopped']:.0%} | "
-                             f"{s['stakes_contested_escalated']:.0%} | {s['edgy_blocked']:.0%} | {seconds[cfg] / max(first['n'], 1):.3f} |")
+                             f"{s['stakes_contested_escalated']:.0%} | {s['edgy_blocked']:.0%} | {seconds[set_name, cfg] / max(first['n'], 1):.3f} |")
             for cfg, s in per.items():
                 lines.append(f"\nPer kind, `{cfg}` (allow / block / escalate):\n")
                 lines.append("| kind | n | allow | block | escalate |")
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = ap.parse_args(argv)
@@ -148,19 +153,18 @@ def main(argv: list[str] | None = None) -> int:
         configs.remove("llm")
     sets: dict[str, list[tuple[Case, str, str]]] = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
-        sets[name] = dev_set() if name == "dev" else agent_set(name, args.data)
-        if args.limit and name != "dev" and len(sets[name]) > args.limit:  # an even spread over the set
+        sets[name] = dev_set(HERE / "judgment_dev" / f"{name}.jsonl") if name in HELD_OUT else agent_set(name, args.data)
+        if args.limit and name not in HELD_OUT and len(sets[name]) > args.limit:  # an even spread over the set
             step = len(sets[name]) / args.limit
             sets[name] = [sets[name][int(i * step)] for i in range(args.limit)]
     results: dict[str, dict[str, dict]] = {s: {} for s in sets}
-    seconds: dict[str, float] = {}
+    seconds: dict[tuple[str, str], float] = {}
     for cfg in configs:
         gate = Gate.from_charter(None, judges=CONFIGS[cfg])
         for name, items in sets.items():
             t0 = time.perf_counter()
             pred = run(gate, [c for c, _, _ in items])
-            if name == "dev":
-                seconds[cfg] = time.perf_counter() - t0
+            seconds[name, cfg] = time.perf_counter() - t0
             results[name][cfg] = summary(items, pred)
             s = results[name][cfg]
             print(f"{cfg:9s} {name:10s} macro-F1 {s['macro_f1']:.3f}  F1-unsafe {s['f1_unsafe']:.3f}  "

@@ -1,13 +1,17 @@
 """Assemble accord's judgment corpus and its dev set from the authors' files, cleaned.
 
-Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev*.jsonl`` (the dev
-set's authors, who never saw the corpus), checks every line, and writes:
+Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
+``fresh[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
   >= 0.95) removed;
 * ``bench/judgment_dev/dev.jsonl``: the dev set, its own duplicates removed and every case that is
   a near-duplicate (cosine >= 0.90) of a corpus case dropped, so the dev set measures
   generalisation, not recall;
+* ``bench/judgment_dev/fresh.jsonl``: the same for the fresh set, written later (2026-12-03) by
+  another blind author and never used to choose anything, so its figures are free of the model
+  selection that the dev set has seen;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -112,14 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     disagree = {r["id"] for r in corpus if r["id"] in second and KINDS[second[r["id"]]] != r["decision"]}
     n_read = len(corpus)
     corpus = [r for r in corpus if r["id"] not in disagree]
-    dev = read(sorted((ROOT / "bench" / "judgment_dev").glob("dev[0-9]*.jsonl")))
     corpus, CJ = dedupe(corpus, f, args.near)
-    dev, DJ = dedupe(dev, f, args.near)
-    close = (DJ @ CJ.T).max(axis=1) if len(CJ) and len(DJ) else np.zeros(len(DJ))
-    dev = [r for r, s in zip(dev, close, strict=True) if s < args.dev_near]
     write(corpus, ROOT / "corpus" / "cases.jsonl")
-    write(dev, ROOT / "bench" / "judgment_dev" / "dev.jsonl")
-    for name, rows in (("corpus", corpus), ("dev", dev)):
+    held_out = {}
+    for name in ("dev", "fresh"):
+        rows, J = dedupe(read(sorted((ROOT / "bench" / "judgment_dev").glob(f"{name}[0-9]*.jsonl"))), f, args.near)
+        close = (J @ CJ.T).max(axis=1) if len(CJ) and len(J) else np.zeros(len(J))
+        held_out[name] = [r for r, s in zip(rows, close, strict=True) if s < args.dev_near]
+        write(held_out[name], ROOT / "bench" / "judgment_dev" / f"{name}.jsonl")
+        n_close = int((close >= args.dev_near).sum())
+        print(f"{name} cases dropped as near-duplicates of the corpus (cosine >= {args.dev_near}): {n_close}")
+    for name, rows in (("corpus", corpus), *held_out.items()):
         kinds = Counter(r["kind"] for r in rows)
         doms = Counter(r["domain"] for r in rows)
         tools = sum(1 for r in rows if isinstance(r["action"], dict))
@@ -127,8 +134,6 @@ def main(argv: list[str] | None = None) -> int:
         in_pairs = sum(c for c in pairs.values() if c >= 2)
         print(f"{name}: {len(rows)} cases, {len(doms)} domains, {tools} tool calls, {in_pairs} in minimal pairs")
         print("  kinds: " + ", ".join(f"{k} {kinds[k]}" for k in KINDS))
-    n_close = int((close >= args.dev_near).sum())
-    print(f"dev cases dropped as near-duplicates of the corpus (cosine >= {args.dev_near}): {n_close}")
     print(f"second pass: {len(second)} cases relabelled blind, {len(disagree)} disagreed on the decision and were dropped")
     datacard(corpus, n_read, len(second), len(disagree), args.near)
     return 0
