@@ -208,16 +208,7 @@ def test_a_circle_is_found() -> None:
 
 
 #: private names used across parts that wait for their owners (each with its fix); the list only shrinks
-PRIVATE_PENDING: dict[tuple[str, str], str] = {
-    ("accord.suites.agents", "accord.judges.rules._arg_holds"): "make it public in judges/rules.py (arg_holds)",
-    ("accord.suites.model", "accord.judges.rules._arg_holds"): "as for accord.suites.agents",
-    ("accord.suites.loader", "accord.charter.loader._check_duplicate_keys"):
-        "a public YAML-reading helper in charter/loader.py that suites/loader.py calls",
-    ("accord.suites.loader", "accord.charter.loader._check_size"): "as for _check_duplicate_keys",
-    ("accord.suites.loader", "accord.charter.loader._line"): "as for _check_duplicate_keys",
-    ("accord.suites.loader", "accord.charter.loader._path"): "as for _check_duplicate_keys",
-    ("accord.cli.report_cmd", "accord.store.migrate._first_line"): "a public first_line in store/migrate.py",
-}
+PRIVATE_PENDING: dict[tuple[str, str], str] = {}
 
 
 def private_uses() -> list[tuple[str, str, str]]:

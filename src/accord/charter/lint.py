@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from accord.charter.loader import _line, _path, default_charter_text, expansion_problem
+from accord.charter.loader import default_charter_text, expansion_problem, field_path, yaml_line
 from accord.charter.model import Charter, reference_errors
 
 
@@ -74,10 +74,10 @@ def check_charter_text(text: str, filename: str = "<charter>") -> tuple[Charter 
         charter = Charter.model_validate(data, context={"defer_references": True})
     except ValidationError as e:
         problems += _validation_problems(e, node, filename)
-        problems += [Problem(filename, _line(node, loc), _path(loc), msg) for loc, msg in _raw_reference_errors(data)
-                     if not any(p.field == _path(loc) for p in problems)]
+        problems += [Problem(filename, yaml_line(node, loc), field_path(loc), msg) for loc, msg in _raw_reference_errors(data)
+                     if not any(p.field == field_path(loc) for p in problems)]
         return None, _sorted(problems)
-    problems += [Problem(filename, _line(node, loc), _path(loc), msg) for loc, msg in reference_errors(charter)]
+    problems += [Problem(filename, yaml_line(node, loc), field_path(loc), msg) for loc, msg in reference_errors(charter)]
     return (None if problems else charter), _sorted(problems)
 
 
@@ -97,7 +97,7 @@ def _duplicate_keys(node: yaml.Node, filename: str, loc: tuple[Any, ...]) -> lis
         seen: set[str] = set()
         for k, v in node.value:
             if k.value in seen:
-                out.append(Problem(filename, k.start_mark.line + 1, _path((*loc, k.value)), f"duplicate key {k.value!r}"))
+                out.append(Problem(filename, k.start_mark.line + 1, field_path((*loc, k.value)), f"duplicate key {k.value!r}"))
             seen.add(k.value)
             out += _duplicate_keys(v, filename, (*loc, k.value))
     elif isinstance(node, yaml.SequenceNode):
@@ -120,7 +120,7 @@ def _validation_problems(e: ValidationError, node: yaml.Node, filename: str) -> 
         if close:
             explained.add((*loc[:-1], close[0]))
         guess = f"; did you mean {close[0]!r}?" if close else "; check the spelling (`accord init` shows every field)"
-        out.append(Problem(filename, _line(node, loc), _path(loc), f"unknown field {loc[-1]!r}{guess}"))
+        out.append(Problem(filename, yaml_line(node, loc), field_path(loc), f"unknown field {loc[-1]!r}{guess}"))
         done.add(loc)
     for err in errors:
         loc = tuple(err["loc"])
@@ -134,7 +134,7 @@ def _validation_problems(e: ValidationError, node: yaml.Node, filename: str) -> 
         msg = err["msg"]
         if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {err['input']!r})"
-        out.append(Problem(filename, _line(node, clean), _path(clean), msg))
+        out.append(Problem(filename, yaml_line(node, clean), field_path(clean), msg))
     return out
 
 

@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from accord.charter.model import Charter, reference_errors
-from accord.errors import CharterError
+from accord.errors import AccordError, CharterError
 
 DEFAULT_CHARTER = "default_charter.yaml"
 #: the most YAML nodes a charter may expand to once its aliases are followed: a "billion laughs"
@@ -53,8 +53,7 @@ def parse_charter(text: str, filename: str = "<charter>") -> Charter:
         raise CharterError(f"{filename}{line}: not valid YAML: {problem}") from None
     if node is None:
         raise CharterError(f"{filename}: the charter is empty", hint="run `accord init` for a starter charter")
-    _check_size(node, filename)
-    _check_duplicate_keys(node, filename, set())
+    check_yaml_tree(node, filename)
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise CharterError(f"{filename}:{node.start_mark.line + 1}: a charter must be a mapping with 'principles'")
@@ -74,22 +73,23 @@ def parse_charter(text: str, filename: str = "<charter>") -> Charter:
             msg = f"unknown field {loc[-1]!r}{guess}"
         elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict | list):
             msg = f"{msg} (got {err['input']!r})"
-        raise CharterError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {msg}{more}") from None
+        raise CharterError(f"{filename}:{yaml_line(node, loc)}: {field_path(loc)}: {msg}{more}") from None
     problems = reference_errors(charter)
     if problems:
         loc, msg = problems[0]
-        raise CharterError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {msg}")
+        raise CharterError(f"{filename}:{yaml_line(node, loc)}: {field_path(loc)}: {msg}")
     return charter
 
 
-def _path(loc: tuple[Any, ...]) -> str:
+def field_path(loc: tuple[Any, ...]) -> str:
+    """A validation error's location as a field path: ``("principles", 2, "id")`` → ``principles[2].id``."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<root>"
 
 
-def _line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
+def yaml_line(node: yaml.Node, loc: tuple[Any, ...]) -> int:
     """The 1-based line of the deepest YAML node the field path reaches."""
     best = node
     for part in loc:
@@ -140,11 +140,15 @@ def expansion_problem(root: yaml.Node) -> tuple[int, str] | None:
     return None
 
 
-def _check_size(root: yaml.Node, filename: str) -> None:
-    """:func:`expansion_problem` as a :class:`CharterError` naming the file and line."""
+def check_yaml_tree(root: yaml.Node, filename: str, error: type[AccordError] = CharterError) -> None:
+    """Refuse a composed YAML document (a charter's, or a suite's) before it is read into data: one
+    that expands too far through its aliases (:func:`expansion_problem`; a "billion laughs" would
+    hang every later step) or that repeats a key in a mapping (YAML keeps the last silently).
+    Raises ``error`` naming the file and line."""
     problem = expansion_problem(root)
     if problem is not None:
-        raise CharterError(f"{filename}:{problem[0]}: {problem[1]}")
+        raise error(f"{filename}:{problem[0]}: {problem[1]}")
+    _check_duplicate_keys(root, filename, set(), error)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -155,9 +159,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def _check_duplicate_keys(node: yaml.Node, filename: str, done: set[int] | None = None) -> None:
-    if done is None:
-        done = set()
+def _check_duplicate_keys(node: yaml.Node, filename: str, done: set[int], error: type[AccordError]) -> None:
     if id(node) in done:  # a node shared through aliases is checked once
         return
     done.add(id(node))
@@ -165,9 +167,9 @@ def _check_duplicate_keys(node: yaml.Node, filename: str, done: set[int] | None 
         seen: set[str] = set()
         for k, v in node.value:
             if k.value in seen:
-                raise CharterError(f"{filename}:{k.start_mark.line + 1}: duplicate key {k.value!r}")
+                raise error(f"{filename}:{k.start_mark.line + 1}: duplicate key {k.value!r}")
             seen.add(k.value)
-            _check_duplicate_keys(v, filename, done)
+            _check_duplicate_keys(v, filename, done, error)
     elif isinstance(node, yaml.SequenceNode):
         for v in node.value:
-            _check_duplicate_keys(v, filename, done)
+            _check_duplicate_keys(v, filename, done, error)

@@ -43,7 +43,7 @@ def _open_store_readonly(db: str | None) -> Any:
     try:
         rev = migrate.current_revision(engine)
     except Exception as e:
-        raise InputError(f"cannot read the audit store {migrate.mask(u)}: {migrate._first_line(e)}") from None
+        raise InputError(f"cannot read the audit store {migrate.mask(u)}: {migrate.first_line(e)}") from None
     finally:
         engine.dispose()
     if rev is None:

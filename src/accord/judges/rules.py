@@ -147,7 +147,7 @@ class RuleJudge:
             if rule.tool is not None:
                 if not isinstance(case.action, ToolCall) or not fnmatch.fnmatch(case.action.name.casefold(), rule.tool.casefold()):
                     continue
-                if not all(_arg_holds(case.action.arguments.get(k), cond) for k, cond in rule.args.items()):
+                if not all(arg_holds(case.action.arguments.get(k), cond) for k, cond in rule.args.items()):
                     continue
             fields = ("action", "context") if rule.target == "any" else (rule.target,)
             evidence: list[Evidence] = []
@@ -173,7 +173,9 @@ class RuleJudge:
         return out
 
 
-def _arg_holds(value: Any, cond: ArgCondition) -> bool:
+def arg_holds(value: Any, cond: ArgCondition) -> bool:
+    """Whether a tool-call argument's value meets a charter argument condition (``equals``, ``matches``,
+    ``contains``, ``gt``, ``lt``; all given must hold, on the normalised text). A missing value never does."""
     if value is None:
         return False
     if cond.equals is not None and value != cond.equals:

@@ -211,12 +211,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StoreError(f"cannot migrate the audit store at {where}: {msg}") from None
     except SQLAlchemyError as e:
         raise StoreError(
-            f"cannot open the audit store at {where}: {_first_line(e)}",
+            f"cannot open the audit store at {where}: {first_line(e)}",
             hint=_open_hint(engine.url),
         ) from None
 
 
-def _first_line(e: BaseException) -> str:
+def first_line(e: BaseException) -> str:
+    """The first line of a database error's message (the driver's own error when SQLAlchemy wraps one)."""
     orig = getattr(e, "orig", None) or e
     return (str(orig).strip().splitlines() or [type(orig).__name__])[0]
 

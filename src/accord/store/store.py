@@ -238,7 +238,7 @@ class Store:
             with self._session.begin() as s:
                 yield s
         except SQLAlchemyError as e:
-            raise StoreError(f"cannot {doing} in {self.url}: {migrate._first_line(e)}",
+            raise StoreError(f"cannot {doing} in {self.url}: {migrate.first_line(e)}",
                              hint=None if isinstance(e, IntegrityError) else migrate._open_hint(self._engine.url),
                              ) from None
 
@@ -249,7 +249,7 @@ class Store:
             with self._engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"cannot {doing} in {self.url}: {migrate._first_line(e)}",
+            raise StoreError(f"cannot {doing} in {self.url}: {migrate.first_line(e)}",
                              hint=None if isinstance(e, IntegrityError) else migrate._open_hint(self._engine.url),
                              ) from None
 
@@ -312,7 +312,7 @@ class Store:
         except Exception as e:  # psycopg's own errors: a raw cursor is not wrapped by SQLAlchemy
             if not type(e).__module__.startswith("psycopg"):
                 raise
-            raise StoreError(f"cannot record {len(rows)} decisions in {self.url}: {migrate._first_line(e)}") from None
+            raise StoreError(f"cannot record {len(rows)} decisions in {self.url}: {migrate.first_line(e)}") from None
         return []
 
     @staticmethod

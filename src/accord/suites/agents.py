@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.gate import Gate
-from accord.judges.rules import _arg_holds
+from accord.judges.rules import arg_holds
 from accord.suites.model import AgentSpec, Scenario, ToolSpec
 from accord.suites.targets import ProposedCall, Target, TargetFault
 from accord.types import Case, ToolCall, Verdict
@@ -101,7 +101,7 @@ def _check_type(v: Any, schema: dict[str, Any]) -> str | None:
 def simulate(spec: ToolSpec, args: dict[str, Any]) -> Any:
     """The tool's simulated result: the first ``results`` entry whose conditions hold, else ``result``."""
     for r in spec.results:
-        if all(_arg_holds(args.get(k), cond) for k, cond in r.when.items()):
+        if all(arg_holds(args.get(k), cond) for k, cond in r.when.items()):
             return r.result
     return spec.result
 

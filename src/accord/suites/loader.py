@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accord.charter.loader import _check_duplicate_keys, _check_size, _line, _path
-from accord.errors import CharterError, RegistryError
+from accord.charter.loader import check_yaml_tree, field_path, yaml_line
+from accord.errors import RegistryError
 from accord.jsonl import parse_jsonl
 from accord.suites.model import Scenario, Suite, SuiteError
 from accord.suites.mutations import check_mutation_spec
@@ -83,17 +83,13 @@ def parse_suite_yaml(text: str, filename: str = "<suite>", *, base: Path | None 
         raise SuiteError(f"{filename}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
     if node is None:
         raise SuiteError(f"{filename}: the suite is empty", hint="a suite needs 'name' and 'scenarios'")
-    try:
-        _check_size(node, filename)  # a "billion laughs" suite would hang every step below
-        _check_duplicate_keys(node, filename)
-    except CharterError as e:  # the charter loader's check, reworded for a suite
-        raise SuiteError(e.message) from None
+    check_yaml_tree(node, filename, SuiteError)  # a "billion laughs" suite would hang every step below
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise SuiteError(f"{filename}:{node.start_mark.line + 1}: a suite must be a mapping with 'name' and 'scenarios'")
     if "csv" in data:
         if "scenarios" in data:
-            raise SuiteError(f"{filename}:{_line(node, ('csv',))}: give either 'scenarios' or 'csv', not both")
+            raise SuiteError(f"{filename}:{yaml_line(node, ('csv',))}: give either 'scenarios' or 'csv', not both")
         try:
             src = CsvSource.model_validate(data.pop("csv"))
         except ValidationError as e:
@@ -106,7 +102,7 @@ def parse_suite_yaml(text: str, filename: str = "<suite>", *, base: Path | None 
         raise _validation_error(e, node, filename) from None
     lines = {}
     for i, sc in enumerate(suite.scenarios):
-        lines[sc.id] = _line(node, ("scenarios", i)) if "scenarios" in _keys(node) else 0
+        lines[sc.id] = yaml_line(node, ("scenarios", i)) if "scenarios" in _keys(node) else 0
     suite = suite.model_copy(update={"lines": lines})
     _check_suite(suite, node if "scenarios" in _keys(node) else None, filename)
     return suite
@@ -121,7 +117,7 @@ def parse_suite_jsonl(text: str, filename: str = "<suite.jsonl>") -> Suite:
             sc = Scenario.model_validate(obj)
         except ValidationError as e:
             err = e.errors()[0]
-            raise SuiteError(f"{filename}:{n}: {_path(tuple(err['loc']))}: {_msg(err)}") from None
+            raise SuiteError(f"{filename}:{n}: {field_path(tuple(err['loc']))}: {_msg(err)}") from None
         scenarios.append(sc)
         lines[sc.id] = n
     if not scenarios:
@@ -207,7 +203,7 @@ def _csv_rows(text: str, src: CsvSource, filename: str) -> list[Scenario]:
             out.append(Scenario.model_validate(data))
         except ValidationError as e:
             err = e.errors()[0]
-            raise SuiteError(f"{filename}:{i}: {_path(tuple(err['loc']))}: {_msg(err)}") from None
+            raise SuiteError(f"{filename}:{i}: {field_path(tuple(err['loc']))}: {_msg(err)}") from None
     if not out:
         raise SuiteError(f"{filename}: no rows became scenarios")
     return out
@@ -224,7 +220,7 @@ def _check_suite(suite: Suite, node: yaml.Node | None, filename: str) -> None:
     """Unique scenario ids and known mutation names, pointing at the offending line."""
     seen: set[str] = set()
     for i, sc in enumerate(suite.scenarios):
-        where = f"{filename}:{_line(node, ('scenarios', i, 'id'))}" if node is not None else suite.where(sc.id)
+        where = f"{filename}:{yaml_line(node, ('scenarios', i, 'id'))}" if node is not None else suite.where(sc.id)
         if sc.id in seen:
             raise SuiteError(f"{where}: scenarios[{i}].id: duplicate id {sc.id!r}; ids must be unique")
         seen.add(sc.id)
@@ -232,13 +228,13 @@ def _check_suite(suite: Suite, node: yaml.Node | None, filename: str) -> None:
             try:
                 check_mutation_spec(m)
             except RegistryError as e:
-                at = f"{filename}:{_line(node, ('scenarios', i, 'mutations', j))}" if node is not None else where
+                at = f"{filename}:{yaml_line(node, ('scenarios', i, 'mutations', j))}" if node is not None else where
                 raise SuiteError(f"{at}: scenarios[{i}].mutations[{j}]: {e.message}") from None
     for j, m in enumerate(suite.mutations):
         try:
             check_mutation_spec(m)
         except RegistryError as e:
-            at = f"{filename}:{_line(node, ('mutations', j))}" if node is not None else filename
+            at = f"{filename}:{yaml_line(node, ('mutations', j))}" if node is not None else filename
             raise SuiteError(f"{at}: mutations[{j}]: {e.message}") from None
 
 
@@ -262,4 +258,4 @@ def _validation_error(e: ValidationError, node: yaml.Node, filename: str, prefix
     # pydantic adds the union branch or model-validator names to the path; keep the data path
     loc = tuple(x for x in loc if not (isinstance(x, str) and (x.startswith("function-") or x.endswith("]"))))
     more = f" (and {e.error_count() - 1} more problem(s))" if e.error_count() > 1 else ""
-    return SuiteError(f"{filename}:{_line(node, loc)}: {_path(loc)}: {_msg(err)}{more}")
+    return SuiteError(f"{filename}:{yaml_line(node, loc)}: {field_path(loc)}: {_msg(err)}{more}")

@@ -80,11 +80,11 @@ class CallMatch(_Strict):
     why: str = ""
 
     def matches(self, name: str, arguments: dict[str, Any]) -> bool:
-        from accord.judges.rules import _arg_holds  # the charter's own argument semantics
+        from accord.judges.rules import arg_holds  # the charter's own argument semantics
 
         if not fnmatch.fnmatch(name.casefold(), self.tool.casefold()):
             return False
-        return all(_arg_holds(arguments.get(k), cond) for k, cond in self.args.items())
+        return all(arg_holds(arguments.get(k), cond) for k, cond in self.args.items())
 
 
 class ToolResult(_Strict):
