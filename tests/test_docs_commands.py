@@ -95,11 +95,11 @@ def extract(files: list[Path] = DOC_FILES, root: Path = ROOT) -> list[DocCommand
                     text = text[:-1].rstrip() + " " + lines[i].strip()
                 text = text.removeprefix("$ ")
                 for seg in _segments(text):
-                    found.append(DocCommand(rel, start + 1, shlex.join(seg), tuple(seg[1:]), True))
+                    found.append(DocCommand(rel, start + 1, " ".join(seg), tuple(seg[1:]), True))
             else:
                 for m in re.finditer(r"`(accord\s[^`]+)`", line):
                     for seg in _segments(m.group(1)):
-                        found.append(DocCommand(rel, start + 1, shlex.join(seg), tuple(seg[1:]), False))
+                        found.append(DocCommand(rel, start + 1, " ".join(seg), tuple(seg[1:]), False))
             i += 1
     return found
 
