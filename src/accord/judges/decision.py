@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from accord.charter.model import Charter
-from accord.judges.base import register_judge
-from accord.learning.encoders import get_encoder
 from accord.types import Case, Decision, Evidence, Score
 
 if TYPE_CHECKING:
@@ -43,16 +41,15 @@ class _CharterPrinciples:
     def __init__(self, charter: Charter, model: DecisionModel) -> None:
         known = set(model.principles_) | set(model.card_.get("known_principles", []))
         self.items: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-        enc = get_encoder(model.encoder)
         f = model.featurizer
         for p in charter.principles:
             if p.id in known:
                 continue
             def emb(pairs: list[tuple[str, str]]) -> np.ndarray:
                 if not pairs:
-                    return np.zeros((0, enc.dim), np.float32)
+                    return np.zeros((0, f.joint_dim), np.float32)
                 return f.joint([Case(context=c, action=a) for c, a in pairs])
-            text = enc.encode([p.text])
+            text = f.joint([Case(context="", action=p.text)])  # the joint space: the text as an action
             self.items.append((p.id, emb(p.examples.pairs("violates")), emb(p.examples.pairs("upholds")), text))
 
 
@@ -159,7 +156,7 @@ def packaged_decision_dir() -> Path:
     return Path(str(resources.files("accord.data").joinpath("models", "decision")))
 
 
-def _decision_factory(path: str | Path | None = None, *, value_model: str | Path | None = None,
+def decision_judge(path: str | Path | None = None, *, value_model: str | Path | None = None,
                       **options: float | None) -> DecisionJudge:
     """``path``, else the decision model taught along with ``value_model`` (or the current value
     model), else the packaged one."""
@@ -169,5 +166,3 @@ def _decision_factory(path: str | Path | None = None, *, value_model: str | Path
     model = DecisionModel.load(path) if path else load_decision_model(value_model)
     return DecisionJudge(model, **options)  # type: ignore[arg-type]
 
-
-register_judge("decision", _decision_factory)

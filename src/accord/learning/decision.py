@@ -148,11 +148,17 @@ class Featurizer:
     With ``stack``, the packaged value model's P(unacceptable) and per-principle probabilities are
     features too: it learned content harm from tens of thousands of public cases, which the
     decision model's corpus cannot match, and the decision model learns how far to trust it.
+
+    With ``semantic`` (an encoder name, e.g. ``use``), the joint text is also read by a sentence
+    encoder: its vector is a dense feature, and the *joint embedding* (nearest remembered cases,
+    precedents, taught cases, charter examples) is WordLlama's and its together, each half
+    weighing the same, so a neighbour must be close in words and in meaning.
     """
 
     encoder: str = "wordllama"
     hash_bits: int = _HASH_BITS
     stack: bool = False
+    semantic: str | None = None
 
     @property
     def dim(self) -> int:
@@ -163,32 +169,52 @@ class Featurizer:
         return 1 + len(_packaged_value_model().principles) if self.stack else 0
 
     @property
+    def semantic_dim(self) -> int:
+        return get_encoder(self.semantic).dim if self.semantic else 0
+
+    @property
     def dense_dim(self) -> int:
-        return 4 * get_encoder(self.encoder).dim + _N_STRUCT + self.stack_dim
+        return 4 * get_encoder(self.encoder).dim + _N_STRUCT + self.stack_dim + self.semantic_dim
+
+    @property
+    def joint_dim(self) -> int:
+        return get_encoder(self.encoder).dim + self.semantic_dim
 
     def texts(self, cases: Sequence[Case]) -> tuple[list[str], list[str]]:
         """The normalised context and action texts (invisible characters, homoglyphs and leetspeak
         folded, as the rules see them), so an evasion that fools the eye does not fool the model."""
         return [normalize(c.context_text) for c in cases], [normalize(c.action_text) for c in cases]
 
+    def _joint(self, joint_texts: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The joint embedding (unit rows) and the semantic encoder's vectors (None without one)."""
+        if not self.semantic:
+            return j, None
+        s = get_encoder(self.semantic).encode(joint_texts)
+        return (np.hstack([j, s]) * np.float32(math.sqrt(0.5))).astype(np.float32), s
+
     def joint(self, cases: Sequence[Case]) -> np.ndarray:
-        """The embedding of context and action together (for precedents)."""
+        """The embedding of context and action together (nearest cases, precedents)."""
         ctx, act = self.texts(cases)
-        return get_encoder(self.encoder).encode([f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)])
+        texts = [f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)]
+        return self._joint(texts, get_encoder(self.encoder).encode(texts))[0]
 
     def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The dense block and the joint embeddings it holds (``texts``: :meth:`texts` of ``cases``, when known)."""
+        """The dense block and the joint embeddings (``texts``: :meth:`texts` of ``cases``, when known)."""
         ctx, act = texts or self.texts(cases)
         enc = get_encoder(self.encoder)
         c = enc.encode(ctx)
         a = enc.encode(act)
-        j = enc.encode([f"{x}\n{y}" if x else y for x, y in zip(ctx, act, strict=True)])
+        joint_texts = [f"{x}\n{y}" if x else y for x, y in zip(ctx, act, strict=True)]
+        j = enc.encode(joint_texts)
         s = np.stack([structure(k) for k in cases]) if cases else np.zeros((0, _N_STRUCT), np.float32)
         blocks = [c, a, j, c * a * 8.0, s]
         if self.stack:
             vm = _packaged_value_model()
             blocks += [vm.predict_proba(cases)[:, 1:2] * _STACK_SCALE, vm.principle_proba(cases) * _STACK_SCALE]
-        return np.hstack(blocks).astype(np.float32), j
+        J, sem = self._joint(joint_texts, j)
+        if sem is not None:
+            blocks.append(sem)
+        return np.hstack(blocks).astype(np.float32), J
 
     def transform(self, cases: Sequence[Case]) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Feature rows (sparse) and the joint embeddings."""
@@ -224,8 +250,9 @@ class DecisionModel:
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
                  hash_bits: int = _HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
-                 knn_temperature: float = 0.05, random_state: int = 0) -> None:
+                 knn_temperature: float = 0.05, semantic: str | None = None, random_state: int = 0) -> None:
         self.encoder = encoder
+        self.semantic = semantic
         self.stack = stack
         self.C = C
         self.stop_threshold = stop_threshold
@@ -259,7 +286,7 @@ class DecisionModel:
     # ------------------------------------------------------------------ fitting
     @property
     def featurizer(self) -> Featurizer:
-        return Featurizer(self.encoder, self.hash_bits, self.stack)
+        return Featurizer(self.encoder, self.hash_bits, self.stack, self.semantic)
 
     def fit(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None],
             sample_weight: Sequence[float] | None = None, *, memory: Sequence[bool] | None = None) -> DecisionModel:
@@ -509,6 +536,8 @@ class DecisionModel:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
             if self.knn_weight > 0:
                 h.update(f"knn {self.knn_weight} {self.knn_k} {self.knn_temperature}".encode())
+            if self.semantic:
+                h.update(f"semantic {self.semantic}".encode())
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
             cached = (key, f"decision-{h.hexdigest()[:10]}")
@@ -533,7 +562,8 @@ class DecisionModel:
             shutil.copyfile(self.cross_.path, target)
         elif self.cross_ is None and target.exists():
             target.unlink()
-        meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "hash_bits": self.hash_bits,
+        meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
+                "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
                 "knn": {"weight": self.knn_weight, "k": self.knn_k, "temperature": self.knn_temperature},
                 "principles": self.principles_, "card": self.card_}
@@ -559,7 +589,8 @@ class DecisionModel:
         knn = meta.get("knn") or {}
         m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"],
                 stack=bool(meta.get("stack", False)), knn_weight=float(knn.get("weight", 0.0)),
-                knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)))
+                knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)),
+                semantic=meta.get("semantic"))
         coef = np.zeros((len(DECISIONS), meta["dim"]), np.float32)
         coef[:, arrays["coef_cols"]] = arrays["coef_vals"].astype(np.float32)
         m.coef_, m.intercept_ = coef, arrays["intercept"].astype(np.float32)
@@ -580,6 +611,9 @@ class DecisionModel:
                                  hint="the file is damaged; retrain or reinstall the model")
         if not (0.0 <= m.knn_weight <= 1.0 and m.knn_k >= 1 and m.knn_temperature > 0):
             raise ModelError(f"{d / 'model.json'}: knn {knn} is out of range (weight in [0, 1], k >= 1, temperature > 0)")
+        if m.memory_vectors_.ndim != 2 or (len(m.memory_vectors_) and m.memory_vectors_.shape[1] != m.featurizer.joint_dim):
+            raise ModelError(f"{d / 'arrays.npz'}: the remembered cases' vectors are {m.memory_vectors_.shape[1:]} wide, "
+                             f"the encoders give {m.featurizer.joint_dim}", hint="retrain it with scripts/train_decision_model.py")
         if len(m.memory_) != len(m.memory_vectors_):
             raise ModelError(f"{d}: memory.jsonl has {len(m.memory_)} cases but arrays.npz {len(m.memory_vectors_)}")
         return m
