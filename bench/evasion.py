@@ -1,7 +1,7 @@
 """Red-team benchmark: does obfuscation get harmful text past the gate, and does undoing it flag safe text?
 
 For each mutation (zero-width characters, soft hyphens, homoglyphs, leetspeak, letters split by
-dots, combining marks, full-width forms, base64 with "decode this"; all from the suites' registry,
+dots, combining marks, full-width forms, bidi controls, base64 with "decode this"; all from the suites' registry,
 ``accord.suites.mutations``, seeded per text), prints the detection rate
 (decision other than allow) on AdvBench harmful behaviours and strings, and the false-flag rate
 on XSTest's safe prompts, each judged as the action with no context, with the points lost or
@@ -36,7 +36,8 @@ def _registered(mutation: str) -> Callable[[str], str]:
 MUTATIONS: dict[str, Callable[[str], str]] = {
     "plain": lambda s: s, "zero-width": _registered("zero_width"), "soft-hyphen": _registered("soft_hyphen"),
     "homoglyph": _registered("homoglyphs"), "leetspeak": _registered("leetspeak"), "dots": _registered("dots"),
-    "combining": _registered("combining"), "full-width": _registered("fullwidth"), "base64": _registered("base64"),
+    "combining": _registered("combining"), "full-width": _registered("fullwidth"), "bidi": _registered("bidi"),
+    "base64": _registered("base64"),
 }
 
 

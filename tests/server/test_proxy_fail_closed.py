@@ -238,3 +238,100 @@ def test_the_answer_waits_for_its_audit_record(upstream):
     app.state.writer.close()
     app.state.guard.close()
     assert seen == [2]  # the input's and the output's records were written before the answer came
+
+
+# ---------------------------------------------------------------- item 5, the rest of an upstream's answer
+JUDGED_EVIL = "Sarin is synthesised at home step by step"  # the rules block it wherever the judge reads it
+
+
+def evil_fields_upstream(mode: str) -> FastAPI:
+    """Harm in the fields not covered above: tool names, refusals, roles, logprobs, vendor extras,
+    reasoning text, the model list; and streams cut before their end."""
+    app = FastAPI()
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": "ok-model", "owned_by": EVIL, "description": EVIL},
+                                           {"id": EVIL, "object": "model"}]}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        extras = {"logprobs": {"content": [{"token": EVIL}]}, "reasoning_content": EVIL, "x_vendor": EVIL}
+        message: dict[str, Any] = {"role": EVIL, "content": "Paris is the capital of France.", **extras}
+        if mode == "tool-name":
+            message["tool_calls"] = [{"id": "c1", "type": "function", "function": {"name": EVIL, "arguments": "{}"}}]
+        if mode == "refusal":
+            message["refusal"] = JUDGED_EVIL
+        if not body.get("stream"):
+            return JSONResponse({"id": "c", "object": "chat.completion", "created": 1, "model": "m", **extras,
+                                 "choices": [{"index": 0, "finish_reason": "stop", "message": message, **extras}]})
+
+        def chunk(delta: dict[str, Any], index: int = 0) -> str:
+            return "data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                          **extras, "choices": [{"index": index, "delta": delta, **extras}]}) + "\n\n"
+
+        async def gen() -> Any:
+            yield chunk({"role": EVIL, "content": "Paris is the capital. ", **extras})
+            if mode == "tool-name":
+                yield chunk({"tool_calls": [{"index": 0, "id": "c1", "function": {"name": EVIL, "arguments": "{}"}}]})
+            elif mode == "refusal":
+                yield chunk({"refusal": JUDGED_EVIL})
+            elif mode == "cut":  # harm, then the connection ends: no finish_reason, no [DONE]
+                yield chunk({"content": "Now " + JUDGED_EVIL.lower() + " and more"})
+                return
+            elif mode == "broken":  # harm held mid-sentence, then the connection breaks
+                yield chunk({"content": "Now " + JUDGED_EVIL.lower()})
+                raise RuntimeError("the upstream died")
+            elif mode == "bad-index":
+                yield chunk({"content": EVIL + ". "}, index=7)
+            yield chunk({}) .replace('"delta": {}', '"delta": {}, "finish_reason": "stop"')
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream")
+
+    return app
+
+
+@pytest.mark.parametrize("mode", ["plain", "tool-name", "refusal", "cut", "broken", "bad-index"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_other_upstream_field_or_cut_stream_carries_unjudged_text(start_proxy, mode, stream):
+    if mode in ("cut", "broken", "bad-index") and not stream:
+        pytest.skip("a stream-only fault")
+    with serve_in_thread(evil_fields_upstream(mode)) as up, start_proxy(rules_gate(), upstream=up + "/v1") as p:
+        r = _ask(p.url, stream)
+        assert "sarin" not in r.text.lower(), r.text[:800]
+        assert "Paris" in r.text or mode == "bad-index" or (not stream and mode != "plain")
+        if mode == "plain" and not stream:
+            msg = r.json()["choices"][0]["message"]
+            assert msg["role"] == "assistant" and "reasoning_content" not in msg and "x_vendor" not in r.json()
+        if mode in ("cut", "tool-name", "refusal"):
+            assert "content_filter" in r.text  # judged and withheld, not just dropped
+        p.flush()
+        if mode == "broken":  # what the client got before the break is on the record
+            outs = [c for c, v, src in p.sinks.decisions if src == "proxy:output"]
+            assert outs and outs[-1].meta.get("interrupted")
+
+
+def test_the_model_list_carries_identifiers_only(start_proxy):
+    with serve_in_thread(evil_fields_upstream("plain")) as up, start_proxy(rules_gate(), upstream=up + "/v1") as p:
+        r = httpx.get(f"{p.url}/models", timeout=20)
+        assert r.status_code == 200 and "sarin" not in r.text.lower()
+        assert r.json()["data"] == [{"id": "ok-model", "object": "model"}]
+
+
+def test_an_upstream_body_over_the_limit_is_not_read_whole(start_proxy):
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat(request: Request) -> Response:
+        async def gen() -> Any:
+            yield b'{"id": "c", "choices": [{"message": {"content": "'
+            for _ in range(64):
+                yield b"a" * 65536
+            yield b'"}}]}'
+        return StreamingResponse(gen(), media_type="application/json")
+
+    with serve_in_thread(app) as up, start_proxy(rules_gate(), upstream=up + "/v1", max_output_chars=100_000) as p:
+        r = _ask(p.url, False)
+        assert r.status_code == 502 and "the most this proxy reads" in r.json()["error"]["message"]

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from accord.gate.gate import Gate
 from accord.server.proxy.completions import judge_completion
 from accord.server.proxy.config import ProxyConfig
-from accord.server.proxy.guard import Guard, Pending, refusal_completion, strictest
+from accord.server.proxy.guard import Guard, Pending, refusal_completion, safe_field, strictest
 from accord.server.proxy.judging import context_of, failed_verdict, revised_tool_arguments
 from accord.server.proxy.keys import KeyStore, RateLimiter
 from accord.server.proxy.metrics import Metrics
@@ -433,7 +433,18 @@ def create_app(
         items = data.get("data")
         if not isinstance(items, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in items):
             raise malformed(config.base, "no 'data' list of models with ids")
-        return SafeJSON({"object": "list", "data": items})
+        # identifiers and counts only: a model list is upstream text nobody judged
+        out = []
+        for m in items[:1000]:
+            if safe_field("model", m["id"]) is None:
+                continue
+            entry: dict[str, Any] = {"id": m["id"], "object": "model"}
+            if safe_field("created", m.get("created")) is not None:
+                entry["created"] = m["created"]
+            if safe_field("owned_by", m.get("owned_by")) is not None:
+                entry["owned_by"] = m["owned_by"]
+            out.append(entry)
+        return SafeJSON({"object": "list", "data": out})
 
     @app.post("/v1/check", response_model=Verdict, tags=["check"], summary="Judge one case, no upstream",
               description="The gate's verdict on a case (Verdict JSON, schema_version 1). Audited under the "

@@ -56,11 +56,21 @@ async def judge_completion(guard: Guard, data: dict[str, Any], *, rid: str, cont
     items: list[Pending] = []
     fixed: list[tuple[int, str, int, Verdict]] = []  # verdicts made without the judge (unjudgeable output)
     audit: list[Future[None]] = []  # their audit records
+    cap = guard.config.max_output_chars
     for pos, ch in enumerate(choices):
         idx = ch.get("index", pos) if isinstance(ch.get("index", pos), int) else pos
         msg = ch["message"]
         m = {**meta, "choice": idx}
         text = message_text(msg.get("content"))
+        size = len(text) + len(str(msg.get("refusal") or "")) + sum(
+            len(tc["function"].get("name") or "") + len(tc["function"].get("arguments") or "") for tc in _tool_calls(msg))
+        if size > cap:  # not judged at all: blocked, and the reason says why
+            case = guard.case(context, text[:2000], {**m, "stage": "output"}, actor, community)
+            v = guard.unjudgeable(case, f"the answer is over {cap:,} characters, the most this proxy judges "
+                                        "(max_output_chars)", rid, f"out:{idx}")
+            audit.append(guard.commit(case, v, "output"))
+            fixed.append((pos, "content", -1, v))
+            continue
         if text:
             items.append(Pending(guard.case(context, text, {**m, "stage": "output"}, actor, community), "output",
                                  f"out:{idx}", {"pos": pos, "what": "content"}))

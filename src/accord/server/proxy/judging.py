@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Sequence
@@ -25,6 +26,10 @@ from accord.gate.gate import Gate
 from accord.types import Case, Decision, Explanation, Message, ToolCall, Verdict
 
 _STOP = object()
+#: a rules-only gate judges on the caller's thread only what is this small (a large text would hold
+#: the event loop: no other request, not even /healthz, is answered meanwhile)
+INLINE_MAX_CHARS = 4000
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def failed_verdict(gate: Gate, case: Case, reason: str, *, decision: Decision | None = None,
@@ -55,7 +60,8 @@ def fast_gate(gate: Gate) -> bool:
 class JudgeWorker:
     """Judges cases for async callers on one background thread, batching what is waiting.
 
-    With ``inline`` (the default for a rules-only gate) cases are judged on the caller's thread:
+    With ``inline`` (the default for a rules-only gate) small cases (up to :data:`INLINE_MAX_CHARS`)
+    are judged on the caller's thread:
     a rules judgment costs less than handing it to another thread and back, and the GIL hand-off
     between threads (up to the 5 ms switch interval under load) would dominate the latency.
     """
@@ -75,7 +81,7 @@ class JudgeWorker:
         """Verdicts for ``cases``, in order (never raises for a judge's fault)."""
         if not cases:
             return []
-        if self.inline:
+        if self.inline and sum(_size(c) for c in cases) <= INLINE_MAX_CHARS:
             try:
                 return self.gate.check_many(list(cases), record=False)
             except Exception:
@@ -141,6 +147,12 @@ class JudgeWorker:
         return out
 
 
+def _size(case: Case) -> int:
+    """Characters a judge reads for ``case`` (its action and context)."""
+    action = case.action if isinstance(case.action, str) else json.dumps(case.action.arguments, default=str)
+    return len(action) + len(case.context_text)
+
+
 def _resolve(fut: asyncio.Future[list[Verdict]], res: list[Verdict]) -> None:
     if not fut.done():
         fut.set_result(res)
@@ -196,7 +208,10 @@ def new_input(messages: Sequence[dict[str, Any]]) -> list[int]:
 
 
 def parse_tool_call(name: str, arguments: str) -> ToolCall | str:
-    """A tool call for the gate, or the reason it cannot be judged (arguments that are not a JSON object)."""
+    """A tool call for the gate, or the reason it cannot be judged: a name that is not an identifier
+    (OpenAI's ``[A-Za-z0-9_-]{1,64}``, dots allowed; never a sentence), arguments that are not a JSON object."""
+    if not _TOOL_NAME.fullmatch(name):
+        return "a tool call whose name is not an identifier"
     if not arguments.strip():
         return ToolCall(name=name, arguments={})
     try:

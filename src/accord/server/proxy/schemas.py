@@ -114,7 +114,7 @@ class ModelCard(_Open):
 
 
 class ModelList(_Open):
-    """The upstream's ``/models`` answer, passed through."""
+    """The upstream's ``/models`` answer: each model's id, created and owned_by (identifiers only)."""
 
     object: str = "list"
     data: list[ModelCard]

@@ -101,26 +101,38 @@ class Upstream:
             h["authorization"] = client_auth
         return h
 
+    @property
+    def max_bytes(self) -> int:
+        """The largest body read from the upstream: room for ``max_output_chars`` of escaped text."""
+        return self.config.max_output_chars * 6 + (1 << 20)
+
+    async def _read(self, method: str, path: str, client_auth: str | None, body: dict[str, Any] | None = None,
+                    ) -> tuple[int, bytes]:
+        """Status and body, the body read no further than :attr:`max_bytes` (then 502)."""
+        raw = bytearray()
+        try:
+            async with self.client.stream(method, self.base + path, headers=self._headers(client_auth),
+                                          content=None if body is None else json.dumps(body).encode()) as resp:
+                async for chunk in resp.aiter_bytes():
+                    raw += chunk
+                    if len(raw) > self.max_bytes:
+                        raise malformed(self.base, f"the answer is over {self.max_bytes:,} bytes, the most this proxy reads")
+                return resp.status_code, bytes(raw)
+        except httpx.HTTPError as e:
+            raise transport_error(e, self.base) from None
+
     async def post_json(self, path: str, body: dict[str, Any], client_auth: str | None) -> dict[str, Any]:
         """POST and return the JSON object the upstream answers (UpstreamError otherwise)."""
-        try:
-            resp = await self.client.post(self.base + path, content=json.dumps(body).encode(), headers=self._headers(client_auth))
-        except httpx.HTTPError as e:
-            raise transport_error(e, self.base) from None
-        return self._json(resp)
+        return self._json(*await self._read("POST", path, client_auth, body))
 
     async def get_json(self, path: str, client_auth: str | None) -> dict[str, Any]:
-        try:
-            resp = await self.client.get(self.base + path, headers=self._headers(client_auth))
-        except httpx.HTTPError as e:
-            raise transport_error(e, self.base) from None
-        return self._json(resp)
+        return self._json(*await self._read("GET", path, client_auth))
 
-    def _json(self, resp: httpx.Response) -> dict[str, Any]:
-        if resp.status_code >= 400:
-            raise status_error(resp.status_code, resp.content, self.base)
+    def _json(self, status: int, content: bytes) -> dict[str, Any]:
+        if status >= 400:
+            raise status_error(status, content, self.base)
         try:
-            data = json.loads(resp.content)
+            data = json.loads(content)
         except ValueError:
             raise malformed(self.base, "the body is not JSON") from None
         if not isinstance(data, dict):
@@ -146,10 +158,29 @@ class Upstream:
         return resp
 
 
-async def sse_events(resp: httpx.Response, base: str) -> AsyncIterator[dict[str, Any] | None]:
+async def _lines(resp: httpx.Response, base: str, limit: int) -> AsyncIterator[str]:
+    """The stream's lines (``\\n``, ``\\r\\n`` or ``\\r`` ends), none longer than ``limit`` bytes (then 502)."""
+    buf = bytearray()
+    scan = 0  # buf[:scan] holds no line end (each byte is searched once)
+    async for chunk in resp.aiter_bytes():
+        buf += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pos = 0
+        while (i := buf.find(b"\n", max(pos, scan))) >= 0:
+            yield bytes(buf[pos:i]).decode("utf-8", "replace")
+            pos = i + 1
+        if pos:
+            del buf[:pos]
+        scan = len(buf)
+        if len(buf) > limit:
+            raise malformed(base, f"a stream line over {limit:,} bytes")
+    if buf:
+        yield bytes(buf).decode("utf-8", "replace")
+
+
+async def sse_events(resp: httpx.Response, base: str, limit: int = 8 << 20) -> AsyncIterator[dict[str, Any] | None]:
     """The JSON objects of an SSE stream; ``None`` marks ``[DONE]``. Raises UpstreamError on faults."""
     try:
-        async for line in resp.aiter_lines():
+        async for line in _lines(resp, base, limit):
             if not line or line.startswith(":"):
                 continue
             if not line.startswith("data:"):

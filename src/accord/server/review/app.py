@@ -16,8 +16,9 @@ only from the app itself, so an injected ``<script>`` would not run even if it w
 
 from __future__ import annotations
 
+import asyncio
+import math
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +48,7 @@ from accord.review.pairs import get_pair, next_pair, record_preference
 from accord.review.queue import QueueConfig, next_item, open_items, visible_to
 from accord.review.retrain import DEFAULT_NAME, IncrementalLearner, current_model_path, rollback
 from accord.review.users import User, Users
-from accord.server.review.security import COOKIE, Session, Signer, csrf_ok
+from accord.server.review.security import COOKIE, LoginThrottle, Session, Signer, csrf_ok
 from accord.store import ReviewItem, Store
 
 MAX_TEXT = 20_000
@@ -156,6 +157,12 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
 
     app = FastAPI(title="accord review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
+    throttle = app.state.login_throttle = LoginThrottle()
+    hashing = threading.BoundedSemaphore(1)  # one scrypt at a time (each takes ~64 MiB and a core)
+
+    def _authenticate(name: str, password: str) -> User | None:
+        with hashing:
+            return state.users.authenticate(name, password)
     app.state.drift = drift
     drift_registry = None
     if drift is not None:
@@ -274,10 +281,20 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         form = await form_of(request)
         name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
         nxt = _local(str(form.get("next", "/queue")))
-        user = state.users.authenticate(name, password)
+        keys = (f"user:{name.lower()}", f"addr:{request.client.host if request.client else '?'}")
+        wait = throttle.wait_s(*keys)
+        if wait > 0:  # refused before any password work, the right password included
+            state.store.audit("review.signin_throttled", name[:64] or "?", {"wait_s": round(wait, 1)})
+            resp = page(request, "login.html", status=429, next=nxt,
+                        error=f"Too many failed sign-ins. Try again in {math.ceil(wait)} s.")
+            resp.headers["Retry-After"] = str(math.ceil(wait))
+            return resp
+        user = await asyncio.to_thread(_authenticate, name, password)  # scrypt off the event loop
         if user is None:
-            time.sleep(0.2)
+            throttle.failed(*keys)
+            await asyncio.sleep(0.2)
             return page(request, "login.html", status=401, next=nxt, error="Wrong name or password.")
+        throttle.succeeded(keys[0])
         request.state.session = Session(user=user.name)  # a fresh session and CSRF token on sign-in
         state.store.audit("review.signin", user.name, {})
         return go(request, nxt)

@@ -79,3 +79,52 @@ class Signer:
 def csrf_ok(session: Session | None, token: str | None) -> bool:
     """Whether a submitted token matches the session's (constant-time)."""
     return bool(session and token and hmac.compare_digest(session.csrf, token))
+
+
+class LoginThrottle:
+    """Failed sign-ins, per account and per client address: after ``free`` failures within
+    ``window_s`` each further attempt must wait (1 s, doubling with every failure, at most
+    ``max_lock_s``), even with the right password; a success clears the account's count.
+
+    In memory, per process (a restart forgives): enough to turn password guessing from
+    thousands of tries a minute into a handful an hour for one account or one address.
+    """
+
+    def __init__(self, free: int = 5, window_s: float = 900.0, max_lock_s: float = 900.0,
+                 clock: Any = time.monotonic) -> None:
+        self.free = free
+        self.window_s = window_s
+        self.max_lock_s = max_lock_s
+        self._clock = clock
+        self._fails: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        fails = [t for t in self._fails.get(key, []) if now - t < self.window_s]
+        if fails:
+            self._fails[key] = fails
+        else:
+            self._fails.pop(key, None)
+        return fails
+
+    def wait_s(self, *keys: str) -> float:
+        """Seconds before any of ``keys`` may try again (0: now)."""
+        now = self._clock()
+        wait = 0.0
+        for k in keys:
+            fails = self._recent(k, now)
+            if len(fails) >= self.free:
+                lock = min(self.max_lock_s, 2.0 ** (len(fails) - self.free))
+                wait = max(wait, fails[-1] + lock - now)
+        return max(0.0, wait)
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        for k in keys:
+            self._recent(k, now)
+            self._fails.setdefault(k, []).append(now)
+        if len(self._fails) > 100_000:  # a flood of names: forget the oldest
+            for k in list(self._fails)[:50_000]:
+                del self._fails[k]
+
+    def succeeded(self, key: str) -> None:
+        self._fails.pop(key, None)
