@@ -90,7 +90,7 @@ def test_fast_check_accepts_exactly_what_the_score_by_score_check_accepts(charte
     pids = charter.principle_ids
     known = charter._by_id
     seen = {True: 0, False: 0}
-    for trial in range(3000):
+    for _trial in range(3000):
         out = [[_good(rng.choice(pids), rng) for _ in range(rng.randint(0, 4))] for _ in range(rng.randint(1, 6))]
         kind = rng.random()
         if kind < 0.5 and any(out):  # one bad or odd score somewhere in the batch
