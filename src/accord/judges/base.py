@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from accord.charter.model import Charter
-from accord.errors import RegistryError
+from accord.plugins import Registry
 from accord.types import Case, Score
 
 #: cases a judge is assumed to handle within one ``judge_timeout_ms`` unless it says otherwise
@@ -39,36 +38,20 @@ class Judge(Protocol):
 
 
 JudgeFactory = Callable[..., Judge]
-_REGISTRY: dict[str, JudgeFactory] = {}
+#: the judge factories: registered ones, then the ``accord.judges`` entry points (accord's own are
+#: declared in its pyproject.toml)
+JUDGES: Registry[JudgeFactory] = Registry("accord.judges", "judge")
 
 
 def register_judge(name: str, factory: JudgeFactory) -> None:
-    """Register a judge factory under ``name`` (plugins use the ``accord.judges`` entry point)."""
-    _REGISTRY[name] = factory
+    """Register a judge factory under ``name`` (a package declares one with an ``accord.judges`` entry point)."""
+    JUDGES.register(name, factory)
 
 
 def judge_names() -> list[str]:
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return JUDGES.names()
 
 
 def get_judge(name: str, **options: Any) -> Judge:
     """Build a registered judge; an unknown name lists what exists."""
-    _load_entry_points()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise RegistryError(f"unknown judge {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
-    return factory(**options)
-
-
-_loaded = False
-
-
-def _load_entry_points() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for ep in entry_points(group="accord.judges"):
-        _REGISTRY.setdefault(ep.name, ep.load())
+    return JUDGES.get(name)(**options)

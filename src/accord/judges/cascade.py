@@ -32,7 +32,7 @@ from typing import Any
 
 from accord.charter.model import Charter
 from accord.errors import JudgeError, JudgeTimeout
-from accord.judges.base import Judge, register_judge
+from accord.judges.base import Judge
 from accord.normalize import text_views
 from accord.types import DECISION_ORDER, Case, Message, Score, ToolCall
 
@@ -421,10 +421,8 @@ class Cascade:
         return [r.scores for r in res]
 
 
-def _cascade_factory(stages: Sequence[str] = ("rules", "model"), **options: object) -> Cascade:
+def cascade_judge(stages: Sequence[str] = ("rules", "model"), **options: object) -> Cascade:
     from accord.judges.base import get_judge
 
     return Cascade([get_judge(s) for s in stages], **options)  # type: ignore[arg-type]
 
-
-register_judge("cascade", _cascade_factory)

@@ -65,7 +65,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accord.charter.model import Charter
 from accord.errors import InputError, JudgeError, JudgeTimeout
-from accord.judges.base import register_judge
 from accord.types import Case, Evidence, Score
 
 __all__ = ["LLAMA_GUARD_CATEGORIES", "PROMPT_VERSION", "VERDICTS", "Calibration", "LLMJudge",
@@ -917,5 +916,3 @@ def _excerpt(text: str, n: int = 200) -> str:
     t = " ".join(text.split())
     return t if len(t) <= n else t[:n] + "…"
 
-
-register_judge("llm", LLMJudge)

@@ -19,7 +19,6 @@ import regex
 
 from accord.charter.model import ArgCondition, Charter, Rule
 from accord.errors import JudgeError
-from accord.judges.base import register_judge
 from accord.normalize import deleet, normalize, strip_invisible
 from accord.types import Case, Evidence, Score, ToolCall
 
@@ -211,5 +210,3 @@ def _redact_value(v: Any, rx: Any, replacement: str) -> Any:
         return [_redact_value(x, rx, replacement) for x in v]
     return v
 
-
-register_judge("rules", RuleJudge)

@@ -2,7 +2,8 @@
 
 The estimator itself (features, heads, precedent memory, occlusion, saving and loading) lives in
 :mod:`accord.learning.value_model`; it satisfies the :class:`~accord.judges.base.Judge` protocol
-structurally, so these factories only choose which saved model to load. ``ValueModel`` and
+structurally, so these factories only choose which saved model to load (they are the
+``accord.judges`` entry points ``model`` and ``strong`` in pyproject.toml). ``ValueModel`` and
 ``Pairs`` are re-exported here for the judges' public API.
 """
 
@@ -10,19 +11,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accord.judges.base import register_judge
 from accord.learning.value_model import FORMAT_VERSION, MemoryItem, Pairs, ValueModel, as_pair
 
 __all__ = ["FORMAT_VERSION", "MemoryItem", "Pairs", "ValueModel", "as_pair"]
 
 
-def _model_factory(path: str | Path | None = None) -> ValueModel:
+def model_judge(path: str | Path | None = None) -> ValueModel:
+    """The default tier: the value model saved in ``path``, else the current one."""
     from accord.learning.models import default_model_dir
 
     return ValueModel.load(path or default_model_dir())
 
 
-def _strong_factory(path: str | Path | None = None) -> ValueModel:
+def strong_judge(path: str | Path | None = None) -> ValueModel:
     """The stronger tier: a value model on the fine-tuned MiniLM encoder (``minilm-accord``).
 
     ``path`` (the commands pass the version of ``strong`` promoted in the audit store, ``accord learn
@@ -37,6 +38,3 @@ def _strong_factory(path: str | Path | None = None) -> ValueModel:
     model.warm_up()
     return model
 
-
-register_judge("model", _model_factory)
-register_judge("strong", _strong_factory)

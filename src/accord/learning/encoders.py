@@ -16,13 +16,13 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
-from accord.errors import ModelError, RegistryError
+from accord.errors import ModelError
+from accord.plugins import Registry
 
 
 @runtime_checkable
@@ -360,28 +360,26 @@ class CachedEncoder:
 
 
 EncoderFactory = Callable[[], Encoder]
-_REGISTRY: dict[str, EncoderFactory] = {"wordllama": WordLlamaEncoder}
+#: the encoder factories: registered ones, then the ``accord.encoders`` entry points (accord's own,
+#: ``wordllama`` and the MiniLM pair, are declared in its pyproject.toml)
+ENCODERS: Registry[EncoderFactory] = Registry("accord.encoders", "encoder")
 _INSTANCES: dict[str, Encoder] = {}
 _LOCK = threading.Lock()
 
 
 def register_encoder(name: str, factory: EncoderFactory) -> None:
-    """Register an encoder factory (plugins use the ``accord.encoders`` entry point)."""
-    _REGISTRY[name] = factory
+    """Register an encoder factory (a package declares one with an ``accord.encoders`` entry point)."""
+    ENCODERS.register(name, factory)
 
 
 def encoder_names() -> list[str]:
-    for ep in entry_points(group="accord.encoders"):
-        _REGISTRY.setdefault(ep.name, ep.load())
-    return sorted(_REGISTRY)
+    return ENCODERS.names()
 
 
 def get_encoder(name: str = "wordllama") -> Encoder:
     """A shared, cached instance of a registered encoder; an unknown name lists what exists."""
     with _LOCK:
         if name not in _INSTANCES:
-            names = encoder_names()
-            if name not in _REGISTRY:
-                raise RegistryError(f"unknown encoder {name!r}; available: {', '.join(names)}")
-            _INSTANCES[name] = CachedEncoder(_REGISTRY[name](), size=int(os.environ.get("ACCORD_ENCODER_CACHE", "50000")))
+            factory = ENCODERS.get(name)
+            _INSTANCES[name] = CachedEncoder(factory(), size=int(os.environ.get("ACCORD_ENCODER_CACHE", "50000")))
         return _INSTANCES[name]

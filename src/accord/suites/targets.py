@@ -32,6 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from accord.errors import InputError, RegistryError
 from accord.jsonl import parse_jsonl
+from accord.plugins import Registry
 
 
 class TargetFault(Exception):
@@ -343,21 +344,19 @@ def _key(prompt: str) -> str:
 
 
 # ---------------------------------------------------------------------------- registry
-TargetFactory = Callable[[str], Target]
-_REGISTRY: dict[str, TargetFactory] = {}
+TargetFactory = Callable[..., Target]
+#: the target factories by scheme: registered ones, then the ``accord.targets`` entry points
+#: (accord's own, ``openai``, ``py``, ``cmd`` and ``replay``, are declared in its pyproject.toml)
+TARGETS: Registry[TargetFactory] = Registry("accord.targets", "target")
 
 
 def register_target(scheme: str, factory: TargetFactory) -> None:
-    """Register a target scheme (``scheme:rest``); plugins use the ``accord.targets`` entry point."""
-    _REGISTRY[scheme] = factory
+    """Register a target scheme (``scheme:rest``); a package declares one with an ``accord.targets`` entry point."""
+    TARGETS.register(scheme, factory)
 
 
 def target_schemes() -> list[str]:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="accord.targets"):
-        _REGISTRY.setdefault(ep.name, ep.load())
-    return sorted(_REGISTRY)
+    return TARGETS.names()
 
 
 def get_target(spec: str | Target | Callable[..., Any], **options: Any) -> Target:
@@ -367,15 +366,15 @@ def get_target(spec: str | Target | Callable[..., Any], **options: Any) -> Targe
     if callable(spec) and not isinstance(spec, str):
         return PythonTarget(spec, **options)
     scheme, sep, rest = str(spec).partition(":")
-    schemes = target_schemes()
-    if not sep or scheme not in _REGISTRY:
-        raise RegistryError(f"unknown target {spec!r}; a target is one of: "
-                            + ", ".join(f"{s}:..." for s in schemes),
+    if not sep or scheme not in TARGETS:
+        raise RegistryError(f"unknown target {spec!r}; a target is one of: " + ", ".join(f"{s}:..." for s in target_schemes())
+                            + f" (entry-point group {TARGETS.group!r})",
                             hint="e.g. --target openai:http://127.0.0.1:8000/v1?model=NAME or --target py:mypkg.bot:answer")
-    return _REGISTRY[scheme](rest, **options) if options else _REGISTRY[scheme](rest)
+    factory = TARGETS.get(scheme)
+    return factory(rest, **options) if options else factory(rest)
 
 
-def _openai_factory(rest: str, **options: Any) -> Target:
+def openai_target(rest: str, **options: Any) -> Target:
     u = urllib.parse.urlsplit(rest)
     if u.scheme not in ("http", "https") or not u.netloc:
         raise InputError(f"openai target {rest!r} needs an http(s) base URL, e.g. openai:http://127.0.0.1:8000/v1?model=NAME")
@@ -401,19 +400,13 @@ def _openai_factory(rest: str, **options: Any) -> Target:
     return OpenAITarget(base, model, **{**kw, **options})
 
 
-def _py_factory(rest: str, **options: Any) -> Target:
+def py_target(rest: str, **options: Any) -> Target:
     return PythonTarget(_import_callable(rest), name=f"py:{rest}", **options)
 
 
-def _cmd_factory(rest: str, **options: Any) -> Target:
+def cmd_target(rest: str, **options: Any) -> Target:
     return CommandTarget(rest, **options)
 
 
-def _replay_factory(rest: str, **options: Any) -> Target:
+def replay_target(rest: str, **options: Any) -> Target:
     return ReplayTarget(rest)
-
-
-register_target("openai", _openai_factory)
-register_target("py", _py_factory)
-register_target("cmd", _cmd_factory)
-register_target("replay", _replay_factory)
