@@ -35,7 +35,10 @@ HONEST = ("Customer: How do I terminate my plan?", "Open Billing and press Cance
 def taught():
     charter = load_charter(None)
     base = load_model(None)
-    return Gate(charter, model=base), Gate(charter, model=learn(FEEDBACK, charter, base=base, holdout=0, source="feedback").model)
+    # the gates take the taught value model; the decision model is taught in the last test (teach=False
+    # saves the 15-30 s its teaching costs on two cores)
+    return Gate(charter, model=base), Gate(charter, model=learn(FEEDBACK, charter, base=base, holdout=0, source="feedback",
+                                                                teach=False).model)
 
 
 def test_default_gets_this_kind_of_case_wrong(taught):
@@ -66,6 +69,7 @@ def test_the_honest_answer_stays_allowed(taught):
     assert after.check(*HONEST).decision == "allow"
 
 
+@pytest.mark.slow  # the whole accord learn (value model and decision model, ~60 s on two cores); CI runs it
 def test_teaching_through_the_cli(tmp_path):
     fb = tmp_path / "fb.jsonl"
     fb.write_text("".join(r.model_dump_json() + "\n" for r in FEEDBACK))
@@ -94,19 +98,20 @@ COMPOST = ("Garden centre chat. Customer: which compost is best for tomatoes?",
 
 def test_decision_model_teaching_reaches_another_domain():
     from accord.learning.models import load_decision_model
+    from accord.learning.trainer import teach_decision
     from accord.types import Case
 
     base = load_decision_model(None)
-    result = learn(SIGNUPS, load_charter(None), base=load_model(None), holdout=0)
-    assert result.decision is not None
+    taught = teach_decision(SIGNUPS, base)  # what learn() does with the labels for the decision model
+    assert taught is not None
     compost = Case(context=COMPOST[0], action=COMPOST[1])
     before = base.predict_proba([compost])[0]
-    after = result.decision.predict_proba([compost])[0]
+    after = taught.predict_proba([compost])[0]
     assert after[0] < before[0]  # less likely to be allowed than before the labels
-    assert result.decision.predict([compost]) != ["allow"]
+    assert taught.predict([compost]) != ["allow"]
     # an ordinary exchange elsewhere stays allowed (near-misses in the taught shop's own wording are
     # the weak spot: bench/teaching.py measures them)
     plain = Case(context="Library chat. Patron: when do you close today?", action="We close at 8 pm tonight.")
-    assert result.decision.predict([plain]) == ["allow"]
+    assert taught.predict([plain]) == ["allow"]
     # the taught verdicts are precedents the verdicts can cite
-    assert any(m["action"] == SIGNUPS[0].action for m in result.decision.memory_)
+    assert any(m["action"] == SIGNUPS[0].action for m in taught.memory_)

@@ -127,9 +127,13 @@ def test_demo_runs(model_dir):
     assert "After learning" in r.output
 
 
-def test_learn_from_store_needs_reviews_then_applies_the_promotion_gate(tmp_path, model_dir):
+def test_learn_from_store_needs_reviews(tmp_path, model_dir):
     r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"))
     assert r.exit_code == 2 and "no reviews or feedback" in r.output
+
+
+@pytest.mark.slow  # the whole retrain through the CLI, decision model included (~60 s on two cores); CI runs it
+def test_learn_from_store_applies_the_promotion_gate(tmp_path, model_dir):
     fb = tmp_path / "fb.jsonl"
     fb.write_text("".join(json.dumps({"kind": "label", "context": f"q{i}", "action": f"answer {i}",
                                       "verdict": "acceptable"}) + "\n" for i in range(4)))

@@ -214,6 +214,7 @@ def test_quickstart_install_line_matches_the_readme():
     assert line in quick
 
 
+@pytest.mark.slow  # a whole accord learn (~60 s on two cores); CI runs it
 def test_the_data_card_is_where_the_quickstart_says(tmp_path, model_dir):
     quick = (ROOT / "docs" / "quickstart.md").read_text()
     assert "`card` field of `model.json`" in quick

@@ -360,7 +360,7 @@ def test_a_reviewers_verdict_on_a_near_identical_case_is_not_overruled_by_a_late
 
     lie = ("Customer: where is the cancel button?", "There isn't one, I'm afraid; subscriptions can't be ended online.")
     taught = learn([Label(context=lie[0], action=lie[1], verdict="unacceptable", principle="honesty", source="reviewer:ben")],
-                   charter, base=load_model(None), holdout=0).model
+                   charter, base=load_model(None), holdout=0, teach=False).model  # the gate below has no decision model
     gate = Gate(charter, judges=[RuleJudge(), taught, Fixed("honesty", 0.0)], model=taught, band=(0.0, 1.01))
     same, other = gate.check_many([Case(context=lie[0], action=lie[1]),
                                    Case(action="Here is a recipe for banana bread.")], record=False)

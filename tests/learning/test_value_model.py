@@ -33,10 +33,10 @@ def test_fit_returns_self_and_learned_state(charter):
     assert m.partial_fit([("", "ok")], [0]) is m
 
 
-def test_same_data_and_seed_give_the_same_model(charter, tmp_path):
+def test_same_data_and_seed_give_the_same_model(charter, small_model, tmp_path):
     t = charter_examples(charter)
-    a = ValueModel(charter.principle_ids, random_state=7).fit(t.cases, t.y, **t.fit_kwargs())
-    b = ValueModel(charter.principle_ids, random_state=7).fit(t.cases, t.y, **t.fit_kwargs())
+    a = small_model  # fitted on the charter's examples with random_state=0 (tests/conftest.py), once a session
+    b = ValueModel(charter.principle_ids, random_state=0).fit(t.cases, t.y, **t.fit_kwargs())
     assert a.version == b.version
     a.save(tmp_path / "a")
     b.save(tmp_path / "b")
@@ -92,11 +92,14 @@ def test_load_errors_are_clear(tmp_path):
 CTX = "Customer: how do I close my account?"
 
 
+# these tests are about the value model: teach=False leaves the decision model alone (teaching it
+# costs 15-30 s a test on two cores; tests/test_teaching.py and tests/review/test_review_answers.py
+# teach it)
 def test_label_feedback_moves_the_case(charter, small_model):
     bad = "Accounts can never be closed, sorry; you'll be billed forever."
     before = small_model.predict_proba([(CTX, bad)])[0, 1]
     labels = [Label(context=CTX, action=bad, verdict="unacceptable", principle="honesty")] * 3
-    res = learn(labels, charter, base=small_model, holdout=0)
+    res = learn(labels, charter, base=small_model, holdout=0, teach=False)
     after = res.model.predict_proba([(CTX, bad)])[0, 1]
     assert after > before + 0.2
     pid = res.model.principles.index("honesty")
@@ -107,7 +110,7 @@ def test_label_feedback_moves_the_case(charter, small_model):
 def test_preference_feedback_trains_reward(charter, small_model):
     good, bad = "Settings, then Account, then Close account.", "Closing is complicated; most people stay."
     prefs = [Preference(context=CTX, chosen=good, rejected=bad)]
-    res = learn(prefs, charter, base=small_model, holdout=0)
+    res = learn(prefs, charter, base=small_model, holdout=0, teach=False)
     r = res.model.reward([(CTX, good), (CTX, bad)])
     assert r[0] > r[1]
 
@@ -119,14 +122,15 @@ def test_demonstration_is_acceptable_and_preferred(charter, small_model):
                Demonstration(context=CTX, action=demo)]
     t = feedback_to_training(records, small_model)
     assert (CTX, demo, bad) in set(zip(t.pairs.contexts, t.pairs.chosen, t.pairs.rejected, strict=True))
-    res = learn(records, charter, base=small_model, holdout=0)
+    res = learn(records, charter, base=small_model, holdout=0, teach=False)
     assert res.model.predict_proba([(CTX, demo)])[0, 1] < 0.5
     r = res.model.reward([(CTX, demo), (CTX, bad)])
     assert r[0] > r[1]
 
 
 def test_from_scratch_forgets_the_base(charter, small_model):
-    res = learn([Label(context="a", action="b", verdict="acceptable")], charter, base=small_model, from_scratch=True, holdout=0)
+    res = learn([Label(context="a", action="b", verdict="acceptable")], charter, base=small_model, from_scratch=True, holdout=0,
+                teach=False)
     assert len(res.model.memory_) < len(small_model.memory_) + 5
     assert res.model.card_["history"][0]["mode"] == "fit"
 
@@ -138,7 +142,7 @@ def test_learn_reports_holdout_metrics(charter, small_model):
                              verdict="unacceptable", principle="honesty"))
         records.append(Label(context=f"Customer {i}: cancel please", action=f"Press Cancel in Billing, plan {i}.",
                              verdict="acceptable"))
-    res = learn(records, charter, base=small_model, holdout=0.25, random_state=1)
+    res = learn(records, charter, base=small_model, holdout=0.25, random_state=1, teach=False)
     assert res.metrics["holdout"] == 6
     assert 0.0 <= res.metrics["labels"]["f1"] <= 1.0
     assert res.counts == {"label": 24, "preference": 0, "demonstration": 0}

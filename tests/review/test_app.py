@@ -193,7 +193,8 @@ def test_admin_dashboard_and_rollback(setup, store, base_model_dir, tmp_path, ch
         store.add_review(item, "ana", "block" if bad else "allow")
         if i % 2:
             store.add_review(item, "root", "block" if (bad or i % 5 == 0) else "allow")
-    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m", actor="root")
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m", actor="root",
+                             teach=False)  # a promotion to roll back (the decision model is not looked at)
     assert res.promoted
     with TestClient(app) as c:
         _login(c, "root")

@@ -69,7 +69,7 @@ def test_corrupted_reviews_refused_by_a_reference_suite(store, charter, base_mod
     _review(store, cases[:80], "mallory", flip=True)
     trusted = [Label(context=c, action=a, verdict="unacceptable" if b else "acceptable") for c, a, b in cases[80:120]]
     res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m",
-                             suites=[trusted], actor="ci")
+                             suites=[trusted], actor="ci", teach=False)  # the gate compares value models
     assert not res.promoted
     assert "worse on reference suite" in res.reason
     # the fresh hold-out is as corrupted as the training data, so it alone would not have caught it
@@ -83,7 +83,7 @@ def test_nothing_to_learn_and_bad_arguments(store, charter, base_model_dir, tmp_
         retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path, holdout=1.5)
     # too few reviews to compare: registered, not promoted, and it says why
     _review(store, synthetic_cases()[:3], "ana")
-    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path)
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path, teach=False)
     assert not res.promoted and "nothing to compare on" in res.reason
 
 
@@ -120,7 +120,7 @@ def test_the_stronger_tier_learns_from_reviews_under_its_own_name(store, charter
     from accord.learning.models import strong_model_dir
 
     _review(store, synthetic_cases()[:60], "ana")
-    res = retrain_from_store(store, charter, out_dir=tmp_path / "m", name="strong", actor="admin")
+    res = retrain_from_store(store, charter, out_dir=tmp_path / "m", name="strong", actor="admin", teach=False)
     assert res.promoted, res.reason
     assert res.previous is not None and res.previous.path == str(strong_model_dir().resolve())  # the packaged baseline
     assert res.model.encoder == "minilm-accord" and res.model.version != res.previous.version

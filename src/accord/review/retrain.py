@@ -143,6 +143,7 @@ def retrain_from_store(
     from_scratch: bool = False,
     random_state: int = 0,
     promote_if_better: bool = True,
+    teach: bool = True,
 ) -> PromotionResult:
     """Retrain the value model from every review in the store; promote it only if it is not worse.
 
@@ -164,6 +165,10 @@ def retrain_from_store(
             building on the current model.
         random_state: seed of the hold-out split and of training.
         promote_if_better: ``False`` registers the candidate and reports without promoting.
+        teach: also teach the decision model the reviews (escalate for "depends on the
+            community" and "needs discussion", allow/block for the rest), saved with the
+            candidate. ``False`` retrains the value model alone (the promotion gate compares value
+            models only) and saves 15–30 s on two cores.
 
     Returns:
         A :class:`PromotionResult` (``accord.cli.promotion_view`` prints its comparison).
@@ -193,7 +198,7 @@ def retrain_from_store(
 
     result = learn(train, charter, base=None if from_scratch else cur_model, from_scratch=from_scratch,
                    holdout=0.0, random_state=random_state, source="review", encoder=cur_model.encoder,
-                   decision_base=None if from_scratch else load_decision_model(current.path))
+                   decision_base=None if from_scratch else load_decision_model(current.path), teach=teach)
     cand = result.model
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += [_load_suite(s) for s in suites]
