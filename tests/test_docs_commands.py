@@ -214,6 +214,11 @@ SKIP: dict[str, str] = {
     "accord test my-suite.yaml --target ...": "the reader's own suite and system ('...')",
     "accord test harms over-refusal --target ...": "the reader's own system ('...') and last release's report",
     "accord test xstest_prompts.csv --target ...": "the reader's own system ('...'); tests/suites run the CSV import",
+    # state a demo folder does not have (each covered by its own test)
+    "accord models rollback": "needs two promotions of the default model (retrains from reviewed cases); "
+                              "tests/review/test_cli_review.py rolls back through the CLI",
+    "accord monitor --queue-cluster": "needs a cluster of new kinds of input in the recent window; "
+                                      "tests/monitor/test_drift_store.py queues one",
     # interactive
     "accord users add ana --role reviewer --community cautious": "prompts for the password twice on a terminal "
                                                                  "(the --password-stdin form runs)",
@@ -233,7 +238,6 @@ MAY_FAIL_CHECK = ("accord test ",)
 BEFORE: dict[str, list[list[str]]] = {
     "accord users set ana": [["users", "add", "ana", "--password-stdin"]],
     "accord feedback export": [["feedback", "import", "feedback.jsonl"]],
-    "accord models rollback": [["models", "promote", "{version}"], ["models", "promote", "{fresh}"]],
 }
 
 #: a line from a library's logger: ``INFO:httpx:…`` (logging's default format), ``INFO:     …``
@@ -264,7 +268,7 @@ def answer(prompt: str) -> str:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCORD_")}
-    env.update(PYTHONWARNINGS="default", COLUMNS="120", NO_COLOR="1")
+    env.update(COLUMNS="120", NO_COLOR="1")
     return env
 
 
@@ -345,6 +349,7 @@ def work(tmp_path_factory) -> dict[str, object]:
     setup(["init", "charter.yaml"])
     shutil.copy(d / "charter.yaml", d / "my-charter.yaml")
     setup(["check", "--input", "cases.jsonl", "--json"])  # the store's decisions
+    _two_weeks_of_traffic(d, ran[("check", "--input", "cases.jsonl", "--json")].stdout)  # for accord monitor
     setup(["learn", "--data", "feedback.jsonl", "--out", "models/v2"])
     setup(["learn", "--data", "feedback.jsonl", "--out", "models/fresh", "--from-scratch"])
     (d / "runs").mkdir()
@@ -356,6 +361,34 @@ def work(tmp_path_factory) -> dict[str, object]:
     return {"dir": d, "ran": ran, "version": by_path.get("v2"), "fresh": by_path.get("fresh"),
             "trace": trace[0]["trace_id"] if isinstance(trace, list) else trace["records"][0]["trace_id"],
             "head": head.get("head")}
+
+
+def _two_weeks_of_traffic(folder: Path, verdicts_jsonl: str) -> None:
+    """The demo's cases and verdicts recorded three times a day over the last two weeks, so that
+    ``accord monitor`` has a reference window before the recent one (a store's clock set by hand,
+    as tests/monitor do)."""
+    import uuid
+    from datetime import timedelta
+
+    import accord.store.store as store_module
+    from accord.store import Store
+    from accord.types import Case, Verdict
+
+    cases = [Case.model_validate(json.loads(x)) for x in (folder / "cases.jsonl").read_text().splitlines() if x.strip()]
+    verdicts = [Verdict.model_validate_json(x) for x in verdicts_jsonl.splitlines() if x.strip()]
+    assert len(cases) == len(verdicts)
+    store = Store.open(f"sqlite:///{folder / '.accord' / 'accord.db'}")
+    real = store_module.utcnow
+    now = real()
+    try:
+        for day in range(14, 0, -1):
+            for hour in (9, 13, 17):
+                store_module.utcnow = lambda t=now - timedelta(days=day, hours=hour): t  # type: ignore[misc]
+                store.record_decisions([(c, v.model_copy(update={"trace_id": uuid.uuid4().hex}))
+                                        for c, v in zip(cases, verdicts, strict=True)], source="cli")
+    finally:
+        store_module.utcnow = real
+        store.close()
 
 
 def _argv(c: DocCommand, values: dict[str, object]) -> list[str]:
