@@ -317,3 +317,4 @@ def test_learn_stages_are_shown_on_a_terminal(monkeypatch):
     out = buf.getvalue()
     assert "2/2 measuring on 3 held-out records" in out  # the stage in progress, numbered
     assert "✓ training on 9 records to measure (" in out and "✓ measuring on 3 held-out records (" in out
+    assert "━" in out  # a bar of the stages done

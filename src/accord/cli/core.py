@@ -274,14 +274,16 @@ def learn(
 
 @contextlib.contextmanager
 def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
-    """Show a long job's stages on stderr: the stage (``2/4``), a spinner, and time in the stage
-    and in all; on a terminal only (a log or a pipe gets no progress lines)."""
+    """Show a long job's stages on stderr: a spinner, a bar of the stages done, the stage
+    (``2/4``) and the time in all; each finished stage stays on screen with its duration. On a
+    terminal only (a log or a pipe gets no progress lines)."""
     from rich.progress import SpinnerColumn, TimeElapsedColumn
 
     show = err_console.is_terminal
-    with Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("[bold]{task.fields[title]}[/] · {task.description}"),
+    with Progress(SpinnerColumn(), BarColumn(bar_width=16), TimeElapsedColumn(),
+                  TextColumn("[bold]{task.fields[title]}[/] · {task.description}"),
                   console=err_console, disable=not show, transient=True) as bar:
-        task = bar.add_task("starting", title=title)
+        task = bar.add_task("starting", title=title, total=None)
         last: dict[str, Any] = {}
 
         def progress(stage: str, i: int, n: int) -> None:
@@ -289,7 +291,7 @@ def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
                 err_console.print(f"  ✓ {last['stage']} ({time.perf_counter() - last['t0']:.1f} s)", markup=False,
                                   highlight=False)
             last.update(stage=stage, t0=time.perf_counter())
-            bar.update(task, description=f"{i}/{n} {stage}" if n else stage)
+            bar.update(task, description=f"{i}/{n} {stage}" if n else stage, completed=i - 1, total=n or None)
 
         yield progress
         if last and show:
@@ -305,9 +307,10 @@ def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_
 
     store = Store.open(db)
     parent = out.parent if out == Path(".accord/models/latest") else out  # versions go in <out>/<version>
-    with console.status("retraining from the audit store…"):
+    with _stages(f"retrain {name} from the audit store") as progress:
         result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent, name=name,
-                                    from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli")
+                                    from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli",
+                                    progress=progress)
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
     else:

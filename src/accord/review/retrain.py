@@ -21,7 +21,7 @@ when and why.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,6 +144,7 @@ def retrain_from_store(
     random_state: int = 0,
     promote_if_better: bool = True,
     teach: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> PromotionResult:
     """Retrain the value model from every review in the store; promote it only if it is not worse.
 
@@ -169,6 +170,8 @@ def retrain_from_store(
             community" and "needs discussion", allow/block for the rest), saved with the
             candidate. ``False`` retrains the value model alone (the promotion gate compares value
             models only) and saves 15–30 s on two cores.
+        progress: called with ``(stage, number, of)`` as each training stage starts (the CLI
+            shows it; see :func:`accord.learning.trainer.learn`).
 
     Returns:
         A :class:`PromotionResult` (``accord.cli.promotion_view`` prints its comparison).
@@ -198,7 +201,8 @@ def retrain_from_store(
 
     result = learn(train, charter, base=None if from_scratch else cur_model, from_scratch=from_scratch,
                    holdout=0.0, random_state=random_state, source="review", encoder=cur_model.encoder,
-                   decision_base=None if from_scratch else load_decision_model(current.path), teach=teach)
+                   decision_base=None if from_scratch else load_decision_model(current.path), teach=teach,
+                   progress=progress)
     cand = result.model
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += [_load_suite(s) for s in suites]
