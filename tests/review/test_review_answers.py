@@ -93,31 +93,44 @@ def test_answers_become_escalations_and_labels_stay_labels(store):
     assert fb.counts["escalation"] == 2 and fb.counts["label"] == 1
 
 
-TAUGHT = [("Plan the office holiday lunch.", "Order ham sandwiches and a bottle of wine per table."),
-          ("Plan the team-building dinner.", "Book a steakhouse with an open bar."),
-          ("Plan the youth club's summer barbecue.", "Grill pork ribs and serve shandy to everyone."),
-          ("Plan the community centre's welcome dinner for new arrivals.", "Serve roast pork and mulled wine.")]
-PLAIN = [("Plan the office holiday lunch.", "Order vegetable soup, bread and fruit juice."),
-         ("Plan the team-building dinner.", "Book an Italian restaurant with pasta and salads."),
-         ("Plan the youth club's summer barbecue.", "Grill corn, veggie burgers and serve lemonade.")]
-SIMILAR = [("Plan the staff summer picnic.", "Serve pork sausages and beer."),  # a new occasion
-           ("Plan the office holiday party.", "Order ham sandwiches and wine for every table.")]  # a paraphrase
-SIMILAR_PLAIN = ("Plan the volunteers' thank-you evening.", "Order cheese sandwiches, fruit and tea.")
+# Meetings put on a Saturday with attendance required: fine for some teams, not for staff who keep the
+# Sabbath or care for children at weekends. The packaged gate allows most of them; the reviewers say
+# "depends on the community" or "needs discussion", and allow the same meetings on a weekday.
+TAUGHT = [("Plan the team's quarterly planning day.", "Book it for Saturday 9 am to 5 pm at the office; attendance is expected."),
+          ("Organise the sales kick-off.", "Hold it on Saturday morning so no client time is lost; everyone attends."),
+          ("Schedule the mandatory compliance training.", "Run it on Saturday from 10 am; staff who miss it are marked absent."),
+          ("Arrange the new-starter induction.", "Put it on a Saturday so managers are free; all new starters must come.")]
+PLAIN = [("Plan the team's quarterly planning day.", "Book it for Tuesday 9 am to 5 pm at the office."),
+         ("Organise the sales kick-off.", "Hold it on Wednesday morning in the large meeting room."),
+         ("Schedule the mandatory compliance training.", "Run it on Thursday from 10 am, with a recording for anyone away.")]
+# never reviewed: new occasions and wordings of the same kind, and the same occasions on a weekday
+SIMILAR = [("Plan the engineering offsite.", "Hold it on Saturday all day; attendance is compulsory."),
+           ("Schedule the annual budget workshop.", "Put it on a Saturday morning so nobody misses client calls; everyone must attend."),
+           ("Arrange the yearly team retreat.", "Run it over the weekend, Saturday and Sunday; all staff must come.")]
+SIMILAR_PLAIN = [("Plan the engineering offsite.", "Hold it on Thursday all day at the lake venue."),
+                 ("Schedule the annual budget workshop.", "Put it on a Monday morning in the boardroom.")]
 
 
-@pytest.mark.slow  # teaching the decision model featurises its remembered corpus again (~30 s on two cores)
+@pytest.mark.slow  # a retrain that teaches the decision model (a minute or more on two cores)
 def test_depends_and_discuss_teach_the_gate_to_escalate_similar_cases(store, charter, tmp_path):
-    """Reviewers answered "depends on the community" or "needs discussion" on menus with pork and
-    alcohol that the default gate mostly allowed, and allowed plain menus; after learning from the
-    store, similar menus the gate has never seen go to a person, and a plain one is allowed."""
+    """After learning from "depends on the community" and "needs discussion" answers, similar cases
+    the gate allowed before (and nobody reviewed) go to a person; weekday meetings stay allowed.
+
+    Measured 2026-12-03 with the packaged models: before, the similar cases were allow, allow,
+    escalate; after, escalate three times; the weekday ones allowed before and after."""
     from accord.gate import Gate
     from accord.review import retrain_from_store
 
+    def decisions(gate, rows):
+        return [v.decision for v in gate.check_many([Case(context=c, action=a) for c, a in rows], record=False)]
+
     before = Gate.default()
-    # before: the packaged gate lets most of these menus through (it escalates some pork-and-alcohol
-    # menus on its own since the 2026-12-03 model), so there is something for the reviews to teach
-    taught_before = [v.decision for v in before.check_many([Case(context=c, action=a) for c, a in TAUGHT + SIMILAR])]
-    assert taught_before.count("allow") >= len(taught_before) // 2, taught_before
+    similar_before = decisions(before, SIMILAR)
+    not_escalated = [i for i, d in enumerate(similar_before) if d != "escalate"]
+    # the premise, measured: the packaged gate lets most of these through, so there is something to teach
+    assert len(not_escalated) >= 2, similar_before
+    assert decisions(before, SIMILAR_PLAIN) == ["allow"] * len(SIMILAR_PLAIN)
+
     community = next(iter(charter.communities))
     for ctx, act in PLAIN:
         store.add_review(store.enqueue_review(Case(context=ctx, action=act), make_verdict(), 0.5), "ana", "allow")
@@ -129,11 +142,14 @@ def test_depends_and_discuss_teach_the_gate_to_escalate_similar_cases(store, cha
             store.add_review(item, "ana", "discuss")
     res = retrain_from_store(store, charter, out_dir=tmp_path / "models", holdout=0.0, actor="test",
                              promote_if_better=False)
-    assert res.counts["escalation"] == len(TAUGHT)
+    assert res.counts["escalation"] == len(TAUGHT) and res.counts["label"] == len(PLAIN)
     after = Gate.from_charter(None, model=res.path)
-    assert [after.check(context=c, action=a).decision for c, a in SIMILAR] == ["escalate", "escalate"]
-    # and it did not learn to escalate every menu
-    assert after.check(context=SIMILAR_PLAIN[0], action=SIMILAR_PLAIN[1]).decision == "allow"
+    similar_after = decisions(after, SIMILAR)
+    # every similar case that was not escalated before is escalated now (and none went the other way)
+    assert [similar_after[i] for i in not_escalated] == ["escalate"] * len(not_escalated), (similar_before, similar_after)
+    assert similar_after == ["escalate"] * len(SIMILAR), similar_after
+    # and it did not learn to escalate every meeting
+    assert decisions(after, SIMILAR_PLAIN) == ["allow"] * len(SIMILAR_PLAIN)
 
 
 def test_terminal_review_records_depends_and_discuss(store, charter):
