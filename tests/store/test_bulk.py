@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from accord.store import Store
-from accord.store.store import _chain_parts, chain_hash
+from accord.store.chain import chain_hash, chain_parts
 
 
 def _pairs(pair, n: int, start: int = 0) -> list:
@@ -27,7 +27,7 @@ def test_canonical_pieces_hash_as_chain_hash():
            "risk": 0.8712345678901234, "community": None, "judge_version": "j", "case_id": "c\u2028", "source": "s",
            "case_json": {"b": [1, {"z": "ü", "a": None}], "a": "\ud83d\ude97 🚗"},
            "verdict_json": {"principles": [{"score": 1e-9, "id": "x"}], "decision": "block"}}
-    digest, case_text, verdict_text = _chain_parts("prev", row)
+    digest, case_text, verdict_text = chain_parts("prev", row)
     assert digest == chain_hash("prev", row)
     import json
 
