@@ -27,6 +27,7 @@ until the store has it.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import json
@@ -180,46 +181,89 @@ class StreamGuard:
         return self.g.case(self.context, action, {**self.meta, **extra}, self.actor, self.community)
 
     # ------------------------------------------------------------------ the stream
-    async def run(self) -> AsyncIterator[bytes]:
-        """The client's stream. What one upstream event produces goes out in one write."""
-        usage: dict[str, Any] | None = None
-        out: list[bytes] = []
+    async def _read(self, q: asyncio.Queue[Any]) -> None:
+        """Read the upstream's events into ``q``; ``None`` ends it ([DONE] or the end of the
+        connection), an :class:`UpstreamError` is a fault."""
         try:
             async for obj in sse_events(self.resp, self.g.config.base):
+                await q.put(obj)
                 if obj is None:
-                    break
-                for k in ("id", "created", "model", "system_fingerprint"):
-                    if k in obj and safe_field(k, obj[k]) is not None:  # identifiers and counts only, never text
-                        self.head[k] = obj[k]
-                choices = obj.get("choices")
-                if not isinstance(choices, list):
-                    raise malformed(self.g.config.base, "a stream chunk without a 'choices' list")
-                if isinstance(obj.get("usage"), dict):
-                    usage = safe_usage(obj["usage"])
-                for pos, ch in enumerate(choices):
-                    if not isinstance(ch, dict):
-                        raise malformed(self.g.config.base, "a stream choice that is not an object")
-                    idx = ch.get("index", pos)
-                    if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < self.n:
-                        raise malformed(self.g.config.base, f"a stream choice whose index is not an integer from 0 "
-                                                            f"to {self.n - 1} (the request's n)")
-                    st = self.states.get(idx)
-                    if st is None:
-                        st = self.states[idx] = ChoiceState(idx)
+                    return
+            await q.put(None)  # cut without [DONE]: the rest is judged like any end
+        except UpstreamError as e:
+            await q.put(e)
+        except Exception as e:  # never leave the stream waiting
+            await q.put(malformed(self.g.config.base, f"reading the stream failed ({type(e).__name__})"))
+
+    def _take(self, obj: dict[str, Any], out: list[bytes], touched: dict[int, ChoiceState]) -> dict[str, Any] | None:
+        """Absorb one upstream event; returns its usage, if it carries one."""
+        for k in ("id", "created", "model", "system_fingerprint"):
+            if k in obj and safe_field(k, obj[k]) is not None:  # identifiers and counts only, never text
+                self.head[k] = obj[k]
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            raise malformed(self.g.config.base, "a stream chunk without a 'choices' list")
+        for pos, ch in enumerate(choices):
+            if not isinstance(ch, dict):
+                raise malformed(self.g.config.base, "a stream choice that is not an object")
+            idx = ch.get("index", pos)
+            if not isinstance(idx, int) or isinstance(idx, bool) or not 0 <= idx < self.n:
+                raise malformed(self.g.config.base, f"a stream choice whose index is not an integer from 0 "
+                                                    f"to {self.n - 1} (the request's n)")
+            st = self.states.get(idx)
+            if st is None:
+                st = self.states[idx] = ChoiceState(idx)
+            if st.done:
+                continue
+            if not st.role_sent:
+                st.role_sent = True
+                out.append(self.chunk(idx, {"role": "assistant", "content": ""}))
+            self._absorb(st, ch)
+            touched[idx] = st
+        return safe_usage(obj["usage"]) if isinstance(obj.get("usage"), dict) else None
+
+    async def run(self) -> AsyncIterator[bytes]:
+        """The client's stream.
+
+        A reader task queues the upstream's events; each round takes every event waiting, then
+        judges each choice once up to its last complete sentence. When the upstream is faster
+        than the judge, text gathers into fewer, longer windows (the judge keeps up with any
+        upstream, at the cost of coarser chunks); when it is slower, each sentence is judged
+        and released as it comes.
+        """
+        usage: dict[str, Any] | None = None
+        out: list[bytes] = []
+        q: asyncio.Queue[Any] = asyncio.Queue(maxsize=1024)
+        reader = asyncio.create_task(self._read(q))
+        try:
+            ended = False
+            while not ended:
+                batch = [await q.get()]
+                while len(batch) < 1024:
+                    try:
+                        batch.append(q.get_nowait())
+                    except asyncio.QueueEmpty:
+                        break
+                touched: dict[int, ChoiceState] = {}
+                fault: UpstreamError | None = None
+                for obj in batch:
+                    if obj is None or isinstance(obj, UpstreamError):
+                        ended, fault = True, obj
+                        break
+                    usage = self._take(obj, out, touched) or usage
+                for st in touched.values():
                     if st.done:
                         continue
-                    if not st.role_sent:
-                        st.role_sent = True
-                        out.append(self.chunk(idx, {"role": "assistant", "content": ""}))
-                    self._absorb(st, ch)
                     async for b in self._advance(st):
                         out.append(b)
-                    if st.finish is not None:
+                    if st.finish is not None and not st.done:
                         async for b in self._finish(st):
                             out.append(b)
                 if out:
                     yield b"".join(out)
                     out = []
+                if fault is not None:
+                    raise fault
                 if len(self.states) >= self.n and all(s.cut for s in self.states.values()):
                     break  # every choice was stopped: stop reading the upstream
             for st in list(self.states.values()):
@@ -241,6 +285,9 @@ class StreamGuard:
         finally:
             # the client went away (or anything else ended the stream early): what it already has is recorded
             self._commit_released("the stream ended early")
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
             await self.resp.aclose()
 
     def _commit(self, st: ChoiceState | None, case: Any, v: Verdict, stage: str) -> None:
@@ -320,12 +367,15 @@ class StreamGuard:
             return None
         n = len(st.buf)
         start = st.scanned
+        cut = None
         for m in _BOUNDARY.finditer(st.buf.slice(start, n)):
             st.scanned = start + m.end()
             st.sentences += 1
             if st.sentences >= self.window:
-                return st.scanned
+                cut = st.scanned  # the last complete sentence held: one judgment for all that waits
         st.scanned = max(st.scanned, n - _BOUNDARY_SPAN)  # never scan the same text twice
+        if cut is not None:
+            return cut
         if n - st.judged > self.max_chars:
             sp = st.buf.slice(st.judged + 1, n).rfind(" ")
             return st.judged + 1 + sp if sp >= 0 else n
