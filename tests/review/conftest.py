@@ -54,17 +54,16 @@ def enqueue(store: Store, context: str, action: str, *, community: str | None = 
 
 
 @pytest.fixture(scope="session")
-def base_model_dir(charter, tmp_path_factory) -> Path:
-    """A small model on the charter's examples, saved once per session.
+def base_model_dir(small_model, tmp_path_factory) -> Path:
+    """A small model on the charter's examples, saved once per session (a copy of the session's
+    ``small_model``, tests/conftest.py: the same fit, done once).
 
     Its Platt slope is reset to 1: on the charter's 86 examples the calibration fifth is tiny and
     can come out negative, which inverts every later ``partial_fit`` (reported to the value-model
     owner); the review loop is tested here, not the calibration.
     """
-    from accord.judges.value_model import ValueModel
-    from accord.learning.feedback import charter_examples
+    import copy
 
-    t = charter_examples(charter)
-    m = ValueModel(charter.principle_ids, random_state=0).fit(t.cases, t.y, **t.fit_kwargs())
+    m = copy.deepcopy(small_model)
     m.calibration_ = (1.0, 0.0)
     return m.save(tmp_path_factory.mktemp("models") / "base")
