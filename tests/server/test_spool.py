@@ -87,3 +87,23 @@ def test_a_stream_whose_record_was_not_written_is_replayed_by_the_next_start(tmp
     replayed = [(c, v) for c, v, src in sinks.decisions if v.trace_id == f"{trace}:out:0"]
     assert len(replayed) == 1 and "Paris" in replayed[0][0].action and replayed[0][0].meta["interrupted"]
     assert "accord_audit_spool_replayed_total 1.0" in metrics
+
+
+def test_the_spool_does_not_grow_without_end(tmp_path):
+    sp = Spool(tmp_path)
+    sp.ROTATE_BYTES = 2000
+    keep = "k0:out:0"
+    sp.put(keep, Case(action="x" * 3000), _v(keep), "proxy:output", None)  # open for the whole test
+    for i in range(1, 40):
+        key = f"k{i}:out:0"
+        sp.put(key, Case(action="y" * 500), _v(key), "proxy:output", None)
+        sp.extend(key, "more")
+        sp.done(key)
+    files = sp.paths
+    assert len(files) >= 2  # past ROTATE_BYTES new records went to a new file
+    assert sum(p.stat().st_size for p in files) < 8000  # done records do not pile up
+    sp.done(keep)
+    assert not files[0].exists()  # the older file, all done: removed
+    assert sp.path.stat().st_size == 0  # the current one, all done: emptied
+    sp.close()
+    assert list(tmp_path.iterdir()) == []

@@ -280,7 +280,7 @@ def create_app(
         if spool is not None:  # what an earlier process released mid-stream and did not record
             try:
                 n = await asyncio.to_thread(replay, spool.dir, sinks, existing=getattr(sinks, "existing", None),
-                                            skip=[spool.path])
+                                            skip=spool.paths)
             except Exception as e:  # the file stays for the next start
                 metrics.audit_failures.inc()
                 log.error("audit spool: replay failed, kept for the next start: %s: %s", type(e).__name__, e)

@@ -53,69 +53,119 @@ def default_spool_dir(store_url: str) -> Path:
     return Path(".accord") / "spool" / hashlib.sha256(store_url.encode()).hexdigest()[:12]
 
 
+class _File:
+    """One spool file: its descriptor (locked), its size and the records in it not yet done."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.size = 0
+        self.open: set[str] = set()
+
+    def close(self) -> None:
+        """Close; remove the file when every record in it reached the store."""
+        if not self.open:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+        os.close(self.fd)
+
+
 class Spool:
-    """This process's spool file (see the module docstring). Thread-safe."""
+    """This process's spool (see the module docstring). Thread-safe.
+
+    It does not grow without end: a file whose records are all done is emptied (the current one)
+    or removed (an older one); past :attr:`ROTATE_BYTES` new records go to a new file.
+    """
+
+    ROTATE_BYTES = 16 << 20
 
     def __init__(self, directory: str | Path) -> None:
         self.dir = Path(directory)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.path = self.dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._cur = _File(self.dir)
         except OSError as e:
             raise OSError(f"cannot create the audit spool in {self.dir}: {e.strerror or e}") from None
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fsync = os.environ.get(FSYNC_ENV, "") not in ("", "0")
         self._lock = threading.Lock()
-        self._open: set[str] = set()
+        self._files: list[_File] = [self._cur]
+        self._where: dict[str, _File] = {}  # open record -> its file
         self.written = 0
+        self._closed = False
 
-    def _write(self, obj: dict[str, Any]) -> None:
-        line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "replace")
+    @property
+    def path(self) -> Path:
+        """The file new records go to."""
+        return self._cur.path
+
+    @property
+    def paths(self) -> list[Path]:
         with self._lock:
-            os.write(self._fd, line)
-            if self._fsync:
-                os.fsync(self._fd)
-            self.written += 1
+            return [f.path for f in self._files]
+
+    def _write(self, f: _File, obj: dict[str, Any]) -> None:  # under self._lock
+        line = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "replace")
+        os.write(f.fd, line)
+        if self._fsync:
+            os.fsync(f.fd)
+        f.size += len(line)
+        self.written += 1
 
     def put(self, key: str, case: Case, verdict: Verdict, source: str, priority: float | None) -> None:
         """Hold (or replace) the record ``key``: what the store must get if this process dies now."""
-        self._write({"op": "put", "k": key, "case": case.model_dump(mode="json"),
-                     "v": verdict.model_dump(mode="json"), "src": source, "p": priority})
+        obj = {"op": "put", "k": key, "case": case.model_dump(mode="json"), "v": verdict.model_dump(mode="json"),
+               "src": source, "p": priority}
         with self._lock:
-            self._open.add(key)
+            f = self._where.get(key)
+            if f is None:
+                if self._cur.size > self.ROTATE_BYTES:
+                    self._cur = _File(self.dir)
+                    self._files.append(self._cur)
+                f = self._where[key] = self._cur
+                f.open.add(key)
+            self._write(f, obj)
 
     def extend(self, key: str, text: str, verdict: Verdict | None = None, priority: float | None = None) -> None:
         """Append released text to record ``key``'s action (and replace its verdict when given)."""
         obj: dict[str, Any] = {"op": "ext", "k": key, "t": text}
         if verdict is not None:
             obj["v"], obj["p"] = verdict.model_dump(mode="json"), priority
-        self._write(obj)
+        with self._lock:
+            f = self._where.get(key)
+            if f is not None:
+                self._write(f, obj)
 
     def done(self, key: str) -> None:
         """The store has record ``key``."""
         with self._lock:
-            if key not in self._open:
+            f = self._where.pop(key, None)
+            if f is None:
                 return
-            self._open.discard(key)
-        self._write({"op": "done", "k": key})
+            f.open.discard(key)
+            if f.open:
+                self._write(f, {"op": "done", "k": key})
+            elif f is self._cur:
+                os.ftruncate(f.fd, 0)  # nothing in it is needed any more
+                f.size = 0
+            else:
+                f.close()
+                self._files.remove(f)
 
     @property
     def pending(self) -> int:
         with self._lock:
-            return len(self._open)
+            return len(self._where)
 
     def close(self) -> None:
-        """Close the file; remove it when every record in it reached the store (else the next start replays it)."""
+        """Close the files; those whose records all reached the store are removed (the others
+        the next start replays)."""
         with self._lock:
-            if self._fd < 0:
+            if self._closed:
                 return
-            empty = not self._open
-            if empty:
-                with contextlib.suppress(OSError):
-                    self.path.unlink()
-            os.close(self._fd)
-            self._fd = -1
+            self._closed = True
+            for f in self._files:
+                f.close()
 
 
 def read_spool(path: Path) -> list[tuple[str, Case, Verdict, str, float | None]]:
