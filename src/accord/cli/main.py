@@ -42,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("accord.cli.serve_cmd", "Client API keys for `accord serve` (only a hash is stored)."),
     "users": ("accord.cli.review_cmd", "People who review: add, list, change."),
     "models": ("accord.cli.review_cmd", "Value model versions: list, promote, roll back."),
-    "plugins": ("accord.cli.plugins_cmd", "Plugins: the judges, encoders, mutations and targets installed, and where each comes from."),
+    "plugins": ("accord.cli.plugins_cmd", "Plugins: judges, encoders, mutations and targets, accord's own and third-party."),
 }
 
 #: the modules that add commands, each with ``register(app)`` (missing optional ones are skipped)
