@@ -382,25 +382,36 @@ def _two_weeks_of_traffic(folder: Path, verdicts_jsonl: str) -> None:
     import uuid
     from datetime import timedelta
 
-    import accord.store.store as store_module
     from accord.store import Store
+    from accord.store.models import utcnow
     from accord.types import Case, Verdict
 
     cases = [Case.model_validate(json.loads(x)) for x in (folder / "cases.jsonl").read_text().splitlines() if x.strip()]
     verdicts = [Verdict.model_validate_json(x) for x in verdicts_jsonl.splitlines() if x.strip()]
     assert len(cases) == len(verdicts)
+    # every store module that stamps rows with utcnow() (the store is split over several)
+    stamping = [m for name, m in list(sys.modules.items())
+                if name.startswith("accord.store") and getattr(m, "utcnow", None) is utcnow]
+    assert stamping, "no store module stamps rows with accord.store.models.utcnow"
     store = Store.open(f"sqlite:///{folder / '.accord' / 'accord.db'}")
-    real = store_module.utcnow
-    now = real()
+    now = utcnow()
     try:
         for day in range(14, 0, -1):
             for hour in (9, 13, 17):
-                store_module.utcnow = lambda t=now - timedelta(days=day, hours=hour): t  # type: ignore[misc]
+                for m in stamping:
+                    m.utcnow = lambda t=now - timedelta(days=day, hours=hour): t  # type: ignore[attr-defined]
                 store.record_decisions([(c, v.model_copy(update={"trace_id": uuid.uuid4().hex}))
                                         for c, v in zip(cases, verdicts, strict=True)], source="cli")
     finally:
-        store_module.utcnow = real
+        for m in stamping:
+            m.utcnow = utcnow  # type: ignore[attr-defined]
         store.close()
+    check = Store.open(f"sqlite:///{folder / '.accord' / 'accord.db'}")
+    try:
+        first = min(r.created_at for r in check.decisions(limit=None))
+    finally:
+        check.close()
+    assert first < now - timedelta(days=13), "the back-dated traffic was stamped now"
 
 
 def _argv(c: DocCommand, values: dict[str, object]) -> list[str]:
