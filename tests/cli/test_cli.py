@@ -121,6 +121,7 @@ def test_eval_table_and_json(model_dir, tmp_path):
     assert r.exit_code == 0 and "AUPRC" in r.output
 
 
+@pytest.mark.slow  # the whole demo through the CLI, learning included; tests/test_demo_outcomes.py runs the demo's loop by default
 def test_demo_runs(model_dir):
     r = run("demo", "--quiet", "--model", str(model_dir))
     assert r.exit_code == 0, r.output
