@@ -104,12 +104,13 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
     cv = c["cv"]
     lines = [
         "# accord decision model: data card", "",
-        f"Version `{model.version}`, trained by `{c['command']}` (seed {c['seed']}). Encoder `{model.encoder}`; "
+        f"Version `{model.version}`, trained by `{c['command']}` (seed {c['seed']}). Encoder `{model.encoder}`"
+        f"{f', semantic encoder `{model.semantic}`' if model.semantic else ''}; "
         f"stacked on the packaged value model: {model.stack}.", "",
         "Decides **allow / block / escalate** directly for a case (context, action): a multinomial logistic regression "
         "over static embeddings of the context, the action and both, their product, hashed word unigrams and bigrams of "
         "each, the structure of a tool call (scope, amounts, irreversible verbs, deferral to a person) and the packaged "
-        "value model's scores; a second head names the principle at stake. See `docs/decision-model.md`.", "",
+        "value model's scores (and, with a semantic encoder, its vector of the joint text); a second head names the principle at stake. See `docs/decision-model.md`.", "",
         "## Training data", "",
         "| source | cases | licence |", "|---|---:|---|",
     ]

@@ -73,7 +73,6 @@ class DecisionJudge:
     """
 
     name = "decision"
-    cases_per_budget = 256
 
     def __init__(self, model: DecisionModel, *, min_similarity: float = 0.8, text_similarity: float = 0.55,
                  allow_confidence: float | None = 0.8, settle_similarity: float = 0.9) -> None:
@@ -88,6 +87,17 @@ class DecisionJudge:
     @property
     def version(self) -> str:
         return self.model.version
+
+    @property
+    def cases_per_budget(self) -> int:
+        """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): static features
+        take well under a millisecond a case; a semantic encoder 10-35 ms on one core."""
+        return 16 if self.model.semantic else 256
+
+    def warm_up(self) -> None:
+        """Load the encoders, the stacked value model and the neighbour index now, so the first
+        check is not the one that pays for them (and times out)."""
+        self.model.analyse([Case(context="warm-up", action="warm-up")])
 
     def _unknown(self, charter: Charter) -> _CharterPrinciples:
         with self._lock:
@@ -164,5 +174,7 @@ def decision_judge(path: str | Path | None = None, *, value_model: str | Path | 
     from accord.learning.models import load_decision_model
 
     model = DecisionModel.load(path) if path else load_decision_model(value_model)
-    return DecisionJudge(model, **options)  # type: ignore[arg-type]
+    judge = DecisionJudge(model, **options)  # type: ignore[arg-type]
+    judge.warm_up()
+    return judge
 

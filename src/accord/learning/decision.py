@@ -130,7 +130,8 @@ def _hashed(texts: Sequence[str], prefix: str, bits: int) -> sparse.csr_matrix:
     return m
 
 
-_STACK_SCALE = 3.0  # the value model's probabilities weigh like a few embedding dimensions
+_STACK_SCALE = 3.0
+_SEMANTIC_CONTEXT, _SEMANTIC_ACTION = 400, 800  # characters the semantic encoder reads (see Featurizer._joint)  # the value model's probabilities weigh like a few embedding dimensions
 
 
 def _packaged_value_model() -> Any:
@@ -185,18 +186,23 @@ class Featurizer:
         folded, as the rules see them), so an evasion that fools the eye does not fool the model."""
         return [normalize(c.context_text) for c in cases], [normalize(c.action_text) for c in cases]
 
-    def _joint(self, joint_texts: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The joint embedding (unit rows) and the semantic encoder's vectors (None without one)."""
+    def _joint(self, ctx: list[str], act: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The joint embedding (unit rows) and the semantic encoder's vectors (None without one).
+
+        The semantic encoder reads the context's last 400 characters and the action's first 800:
+        its cost grows with length (a 2,000-character agent trajectory would take ~60 ms), and the
+        words nearest the action carry most of what the decision turns on."""
         if not self.semantic:
             return j, None
-        s = get_encoder(self.semantic).encode(joint_texts)
+        s = get_encoder(self.semantic).encode([f"{c[-_SEMANTIC_CONTEXT:]}\n{a[:_SEMANTIC_ACTION]}" if c else a[:_SEMANTIC_ACTION]
+                                               for c, a in zip(ctx, act, strict=True)])
         return (np.hstack([j, s]) * np.float32(math.sqrt(0.5))).astype(np.float32), s
 
     def joint(self, cases: Sequence[Case]) -> np.ndarray:
         """The embedding of context and action together (nearest cases, precedents)."""
         ctx, act = self.texts(cases)
         texts = [f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)]
-        return self._joint(texts, get_encoder(self.encoder).encode(texts))[0]
+        return self._joint(ctx, act, get_encoder(self.encoder).encode(texts))[0]
 
     def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The dense block and the joint embeddings (``texts``: :meth:`texts` of ``cases``, when known)."""
@@ -211,7 +217,7 @@ class Featurizer:
         if self.stack:
             vm = _packaged_value_model()
             blocks += [vm.predict_proba(cases)[:, 1:2] * _STACK_SCALE, vm.principle_proba(cases) * _STACK_SCALE]
-        J, sem = self._joint(joint_texts, j)
+        J, sem = self._joint(ctx, act, j)
         if sem is not None:
             blocks.append(sem)
         return np.hstack(blocks).astype(np.float32), J
