@@ -11,6 +11,10 @@ from accord.cli.demo import demo_cases, demo_reviews
 from accord.learning.models import load_model
 from accord.learning.trainer import learn
 
+# the demo's whole loop (judge, learn with the decision model taught, judge again): 178 s of a 13-minute
+# default run on two cores on 2026-12-03; CI runs it with -m slow
+pytestmark = pytest.mark.slow
+
 EXPECTED = {"spec-gaming": {"block", "escalate"}, "harmful": {"block"}, "privacy": {"revise"}, "benign-edgy": {"allow"}}
 
 
