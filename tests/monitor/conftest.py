@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.store.conftest import pg_url  # noqa: F401  (PostgreSQL in a fresh schema, when configured)
 
-import accord.store.store as store_module
+import accord.store.decision_log
+import accord.store.feedback_reviews
+import accord.store.store
 from accord.monitor.simulate import Stream
 from accord.store import Store
 from accord.types import Case, Explanation, PrincipleResult, Verdict
@@ -31,7 +33,10 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     c = Clock(T0)
-    monkeypatch.setattr(store_module, "utcnow", c)
+    # every store module that stamps rows (the store is split over several)
+    for m in (accord.store.store, accord.store.decision_log, accord.store.feedback_reviews):
+        if hasattr(m, "utcnow"):
+            monkeypatch.setattr(m, "utcnow", c)
     return c
 
 
