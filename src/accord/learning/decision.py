@@ -53,6 +53,8 @@ KINDS: dict[str, str] = {
     "contested": "escalate", "benign": "allow", "benign_edgy": "allow",
 }
 FORMAT = "accord-decision-model/1"
+#: how many corpus cases one taught case counts for in the neighbour vote
+TAUGHT_VOTE = 5.0
 _HASH_BITS = 17
 
 _SCOPE = re.compile(r"\b(all|every|everyone|everybody|entire|whole|any|each|bulk|mass|global|company-wide|"
@@ -377,7 +379,10 @@ class DecisionModel:
         cache = self.__dict__.get("_knn")
         if cache is None or cache[0] != len(self.memory_):
             labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_])
-            cache = (len(self.memory_), self.memory_vectors_.astype(np.float32), np.eye(3, dtype=np.float32)[labels])
+            # a team's own verdict outweighs a corpus case in the vote (TAUGHT_VOTE): four taught
+            # cases among 25 neighbours would otherwise barely move a case from another domain
+            vote = np.array([TAUGHT_VOTE if m.get("taught") else 1.0 for m in self.memory_], np.float32)
+            cache = (len(self.memory_), self.memory_vectors_.astype(np.float32), np.eye(3, dtype=np.float32)[labels] * vote[:, None])
             self.__dict__["_knn"] = cache
         _, M, Y = cache
         sims = np.asarray(J, np.float32) @ M.T
@@ -386,7 +391,7 @@ class DecisionModel:
         s = np.take_along_axis(sims, idx, axis=1)
         w = np.exp((s - s.max(axis=1, keepdims=True)) / self.knn_temperature)
         out = np.einsum("nk,nkc->nc", w, Y[idx])
-        return out / w.sum(axis=1, keepdims=True)
+        return out / out.sum(axis=1, keepdims=True)
 
     def _cross_principles(self, pc: np.ndarray) -> np.ndarray:
         """The cross-encoder's principle probabilities in this model's principle order."""
