@@ -132,8 +132,8 @@ def _hashed(texts: Sequence[str], prefix: str, bits: int) -> sparse.csr_matrix:
     return m
 
 
-_STACK_SCALE = 3.0
-_SEMANTIC_CONTEXT, _SEMANTIC_ACTION = 400, 800  # characters the semantic encoder reads (see Featurizer._joint)  # the value model's probabilities weigh like a few embedding dimensions
+_STACK_SCALE = 3.0  # the value model's probabilities weigh like a few embedding dimensions
+_SEMANTIC_CONTEXT, _SEMANTIC_ACTION = 400, 800  # characters the semantic encoder reads (see Featurizer._joint)
 
 
 def _packaged_value_model() -> Any:
@@ -142,6 +142,11 @@ def _packaged_value_model() -> Any:
     from accord.learning.models import default_model_dir, load_model
 
     return load_model(default_model_dir())
+
+
+def _joint_texts(ctx: Sequence[str], act: Sequence[str]) -> list[str]:
+    """Context and action as one text (the action alone when there is no context)."""
+    return [f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -203,8 +208,7 @@ class Featurizer:
     def joint(self, cases: Sequence[Case]) -> np.ndarray:
         """The embedding of context and action together (nearest cases, precedents)."""
         ctx, act = self.texts(cases)
-        texts = [f"{c}\n{a}" if c else a for c, a in zip(ctx, act, strict=True)]
-        return self._joint(ctx, act, get_encoder(self.encoder).encode(texts))[0]
+        return self._joint(ctx, act, get_encoder(self.encoder).encode(_joint_texts(ctx, act)))[0]
 
     def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The dense block and the joint embeddings (``texts``: :meth:`texts` of ``cases``, when known)."""
@@ -212,8 +216,7 @@ class Featurizer:
         enc = get_encoder(self.encoder)
         c = enc.encode(ctx)
         a = enc.encode(act)
-        joint_texts = [f"{x}\n{y}" if x else y for x, y in zip(ctx, act, strict=True)]
-        j = enc.encode(joint_texts)
+        j = enc.encode(_joint_texts(ctx, act))
         s = np.stack([structure(k) for k in cases]) if cases else np.zeros((0, _N_STRUCT), np.float32)
         blocks = [c, a, j, c * a * 8.0, s]
         if self.stack:
