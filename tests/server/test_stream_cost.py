@@ -122,16 +122,17 @@ def test_an_answer_over_the_limit_is_blocked_with_a_reason(start_proxy, stream):
 
 
 POLLER = """
-import http.client, json, sys, time
-host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-out, end = [], time.monotonic() + seconds
-while time.monotonic() < end:
-    t0 = time.perf_counter()
+import http.client, json, select, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+out, end = [], time.monotonic() + 120
+# polls until the test closes our stdin (or two minutes pass); each check is (start, latency)
+while time.monotonic() < end and not select.select([sys.stdin], [], [], 0)[0]:
+    t0 = time.monotonic()
     c = http.client.HTTPConnection(host, port, timeout=10)  # a connection per check, as a probe does
     c.request("GET", "/healthz")
     c.getresponse().read()
     c.close()
-    out.append(time.perf_counter() - t0)
+    out.append((t0, time.monotonic() - t0))
     time.sleep(0.02)
 print(json.dumps(out))
 """
@@ -148,17 +149,22 @@ def test_healthz_stays_fast_while_a_worst_case_request_is_judged(start_proxy):
         httpx.get(base + "/healthz", timeout=10)
         host, port = base.removeprefix("http://").split(":")
         # the poller is a process of its own, as a load balancer's health check is
-        poller = subprocess.Popen([sys.executable, "-c", POLLER, host, port, "4"], stdout=subprocess.PIPE, text=True)
+        poller = subprocess.Popen([sys.executable, "-c", POLLER, host, port], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)
-        t0 = time.perf_counter()
+        t0 = time.monotonic()  # CLOCK_MONOTONIC is one clock for every process on the machine
         r = httpx.post(f"{p.url}/chat/completions", timeout=120, json={"model": "m", "messages": msgs})
-        took = time.perf_counter() - t0
-        lat = json.loads(poller.communicate(timeout=60)[0])
+        t1 = time.monotonic()
+        checks = json.loads(poller.communicate(input="", timeout=60)[0])
     assert r.status_code == 200, r.text[:300]
-    print(f"\nworst-case request {r.status_code} in {took:.1f} s; /healthz meanwhile: n={len(lat)}, "
+    # only the checks that started while the request was being judged count
+    lat = [took for start, took in checks if t0 <= start <= t1]
+    print(f"\nworst-case request {r.status_code} in {t1 - t0:.1f} s; /healthz meanwhile: n={len(lat)}, "
           f"median {statistics.median(lat) * 1000:.1f} ms, 95th percentile "
           f"{sorted(lat)[int(0.95 * len(lat))] * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms")
-    assert took > 2.0, "the request was not expensive enough to test anything"
+    # how long the request takes depends on the machine; what matters is that /healthz was asked
+    # often enough while it was judged for the percentile to mean something
+    assert len(lat) >= 20, f"only {len(lat)} health checks ran while the request was judged"
     p95 = sorted(lat)[int(0.95 * len(lat))]
     # the bar is 100 ms; on a 2-core machine shared with other jobs single checks still reach
     # 100-250 ms now and then (the OS gives the process no core), so the bar holds for 95% of
