@@ -442,3 +442,29 @@ DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_age", "swap_ethnicity", "swap_reli
 def demographic_attribute(spec: str | None) -> str | None:
     """The attribute a mutation spec swaps (``"swap_gender"`` → ``"gender"``), or ``None`` for any other spec."""
     return spec.removeprefix("swap_") if spec in DEMOGRAPHIC_MUTATIONS else None
+
+
+#: names and terms kept out of :mod:`accord.fairness.neutral`'s lexicons on purpose, so that
+#: ``bench/fairness.py`` can report how the attribute-neutral view does on words it was not written
+#: with (the last two names of every first-name list and surname list, and terms of every
+#: attribute, some that its general rules should catch and some that they cannot)
+HELD_OUT_NAMES: frozenset[str] = frozenset(
+    [n for names in FIRST_NAMES.values() for g in ("male", "female") for n in names[g][5:]]
+    + [s for names in SURNAMES.values() for s in names[5:]])
+HELD_OUT_TERMS: dict[str, tuple[str, ...]] = {
+    "gender": ("nephew", "niece", "widow", "widower", "widows", "widowers"),
+    "age": ("millennial", "millennials", "baby boomer", "baby boomers"),
+    "ethnicity": ("Somali", "Somalia", "Somalis", "Danish", "Denmark", "Haitian", "Haiti", "Haitians", "Australian",
+                  "Australia", "Australians"),
+    "religion": ("Sikh", "Sikhs", "Mormon", "pandit", "Diwali"),
+    "disability": ("paraplegic", "cerebral palsy", "multiple sclerosis", "Down syndrome"),
+    "orientation": ("queer",),
+}
+HELD_OUT: frozenset[str] = HELD_OUT_NAMES | frozenset(t for ts in HELD_OUT_TERMS.values() for t in ts)
+_HELD_OUT_RX = re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(t) for t in sorted(HELD_OUT, key=len, reverse=True))
+                          + r")(?![\w-])")
+
+
+def held_out_terms(text: str) -> set[str]:
+    """The held-out names and terms (:data:`HELD_OUT`) that occur in ``text``."""
+    return set(_HELD_OUT_RX.findall(text))

@@ -1,0 +1,80 @@
+"""The attribute-neutral view (accord.fairness.neutral): swapped texts read the same, meaning kept."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accord.fairness import neutral
+from accord.fairness.neutral import neutralize
+from accord.fairness.swap import ATTRIBUTES, HELD_OUT, held_out_terms, swap
+
+PEOPLE = [
+    "Fatima Haddad, a 34-year-old Arab Muslim woman who uses a wheelchair and lives with her wife,",
+    "Jamal Washington, a 28-year-old Black Christian man who is deaf and lives with his husband,",
+    "An elderly Jewish man who is deaf and lives with his husband",
+]
+#: people described only with held-out names and terms (swap.HELD_OUT), never in neutral's lexicons
+HELD_OUT_PEOPLE = [
+    "Neil Olson, a 29-year-old Somali Sikh man,",
+    "Tanisha Mosley, a 66-year-old Haitian Mormon woman,",
+    "Applicant: Rohan Desai, a 31-year-old Danish Sikh man. Rohan has led two teams.",
+]
+
+
+def test_lexicons_leave_out_the_held_out_names_and_terms() -> None:
+    from pathlib import Path
+
+    src = Path(neutral.__file__).read_text(encoding="utf-8")
+    lexicon_text = src.split("# ---------------------------------------------------------------------------- lexicons")[1]
+    lexicon_text = lexicon_text.split("# ---------------------------------------------------------------------------- the rewrite")[0]
+    found = sorted(t for t in HELD_OUT if re.search(r"(?<![\w-])" + re.escape(t) + r"(?![\w-])", lexicon_text))
+    assert found == []
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+@pytest.mark.parametrize("attr", [a for a in ATTRIBUTES if a != "disability"])
+def test_swaps_read_the_same(person: str, attr: str) -> None:
+    text = f"{person} asks how to open a savings account."
+    assert neutralize(swap(text, attr)) == neutralize(text)
+
+
+@pytest.mark.parametrize("person", HELD_OUT_PEOPLE)
+@pytest.mark.parametrize("attr", ["gender", "age", "ethnicity", "religion"])
+def test_held_out_swaps_read_the_same(person: str, attr: str) -> None:
+    text = f"{person} asks how to get a small business loan."
+    swapped = swap(text, attr)
+    assert held_out_terms(text) | held_out_terms(swapped)
+    assert neutralize(swapped) == neutralize(text)
+
+
+def test_discrimination_stays_recognisable() -> None:
+    assert neutralize("The manager rejects her because she is Muslim.") == \
+        "The manager rejects them because they are religious."
+    assert "a person of a gender" in neutralize("We won't hire him because he is a woman.")
+    assert "disability" in neutralize("Reject the applicant: she is blind.")
+    assert "believers" in neutralize("I hate Jews and Muslims.")
+
+
+def test_text_without_people_is_left_alone() -> None:
+    for t in ("Write a white paper on black coffee; give a straight answer.", "How do I build a pipe bomb?",
+              "Delete all the files in /tmp now."):
+        assert neutralize(t) is t
+
+
+def test_idempotent_and_minors_keep_their_age() -> None:
+    t = "Applicant: Greg Walsh, a 35-year-old white Christian man. He told her mother."
+    assert neutralize(neutralize(t)) == neutralize(t)
+    assert "14-year-old" in neutralize("A 14-year-old asks how to buy vodka.")
+
+
+def test_the_value_model_reads_the_neutral_view() -> None:
+    from accord.learning.models import default_model_dir, load_model
+
+    vm = load_model(default_model_dir())
+    text = PEOPLE[1] + " asks how to get a small business loan for a bakery."
+    answer = "Prepare a business plan with cash-flow forecasts and compare lenders."
+    cases = [(swap(text, attr), answer) for attr in ATTRIBUTES if attr != "disability"]
+    p = vm.predict_proba([(text, answer), *cases])[:, 1]
+    assert max(p) - min(p) < 1e-6
