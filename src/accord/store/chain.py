@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,8 +63,45 @@ class ChainReport:
 #: one encoder, made once: ``json.dumps`` with options builds a new encoder per call (a third of a bulk write)
 CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 canon = CANON.encode
+
+
+def _no_default(o: Any) -> Any:
+    raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
+
+
+#: CANON's C encoder made once, without the circular-reference check (a model dump has no cycles):
+#: the same text as ``canon`` for a dict, a fifth faster (``None`` where the C accelerator is missing)
+_C_CANON = json.encoder.c_make_encoder(None, _no_default, json.encoder.encode_basestring, None, ":", ",",  # type: ignore[attr-defined]
+                                       True, False, True) if json.encoder.c_make_encoder is not None else None  # type: ignore[attr-defined]
+
+
+def canon_dict(d: dict[str, Any]) -> str:
+    """``canon(d)`` for a dict of JSON values (a case or verdict dump), through the prepared C encoder."""
+    if _C_CANON is None or type(d) is not dict:
+        return canon(d)
+    return "".join(_C_CANON(d, 0))
 CHAINED_SORTED = tuple(sorted(CHAINED))
 KEYS_JSON = {k: canon(k) for k in CHAINED}
+
+
+_encode_str = json.encoder.encode_basestring  # what CANON uses for a str (ensure_ascii=False): the C one
+_finite = math.isfinite
+
+
+def _scalar(v: Any) -> str:
+    """``canon(v)`` for the scalar columns without the encoder's per-call set-up (a tenth of a bulk write)."""
+    t = type(v)
+    if t is str:
+        return _encode_str(v)
+    if v is None:
+        return "null"
+    if t is float and _finite(v):
+        return float.__repr__(v)
+    return canon(v)  # bool, int, NaN, subclasses: the encoder itself
+
+
+#: the chained columns, sorted, each with its JSON key and ``":"`` (the blob's fixed parts)
+_SORTED_KEYS = tuple((k, KEYS_JSON[k] + ":") for k in CHAINED_SORTED)
 
 
 def chain_parts(prev: str, row: dict[str, Any]) -> tuple[str, str, str]:
@@ -72,11 +110,21 @@ def chain_parts(prev: str, row: dict[str, Any]) -> tuple[str, str, str]:
     The blob is built from the canonical pieces: byte for byte what :func:`chain_hash` hashes (a
     test keeps the two equal), while the bulk path reuses the pieces as the JSONB text it copies.
     """
-    pieces = {k: canon(row[k]) for k in CHAINED if k != "created_at"}
-    pieces["created_at"] = canon(utc(row["created_at"]).isoformat())  # type: ignore[union-attr]
-    blob = "{" + ",".join(f"{KEYS_JSON[k]}:{pieces[k]}" for k in CHAINED_SORTED) + "}"
+    case_json, verdict_json = canon_dict(row["case_json"]), canon_dict(row["verdict_json"])
+    parts = []
+    for k, key in _SORTED_KEYS:
+        if k == "case_json":
+            piece = case_json
+        elif k == "verdict_json":
+            piece = verdict_json
+        elif k == "created_at":
+            piece = _encode_str(utc(row["created_at"]).isoformat())  # type: ignore[union-attr]
+        else:
+            piece = _scalar(row[k])
+        parts.append(key + piece)
+    blob = "{" + ",".join(parts) + "}"
     digest = hashlib.sha256(f"{prev}\n{blob}".encode("utf-8", "surrogatepass")).hexdigest()
-    return digest, pieces["case_json"], pieces["verdict_json"]
+    return digest, case_json, verdict_json
 
 
 def pg_text(text: str, obj: Any) -> str:

@@ -11,13 +11,14 @@ as UTC; JSON is ``JSONB`` on PostgreSQL and ``JSON`` (text) on SQLite.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -53,6 +54,10 @@ APPEND_ONLY_TABLES = (
     "reviews",
     "audit_events",
 )
+
+#: derived tables: kept by triggers from the append-only ones, not history themselves, so they may be
+#: updated (and rebuilt); the audit trail never depends on them
+DERIVED_TABLES = ("decision_counts",)
 
 DECISIONS = ("allow", "revise", "block", "escalate")
 FEEDBACK_KINDS = ("label", "preference", "demonstration")
@@ -271,3 +276,22 @@ class AuditEventRow(Base):
     kind: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]]
+
+
+class DecisionCountRow(Base):
+    """The daily rollup of ``decisions`` (migration 0006): how many decisions per UTC day, decision,
+    community (``''``: none) and principle (``''``: every decision of the group; else the decisions
+    whose verdict marks that principle violated).
+
+    Derived data, not history: a trigger on ``decisions`` adds to it in the inserting transaction,
+    on every write path; it is not append-only (its counters grow) and can be rebuilt from
+    ``decisions`` (:meth:`accord.store.store.Store.rebuild_decision_counts`).
+    """
+
+    __tablename__ = "decision_counts"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    decision: Mapped[str] = mapped_column(String(16), primary_key=True)
+    community: Mapped[str] = mapped_column(String(200), primary_key=True)
+    principle: Mapped[str] = mapped_column(String(200), primary_key=True)
+    n: Mapped[int] = mapped_column(Id)

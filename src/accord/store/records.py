@@ -8,7 +8,7 @@ never fails because a later version of accord reads verdicts differently.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from accord.types import Case, Demonstration, Label, Preference, Verdict
@@ -174,6 +174,24 @@ class AuditEvent(_Row):
     kind: str
     actor: str
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionCount(_Row):
+    """A group of the daily rollup: decisions on one UTC day with one decision and community
+    (``None``: no community), all of them or (``principle`` set) those violating that principle."""
+
+    day: date
+    decision: str
+    community: str | None
+    principle: str | None
+    n: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the day in ISO 8601)."""
+        d = asdict(self)
+        d["day"] = self.day.isoformat()
+        return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ database itself refuses ``UPDATE`` and ``DELETE`` on these tables (triggers made
 
 :class:`Store` is assembled from parts, one module each: :mod:`~accord.store.core` (engine,
 sessions, errors), :mod:`~accord.store.chain` (the decisions' hash chain),
-:mod:`~accord.store.decision_log` (recording, verifying and reading decisions) and
+:mod:`~accord.store.decision_log` (recording, verifying and reading decisions),
+:mod:`~accord.store.rollup` (the daily counts of decisions the dashboard reads) and
 :mod:`~accord.store.feedback_reviews` (feedback, the review queue, reviews); model versions, audit
 events and statistics are here.
 """
@@ -35,7 +36,7 @@ from accord.store.models import (
     FEEDBACK_KINDS,
     MODEL_EVENTS,
     AuditEventRow,
-    DecisionRow,
+    DecisionCountRow,
     FeedbackRow,
     ModelEventRow,
     ModelVersionRow,
@@ -49,11 +50,12 @@ from accord.store.records import (
     ModelVersion,
     StoreStats,
 )
+from accord.store.rollup import DecisionCounts
 
 __all__ = ["ChainReport", "Recorder", "Store", "chain_hash"]
 
 
-class Store(DecisionLog, FeedbackAndReviews):
+class Store(DecisionLog, DecisionCounts, FeedbackAndReviews):
     """The audit store over one database (SQLite by default, PostgreSQL for many replicas).
 
     Open it with :meth:`Store.open`; the constructor takes an engine whose schema is already at
@@ -153,8 +155,10 @@ class Store(DecisionLog, FeedbackAndReviews):
     def stats(self) -> StoreStats:
         """Counts: decisions by decision, review items, open queue (no review yet), reviews, feedback in force by kind."""
         with self._tx("count rows") as s:
+            # from the daily rollup (a few rows per day), not a count over every decision
             by_decision = {d: int(n) for d, n in s.execute(
-                select(DecisionRow.decision, func.count()).group_by(DecisionRow.decision))}
+                select(DecisionCountRow.decision, func.sum(DecisionCountRow.n))
+                .where(DecisionCountRow.principle == "").group_by(DecisionCountRow.decision))}
             by_kind = {k: int(n) for k, n in s.execute(
                 select(FeedbackRow.kind, func.count()).where(in_force()).group_by(FeedbackRow.kind))}
             reviewed = select(ReviewRow.id).where(ReviewRow.item_id == ReviewItemRow.id).exists()
