@@ -348,7 +348,13 @@ class DecisionModel:
 
     # ------------------------------------------------------------------ predicting
     def _raw(self, X: sparse.csr_matrix) -> np.ndarray:
-        return np.asarray(X @ self.coef_.T) + self.intercept_
+        # the transposed weights, contiguous and cached: scipy would copy a transposed view (6 MB)
+        # on every product, which was a tenth of a single check's time
+        hit = self.__dict__.get("_coef_t")
+        if hit is None or hit[0] is not self.coef_:
+            hit = (self.coef_, np.ascontiguousarray(self.coef_.T))
+            self.__dict__["_coef_t"] = hit
+        return np.asarray(X @ hit[1]) + self.intercept_
 
     def predict_proba(self, cases: Sequence[Case]) -> np.ndarray:
         """``(n, 3)`` probabilities over :data:`DECISIONS` (allow, block, escalate)."""
@@ -376,18 +382,26 @@ class DecisionModel:
             p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J)
         return p, pp, J
 
+    def _memory_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """The remembered cases as the vote reads them, built once per memory size: the float32
+        vectors, one-hot labels times their vote weight, and the rows of taught cases."""
+        cache = self.__dict__.get("_knn")
+        if cache is None or cache[0] != len(self.memory_):
+            labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_], dtype=np.int64)
+            taught = np.array([i for i, m in enumerate(self.memory_) if m.get("taught")], dtype=np.int64)
+            # a team's own verdict outweighs a corpus case in the vote (TAUGHT_VOTE): four taught
+            # cases among 25 neighbours would otherwise barely move a case from another domain
+            vote = np.ones(len(self.memory_), np.float32)
+            vote[taught] = TAUGHT_VOTE
+            M = np.ascontiguousarray(self.memory_vectors_, dtype=np.float32).reshape(len(self.memory_), -1)
+            cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught)
+            self.__dict__["_knn"] = cache
+        return cache
+
     def knn_proba(self, J: np.ndarray) -> np.ndarray:
         """``(n, 3)`` decision shares among the :attr:`knn_k` remembered cases nearest each joint
         embedding, weighted by ``exp(cosine / knn_temperature)`` (the nearest count most)."""
-        cache = self.__dict__.get("_knn")
-        if cache is None or cache[0] != len(self.memory_):
-            labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_])
-            # a team's own verdict outweighs a corpus case in the vote (TAUGHT_VOTE): four taught
-            # cases among 25 neighbours would otherwise barely move a case from another domain
-            vote = np.array([TAUGHT_VOTE if m.get("taught") else 1.0 for m in self.memory_], np.float32)
-            cache = (len(self.memory_), self.memory_vectors_.astype(np.float32), np.eye(3, dtype=np.float32)[labels] * vote[:, None])
-            self.__dict__["_knn"] = cache
-        _, M, Y = cache
+        _, M, Y, _ = self._memory_index()
         sims = np.asarray(J, np.float32) @ M.T
         k = min(self.knn_k, sims.shape[1])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
@@ -444,10 +458,10 @@ class DecisionModel:
         """Per joint embedding, the most similar case a team taught (``teach``) when it is at least
         ``min_similarity`` close: a person has decided a near-identical case."""
         self._check_fitted()
-        idx = [i for i, m in enumerate(self.memory_) if m.get("taught")]
-        if not idx or not len(J):
+        _, M, _, idx = self._memory_index()
+        if not len(idx) or not len(J):
             return [None] * len(J)
-        sims = J @ self.memory_vectors_[idx].astype(np.float32).T
+        sims = np.asarray(J, np.float32) @ M[idx].T
         best = sims.argmax(axis=1)
         return [(idx[b], float(sims[r, b])) if sims[r, b] >= min_similarity else None for r, b in enumerate(best)]
 
@@ -456,7 +470,7 @@ class DecisionModel:
         self._check_fitted()
         if not len(self.memory_):
             return [[] for _ in range(len(J))]
-        sims = J @ self.memory_vectors_.astype(np.float32).T
+        sims = np.asarray(J, np.float32) @ self._memory_index()[1].T
         out = []
         for row in sims:
             idx = np.argsort(-row)[:k]
