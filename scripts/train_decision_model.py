@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", default="wordllama", help="text encoder of the dense features (wordllama, minilm, ...)")
     ap.add_argument("--semantic", default="use", help="sentence encoder read beside it (joint text; 'none': without)")
     ap.add_argument("--no-stack", action="store_true", help="do not use the value model's scores as features")
+    ap.add_argument("--no-neutral", action="store_true", help="read the texts as written, not through the attribute-neutral "
+                    "view (accord.fairness.neutral; issue 18)")
     ap.add_argument("--flag", type=Path, help="write the corpus cases whose held-out-author probability of their own "
                                             "label is below 0.2 (candidates for a second labelling pass)")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
@@ -190,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(n_folds):
             tr = [x for x, f in zip(corpus, folds, strict=True) if f != k] + extra
             te = [i for i, f in enumerate(folds) if f == k]
-            m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, semantic=semantic, random_state=args.seed).fit(
+            m = DecisionModel(args.encoder, C=C, stack=not args.no_stack, semantic=semantic, neutral=not args.no_neutral,
+                              random_state=args.seed).fit(
                 [x[0] for x in tr], [x[1] for x in tr], [x[2] for x in tr], [x[3] for x in tr],
                 memory=[x[4].startswith("corpus:") for x in tr])  # as the shipped model: the corpus is its memory
             p_lin, _, J = m.analyse([corpus[i][0] for i in te])  # knn_weight 0: the head alone
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
     allx = corpus + extra
     model = DecisionModel(args.encoder, C=C, stop_threshold=t, stack=not args.no_stack, knn_weight=knn_w,
-                          semantic=semantic, random_state=args.seed)
+                          semantic=semantic, neutral=not args.no_neutral, random_state=args.seed)
     model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
               memory=[x[4].startswith("corpus:") for x in allx])
     model.card_ = {

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
+from accord.fairness.neutral import neutralize
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import CrossEncoder
 from accord.learning.encoders import get_encoder
@@ -167,6 +168,7 @@ class Featurizer:
     hash_bits: int = _HASH_BITS
     stack: bool = False
     semantic: str | None = None
+    neutral: bool = False
 
     @property
     def dim(self) -> int:
@@ -190,7 +192,16 @@ class Featurizer:
 
     def texts(self, cases: Sequence[Case]) -> tuple[list[str], list[str]]:
         """The normalised context and action texts (invisible characters, homoglyphs and leetspeak
-        folded, as the rules see them), so an evasion that fools the eye does not fool the model."""
+        folded, as the rules see them), so an evasion that fools the eye does not fool the model.
+
+        With ``neutral``, the text is first read through the attribute-neutral view
+        (:func:`accord.fairness.neutral.neutralize`: names, pronouns, gendered words and group
+        mentions become stand-ins that keep the category), so a case decided for one person is
+        decided the same for another (issue 18). It runs before ``normalize``, which lower-cases
+        the capitals its name rules read."""
+        if self.neutral:
+            return ([normalize(neutralize(c.context_text)) for c in cases],
+                    [normalize(neutralize(c.action_text)) for c in cases])
         return [normalize(c.context_text) for c in cases], [normalize(c.action_text) for c in cases]
 
     def _joint(self, ctx: list[str], act: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -261,8 +272,10 @@ class DecisionModel:
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
                  hash_bits: int = _HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
-                 knn_temperature: float = 0.05, semantic: str | None = None, random_state: int = 0) -> None:
+                 knn_temperature: float = 0.05, semantic: str | None = None, neutral: bool = False,
+                 random_state: int = 0) -> None:
         self.encoder = encoder
+        self.neutral = neutral
         self.semantic = semantic
         self.stack = stack
         self.C = C
@@ -297,7 +310,7 @@ class DecisionModel:
     # ------------------------------------------------------------------ fitting
     @property
     def featurizer(self) -> Featurizer:
-        return Featurizer(self.encoder, self.hash_bits, self.stack, self.semantic)
+        return Featurizer(self.encoder, self.hash_bits, self.stack, self.semantic, self.neutral)
 
     def fit(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None],
             sample_weight: Sequence[float] | None = None, *, memory: Sequence[bool] | None = None) -> DecisionModel:
@@ -566,6 +579,8 @@ class DecisionModel:
                 h.update(f"knn {self.knn_weight} {self.knn_k} {self.knn_temperature}".encode())
             if self.semantic:
                 h.update(f"semantic {self.semantic}".encode())
+            if self.neutral:
+                h.update(b"neutral")
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
             cached = (key, f"decision-{h.hexdigest()[:10]}")
@@ -591,7 +606,7 @@ class DecisionModel:
         elif self.cross_ is None and target.exists():
             target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
-                "hash_bits": self.hash_bits,
+                "neutral": self.neutral, "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
                 "knn": {"weight": self.knn_weight, "k": self.knn_k, "temperature": self.knn_temperature},
                 "principles": self.principles_, "card": self.card_}
@@ -618,7 +633,7 @@ class DecisionModel:
         m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"],
                 stack=bool(meta.get("stack", False)), knn_weight=float(knn.get("weight", 0.0)),
                 knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)),
-                semantic=meta.get("semantic"))
+                semantic=meta.get("semantic"), neutral=bool(meta.get("neutral", False)))
         coef = np.zeros((len(DECISIONS), meta["dim"]), np.float32)
         coef[:, arrays["coef_cols"]] = arrays["coef_vals"].astype(np.float32)
         m.coef_, m.intercept_ = coef, arrays["intercept"].astype(np.float32)
