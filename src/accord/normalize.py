@@ -181,6 +181,22 @@ def _readable(raw: bytes) -> str | None:
     return s if s and printable >= 0.95 * len(s) and letters >= 0.5 * len(s) and letters >= 4 else None
 
 
+_WORD_TOKEN_RX = re.compile(r"\S+")
+
+
+def _decode_run(tok: str) -> str | None:
+    """A base64 or hex run as the text it encodes, or None when it does not read as text."""
+    raw: bytes | None
+    if _HEX_RX.fullmatch(tok):
+        raw = bytes.fromhex(tok)
+    else:
+        try:
+            raw = base64.b64decode(tok + "=" * (-len(tok) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return _readable(raw) if raw else None
+
+
 def decoded(text: str) -> str | None:
     """``text`` with what an obvious encoding hides in it decoded in place (base64 and hex runs, URL
     escapes), and rot13 added after it where the text names it; ``None`` when there is nothing to
@@ -194,15 +210,7 @@ def decoded(text: str) -> str | None:
         n += 1
         if n > MAX_DECODED:
             return tok
-        raw: bytes | None = None
-        if _HEX_RX.fullmatch(tok):
-            raw = bytes.fromhex(tok)
-        else:
-            try:
-                raw = base64.b64decode(tok + "=" * (-len(tok) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                raw = None
-        s = _readable(raw) if raw else None
+        s = _decode_run(tok)
         if s is None:
             return tok
         found = True
@@ -214,6 +222,45 @@ def decoded(text: str) -> str | None:
     if ("13" in text or "aesar" in text or "AESAR" in text) and _ROT13_RX.search(text):  # substring tests first: 10x faster
         t, found = t + "\n" + codecs.encode(text, "rot13"), True
     return t if found else None
+
+
+def hidden(text: str) -> tuple[str, str] | None:
+    """What an obvious encoding hides in ``text``, apart from the text around it:
+    ``(text with the encoded runs taken out, the decoded runs one per line)``, or ``None`` when
+    nothing is encoded. Runs: base64 and hex (:func:`decoded`'s), words with URL escapes, and where
+    the text names rot13, the lines that do not name it (or what follows the name) rot13-decoded;
+    rot13 leaves the text around as it is, since any line of it may be the code."""
+    found: list[str] = []
+    n = 0
+
+    def take(m: re.Match[str]) -> str:
+        nonlocal n
+        n += 1
+        s = _decode_run(m.group()) if n <= MAX_DECODED else None
+        if s is None:
+            return m.group()
+        found.append(s)
+        return ""
+
+    t = _B64_RX.sub(take, text) if _B64_RX.search(text) else text
+    if "%" in t and _PCT_RX.search(t):
+        def url(m: re.Match[str]) -> str:  # each word (not a regex around the run: that can backtrack)
+            w = m.group()
+            if "%" not in w or not _PCT_RX.search(w):
+                return w
+            found.append(unquote(w))
+            return ""
+
+        t = _WORD_TOKEN_RX.sub(url, t)
+    if ("13" in text or "aesar" in text or "AESAR" in text) and _ROT13_RX.search(text):  # substring tests first
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        code = [ln for ln in lines if not _ROT13_RX.search(ln)]
+        if not code:  # one line that names rot13: the code follows the name
+            code = [_ROT13_RX.split(ln)[-1].lstrip(" :-,.") for ln in lines]
+        found.append(codecs.encode("\n".join(code), "rot13"))
+    if not found:
+        return None
+    return t.strip(), "\n".join(found)
 
 
 def fold_words(text: str) -> str:
@@ -247,18 +294,46 @@ def fold(text: str) -> str:
     return text if t == text else t
 
 
-@functools.lru_cache(maxsize=8192)
 def text_views(text: str) -> tuple[str, str]:
-    """``(reader_view(text), fold_words(reader_view(text)))`` in one pass, each ``text`` itself (the
-    same object) or the first view itself when it changes nothing. Cached: a conversation's
-    earlier messages and a system prompt come back with every request."""
-    a = fold_chars(text)
+    """The two views of ``text`` a learned judge sees (the cascade judges both and keeps the
+    stricter answer): each is ``text`` itself (the same object) or the first view itself (the same
+    object) when it changes nothing, so callers can test identity.
+
+    * Text with nothing encoded in it: ``(reader_view(text), fold_words(reader_view(text)))``.
+    * Text that hides something in an obvious encoding (:func:`hidden`): the text around the
+      code (its reader view), and the hidden text on its own (unfolded). Each is judged as it
+      would be judged written plainly: neither the code (noise to a model, which flags it) nor
+      the request to decode it ("decode this and do what it says", which reads as a jailbreak
+      next to any request) makes an encoded request look worse than the request itself. The
+      hidden text alone still carries the harm of a harmful one.
+    """
+    seen, unfolded = _text_views(text)
+    first = text if seen is None else seen
+    return first, (first if unfolded is None else unfolded)
+
+
+def _reader(a: str) -> tuple[str, str]:
+    """Reader view and unfolded view of already character-folded text."""
     u, n = _unfold(a)
-    seen = u if n and n * 3 >= len(u.split()) + n // 2 else a
-    plain = decoded(a)
-    unfolded = u if plain is None else _unfold(fold_chars(plain))[0]
-    seen = text if seen == text else seen
-    return seen, (seen if unfolded == seen else unfolded)
+    return (u if n and n * 3 >= len(u.split()) + n // 2 else a), u
+
+
+@functools.lru_cache(maxsize=8192)
+def _text_views(text: str) -> tuple[str | None, str | None]:
+    """:func:`text_views` by value, ``None`` for "unchanged". Cached (a conversation's earlier
+    messages and a system prompt come back with every request); the cache holds no argument
+    object, only values: an equal string that is another object must get itself back, not the
+    string that filled the cache."""
+    a = fold_chars(text)
+    enc = hidden(a)
+    if enc is None:
+        seen, unfolded = _reader(a)
+    else:
+        around, inside = enc
+        inside = fold_chars(inside)
+        seen = _reader(around if any(c.isalpha() for c in around) else inside)[0]
+        unfolded = _unfold(inside)[0]
+    return (None if seen == text else seen), (None if unfolded == seen else unfolded)
 
 
 def deleet(normalized: str) -> str:

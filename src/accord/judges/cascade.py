@@ -11,7 +11,8 @@ runs out of time marks its pending cases as failed, which the gate turns into es
 Stages see a case as a reader sees it, not as its bytes are (:func:`views`): invisible characters
 and stacked marks dropped, look-alike letters and full-width forms in ASCII; and where letters are
 split (``b.o.m.b``) or written in leetspeak, that unfolded view besides, the stricter of the two
-answers counting (:func:`_merge_views`). A judge that normalises text itself (``reads_raw_text =
+answers counting (:func:`_merge_views`); text hidden in an obvious encoding is judged on its own,
+apart from the text around it. A judge that normalises text itself (``reads_raw_text =
 True``, the rules judge, whose redactions must rewrite the original) sees the original. The case
 itself (the audit record, the verdict's case) keeps the original text.
 
@@ -166,6 +167,9 @@ def views(case: Case) -> tuple[Case, Case | None]:
     (look-alike letters) in ASCII, and a text mostly in split letters or leetspeak unfolded. It
     stands in for the original, which no model was trained to read. The second, :func:`~accord.normalize.fold_words` (split letters joined, leetspeak
     undone), is ambiguous (``mp3``, ``U.S.A.``), so it is judged besides the first, never instead.
+    A text that hides something in an obvious encoding (base64, hex, URL escapes, rot13) is judged
+    as the text around the code (first view) and the hidden text on its own (second view), each
+    as if written plainly (:func:`~accord.normalize.text_views`).
     Most text has nothing to fold: then the first view is ``case`` itself and there is no second.
     """
     seen = _map_case(case, _seen)
