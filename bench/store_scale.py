@@ -5,6 +5,7 @@ list`` and the drift job's reads with millions of decisions.
     python bench/store_scale.py --rows 10000000      # the issue's size (disk: ~1.3 KB a row)
     python bench/store_scale.py --keep               # keep the database (accord_scale) for a rerun
     python bench/store_scale.py --reuse              # time the queries on the kept database only
+    python bench/store_scale.py --reuse --bulk       # ... and the writes (25,000 more rows each run)
 
 * **Server**: ``--url``, else a local cluster on 127.0.0.1:5432 (started as ``.ci/run`` starts it
   when ``pg_lsclusters`` shows it down; role ``accord``) and a fresh database ``accord_scale``.
@@ -23,7 +24,13 @@ list`` and the drift job's reads with millions of decisions.
   the review app's queue counts (``Store.stats``), the admin dashboard (``build_dashboard``), the
   drift job's reads for one day (``run_monitor`` over one day against the 7-day reference, when
   ``accord.monitor`` is installed) and "decisions violating principle X today" (the GIN index).
-  ``VACUUM ANALYZE`` runs first, as autovacuum would have on a live store.
+  ``Store.stats()`` and the dashboard's daily escalation rate read the daily rollup
+  (``decision_counts``, migration 0006), timed on its own too. ``VACUUM ANALYZE`` runs first, as
+  autovacuum would have on a live store. A kept database from an older accord is upgraded first
+  and the upgrade timed (0006 backfills the rollup from every decision).
+* **Load**: the date, the load average before and after, and per query the client's CPU time
+  (the Python side: this process, or the CLI subprocess), which is what a shared machine's
+  contention does not inflate as much as the wall clock.
 
 Figures only; nothing asserts on time. On a shared machine expect ±30%.
 """
