@@ -46,6 +46,9 @@ MIN_PASSWORD = 8
 # scrypt parameters: 16 MiB and ~50 ms per hash, per OWASP's minimum for scrypt
 _N, _R, _P = 2**14, 8, 1
 
+#: the changes that end a user's sessions (:meth:`Users.credential_epoch`)
+CREDENTIAL_CHANGES = ("added", "password", "disabled")
+
 _meta = MetaData()
 users_table = Table(
     "review_users", _meta,
@@ -146,6 +149,17 @@ class Users:
         rows = self._run("read a user", select(users_table).where(users_table.c.name == name)
                          .order_by(users_table.c.id.desc()).limit(1), fetch=True)
         return _user(rows[0]) if rows else None
+
+    def credential_epoch(self, name: str) -> int | None:
+        """The id of the user's newest row that set their credentials (added, password set,
+        disabled), or ``None`` for no such user. A session remembers it at sign-in and ends when
+        it moves on: a new password or disabling someone signs out every session they had (and
+        enabling them again does not bring those back)."""
+        t = users_table
+        rows = self._run("read a user", select(func.max(t.c.id).label("epoch")).where(
+            t.c.name == name, t.c.change.in_(CREDENTIAL_CHANGES)), fetch=True)
+        epoch = rows[0]["epoch"] if rows else None
+        return None if epoch is None else int(epoch)
 
     def list(self) -> list[User]:
         """Every user as they are now, by name."""

@@ -7,7 +7,9 @@ responses); ``/admin`` (queue size and age, reviews per day, Cohen and Fleiss ka
 judge-vs-human agreement over time, contested cases, model versions; admins only).
 
 Security: passwords are scrypt hashes (:mod:`accord.review.users`); sessions are HMAC-signed
-cookies; every form carries a CSRF token and every POST without the right one is refused (403);
+cookies that stop working when the user signs out, gets a new password or is disabled (checked in
+the store on every request, so in every worker process); failed sign-ins are counted in the store
+and throttle the account and the address (:mod:`accord.review.sessions`); every form carries a CSRF token and every POST without the right one is refused (403);
 a page asked for without a session redirects to ``/login`` (a request from script gets 401); a
 reviewer asking for an admin page gets 403. Model text is data: Jinja2 autoescaping is on for
 every template, no template marks model text safe, and a Content-Security-Policy allows scripts
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +50,7 @@ from accord.review.dashboard import MIN_SHARED_ITEMS, build_dashboard, judge_lea
 from accord.review.pairs import get_pair, next_pair, record_preference
 from accord.review.queue import QueueConfig, next_item, open_items, visible_to
 from accord.review.retrain import DEFAULT_NAME, IncrementalLearner, current_model_path, rollback
+from accord.review.sessions import EndedSessions, SigninFailures
 from accord.review.users import User, Users
 from accord.server.review.security import COOKIE, LoginThrottle, Session, Signer, csrf_ok
 from accord.store import ReviewItem, Store
@@ -157,7 +161,8 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
 
     app = FastAPI(title="accord review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.review = state
-    throttle = app.state.login_throttle = LoginThrottle()
+    throttle = app.state.login_throttle = LoginThrottle(clock=time.time, counts=SigninFailures(store))
+    ended = EndedSessions(store)
     hashing = threading.BoundedSemaphore(1)  # one scrypt at a time (each takes ~64 MiB and a core)
 
     def _authenticate(name: str, password: str) -> User | None:
@@ -183,10 +188,24 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
             request.state.session = s
         return s
 
-    def current_user(request: Request) -> User:
+    def signed_in(request: Request) -> User | None:
+        """The session's user, or ``None`` (and an empty session from here on) when there is none or
+        the session has ended: signed out, a new password set or the user disabled since."""
+        if hasattr(request.state, "user"):
+            return request.state.user
         s = session_of(request)
         u = state.users.get(s.user) if s.user else None
-        if u is None or not u.active:
+        if u is not None and (not u.active or s.epoch is None or s.epoch != state.users.credential_epoch(u.name)
+                              or ended.ended(s.sid)):
+            u = None
+        if u is None and s.user:
+            request.state.session = Session()
+        request.state.user = u
+        return u
+
+    def current_user(request: Request) -> User:
+        u = signed_in(request)
+        if u is None:
             raise _Unauthenticated()
         return u
 
@@ -209,8 +228,8 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         return resp
 
     def page(request: Request, template: str, status: int = 200, **ctx: Any) -> Response:
+        user = signed_in(request)
         s = session_of(request)
-        user = state.users.get(s.user) if s.user else None
         html = env.get_template(template).render(request=request, csrf=s.csrf, user=user, charter=state.charter, **ctx)
         return finish(request, HTMLResponse(html, status_code=status))
 
@@ -282,7 +301,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
         name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
         nxt = _local(str(form.get("next", "/queue")))
         keys = (f"user:{name.lower()}", f"addr:{request.client.host if request.client else '?'}")
-        wait = throttle.wait_s(*keys)
+        wait = await asyncio.to_thread(throttle.wait_s, *keys)  # the counts are in the store
         if wait > 0:  # refused before any password work, the right password included
             state.store.audit("review.signin_throttled", name[:64] or "?", {"wait_s": round(wait, 1)})
             resp = page(request, "login.html", status=429, next=nxt,
@@ -291,18 +310,25 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
             return resp
         user = await asyncio.to_thread(_authenticate, name, password)  # scrypt off the event loop
         if user is None:
-            throttle.failed(*keys)
+            await asyncio.to_thread(throttle.failed, *keys)
             await asyncio.sleep(0.2)
             return page(request, "login.html", status=401, next=nxt, error="Wrong name or password.")
-        throttle.succeeded(keys[0])
-        request.state.session = Session(user=user.name)  # a fresh session and CSRF token on sign-in
+        await asyncio.to_thread(throttle.succeeded, keys[0])
+        # a fresh session (id, CSRF token) on sign-in, bound to the user's credentials as they are now
+        request.state.session = Session(user=user.name, epoch=state.users.credential_epoch(user.name))
+        request.state.user = user
         state.store.audit("review.signin", user.name, {})
         return go(request, nxt)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         await form_of(request)
+        s = session_of(request)
+        if s.user:  # the cookie stops working everywhere, also a copy of it kept elsewhere
+            ended.end(s.sid, s.user)
+            state.store.audit("review.signout", s.user, {})
         request.state.session = Session()
+        request.state.user = None
         return go(request, "/login")
 
     # ------------------------------------------------------------------ queue

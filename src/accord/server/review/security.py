@@ -1,8 +1,11 @@
 """Signed session cookies and CSRF tokens for the review app (standard library only).
 
-A session is a small JSON object (user name, CSRF token, issue time) in a cookie signed with
-HMAC-SHA256; the server keeps no session table. The cookie is ``HttpOnly`` and ``SameSite=Lax``
-(and ``Secure`` when asked). Every form carries the session's CSRF token and every ``POST`` is
+A session is a small JSON object (user name, session id, the user's credential epoch, CSRF
+token, issue time) in a cookie signed with HMAC-SHA256. The signature alone would keep a cookie
+valid until it expires; the app also refuses a session whose id was ended by signing out, or
+whose credential epoch is no longer the user's (the password was changed or the user disabled
+since), both read from the store (:mod:`accord.review.sessions`), so every worker process sees
+them. The cookie is ``HttpOnly`` and ``SameSite=Lax`` (and ``Secure`` when asked). Every form carries the session's CSRF token and every ``POST`` is
 refused without it (the synchroniser-token pattern; ``SameSite`` alone does not cover old
 browsers or same-site attackers).
 """
@@ -32,15 +35,18 @@ def _unb64(s: str) -> bytes:
 
 @dataclass
 class Session:
-    """What the cookie holds: the signed-in user (or none), the CSRF token and when it was issued."""
+    """What the cookie holds: the signed-in user (or none), the session's id, the user's credential
+    epoch at sign-in, the CSRF token and when it was issued."""
 
     user: str | None = None
+    sid: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    epoch: int | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     issued: float = field(default_factory=time.time)
     dirty: bool = True  # must be (re)sent to the browser
 
     def as_payload(self) -> dict[str, Any]:
-        return {"u": self.user, "c": self.csrf, "t": int(self.issued)}
+        return {"u": self.user, "s": self.sid, "e": self.epoch, "c": self.csrf, "t": int(self.issued)}
 
 
 class Signer:
@@ -68,8 +74,11 @@ class Signer:
             return None
         try:
             d = json.loads(_unb64(body))
-            s = Session(user=d.get("u"), csrf=str(d["c"]), issued=float(d["t"]), dirty=False)
-        except (ValueError, KeyError, TypeError):
+            s = Session(user=d.get("u"), sid=str(d["s"]), epoch=d.get("e"), csrf=str(d["c"]), issued=float(d["t"]),
+                        dirty=False)
+        except (ValueError, KeyError, TypeError):  # a cookie from before session ids, too: sign in again
+            return None
+        if s.epoch is not None and (not isinstance(s.epoch, int) or isinstance(s.epoch, bool)):
             return None
         if time.time() - s.issued > self.max_age_s:
             return None
@@ -86,19 +95,25 @@ class LoginThrottle:
     ``window_s`` each further attempt must wait (1 s, doubling with every failure, at most
     ``max_lock_s``), even with the right password; a success clears the account's count.
 
-    In memory, per process (a restart forgives): enough to turn password guessing from
-    thousands of tries a minute into a handful an hour for one account or one address.
+    Without ``counts`` it counts in memory, per process (a restart forgives); the review app
+    passes :class:`accord.review.sessions.SigninFailures` (with a wall clock), which keeps the
+    counts in the store, so that all its worker processes share them. Either turns password
+    guessing from thousands of tries a minute into a handful an hour for one account or one
+    address.
     """
 
     def __init__(self, free: int = 5, window_s: float = 900.0, max_lock_s: float = 900.0,
-                 clock: Any = time.monotonic) -> None:
+                 clock: Any = time.monotonic, counts: Any = None) -> None:
         self.free = free
         self.window_s = window_s
         self.max_lock_s = max_lock_s
         self._clock = clock
+        self._counts = counts
         self._fails: dict[str, list[float]] = {}
 
     def _recent(self, key: str, now: float) -> list[float]:
+        if self._counts is not None:
+            return list(self._counts.recent(key, now, self.window_s))
         fails = [t for t in self._fails.get(key, []) if now - t < self.window_s]
         if fails:
             self._fails[key] = fails
@@ -119,6 +134,9 @@ class LoginThrottle:
 
     def failed(self, *keys: str) -> None:
         now = self._clock()
+        if self._counts is not None:
+            self._counts.failed(keys, now)
+            return
         for k in keys:
             self._recent(k, now)
             self._fails.setdefault(k, []).append(now)
@@ -127,4 +145,7 @@ class LoginThrottle:
                 del self._fails[k]
 
     def succeeded(self, key: str) -> None:
+        if self._counts is not None:
+            self._counts.succeeded(key, self._clock())
+            return
         self._fails.pop(key, None)
