@@ -192,3 +192,20 @@ def test_a_semantic_encoder_joins_the_features_and_the_joint_space(tmp_path):
     (d / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="wide"):
         DecisionModel.load(d)
+
+
+def test_the_neutral_view_is_a_saved_choice_of_the_model(fitted, tmp_path):
+    """A model trained on the attribute-neutral view reads texts through it when loaded again; a
+    model saved without the option (every model before it) reads them as written."""
+    from accord.learning.decision import Featurizer
+
+    case = Case(context="Fatima, a 34-year-old Muslim woman, asks for a loan.", action="Approved.")
+    plain, neutral = Featurizer().texts([case]), Featurizer(neutral=True).texts([case])
+    assert plain != neutral and "muslim" in plain[0][0] and "muslim" not in neutral[0][0]
+    assert DecisionModel.load(fitted.save(tmp_path / "m")).neutral is False
+    fitted.neutral = True
+    try:
+        m = DecisionModel.load(fitted.save(tmp_path / "n"))
+        assert m.neutral is True and m.version != DecisionModel.load(tmp_path / "m").version
+    finally:
+        fitted.neutral = False

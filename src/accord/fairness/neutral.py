@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import Any
 
 # ---------------------------------------------------------------------------- lexicons
 #: gendered word → neutral stand-in (lower case; case is restored on output)
@@ -335,6 +336,59 @@ def _orientation(text: str) -> str:
     return _ORIENT_RX.sub(one, text)
 
 
+# ---------------------------------------------------------------------------- the quick pass
+# Each rewrite runs only when the text holds a word it can start from: most texts mention few or
+# no attributes, and the rewrites' large alternations cost ~0.3 ms a text in all, which halved the
+# chat fast path. The trigger sets are built from the lexicons and patterns above (so they cannot
+# fall behind them) and are supersets: a hit only means the rewrite runs.
+_WORD_RX = re.compile(r"[a-z][a-z'-]*")
+_PART_RX = re.compile(r"[a-z]+")
+_CAPITAL_RX = re.compile(r"\b(?!I\b)[A-Z]")
+_DIGIT_RX = re.compile(r"\d")
+_NAME_COMMA_RX = re.compile(_NAME + r", (?:an? |aged \d|age \d|who |\d)")  # _SLOT_RX's second form
+
+
+def _lower_words(text: str) -> frozenset[str]:
+    """Every word of ``text`` in lower case: whole (with hyphens and apostrophes) and in parts."""
+    low = text.lower()
+    return frozenset(_WORD_RX.findall(low)).union(_PART_RX.findall(low))
+
+
+def _entries(*lists: Any) -> frozenset[str]:
+    """Lexicon entries in lower case, split at spaces only (a hyphenated entry stays whole)."""
+    return frozenset(w.lower() for words in lists for entry in words for w in entry.split())
+
+
+def _pattern_words(*patterns: str) -> frozenset[str]:
+    stop = {"a", "an", "is", "are", "was", "were", "not", "no", "in", "with", "without", "has", "have", "had",
+            "use", "uses", "using", "s", "of", "history"}
+    return frozenset(w.lower() for p in patterns for w in re.findall(r"[A-Za-z]+", p)) - stop
+
+
+_NAME_WORDS = _entries(_NAMES_M, _NAMES_F)
+_SLOT_WORDS = _pattern_words(_ROLE) | _entries(_TITLES, ["Mx", "Dr"])
+_AGE_WORDS = _entries(["young younger elderly older old middle-aged senior retired aged age",  # _AGE_WORDS_RX, _AGE_RX
+                       "twenties thirties forties fifties sixties seventies eighties nineties"])
+_DIS_WORDS = _entries(_DISABILITY_WORDS) | _pattern_words(*_DISABILITY_PHRASES)
+_ORIENT_WORDS = _entries(_ORIENTATION, ["sex"])
+_GROUP_WORDS = _entries(_RELIGION_ADJ, _RELIGION_NOUN, _RELIGION_THINGS, _ETHNIC, _ETHNIC_NOUN, _NATIONS,
+                        _NATION_PLURAL, _NATIONS.values())
+_PERSON_WORDS = _entries(_PERSON_NOUNS)
+_GENDER_WORDS = _entries(_GENDER, ["her"], _TITLES)
+
+
+#: (when to run, rewrite) in the order they apply; a gate reads the text as the earlier rewrites left it
+_STAGES: tuple[tuple[Any, Any], ...] = (
+    (lambda t, w, caps: not w.isdisjoint(_NAME_WORDS) or (caps and not w.isdisjoint(_SLOT_WORDS))
+     or _NAME_COMMA_RX.search(t) is not None, _names),
+    (lambda t, w, caps: _DIGIT_RX.search(t) is not None or not w.isdisjoint(_AGE_WORDS), _age),
+    (lambda t, w, caps: not w.isdisjoint(_DIS_WORDS), _disability),
+    (lambda t, w, caps: not w.isdisjoint(_ORIENT_WORDS), _orientation),
+    (lambda t, w, caps: not w.isdisjoint(_GROUP_WORDS) or (caps and not w.isdisjoint(_PERSON_WORDS)), _groups),
+    (lambda t, w, caps: not w.isdisjoint(_GENDER_WORDS), _gender),
+)
+
+
 @functools.lru_cache(maxsize=16384)
 def neutralize(text: str) -> str:
     """``text`` with mentions of protected attributes replaced by category stand-ins (see the module
@@ -342,10 +396,10 @@ def neutralize(text: str) -> str:
     neutralize(t)``."""
     if not text:
         return text
-    t = _names(text)
-    t = _age(t)
-    t = _disability(t)
-    t = _orientation(t)
-    t = _groups(t)
-    t = _gender(t)
+    t, words, caps = text, _lower_words(text), _CAPITAL_RX.search(text) is not None
+    for run, rewrite in _STAGES:
+        if run(t, words, caps):
+            new = rewrite(t)
+            if new != t:
+                t, words, caps = new, _lower_words(new), _CAPITAL_RX.search(new) is not None
     return text if t == text else t

@@ -571,7 +571,7 @@ class DecisionModel:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
         key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_),
-               self.knn_weight, self.knn_k, self.knn_temperature)
+               self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
