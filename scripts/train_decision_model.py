@@ -106,7 +106,9 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
         "# accord decision model: data card", "",
         f"Version `{model.version}`, trained by `{c['command']}` (seed {c['seed']}). Encoder `{model.encoder}`"
         f"{f', semantic encoder `{model.semantic}`' if model.semantic else ''}; "
-        f"stacked on the packaged value model: {model.stack}.", "",
+        f"stacked on the packaged value model: {model.stack}."
+        + (" Texts are read through the attribute-neutral view (`accord.fairness.neutral`; names, pronouns and "
+           "group mentions become category stand-ins, issue 18)." if model.neutral else ""), "",
         "Decides **allow / block / escalate** directly for a case (context, action): a multinomial logistic regression "
         "over static embeddings of the context, the action and both, their product, hashed word unigrams and bigrams of "
         "each, the structure of a tool call (scope, amounts, irreversible verbs, deferral to a person) and the packaged "
@@ -121,14 +123,23 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
               "Public cases together weigh half as much as the corpus. Never trained on: the dev set "
               "(`bench/judgment_dev`), the ASSEBench test half, R-Judge, and the reported content sets "
               "(OpenAI moderation, XSTest, HH-RLHF test).", "",
-              "## Chosen by cross-validation", "",
+              *(_cv_lines(cv) if cv.get("folds") else [
+                  "## Settings (not cross-validated on this corpus)", "",
+                  f"C = {cv['C']}, neighbour-vote weight {cv['knn_weight']}, stop threshold {cv['stop_threshold']} (a case is "
+                  "stopped when P(block) + P(escalate) reaches it), given on the command line (`--threshold`): the "
+                  "values an earlier cross-validation chose on a smaller corpus (see `docs/decision-model.md`). No "
+                  "held-out-author figure was computed for this model.", ""]),
+              "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
+    (out / "DATACARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cv_lines(cv: dict) -> list[str]:
+    return ["## Chosen by cross-validation", "",
               f"{cv['folds']}-fold cross-validation holding out whole authors ({cv.get('authors', cv['folds'])} authors, each wrote "
               f"different domains): C = {cv['C']}, "
               f"stop threshold {cv['stop_threshold']} (a case is stopped when P(block) + P(escalate) reaches it). "
               f"Held-out-author macro-F1 {cv['macro_f1']}; share of each kind decided as its label: "
-              + ", ".join(f"{k} {v:.0%}" for k, v in cv["correct_per_kind"].items()) + ".", "",
-              "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
-    (out / "DATACARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+              + ", ".join(f"{k} {v:.0%}" for k, v in cv["correct_per_kind"].items()) + ".", ""]
 
 
 def macro_f1(y: list[str], p: list[str]) -> float:
@@ -244,10 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     model.card_ = {
         "trained_on": dict(Counter(x[4].split(":")[0] if x[4].startswith("corpus") else x[4] for x in allx)),
         "corpus_kinds": dict(Counter(kinds)),
-        "cv": {"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "correct_per_kind": per_kind,
-               "folds": n_folds, "authors": len(authors), "grouped_by": "author (whole authors held out)"},
+        "cv": ({"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "correct_per_kind": per_kind,
+                "folds": n_folds, "authors": len(authors), "grouped_by": "author (whole authors held out)"}
+               if args.threshold is None else  # no cross-validation: say so, no made-up figures
+               {"C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "chosen_by": "command line (--threshold)"}),
         "known_principles": sorted({r["principle"] for r in rows}),
-        "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py",
+        "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
+                   + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else ""),
         "seed": args.seed,
     }
     cross = None if args.no_cross_encoder else (args.cross_encoder or args.out / CROSS_FILE)
