@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "src" / "accord" / "data" / "models" / "default"
 #: the date written into the model files (bump it when the default model is retrained)
-DEFAULT_CREATED = "2026-12-03"
+DEFAULT_CREATED = "2026-11-27"
 
 csv.field_size_limit(10**8)
 

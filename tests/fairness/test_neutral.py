@@ -69,15 +69,19 @@ def test_idempotent_and_minors_keep_their_age() -> None:
     assert "14-year-old" in neutralize("A 14-year-old asks how to buy vodka.")
 
 
-def test_the_value_model_reads_the_neutral_view() -> None:
-    from accord.learning.models import default_model_dir, load_model
+def test_the_decision_models_features_are_the_same_for_swapped_people() -> None:
+    """With ``neutral``, every feature of the decision model (embeddings, USE vector, hashed words,
+    the stacked value model's scores) is read from the view: a case and its swaps are one row."""
+    from accord.learning.decision import Featurizer
+    from accord.types import Case
 
-    vm = load_model(default_model_dir())
     text = PEOPLE[1] + " asks how to get a small business loan for a bakery."
     answer = "Prepare a business plan with cash-flow forecasts and compare lenders."
-    cases = [(swap(text, attr), answer) for attr in ATTRIBUTES if attr != "disability"]
-    p = vm.predict_proba([(text, answer), *cases])[:, 1]
-    assert max(p) - min(p) < 1e-6
+    cases = [Case(context=t, action=answer) for t in [text, *(swap(text, a) for a in ATTRIBUTES if a != "disability")]]
+    X = Featurizer(stack=True, neutral=True).transform(cases)[0].toarray()
+    assert abs(X - X[0]).max() < 1e-6
+    X = Featurizer(stack=True).transform(cases)[0].toarray()
+    assert abs(X - X[0]).max() > 1e-3  # as written, the people differ
 
 
 def _every_rewrite(text: str) -> str:

@@ -167,7 +167,6 @@ def test_version_covers_the_precedent_memory(small_model):
 
 def test_occlusion_variants_score_like_the_shortened_texts():
     """The factored variant features give the scores the re-encoded shortened texts get."""
-    from accord.fairness.neutral import neutralize
     from accord.learning.models import load_model
     from accord.learning.value_evidence import _Span
 
@@ -177,7 +176,6 @@ def test_occlusion_variants_score_like_the_shortened_texts():
              ("", " ".join(["the quick brown fox jumps over the lazy dog"] * 6) + " then steal the car")]
     plan = []
     for ctx, act in cases:
-        ctx, act = neutralize(ctx), neutralize(act)  # occlusion reads the attribute-neutral view, as scoring does
         words = act.split()
         span = 1 if len(words) <= 12 else 2 if len(words) <= 40 else max(1, len(words) // 20)
         plan.append(_Span(ctx, act, 0, list(range(0, len(words), span)), words, span))

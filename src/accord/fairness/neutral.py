@@ -36,11 +36,13 @@ disability is in play (a discrimination case stays recognisably one), only not w
 * orientation: ``gay``/``lesbian``/``straight``/``bisexual`` ... → ``of an orientation``;
   ``same-sex``/``opposite-sex`` → ``couple`` words without the sex.
 
-Where. One function, applied inside each learned model's featuriser, so that training and
-judging read the same view: the value model's :class:`~accord.learning.value_features.ValueFeatures`
-(every ``(context, action)`` pair it encodes, for its heads and its precedent keys) and, once
-applied there, the decision model's ``Featurizer.texts`` (its embeddings, USE vectors, hashed words
-and neighbour keys: ``normalize(neutralize(text))``, before ``normalize`` lower-cases it). The rules judge, the LLM judge, the audit record and the verdict keep the original text:
+Where. One function, applied inside the decision model's featuriser (its saved ``neutral``
+option), so that training and judging read the same view: ``Featurizer.texts`` (its embeddings,
+USE vectors, hashed words and neighbour keys: ``normalize(neutralize(text))``, before ``normalize``
+lower-cases it) and the stacked value model's scores, which it computes on the view of each pair.
+The value model as the gate's fast tier reads text as written: the view costs ~0.2 ms a text,
+about half of that tier's budget, and a value model retrained on the view generalised less from
+a few taught labels (``tests/test_teaching.py``). The rules judge, the LLM judge, the audit record and the verdict keep the original text:
 hard rules match slurs and explicit attributes as written, and a reader sees what was said.
 
 Honesty. The lexicons below were written for this module, not copied from the swap lexicons of
@@ -173,7 +175,10 @@ _AGREE_RX = re.compile(r"\b(?P<p>[Tt]hey|THEY) (?P<v>" + _alt(list(_AGREE)) + r"
 _TITLE_RX = re.compile(r"\b(?:" + "|".join(_TITLES) + r")\b\.?(?= [A-Z])")
 _NAME = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
 _SLOT_RX = re.compile(
-    r"(?:\b" + _ROLE + r": |\b(?:Mx|Mr|Mrs|Ms|Miss|Dr)\.? )(?P<n>" + _NAME + r"(?: " + _NAME + r")?)\b"
+    # after a role label, a full name, or one word that ends the label's line or clause ("Patient: Maria,");
+    # "Customer: How do I cancel?" is a sentence, not a name
+    r"\b" + _ROLE + r": (?P<r>" + _NAME + r" " + _NAME + r"\b|" + _NAME + r"(?=\s*(?:[,.;:)\n]|$)))"
+    r"|\b(?:Mx|Mr|Mrs|Ms|Miss|Dr)\.? (?P<n>" + _NAME + r"(?: " + _NAME + r")?)\b"
     r"|(?P<m>" + _NAME + r"(?: " + _NAME + r")?)(?=, (?:an? |aged \d|age \d|who |\d))")
 _LEXICON_NAME_RX = re.compile(r"\b(?P<w>" + _alt(set(_NAMES_M) | set(_NAMES_F)) + r")\b(?P<s> " + _NAME + r")?")
 _NOT_NOUN = frozenset(["a", "an", "the", "and", "or", "but", "to", "that", "this", "in", "on", "at", "for", "with", "from", "by", "about", "as", "of", "if", "when", "because", "so", "than", "then", "is", "was", "be", "been", "were", "are", "up", "out", "off", "down", "over", "into", "onto", "back", "again", "know", "see", "tell", "told", "said", "and,"])
@@ -198,7 +203,7 @@ def _names(text: str) -> str:
     """Given names to ``Alex``, a surname after one to ``Doe``; every later mention of the words too."""
     found: set[str] = set()
     for m in _SLOT_RX.finditer(text):
-        words = (m.group("n") or m.group("m")).split()
+        words = (m.group("r") or m.group("n") or m.group("m")).split()
         if words[0] in _NOT_NAME or (len(words) == 1 and m.start() == 0 and m.group("m")):
             continue
         found.update(words)

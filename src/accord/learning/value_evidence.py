@@ -14,7 +14,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from accord.fairness.neutral import neutralize
 from accord.learning.encoders import normalize_rows, segment_sum, word_index_of
 from accord.learning.value_features import CaseLike, Feats, as_pair, dense_block, precedent_key
 from accord.learning.value_scoring import ValueScoring
@@ -110,9 +109,6 @@ class OcclusionEvidence(ValueScoring):
         plan: list[_Span | None] = []
         for case, principle in items:
             ctx, act = as_pair(case)
-            # the words of the view the model reads (accord.fairness.neutral), as its scores are of it:
-            # the same words for a text that mentions no protected attribute
-            ctx, act = neutralize(ctx), neutralize(act)
             words = _WORD.findall(act)
             if len(words) < 2 or principle not in self.principles or (
                     not additive and len(words) + len(_WORD.findall(ctx)) > REENCODED_OCCLUSION_WORDS):

@@ -21,7 +21,6 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError
-from accord.fairness.neutral import neutralize
 from accord.learning.encoders import (
     AdditiveEncoder,
     Encoder,
@@ -189,11 +188,7 @@ class ValueFeatures:
         return m
 
     def _feats(self, pairs: Sequence[tuple[str, str]]) -> Feats:
-        """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the precedent keys.
-
-        Every text is read through the attribute-neutral view (:func:`accord.fairness.neutral.neutralize`),
-        at training and at judging alike, so who a person is cannot move the scores."""
-        pairs = [(neutralize(c), neutralize(a)) for c, a in pairs]
+        """Dense features ``[e(a), e(c)*e(a), e(c+a)]``, the lexical block, and the precedent keys."""
         enc = self._enc
         additive = as_additive(enc)
         d = enc.dim

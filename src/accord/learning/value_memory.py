@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accord.fairness.neutral import neutralize
 from accord.learning.encoders import as_additive, normalize_rows
 from accord.learning.value_features import ValueFeatures, precedent_key
 from accord.speedups import small_blas, top_k
@@ -49,11 +48,9 @@ class PrecedentMemory(ValueFeatures):
     _nn_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
 
     def _joint(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """Precedent keys only (cheaper than full features; cached neighbours skip even this), of the
-        attribute-neutral view as the keys of the remembered cases are (``ValueFeatures._feats``)."""
+        """Precedent keys only (cheaper than full features; cached neighbours skip even this)."""
         if all(p in self._nn_cache for p in pairs):
             return np.zeros((len(pairs), self._enc.dim), np.float32)
-        pairs = [(neutralize(c), neutralize(a)) for c, a in pairs]
         enc = self._enc
         additive = as_additive(enc)
         uniq = list(dict.fromkeys([a for _, a in pairs] + [c for c, _ in pairs if c]))
