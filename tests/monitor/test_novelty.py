@@ -35,7 +35,13 @@ def test_a_new_request_type_raises_the_input_alarm_with_a_new_cluster(novelty):
     ref = _window(s, range(0, 7))
     r = compare(ref, _window(s, range(7, 8)), novelty=novelty)
     assert r.firing("input"), r.as_dict()["alarms"]
-    assert r.input.recent_far > r.input.reference_far + 0.1
+    # a fifth of the traffic is new: the share of cases far from the training set rises by about a fifth
+    # of the gap between how often the new cases and the normal ones are far (normal traffic is far
+    # 38% of the time with the 14,995-case model, so a fixed +0.1 was within sampling noise of the
+    # whole expected rise); at least half of that rise must show
+    _, sims = novelty.embed([Case(context=c, action=a) for c, a in CALCULUS])
+    novel_far = float(np.mean(sims < novelty.threshold))
+    assert r.input.recent_far - r.input.reference_far > 0.5 * 0.2 * (novel_far - r.input.reference_far)
     new = r.input.new_clusters
     assert len(new) == 1 and new[0].size >= 10
     assert all("derivative" in e["context"].lower() or "d/dx" in e["context"] or "differentiate" in e["context"].lower()
