@@ -343,14 +343,14 @@ def _orientation(text: str) -> str:
 
 # ---------------------------------------------------------------------------- the quick pass
 # Each rewrite runs only when the text holds a word it can start from: most texts mention few or
-# no attributes, and the rewrites' large alternations cost ~0.3 ms a text in all, which halved the
-# chat fast path. The trigger sets are built from the lexicons and patterns above (so they cannot
+# no attributes, and the rewrites' large alternations cost ~0.3 ms a text in all (0.17 ms with the
+# quick pass on corpus texts, which mention people more than most traffic). The trigger sets are built from the lexicons and patterns above (so they cannot
 # fall behind them) and are supersets: a hit only means the rewrite runs.
 _WORD_RX = re.compile(r"[a-z][a-z'-]*")
 _PART_RX = re.compile(r"[a-z]+")
 _CAPITAL_RX = re.compile(r"\b(?!I\b)[A-Z]")
 _DIGIT_RX = re.compile(r"\d")
-_NAME_COMMA_RX = re.compile(_NAME + r", (?:an? |aged \d|age \d|who |\d)")  # _SLOT_RX's second form
+_NAME_COMMA_RX = re.compile(_NAME + r", (?:an? |aged \d|age \d|who |\d)")  # _SLOT_RX's last form ("X Y, a ...")
 
 
 def _lower_words(text: str) -> frozenset[str]:

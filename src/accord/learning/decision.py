@@ -199,10 +199,15 @@ class Featurizer:
         mentions become stand-ins that keep the category), so a case decided for one person is
         decided the same for another (issue 18). It runs before ``normalize``, which lower-cases
         the capitals its name rules read."""
+        pairs = self._read(cases)
+        return [normalize(c) for c, _ in pairs], [normalize(a) for _, a in pairs]
+
+    def _read(self, cases: Sequence[Case]) -> list[tuple[str, str]]:
+        """``(context, action)`` of each case as this featuriser reads them: through the
+        attribute-neutral view with ``neutral``, else as written."""
         if self.neutral:
-            return ([normalize(neutralize(c.context_text)) for c in cases],
-                    [normalize(neutralize(c.action_text)) for c in cases])
-        return [normalize(c.context_text) for c in cases], [normalize(c.action_text) for c in cases]
+            return [(neutralize(c.context_text), neutralize(c.action_text)) for c in cases]
+        return [(c.context_text, c.action_text) for c in cases]
 
     def _joint(self, ctx: list[str], act: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The joint embedding (unit rows) and the semantic encoder's vectors (None without one).
@@ -235,8 +240,7 @@ class Featurizer:
             # with ``neutral`` the value model scores the attribute-neutral view too, so its scores carry
             # no more of who the people are than the rest of the features (the value model itself, the
             # gate's fast tier, reads text as written: the view costs ~0.2 ms a text, its budget's half)
-            seen: Sequence[Any] = ([(neutralize(c.context_text), neutralize(c.action_text)) for c in cases]
-                                   if self.neutral else cases)
+            seen: Sequence[Any] = self._read(cases) if self.neutral else cases
             blocks += [vm.predict_proba(seen)[:, 1:2] * _STACK_SCALE, vm.principle_proba(seen) * _STACK_SCALE]
         J, sem = self._joint(ctx, act, j)
         if sem is not None:
