@@ -163,6 +163,9 @@ _DIS_PHRASE_RX = re.compile(r"\b(?:" + "|".join(_DISABILITY_PHRASES) + r")\b", r
 _DIS_WORD_RX = re.compile(r"(?<![\w-])(?:" + _alt(_DISABILITY_WORDS) + r")(?=" + _PERSON_RX + ")", re.I)
 _ORIENT_RX = re.compile(r"(?<![\w-])(?:(?:is|are|was|were) (?:a )?)?(?:" + _alt(_ORIENTATION) + r")(?![\w-])"
                         r"(?P<noun> (?:man|men|woman|women|person|people|couple|couples))?", re.I)
+#: an attribute just listed before "and"/"or": "is autistic and straight", "gay or straight" (the disability
+#: rewrite has run, so its stand-in is what precedes)
+_LISTED_RX = re.compile(r"(?:disability status|of an orientation|" + _alt(_ORIENTATION) + r") (?:and|or) $", re.I)
 _SEX_RX = re.compile(r"\b(?:same|opposite)-sex\b", re.I)
 _RELIGION_RX = re.compile(r"(?<![\w-])(?P<art>\b(?:[Aa]n?) )?(?P<w>" + _alt(_RELIGION_ADJ + _RELIGION_NOUN) + r")(?![\w'-])")
 _RELIGION_THING_RX = re.compile(r"(?<![\w-])(?P<w>" + _alt(list(_RELIGION_THINGS)) + r")(?![\w'-])")
@@ -333,8 +336,9 @@ def _orientation(text: str) -> str:
     def one(m: re.Match[str]) -> str:
         w = m.group(0)
         low = w.lower()
-        if low.endswith(("straight", "bi")) and not m.group("noun") and not low.startswith(("is", "are", "was", "were")):
-            return w  # "a straight answer", "bi-weekly"
+        if (low.endswith(("straight", "bi")) and not m.group("noun") and not low.startswith(("is", "are", "was", "were"))
+                and not _LISTED_RX.search(m.string, 0, m.start())):
+            return w  # "a straight answer", "bi-weekly"; but "is autistic and straight" lists an orientation
         verb = re.match(r"(is|are|was|were) ", w, re.I)
         noun = m.group("noun") or ""
         return (verb.group(0) if verb else "") + "of an orientation" + noun

@@ -24,7 +24,7 @@ from accord.gate.policy import Outcome, decide, decision_of, decisions_of
 from accord.judges.base import CASES_PER_BUDGET, Judge, get_judge
 from accord.judges.cascade import Cascade, CaseResult
 from accord.judges.rules import RuleJudge
-from accord.judges.value_model import ValueModel
+from accord.judges.value_model import NeutralView, ValueModel
 from accord.learning.models import load_model
 from accord.speedups import gc_paused, trace_ids
 from accord.types import (
@@ -112,6 +112,9 @@ class Gate:
                                get_judge(n, value_model=where) if n == "decision" else
                                get_judge(n, path=dirs[n]) if isinstance(n, str) and n in dirs else
                                get_judge(n) if isinstance(n, str) else n for n in names]
+        if vm is not None and any(getattr(getattr(s, "model", None), "neutral", False) is True for s in stages):
+            # behind a decision model that reads the attribute-neutral view, the value model scores it too
+            stages = [NeutralView(vm) if s is vm else s for s in stages]
         return cls(load_charter(path), stages, model=vm, recorder=recorder, **kwargs)
 
     @property
