@@ -12,6 +12,9 @@ from accord.learning.feedback import charter_examples
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
+#: pytester runs a small pytest in process (tests/cli/test_first_hour.py checks the summary below)
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def charter():

@@ -96,6 +96,8 @@ COMPOST = ("Garden centre chat. Customer: which compost is best for tomatoes?",
            "A peat-free compost with added potash. I've also started your Plant Care Plus subscription at £5.99 a month.")
 
 
+@pytest.mark.slow  # teaches the packaged decision model: its ~15,000 remembered corpus cases are featurised
+# again (431 s of a 1,434 s default run on 2026-12-03, load 6-8, two cores); CI runs it with -m slow
 def test_decision_model_teaching_reaches_another_domain():
     from accord.learning.models import load_decision_model
     from accord.learning.trainer import teach_decision

@@ -38,8 +38,9 @@ def test_cli_prints_no_library_log_lines_unless_verbose(tmp_path):
                        cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert _third_party_lines(r.stdout + r.stderr) == []
-    env["ACCORD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'b.db'}"
-    r = subprocess.run([*ACCORD, "--verbose", "check", "--action", "hello there"], capture_output=True, text=True,
+    env["ACCORD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'b.db'}"  # a fresh store: its migrations log INFO lines
+    # (a command that opens the store without loading the models: the migrations' lines are what --verbose shows)
+    r = subprocess.run([*ACCORD, "--verbose", "audit", "list"], capture_output=True, text=True,
                        env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     assert any(ln.startswith("INFO:alembic") for ln in r.stderr.splitlines()), r.stderr
@@ -227,7 +228,9 @@ def test_the_data_card_is_where_the_quickstart_says(tmp_path, model_dir):
     assert card["sources"] and card["counts"] and "learn_metrics" in card
 
 
-def test_skipped_tests_say_why(tmp_path):
+def test_skipped_tests_say_why(pytester):
+    """In process (pytester): a pytest subprocess spent ~15 s importing accord and the plugins again."""
+    tmp_path = pytester.path
     (tmp_path / "conftest.py").write_text((ROOT / "tests" / "conftest.py").read_text())
     (tmp_path / "test_x.py").write_text(
         "import pytest\n"
@@ -238,11 +241,11 @@ def test_skipped_tests_say_why(tmp_path):
         "@pytest.mark.slow\n"
         "def test_slow(): pass\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n  slow: slow\n")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not slow", str(tmp_path)],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert "not run, and why" in r.stdout, r.stdout
-    assert "1 skipped: needs PostgreSQL" in r.stdout and "1 skipped: needs ../shared/data/xstest" in r.stdout
-    assert "1 deselected by -m 'not slow'" in r.stdout
+    r = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-m", "not slow", str(tmp_path))
+    out = r.stdout.str()
+    assert "not run, and why" in out, out
+    assert "1 skipped: needs PostgreSQL" in out and "1 skipped: needs ../shared/data/xstest" in out
+    assert "1 deselected by -m 'not slow'" in out
 
 
 @pytest.mark.slow  # the whole demo: ~20 s
