@@ -15,6 +15,8 @@ def _batch(*args: str) -> object:
     return runner.invoke(app, ["audit", "batch", *args])
 
 
+@pytest.mark.slow  # 600 cases judged three times (check --input, JSONL and Parquet shards): 42 s of the default
+# run at load 6-8; the other batch tests here and tests/batch/test_resume.py run the engine by default; CI runs -m slow
 def test_local_engine_matches_check_input(cases_600, reference_600, slow_charter, tmp_path):
     """One process, shards of 256: every verdict equal to check's (but for trace id and latency), same order;
     the Parquet output holds the same verdicts, and its columns agree with them."""
