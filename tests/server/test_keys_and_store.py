@@ -128,6 +128,8 @@ def test_cli_serve_rejects_a_bad_upstream():
     assert r.exit_code == 2 and "http(s) URL" in r.output
 
 
+@pytest.mark.slow  # a real `accord serve` process (18 s of the default run at load 6-8); the proxy's behaviour runs
+# by default in-thread (tests/server); CI runs -m slow
 def test_accord_serve_end_to_end(tmp_path, upstream):
     """The real command: keys made by `accord keys add` are required by `accord serve`."""
     import subprocess
