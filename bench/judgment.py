@@ -77,11 +77,19 @@ def f1_unsafe(y: list[str], p: list[str]) -> float:
 
 
 def run(gate: Gate, cases: list[Case], batch: int = 64) -> list[str]:
+    """Each case's decision. A verdict that carries a judge error or time-out (escalated: the gate
+    fails closed) says nothing about judgment: :data:`FAILED` counts them, and ``main`` prints the
+    count beside the figures (a busy machine times out; raise ``--budget-ms`` there)."""
     out: list[str] = []
     for i in range(0, len(cases), batch):
         vs = gate.check_many(cases[i:i + batch], record=False)
+        FAILED[0] += sum(1 for v in vs if v.errors)
         out += ["allow" if v.decision == "revise" else v.decision for v in vs]  # revise delivers (redacted)
     return out
+
+
+#: verdicts of the last :func:`run` calls that carry a judge error or time-out
+FAILED = [0]
 
 
 def summary(items: list[tuple[Case, str, str]], pred: list[str]) -> dict:
@@ -146,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default="dev,fresh,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap.add_argument("--budget-ms", type=float, help="the judges' time budget per 16 cases (default: the charter's, "
+                    "2,000 ms); a loaded machine times out and fails closed, which is not a judgment")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     if "llm" in configs and not os.environ.get("ACCORD_LLM_URL"):
@@ -161,9 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     seconds: dict[tuple[str, str], float] = {}
     for cfg in configs:
         gate = Gate.from_charter(None, judges=CONFIGS[cfg])
+        if args.budget_ms:
+            policy = gate.charter.policy.model_copy(update={"judge_timeout_ms": args.budget_ms})
+            gate.charter = gate.charter.model_copy(update={"policy": policy})
         for name, items in sets.items():
             t0 = time.perf_counter()
+            FAILED[0] = 0
             pred = run(gate, [c for c, _, _ in items])
+            if FAILED[0]:
+                print(f"WARNING {cfg} {name}: {FAILED[0]} of {len(items)} verdicts carry a judge error or time-out "
+                      "(failed closed): these figures do not measure judgment", flush=True)
             seconds[name, cfg] = time.perf_counter() - t0
             results[name][cfg] = summary(items, pred)
             s = results[name][cfg]
