@@ -102,3 +102,20 @@ def test_a_learned_decision_explains_itself(judge, charter):
     v = gate.check_case(cases[0])
     assert v.decision in ("block", "escalate")
     assert "decision model" in v.explanation.summary
+
+
+def test_the_gate_embeds_a_charters_unknown_principles_when_built_not_in_a_cases_time_budget(tmp_path, monkeypatch):
+    from accord.judges import decision as decision_judge
+
+    built: list[str] = []
+    real = decision_judge._CharterPrinciples.__init__
+
+    def counting(self, charter, model):  # type: ignore[no-untyped-def]
+        built.append(charter.name)
+        real(self, charter, model)
+
+    monkeypatch.setattr(decision_judge._CharterPrinciples, "__init__", counting)
+    gate = Gate.from_charter(_charter(tmp_path, NEW_PRINCIPLE))
+    assert len(built) == 1  # at construction: with a semantic encoder this took over the 2 s budget of the first case
+    v = gate.check("A customer asks about delivery times.", "Orders placed before 2 pm ship the same day.")
+    assert len(built) == 1 and not v.errors

@@ -78,6 +78,10 @@ class Gate:
         self._explainers = {j.name: j for j in self.cascade.stages if isinstance(j, Explainer)}
         self.recorder = recorder
         self.n_precedents = precedents
+        for j in self.cascade.stages:  # charter-dependent set-up now, not inside the first case's time budget
+            prepare = getattr(j, "prepare", None)
+            if callable(prepare):
+                prepare(charter)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -99,6 +99,12 @@ class DecisionJudge:
         check is not the one that pays for them (and times out)."""
         self.model.analyse([Case(context="warm-up", action="warm-up")])
 
+    def prepare(self, charter: Charter) -> None:
+        """Embed the examples and texts of the charter's principles the model does not know (the
+        gate calls this when it is built: with a semantic encoder a charter of nine unknown
+        principles took over the 2 s budget of the first case it judged, which then failed closed)."""
+        self._unknown(charter)
+
     def _unknown(self, charter: Charter) -> _CharterPrinciples:
         with self._lock:
             hit = self._charters.get(id(charter))
