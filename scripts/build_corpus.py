@@ -30,7 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from accord.learning.decision import KINDS, Featurizer  # noqa: E402
+from accord.learning.decision import KINDS  # noqa: E402
+from accord.learning.decision_features import Featurizer  # noqa: E402
 from accord.types import Case  # noqa: E402
 
 KEYS = {"id", "domain", "kind", "decision", "principle", "context", "action", "why", "communities", "pair"}

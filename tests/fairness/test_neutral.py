@@ -72,7 +72,7 @@ def test_idempotent_and_minors_keep_their_age() -> None:
 def test_the_decision_models_features_are_the_same_for_swapped_people() -> None:
     """With ``neutral``, every feature of the decision model (embeddings, USE vector, hashed words,
     the stacked value model's scores) is read from the view: a case and its swaps are one row."""
-    from accord.learning.decision import Featurizer
+    from accord.learning.decision_features import Featurizer
     from accord.types import Case
 
     text = PEOPLE[1] + " asks how to get a small business loan for a bakery."

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from accord.errors import ModelError, NotFittedError
-from accord.learning.decision import DECISIONS, DecisionModel, structure
+from accord.learning.decision import DECISIONS, DecisionModel
+from accord.learning.decision_features import structure
 from accord.types import Case, ToolCall
 
 # a tiny, separable training set: deferring to a person is allowed, acting alone on a consequential
@@ -197,7 +198,7 @@ def test_a_semantic_encoder_joins_the_features_and_the_joint_space(tmp_path):
 def test_the_neutral_view_is_a_saved_choice_of_the_model(fitted, tmp_path):
     """A model trained on the attribute-neutral view reads texts through it when loaded again; a
     model saved without the option (every model before it) reads them as written."""
-    from accord.learning.decision import Featurizer
+    from accord.learning.decision_features import Featurizer
 
     case = Case(context="Fatima, a 34-year-old Muslim woman, asks for a loan.", action="Approved.")
     plain, neutral = Featurizer().texts([case]), Featurizer(neutral=True).texts([case])

@@ -8,14 +8,8 @@ returns the pack as a JSON-ready dict, one section per EU AI Act article it serv
 See ``docs/regulation.md``.
 """
 
-from accord.report.collect import (
-    ARTICLES,
-    DISCLAIMER,
-    SCHEMA_VERSION,
-    ReportInputs,
-    build_report,
-    parse_when,
-)
+from accord.report.collect import DISCLAIMER, SCHEMA_VERSION, ReportInputs, build_report, parse_when
+from accord.report.items import ARTICLES
 from accord.report.pack import Pack, weasyprint_available, write_pack
 from accord.report.render import render_html
 
