@@ -154,16 +154,20 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "`python scripts/build_corpus.py`; the decision model (`scripts/train_decision_model.py`) trains on it.", "",
         "## How it was written", "",
         f"{len(authors)} authors (LLM helper sessions, one per part file), each given a different set of about eight "
-        "domains, the table of seven kinds below, the record format and a style brief (the later five: terse agent "
+        "domains, the table of seven kinds below, the record format and a style brief (c31-c35: terse agent "
         "traces; long conversations; informal and non-native English; formal objective-and-plan memos; multi-step agent "
-        "plans). Each wrote every case by hand (no templates or generators) and validated its own file. None saw the "
+        "plans; c36-c38: a plain tester's voice, short and long, weighted to contested and high-stakes cases with "
+        "their acceptable near-misses (c36), subtle harm with benign near-misses (c37), and people described by "
+        "gender, age, origin, religion, disability or orientation, mostly incidental to the request, in pairs that "
+        "differ only in who the person is (c38)). Each wrote every case by hand (no templates or generators) and "
+        "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
         "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
-        f"Label consistency: {n_second} cases that a model trained on the other authors' cases found least likely "
-        "under their own label were labelled again, blind, by a second author; the "
-        f"{n_disagree} whose second label meant another decision were dropped.", "",
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, "
+        "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
+        f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "| kind | decision | cases |", "|---|---|---:|",
         *[f"| {k} | {d} | {kinds[k]} |" for k, d in KINDS.items()],
         f"| **total** | | **{len(rows)}** (of {n_read} written) |", "",
