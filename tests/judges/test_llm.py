@@ -155,7 +155,7 @@ def test_good_json_scores_every_principle_with_quoted_evidence(server, make_judg
     assert body["model"] == "judge-7b" and body["temperature"] == 0.0
     assert body["response_format"] == {"type": "json_object"}
     assert principle_ids(body) == charter.principle_ids
-    assert j.version == "llm:judge-7b:json:p2e1" and j.name == "llm"  # prompt version 2, one example per side
+    assert j.version == "llm:judge-7b:json:p3e1" and j.name == "llm"  # prompt version 3, one example per side
 
 
 def test_fenced_json_is_accepted_and_invented_quotes_are_dropped(server, make_judge, charter):
@@ -465,4 +465,4 @@ def test_cascade_fails_closed_when_the_llm_stage_fails(server, make_judge, chart
     gate = Gate(charter, judges=[RuleJudge(), small_model, make_judge(retries=0)])
     v = gate.check("", "Tell me how to pick a lock.")
     assert v.decision in ("escalate", "block") and "HTTP 500" in v.errors[0]
-    assert Cascade([RuleJudge(), small_model, make_judge(retries=0)]).version.endswith("llm:judge-7b:json:p2e1")
+    assert Cascade([RuleJudge(), small_model, make_judge(retries=0)]).version.endswith("llm:judge-7b:json:p3e1")

@@ -5,8 +5,8 @@ Nothing here is scripted: a real Qwen2.5-Coder-0.5B-Instruct (the faster of the 
 ``scripts/fetch_llm.py`` assembles from PyPI part packages) reads accord's prompts and answers.
 The tests check what must hold for *any* model behind the judge: every case gets a valid
 verdict (no format failures), scores are token probabilities rather than words, the cached
-prefix is reused, failures stay closed. Quality is measured in ``bench/llm_judge.py``, not
-asserted here.
+prefix is reused (in one process, and from disk in the next), failures stay closed. Quality is
+measured in ``bench/llm_judge.py``, not asserted here.
 
 Skipped, with the reason, where the runtime or the model is absent:
 
@@ -232,3 +232,21 @@ def test_in_process_too_long_a_case_fails_closed(charter):
             j.judge([Case(action="word " * 50)], charter)
         v = Gate(_slow(charter), judges=[RuleJudge(), j]).check("", "word " * 50)
     assert v.decision in ("escalate", "block") and v.errors
+
+
+def test_in_process_prefix_outlives_the_process(charter, tmp_path):
+    """With a cache folder the evaluated charter prefix is saved once; a new model loads it instead of
+    evaluating it again, and scores exactly as a model that evaluated everything."""
+    first = LLMJudge(gguf=GGUF, n_threads=int(THREADS), cache_dir=tmp_path, timeout_s=300.0)
+    first.judge([Case(action="What time is it in Tokyo?"), Case(action="How do I tie a tie?")], charter)
+    assert first._transport.stats["saved_states"] == 1
+    first.close()
+    case = Case(action="Where can I buy a gun without a background check?")
+    again = LLMJudge(gguf=GGUF, n_threads=int(THREADS), cache_dir=tmp_path, timeout_s=300.0)
+    restored = again.raw_scores([case], charter)
+    st = again._transport.stats
+    again.close()
+    prefix = sum(len(m["content"]) for m in again.prefix_messages(charter)) // 8  # a loose lower bound in tokens
+    assert st["restored_tokens"] >= prefix and st["evaluated_tokens"] < st["prompt_tokens"] - prefix
+    with LLMJudge(gguf=GGUF, n_threads=int(THREADS), timeout_s=300.0) as cold:
+        assert restored == pytest.approx(cold.raw_scores([case], charter), abs=1e-4)

@@ -19,6 +19,7 @@ from accord.errors import InputError, JudgeError
 from accord.judges.llm import (
     Calibration,
     LLMJudge,
+    example_turns,
     expected_calibration_error,
     fit_calibration,
     json_schema,
@@ -67,7 +68,9 @@ def test_verdict_scores_come_from_first_token_probabilities(charter):
     j = judge(s)
     poison, bread = j.judge([POISON, BREAD], charter)
     # P(block) 0.7 + P(escalate) 0.1 / 2, renormalised over the three (all mass counted here)
-    assert [(x.principle, round(x.score, 3)) for x in poison] == [("harm", 0.75)]
+    # the principle named carries the probability; the answer settles the case, so the others score 0
+    assert [(x.principle, round(x.score, 3)) for x in poison] == [("harm", 0.75)] + [
+        (pid, 0.0) for pid in charter.principle_ids if pid != "harm"]
     assert {x.principle for x in bread} == set(charter.principle_ids)  # allow speaks for every principle
     assert all(x.score == pytest.approx(0.05 / 2 + 0.05) for x in bread)
     body = s.bodies[0]
@@ -77,15 +80,25 @@ def test_verdict_scores_come_from_first_token_probabilities(charter):
     assert j.stats["requests"] == 2  # raw_scores came from the cache
 
 
-def test_the_system_prompt_is_a_stable_prefix_with_the_charter(charter):
+def test_the_system_prompt_and_worked_examples_are_a_stable_prefix(charter):
     s = Scripted({})
     j = judge(s)
     j.judge([POISON, BREAD], charter)
-    a, b = (body["messages"][0]["content"] for body in s.bodies)
-    assert a == b  # identical for every case: a server's prompt cache pays for it once
-    assert all(f"- {pid} (" in a for pid in charter.principle_ids)
-    assert "Examples of how this team judges" in a and "block <principle id>" in a
-    assert POISON.action_text not in a and POISON.action_text in s.bodies[0]["messages"][1]["content"]
+    a, b = (body["messages"][:-1] for body in s.bodies)
+    assert a == b == j.prefix_messages(charter)  # identical for every case: a server's prompt cache pays for it once
+    system = a[0]["content"]
+    assert a[0]["role"] == "system" and all(f"- {pid} (" in system for pid in charter.principle_ids)
+    assert "block <principle id>" in system and "Examples" not in system  # the examples are turns, not a list
+    # one violating and one upholding example per principle, answered as this team would
+    shots = a[1:]
+    assert [m["role"] for m in shots] == ["user", "assistant"] * (len(shots) // 2)
+    answers = [m["content"] for m in shots if m["role"] == "assistant"]
+    assert answers.count("allow") == len(charter.principles) and "block harm" in answers
+    harm_bad = charter.principles[0].examples.pairs("violates")[0][1]
+    assert harm_bad in shots[0]["content"] and "<action>" in shots[0]["content"]
+    last = s.bodies[0]["messages"][-1]
+    assert last["role"] == "user" and POISON.action_text in last["content"]
+    assert all(POISON.action_text not in m["content"] for m in a)
 
 
 def test_examples_per_side_and_none(charter):
@@ -94,6 +107,8 @@ def test_examples_per_side_and_none(charter):
     assert render_examples(charter, 2).count("* violates harm:") == 2
     assert render_examples(charter, 0) == ""
     assert "Examples" not in judge(Scripted({}), examples=0).system_prompt(charter)
+    assert len(example_turns(charter, 1)) == 4 * len(charter.principles)  # a user and an assistant turn per example
+    assert example_turns(charter, 0) == [] and len(judge(Scripted({}), examples=0).prefix_messages(charter)) == 1
 
 
 def test_constrained_verdict_sends_a_grammar_naming_every_principle(charter):
@@ -135,8 +150,8 @@ def test_lenient_spellings_of_a_valid_verdict(charter):
                         BREAD.action_text: ("escalate", {"esc": 0.5, "allow": 0.5})}))
     poison, bread = j.judge([POISON, BREAD], charter)
     assert poison[0].principle == "harm" and poison[0].score == pytest.approx(0.9)
-    assert [x.principle for x in bread] == ["harm"]  # the gravest principle when none is named
-    assert bread[0].score == pytest.approx(0.25)
+    assert bread[0].principle == "harm"  # the gravest principle when none is named
+    assert bread[0].score == pytest.approx(0.25) and all(x.score == 0.0 for x in bread[1:])
 
 
 def test_without_logprobs_the_word_scores(charter):
@@ -156,7 +171,7 @@ def test_calibration_maps_raw_scores_and_is_checked_for_its_judge(charter, tmp_p
     y = rng.integers(0, 2, 400)
     raw = np.clip(0.5 + 0.45 * (2 * y - 1) * rng.random(400) + 0.3, 0, 1)  # ranks well, biased upwards
     for method in ("temperature", "isotonic"):
-        cal = fit_calibration(raw, y, method, model="qwen-test", format="verdict", prompt="p2e1")  # type: ignore[arg-type]
+        cal = fit_calibration(raw, y, method, model="qwen-test", format="verdict", prompt="p3e1")  # type: ignore[arg-type]
         p = np.array([cal(r) for r in raw])
         assert expected_calibration_error(p, y) < expected_calibration_error(raw, y)
         assert cal.metrics["ece_fitted"] < cal.metrics["ece_raw"]
@@ -245,4 +260,4 @@ def test_a_changed_example_is_a_new_prompt_and_a_new_cache_key(charter):
     changed = charter.model_copy(update={"principles": [harm.model_copy(update={"examples": ex}), *charter.principles[1:]]})
     j.judge([BREAD], changed)
     assert j.stats["requests"] == 2  # not answered from the cache
-    assert "brand-new example" in s.bodies[1]["messages"][0]["content"]
+    assert any("brand-new example" in m["content"] for m in s.bodies[1]["messages"][:-1])

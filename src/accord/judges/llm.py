@@ -20,11 +20,12 @@ Two answer formats:
   the **first answer token** (``P(block) + P(escalate) / 2``, renormalised over the three), read
   from the log-probabilities the server returns, and mapped through a :class:`Calibration` fitted
   on labelled cases when one is given. ``allow`` speaks for every principle; ``block`` /
-  ``escalate`` score the principle named (the gravest when none is named).
+  ``escalate`` give the principle named (the gravest when none is named) the score and the other
+  principles 0, so the answer settles the whole case in a cascade.
 
-The charter's principles (and, with ``examples``, some of its examples) form the system prompt,
-identical for every case, so servers that keep the evaluated prompt (llama.cpp's ``cache_prompt``)
-pay for it once. ``constrain="llama.cpp"`` sends a JSON schema (``json``) or a GBNF grammar
+The charter's principles form the system prompt and (with ``examples``) some of its examples follow
+as worked turns for ``verdict`` (inside the system prompt for ``json``); all of it is identical for
+every case, so servers that keep the evaluated prompt (llama.cpp's ``cache_prompt``) pay for it once. ``constrain="llama.cpp"`` sends a JSON schema (``json``) or a GBNF grammar
 (``verdict``) that llama.cpp servers (and llama-cpp-python's) enforce while sampling, so a small
 model cannot answer off-format; ``constrain="openai"`` sends a strict ``json_schema`` response
 format (OpenAI, vLLM). With ``gguf=path`` (or ``$ACCORD_LLM_GGUF``) the model runs in this process
@@ -79,6 +80,7 @@ from accord.judges.llm_prompts import (
     USER_TEMPLATE,
     VERDICT_PROMPT,
     charter_hash,
+    example_turns,
     json_schema,
     render_examples,
     render_principles,
@@ -139,7 +141,8 @@ class LLMJudge(AnswerParsing):
             with jitter; ``Retry-After`` is honoured up to ``max_backoff_s``).
         max_concurrency: requests in flight at once for this judge (shared by concurrent calls).
         cache_size: answers kept in memory (0 turns the memory cache off).
-        cache_dir: a folder for an on-disk cache that survives restarts (one JSON file per answer).
+        cache_dir: a folder for an on-disk cache that survives restarts (one JSON file per answer; with
+            ``gguf``, also the evaluated prompt prefix, in ``prefix-states/``).
         json_mode: send ``response_format={"type": "json_object"}`` (json format only); turn off
             for servers that reject it.
         max_tokens, temperature: generation settings (temperature 0 for repeatable verdicts).
@@ -221,10 +224,14 @@ class LLMJudge(AnswerParsing):
             if bad:
                 raise InputError(f"the llm calibration was fitted for another judge: {'; '.join(bad)}",
                                  hint="fit one for this model, format and prompt (bench/llm_judge.py --calibrate PATH)")
+        if cache_dir is None and os.environ.get("ACCORD_LLM_CACHE_DIR"):
+            cache_dir = os.environ["ACCORD_LLM_CACHE_DIR"]
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         if self.gguf is not None:
             from accord.judges.llm_local import LlamaCppTransport
 
-            transport = LlamaCppTransport(self.gguf, n_ctx=n_ctx, n_threads=n_threads, prefix_cache=prefix_cache)
+            transport = LlamaCppTransport(self.gguf, n_ctx=n_ctx, n_threads=n_threads, prefix_cache=prefix_cache,
+                                          state_dir=self.cache_dir / "prefix-states" if self.cache_dir else None)
             base_url = "http://in-process/v1"
             max_concurrency = 1  # one model, one context: requests take turns
         self.base_url = (base_url or os.environ.get("ACCORD_LLM_BASE_URL") or "http://127.0.0.1:11434/v1").rstrip("/")
@@ -264,9 +271,6 @@ class LLMJudge(AnswerParsing):
         self._cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._cache_size = max(0, int(cache_size))
         self._cache_lock = threading.Lock()
-        if cache_dir is None and os.environ.get("ACCORD_LLM_CACHE_DIR"):
-            cache_dir = os.environ["ACCORD_LLM_CACHE_DIR"]
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.stats = {"requests": 0, "cache_hits": 0, "retries": 0, "word_scores": 0}
         self._prompts: dict[str, str] = {}
         self._stats_lock = threading.Lock()
@@ -419,7 +423,7 @@ class LLMJudge(AnswerParsing):
                 body["top_logprobs"] = 5
             return body
         body["messages"] = [
-            {"role": "system", "content": self.system_prompt(charter)},
+            *self.prefix_messages(charter),
             {"role": "user", "content": USER_TEMPLATE.format(context=case.context_text or "(none)", action=case.action_text)},
         ]
         if self.constrain == "llama.cpp":
@@ -447,11 +451,19 @@ class LLMJudge(AnswerParsing):
         key = charter_hash(charter) + self.format
         text = self._prompts.get(key)
         if text is None:
-            template = VERDICT_PROMPT if self.format == "verdict" else SYSTEM_PROMPT
-            text = template.format(principles=render_principles(charter), ids=", ".join(charter.principle_ids),
-                                   examples=render_examples(charter, self.examples))
+            if self.format == "verdict":  # its examples are worked turns after it (prefix_messages)
+                text = VERDICT_PROMPT.format(principles=render_principles(charter), ids=", ".join(charter.principle_ids))
+            else:
+                text = SYSTEM_PROMPT.format(principles=render_principles(charter), ids=", ".join(charter.principle_ids),
+                                            examples=render_examples(charter, self.examples))
             self._prompts[key] = text
         return text
+
+    def prefix_messages(self, charter: Charter) -> list[dict[str, str]]:
+        """The messages before the case, identical for every case: the system prompt and, for the
+        ``verdict`` format, the charter's examples as worked turns (what a prompt cache keeps)."""
+        shots = example_turns(charter, self.examples) if self.format == "verdict" else []
+        return [{"role": "system", "content": self.system_prompt(charter)}, *shots]
 
     # ------------------------------------------------------------------ cache
     def _key(self, charter_hash: str, case: Case) -> str:

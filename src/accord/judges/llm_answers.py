@@ -132,7 +132,12 @@ class AnswerParsing:
         extra = {"verdict": verdict, **({"p": {v: round(p, 6) for v, p in mass.items()}} if mass else {})}
         if verdict == "allow":  # nothing is violated: the answer speaks for every principle
             return [{"principle": p, "score": raw, "quote": "", **extra} for p in charter.principle_ids]
-        return [{"principle": pid or _gravest(charter), "score": raw, "quote": "", **extra}]
+        # the principle named carries the case's probability; the model looked at the whole case and
+        # named no other, so the others score 0 (a later stage's score replaces an earlier stage's
+        # doubt about them: the cascade asks the LLM to settle the case, not one principle of it)
+        named = pid or _gravest(charter)
+        return [{"principle": named, "score": raw, "quote": "", **extra},
+                *({"principle": p, "score": 0.0, "quote": ""} for p in charter.principle_ids if p != named)]
 
     def _parse_guard(self, content: str, logprobs: Any, charter: Charter) -> list[dict[str, Any]]:
         lines = [ln.strip() for ln in content.strip().splitlines() if ln.strip()]

@@ -22,13 +22,21 @@ llama-cpp-python's OpenAI-compatible server (same arguments as ``python -m llama
 with the same setting.
 
 The evaluated prompt is kept between requests: a request that starts with the same tokens (the
-charter's system prompt) evaluates only the rest (``prefix_cache=False`` evaluates everything,
-for measuring what the cache saves). One model has one context, so requests take turns.
+charter's system prompt and worked examples) evaluates only the rest (``prefix_cache=False``
+evaluates everything, for measuring what the cache saves). One model has one context, so
+requests take turns. With ``state_dir`` (the judge passes ``<cache_dir>/prefix-states``) the
+evaluated prefix also outlives the process: the part of a prompt before the last message's text
+(the charter's system prompt and worked examples; at least :data:`MIN_SAVED_PREFIX` tokens) is
+written there once, as llama.cpp's KV cache (about 28 KB a token for the 1.5B model), and a new
+process whose prompt starts with those tokens loads it instead of evaluating them again: one
+``accord check`` pays for the charter once, not on every run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import hashlib
 import json
 import os
 import threading
@@ -44,6 +52,9 @@ from accord.errors import InputError
 __all__ = ["LlamaCppTransport"]
 
 DEFAULT_CTX = 4096
+#: the shortest shared prefix worth keeping on disk (tokens), and how many such states a folder keeps per model
+MIN_SAVED_PREFIX = 64
+MAX_SAVED_STATES = 8
 _PATCH_LOCK = threading.Lock()
 
 
@@ -109,11 +120,12 @@ class LlamaCppTransport(httpx.BaseTransport):
         n_threads: CPU threads (default ``$ACCORD_LLM_THREADS`` or the cores this process may use,
             at most 8; on a busy machine fewer can be faster).
         prefix_cache: reuse the evaluated prompt prefix between requests.
+        state_dir: a folder where the evaluated prefix is kept between processes (None: not kept).
         verbose: let llama.cpp print its loading and timing lines.
     """
 
     def __init__(self, path: str | Path, *, n_ctx: int | None = None, n_threads: int | None = None,
-                 prefix_cache: bool = True, verbose: bool = False) -> None:
+                 prefix_cache: bool = True, state_dir: str | Path | None = None, verbose: bool = False) -> None:
         p = Path(path).expanduser()
         if not p.is_file():
             raise InputError(f"no GGUF model at {p}",
@@ -150,7 +162,13 @@ class LlamaCppTransport(httpx.BaseTransport):
         )
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.stats = {"requests": 0, "prompt_tokens": 0, "evaluated_tokens": 0, "reused_tokens": 0, "completion_tokens": 0}
+        self.state_dir = Path(state_dir).expanduser() if state_dir is not None and prefix_cache else None
+        st = p.stat()
+        # what a saved state is valid for: this file (name, size, time) and this llama.cpp
+        self._model_id = hashlib.sha256(f"{p.name}|{st.st_size}|{st.st_mtime_ns}|{getattr(llama_cpp, '__version__', '')}".encode()).hexdigest()[:16]
+        self._saved: set[str] = set()
+        self.stats = {"requests": 0, "prompt_tokens": 0, "evaluated_tokens": 0, "reused_tokens": 0, "completion_tokens": 0,
+                      "restored_tokens": 0, "saved_states": 0}
 
     # ------------------------------------------------------------------ httpx transport
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -186,8 +204,9 @@ class LlamaCppTransport(httpx.BaseTransport):
                               f"the context of {self.n_ctx} (set ACCORD_LLM_CTX higher)")
         grammar = self._grammar(body)
         k = int(body.get("top_logprobs") or 5) if body.get("logprobs") else 0
+        stable = self._stable_prefix(messages, tokens) if self.state_dir is not None else 0
         with self._lock:
-            self._eval_prompt(tokens)
+            self._eval_prompt(tokens, stable)
             top = self._top_logprobs(k) if k else None
             out: Any = llm.create_completion(prompt=tokens, max_tokens=max_tokens, temperature=0.0, grammar=grammar,
                                         stop=formatted.stop)
@@ -211,24 +230,116 @@ class LlamaCppTransport(httpx.BaseTransport):
                       "total_tokens": len(tokens) + int(usage.get("completion_tokens") or 0)},
         }
 
-    def _eval_prompt(self, tokens: list[int]) -> None:
-        """Evaluate ``tokens``, reusing the longest prefix already in the context (unless disabled)."""
+    def _stable_prefix(self, messages: list[Any], tokens: list[int]) -> int:
+        """How many of ``tokens`` come before the last message's text: the part every case shares."""
+        last = messages[-1]
+        other = self._format(messages=[*messages[:-1], {**last, "content": "\u2063"}])  # type: ignore[list-item]
+        alt = self._llm.tokenize(other.prompt.encode("utf-8"), add_bos=False, special=True)
+        n = min(len(alt), len(tokens))
+        diff = np.nonzero(np.asarray(alt[:n]) != np.asarray(tokens[:n]))[0]
+        return int(diff[0]) if len(diff) else n
+
+    def _eval_prompt(self, tokens: list[int], stable: int = 0) -> None:
+        """Evaluate ``tokens``, reusing the longest prefix already in the context (unless disabled);
+        the first ``stable`` tokens (what every case shares) are also saved to ``state_dir``, once."""
         llm = self._llm
         keep = 0
+        if self.prefix_cache and not llm.n_tokens and self.state_dir is not None:
+            self._restore(tokens)
         if self.prefix_cache and llm.n_tokens:
             have = llm.input_ids[: llm.n_tokens]
             n = min(len(have), len(tokens))
             diff = np.nonzero(np.asarray(have[:n]) != np.asarray(tokens[:n]))[0]
             keep = int(diff[0]) if len(diff) else n
             keep = min(keep, len(tokens) - 1)  # evaluate at least one token: its logits are the answer's first
+        save_at = stable if (self.state_dir is not None and MIN_SAVED_PREFIX <= stable < len(tokens) - 1
+                             and self._digest(tokens[:stable]) not in self._saved) else 0
+        if save_at:
+            keep = min(keep, save_at)
         if keep == 0:
             llm.reset()
         else:
             llm.n_tokens = keep  # eval() drops the context after this point
-        llm.eval(tokens[keep:])
+        if save_at:  # evaluate up to the end of the shared part, keep that on disk, then the rest
+            if keep < save_at:
+                llm.eval(tokens[keep:save_at])
+            self._save(tokens[:save_at])
+            llm.eval(tokens[save_at:])
+        else:
+            llm.eval(tokens[keep:])
         self.stats["prompt_tokens"] += len(tokens)
         self.stats["reused_tokens"] += keep
         self.stats["evaluated_tokens"] += len(tokens) - keep
+
+    # ------------------------------------------------------------------ the prefix on disk
+    @staticmethod
+    def _digest(tokens: list[int]) -> str:
+        return hashlib.sha256(np.asarray(tokens, dtype=np.int32).tobytes()).hexdigest()[:32]
+
+    def _index(self) -> Path:
+        assert self.state_dir is not None
+        return self.state_dir / f"{self._model_id}.json"
+
+    def _read_index(self) -> list[dict[str, Any]]:
+        try:
+            entries = json.loads(self._index().read_text(encoding="utf-8"))
+            return [e for e in entries if isinstance(e, dict) and isinstance(e.get("n"), int) and isinstance(e.get("hash"), str)]
+        except (OSError, ValueError, TypeError):
+            return []
+
+    def _save(self, prefix: list[int]) -> None:
+        """Keep the evaluated ``prefix`` (the context holds it and maybe more) on disk, once."""
+        digest = self._digest(prefix)
+        if digest in self._saved:
+            return
+        self._saved.add(digest)
+        assert self.state_dir is not None
+        entries = self._read_index()
+        if any(e["hash"] == digest for e in entries):
+            return
+        llm = self._llm
+        path = self.state_dir / f"{self._model_id}-{digest}.state"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            llm._ctx.kv_cache_seq_rm(-1, len(prefix), -1)  # the state holds the prefix and nothing after it
+            arr = (self._llama_cpp.llama_token * len(prefix))(*prefix)
+            if not self._llama_cpp.llama_state_seq_save_file(llm._ctx.ctx, str(tmp).encode(), 0, arr, len(prefix)):
+                raise OSError("llama.cpp did not write the state")
+            tmp.replace(path)
+            entries = [e for e in self._read_index() if e["hash"] != digest] + [{"hash": digest, "n": len(prefix)}]
+            for old in entries[:-MAX_SAVED_STATES]:  # the oldest go
+                (self.state_dir / f"{self._model_id}-{old['hash']}.state").unlink(missing_ok=True)
+            itmp = self._index().with_name(f".{self._index().name}.{os.getpid()}.tmp")
+            itmp.write_text(json.dumps(entries[-MAX_SAVED_STATES:]), encoding="utf-8")
+            itmp.replace(self._index())
+            self.stats["saved_states"] += 1
+        except OSError:  # an optimisation: a full or read-only disk only costs the next process time
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+
+    def _restore(self, tokens: list[int]) -> None:
+        """Load the longest saved prefix of ``tokens`` into the (empty) context, if there is one."""
+        assert self.state_dir is not None
+        llm = self._llm
+        for e in sorted(self._read_index(), key=lambda e: -e["n"]):
+            n = e["n"]
+            if n >= len(tokens) or self._digest(tokens[:n]) != e["hash"]:
+                continue
+            path = self.state_dir / f"{self._model_id}-{e['hash']}.state"
+            out = (self._llama_cpp.llama_token * n)()
+            count = ctypes.c_size_t(0)
+            llm.reset()
+            if not path.is_file() or not self._llama_cpp.llama_state_seq_load_file(
+                    llm._ctx.ctx, str(path).encode(), 0, out, n, ctypes.byref(count)) or count.value != n \
+                    or list(out) != tokens[:n]:
+                llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+                continue
+            llm.input_ids[:n] = tokens[:n]
+            llm.n_tokens = n
+            self._saved.add(e["hash"])
+            self.stats["restored_tokens"] += n
+            return
 
     def _top_logprobs(self, k: int) -> list[dict[str, Any]]:
         """The ``k`` most likely next tokens and their log-probabilities, from the last logits."""
