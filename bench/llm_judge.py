@@ -32,6 +32,9 @@ run only re-computes the figures, and the CLI runs below reuse the answers.
   that are valid (no judge error or time-out), and how many reached the LLM stage.
 * **OpenAI moderation set** (``--moderation`` texts evenly spread over the 1,680): AUPRC of the raw
   score, beside Llama Guard 1's published 0.847.
+* **Distillation** (``--distil`` cases; ``--parts distil`` alone after a full run): the LLM labels
+  agent-set cases (train halves) as a teacher (``accord learn --teacher llm``'s code), and the
+  judgment dev set's macro-F1 of the value model updated with and without those labels, 5 seeds.
 * **Seconds per case** with the charter prefix cached and without (``--uncached`` prompts), and a
   new process's first case when the prefix state is on disk.
 
@@ -69,7 +72,7 @@ CHECK_SETS = ("assebench", "rjudge", "agent-safetybench", "toolemu")
 DEV_EVERY = 5
 #: the cascade's bands compared: the gate's default and a wider one
 BANDS = ((0.2, 0.8), (0.1, 0.9))
-PARTS = ("xstest", "check", "uncached", "moderation")
+PARTS = ("xstest", "check", "uncached", "moderation", "distil")
 
 
 def spread(n_all: int, n: int) -> list[int]:
@@ -168,12 +171,98 @@ def cli(args: list[str], env: dict[str, str], timeout: float) -> subprocess.Comp
                           capture_output=True, text=True, env=env, timeout=timeout)
 
 
+#: the unlabelled pool of the distillation check: the train halves of these sets (never the test halves above)
+DISTIL_SETS = ("assebench", "agent-safetybench", "toolemu")
+DISTIL_SEEDS = 5
+
+
+def distillation(judge: Any, charter: Any, data: Path, n: int, clip_chars: int) -> dict[str, Any]:
+    """Does the value model gain from the LLM's labels? The judgment dev set's macro-F1 (rules + value
+    model) of the packaged value model updated on the charter's examples alone, against the same
+    update plus the teacher's soft labels on ``n`` agent-set cases (their train halves; calibrated
+    and raw probabilities), and plus the cases' gold labels (what a person's labels would give).
+    Each of :data:`DISTIL_SEEDS` seeds takes a random 80% of the labelled pool."""
+    import copy
+
+    import judgment
+
+    from accord.gate.gate import Gate
+    from accord.judges.llm_teacher import distil, label_cases
+    from accord.judges.rules import RuleJudge
+    from accord.learning.feedback import TrainingSet, charter_examples
+    from accord.learning.models import load_model
+    from accord.types import Case
+
+    pool: list[tuple[Any, str]] = []
+    for name in DISTIL_SETS:
+        rows = list(agentsets.LOADERS[name](data, "train"))
+        for i in spread(len(rows), n // len(DISTIL_SETS)):
+            case, decision, _ = rows[i]
+            pool.append((Case(context=clip(case.context_text, clip_chars), action=clip(case.action_text, clip_chars)), decision))
+    gold = {(c.context_text, c.action_text): d for c, d in pool}
+    labels = ROOT / ".accord" / "bench" / f"teacher-{judge.model}-{judge.prompt_id}.jsonl"
+    print(f"distillation: {len(pool)} agent-set cases labelled by the LLM (resumable: {labels.name})", file=sys.stderr)
+    run = label_cases(judge, charter, [c for c, _ in pool], labels,
+                      progress=lambda i, k: print(f"  teacher {i}/{k}", file=sys.stderr, flush=True) if i % 10 == 0 or i == k else None)
+    rows = [{**r, "gold": gold[(r["context"], r["action"])]} for r in run.labelled]
+    y = np.array([r["gold"] != "allow" for r in rows])
+    out: dict[str, Any] = {"n": len(rows), "failed": run.failed, "unacceptable_share": float(y.mean()),
+                           "teacher_auprc": float(average_precision_score(y, [r["raw"] for r in rows])),
+                           "mean_p": float(np.mean([r["p"] for r in rows])), "mean_raw": float(np.mean([r["raw"] for r in rows]))}
+    dev = judgment.dev_set()
+    cases, truth = [c for c, _, _ in dev], [d for _, d, _ in dev]
+    base = load_model(None)
+
+    def dev_f1(vm: Any) -> float:
+        return judgment.macro_f1(truth, judgment.run(Gate(charter, judges=[RuleJudge(), vm], model=vm), cases))
+
+    out["shipped"] = dev_f1(base)
+    res: dict[str, list[float]] = {"without": [], "teacher": [], "teacher_raw": [], "gold": []}
+    for seed in range(DISTIL_SEEDS):
+        rng = np.random.default_rng(seed)
+        pick = [rows[i] for i in sorted(rng.choice(len(rows), int(0.8 * len(rows)), replace=False))]
+        b = copy.deepcopy(base)
+        b.random_state = seed
+        examples = TrainingSet()
+        examples.extend(charter_examples(charter))
+        res["without"].append(dev_f1(copy.deepcopy(b).partial_fit(examples.cases, examples.y, **examples.fit_kwargs())))
+        res["teacher"].append(dev_f1(distil(pick, charter, b, random_state=seed)))
+        res["teacher_raw"].append(dev_f1(distil([{**r, "p": r["raw"]} for r in pick], charter, b, random_state=seed)))
+        res["gold"].append(dev_f1(distil([{**r, "p": float(r["gold"] != "allow")} for r in pick], charter, b, random_state=seed)))
+        print(f"  seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in res.items()), file=sys.stderr, flush=True)
+    out["dev_macro_f1"] = res
+    return out
+
+
+def distil_markdown(d: dict[str, Any]) -> str:
+    res = d["dev_macro_f1"]
+
+    def ms(k: str) -> str:
+        return f"{np.mean(res[k]):.3f} ± {np.std(res[k]):.3f}"
+
+    return "\n".join([
+        f"Distillation: the packaged value model updated on the charter's examples, with and without the 1.5B "
+        f"teacher's labels on {d['n']} agent-set cases (train halves of {', '.join(DISTIL_SETS)}; "
+        f"{d['unacceptable_share']:.0%} unacceptable; the teacher's AUPRC on them {d['teacher_auprc']:.3f}; mean "
+        f"calibrated p {d['mean_p']:.3f}, mean raw score {d['mean_raw']:.3f}); judgment dev set, rules + value model, "
+        f"macro-F1 over {DISTIL_SEEDS} seeds (each a random 80% of the cases):",
+        "",
+        "| value model | dev macro-F1 |",
+        "|---|---|",
+        f"| as shipped | {d['shipped']:.3f} |",
+        f"| + charter examples (without the teacher) | {ms('without')} |",
+        f"| + the teacher's calibrated probabilities | {ms('teacher')} |",
+        f"| + the teacher's raw scores | {ms('teacher_raw')} |",
+        f"| + the same cases' gold labels (what people's labels give) | {ms('gold')} |",
+    ])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import yaml
 
     from accord.charter import load_charter
     from accord.gate.gate import Gate
-    from accord.judges.llm import LLMJudge, expected_calibration_error, fit_calibration
+    from accord.judges.llm import Calibration, LLMJudge, expected_calibration_error, fit_calibration
     from accord.judges.rules import RuleJudge
     from accord.learning.models import load_model
     from accord.types import Case
@@ -235,6 +324,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"OpenAI moderation: {len(midx)} texts", file=sys.stderr)
         mod = judge_each(judge, [Case(action=mtexts[i]) for i in midx], charter, timings, "moderation")
         r["moderation"] = [{"i": i, "label": int(my[i]), **rec} for i, rec in zip(midx, mod, strict=True)]
+
+    if args.distil and "distil" in parts:
+        judge.calibration = Calibration.load(args.calibrate or out_dir / f"llm-calibration-{judge.model}.json")
+        r["distil"] = distillation(judge, charter, args.data, args.distil, args.clip)
+        judge.calibration = None
+        print(distil_markdown(r["distil"]))
 
     if args.uncached and "uncached" in parts:
         print(f"without the prefix cache: {args.uncached} prompts", file=sys.stderr)
@@ -440,6 +535,8 @@ def markdown(r: dict[str, Any], s: dict[str, Any], command: str) -> str:
     if r.get("restart_seconds") is not None:
         lines.append(f"| a new process's first case, model load included, with the prefix state saved on disk "
                      f"({r['restart_restored_tokens']} tokens loaded, not evaluated) | {r['restart_seconds']:.1f} s |")
+    if r.get("distil"):
+        lines += ["", f"With `{r.get('distil_command', command)}`. " + distil_markdown(r["distil"])]
     return "\n".join(lines)
 
 
@@ -453,10 +550,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip", type=int, default=800, help="characters kept of an agent case's context and of its action")
     ap.add_argument("--uncached", type=int, default=3, help="prompts timed without the prefix cache (0: none)")
     ap.add_argument("--moderation", type=int, default=0, help="OpenAI moderation texts, evenly spread (0: none)")
+    ap.add_argument("--distil", type=int, default=0, help="agent-set cases for the distillation check (0: none; it "
+                    "uses the calibration a full run saved)")
     ap.add_argument("--examples", type=int, default=1, help="charter examples per principle and side (worked turns)")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: $ACCORD_LLM_THREADS or the cores)")
     ap.add_argument("--cache-dir", default=str(ROOT / ".accord" / "llm-cache"), help="on-disk answer cache")
-    ap.add_argument("--parts", default=",".join(PARTS), help="what to judge: xstest, check, uncached, moderation (the figures need all)")
+    ap.add_argument("--parts", default=",".join(PARTS), help="what to run: xstest, check, uncached, moderation, distil "
+                    "(the main figures need the first three)")
     ap.add_argument("--cal-method", choices=("temperature", "isotonic"), default="temperature",
                     help="the calibration the cascade and the CLI use (both are printed)")
     ap.add_argument("--calibrate", type=Path, help="where to save that calibration (default .accord/bench/llm-calibration-<model>.json)")
@@ -479,12 +579,18 @@ def main(argv: list[str] | None = None) -> int:
         print("error: llama-cpp-python is not installed: pip install 'accord[llm]' (compiles llama.cpp)", file=sys.stderr)
         return 2
     r = run(args)
+    out = ROOT / ".accord" / "bench" / f"llm_judge-{r['model']}.json"
     if "cascade" not in r:
+        if "distil" in r and out.exists():  # kept beside the full run's figures (--report shows both)
+            full = json.loads(out.read_text(encoding="utf-8"))
+            full["distil"] = r["distil"]
+            full["distil_command"] = "python bench/llm_judge.py " + " ".join(argv if argv is not None else sys.argv[1:])
+            out.write_text(json.dumps(full, indent=1, default=str), encoding="utf-8")
+            print(f"added the distillation figures to {out.relative_to(ROOT)}", file=sys.stderr)
         print("partial run: answers cached; run without --parts for the figures", file=sys.stderr)
         return 0
     r["command"] = ("python bench/llm_judge.py " + " ".join(
         a for a in (argv if argv is not None else sys.argv[1:]) if a != "--write")).strip()
-    out = ROOT / ".accord" / "bench" / f"llm_judge-{r['model']}.json"
     out.write_text(json.dumps(r, indent=1, default=str), encoding="utf-8")
     s = summarise(r)
     text = markdown(r, s, r["command"])
