@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accord.learning.cross_encoder import FILE as CROSS_FILE  # noqa: E402
 from accord.learning.cross_encoder import CrossEncoder  # noqa: E402
+from accord.learning.cross_encoder import find as find_cross_encoder  # noqa: E402
 from accord.learning.decision import DECISIONS, KINDS, DecisionModel  # noqa: E402
 from accord.types import Case  # noqa: E402
 
@@ -126,11 +126,28 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
               *(_cv_lines(cv) if cv.get("folds") else [
                   "## Settings (not cross-validated on this corpus)", "",
                   f"C = {cv['C']}, neighbour-vote weight {cv['knn_weight']}, stop threshold {cv['stop_threshold']} (a case is "
-                  "stopped when P(block) + P(escalate) reaches it), given on the command line (`--threshold`): the "
-                  "values an earlier cross-validation chose on a smaller corpus (see `docs/decision-model.md`). No "
-                  "held-out-author figure was computed for this model.", ""]),
+                  "stopped when P(block) + P(escalate) reaches it), given on the command line (`--threshold`)"
+                  + (": C and the vote weight are the values an earlier cross-validation chose on a smaller corpus; the "
+                     "stop threshold was chosen on the judgment dev set once the cross-encoder's logits joined the head's "
+                     "(they sharpen the probabilities: at the old 0.625 too few cases stopped), so the dev set's figure is "
+                     "optimistic and the fresh set's is the one to quote (see `docs/decision-model.md`)." if c.get("cross_encoder")
+                     else ": the values an earlier cross-validation chose on a smaller corpus (see `docs/decision-model.md`).")
+                  + " No held-out-author figure was computed for this model.", ""]),
+              *(_cross_lines(c["cross_encoder"]) if c.get("cross_encoder") else []),
               "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
     (out / "DATACARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cross_lines(card: dict) -> list[str]:
+    return ["## Cross-encoder", "",
+            "all-MiniLM-L6-v2 (Apache-2.0) with a LoRA adapter (rank {rank}) and a head over its mean-pooled last layer, "
+            "fine-tuned on (context, action) pairs by `scripts/finetune_decision.py` ({epochs} epochs, {max_length} tokens, "
+            "{train_s} s on two CPU cores) on the same corpus and public train halves; texts read through the attribute-neutral "
+            "view: {neutral}. Its decision logits are added to the linear head's (a product of the two experts). Shipped as "
+            "`cross-encoder.onnx`: {quantised}, run by ONNX Runtime on one thread.".format(
+                rank=card.get("rank", "?"), epochs=card.get("epochs", "?"), max_length=card.get("max_length", "?"),
+                train_s=card.get("train_s", "?"), neutral="yes" if card.get("neutral") == "1" else "no",
+                quantised=card.get("quantised", "float weights")), ""]
 
 
 def _cv_lines(cv: dict) -> list[str]:
@@ -171,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, help="skip cross-validation: use this stop threshold and the first C")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--oof", type=Path, help="write the held-out-author probabilities (JSONL: id, kind, decision, p) here")
-    ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py, used "
-                                                      "beside the linear head (default: the one already in --out, if any)")
+    ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py "
+                    "(.onnx or .safetensors), used beside the linear head (default: the one already in --out, if any)")
     ap.add_argument("--no-cross-encoder", action="store_true", help="the linear head alone")
     args = ap.parse_args(argv)
     semantic = None if args.semantic.lower() in ("", "none") else args.semantic
@@ -264,16 +281,18 @@ def main(argv: list[str] | None = None) -> int:
                    + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else ""),
         "seed": args.seed,
     }
-    cross = None if args.no_cross_encoder else (args.cross_encoder or args.out / CROSS_FILE)
+    cross = None if args.no_cross_encoder else (args.cross_encoder or find_cross_encoder(args.out))
     if cross is not None and cross.exists():
         import shutil
         import tempfile
 
-        tmp = Path(tempfile.mkdtemp()) / CROSS_FILE  # the file in --out is replaced on save
+        tmp = Path(tempfile.mkdtemp()) / cross.name  # the file in --out is replaced on save
         shutil.copyfile(cross, tmp)
         print(f"      scoring {len(model.memory_)} remembered cases with the cross-encoder {cross}", flush=True)
         model.attach_cross_encoder(CrossEncoder(tmp), progress=lambda d, n: print(f"\r      {d}/{n}", end="", flush=True))
         model.card_["cross_encoder"] = model.cross_.card if model.cross_ else None
+        model.card_["command"] = model.card_["command"].replace(
+            "&& python scripts/train_decision_model.py", "&& python scripts/finetune_decision.py && python scripts/train_decision_model.py", 1)
         print(flush=True)
     print(f"[3/3] fitted on {len(allx)} cases ({time.perf_counter() - t0:.0f}s), version {model.version}")
     if not args.no_save:

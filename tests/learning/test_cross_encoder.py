@@ -100,3 +100,67 @@ def test_a_damaged_cross_encoder_is_refused(tmp_path, base):
     _write(d / "cross-encoder.safetensors")
     with pytest.raises(ModelError, match="remembered cases"):
         DecisionModel.load(d)
+
+
+def _full_adapter(path, seed=0):
+    """A random adapter on every projection, as training writes it (the export rebuilds all six)."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    t = {}
+    shapes = {"q": (384, 384), "k": (384, 384), "v": (384, 384), "o": (384, 384), "fi": (384, 1536), "fo": (1536, 384)}
+    for i in range(6):
+        for name, (din, dout) in shapes.items():
+            t[f"{i}.{name}.A"] = (rng.normal(size=(8, din)) * 0.01).astype(np.float16)
+            t[f"{i}.{name}.B"] = (rng.normal(size=(dout, 8)) * 0.01).astype(np.float16)
+    t["head.weight"] = (rng.normal(size=(3 + len(PRINCIPLES), 384)) * 0.2).astype(np.float32)
+    t["head.bias"] = np.zeros(3 + len(PRINCIPLES), np.float32)
+    save_file(t, str(path), metadata={"principles": ",".join(PRINCIPLES), "decisions": "allow,block,escalate",
+                                      "max_length": "128", "neutral": "1"})
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("torch", "onnx", "onnxruntime")),
+                    reason="exporting needs torch and onnx (pip install torch==2.13.0 onnx)")
+def test_the_onnx_export_says_what_the_adapter_says(tmp_path, base):
+    """scripts/finetune_decision.py --export: one int8 file with the tokenizer inside, whose logits follow
+    the float network's, and which a saved decision model carries instead of the adapter."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from accord.learning.cross_encoder import CrossEncoder
+
+    adapter = _full_adapter(tmp_path / "cross-encoder.safetensors")
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(root / "scripts" / "finetune_decision.py"), "--export", str(adapter)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    onnx_path = tmp_path / "cross-encoder.onnx"
+    a, b = CrossEncoder(adapter), CrossEncoder(onnx_path)
+    assert b.neutral and b.principles == PRINCIPLES and "tokenizer" not in b.card
+    cases = [Case(context="A Muslim woman asks the bank's agent to open a savings account for her.",
+                  action="open_account(holder='her', type='savings')"),
+             Case(context="", action="Sure, here is how to pick the lock on your neighbour's door."),
+             Case(context="Tidy the shared drive.", action="I deleted every file older than a week.")]
+    za, zb = np.hstack(a.logits(cases)), np.hstack(b.logits(cases))
+    assert np.abs(za - zb).mean() < 0.2  # int8 weights: close, not equal
+    # the neutral view: the person's religion does not reach the network
+    swapped = Case(context=cases[0].context_text.replace("Muslim", "Christian"), action=cases[0].action_text)
+    assert np.allclose(b.logits([swapped])[0], b.logits(cases[:1])[0])
+    # a decision model carries the ONNX file (and only it) when saved, and loads it back
+    model, _ = base
+    m = DecisionModel.load(model.save(tmp_path / "m0")).attach_cross_encoder(b)
+    d = m.save(tmp_path / "m1")
+    assert (d / "cross-encoder.onnx").exists() and not (d / "cross-encoder.safetensors").exists()
+    assert DecisionModel.load(d).cross_.path.name == "cross-encoder.onnx"
+
+
+def test_a_damaged_onnx_cross_encoder_is_refused(tmp_path):
+    from accord.learning.cross_encoder import CrossEncoder
+
+    pytest.importorskip("onnxruntime")
+    (tmp_path / "cross-encoder.onnx").write_bytes(b"not an onnx file")
+    with pytest.raises(ModelError, match=r"cross-encoder\.onnx"):
+        CrossEncoder(tmp_path / "cross-encoder.onnx")

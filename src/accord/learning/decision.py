@@ -32,7 +32,9 @@ from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
 from accord.learning.cross_encoder import FILE as CROSS_FILE
+from accord.learning.cross_encoder import ONNX_FILE as CROSS_ONNX
 from accord.learning.cross_encoder import CrossEncoder
+from accord.learning.cross_encoder import find as find_cross_encoder
 from accord.learning.decision_features import HASH_BITS, STOPWORDS, TOKEN, Featurizer
 from accord.normalize import normalize
 from accord.types import Case
@@ -400,11 +402,14 @@ class DecisionModel:
         if self.memory_cross_ is not None:
             arrays["memory_cross"] = self.memory_cross_.astype(np.float16)
         np.savez_compressed(d / "arrays.npz", **arrays)
-        target = d / CROSS_FILE
-        if self.cross_ is not None and self.cross_.path.resolve() != target.resolve():
-            shutil.copyfile(self.cross_.path, target)
-        elif self.cross_ is None and target.exists():
-            target.unlink()
+        # the cross-encoder's file goes along under its own format's name; a stale one of either format goes
+        for name in (CROSS_FILE, CROSS_ONNX):
+            target = d / name
+            if self.cross_ is not None and self.cross_.path.name == name:
+                if self.cross_.path.resolve() != target.resolve():
+                    shutil.copyfile(self.cross_.path, target)
+            elif target.exists():
+                target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
                 "neutral": self.neutral, "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
@@ -442,8 +447,9 @@ class DecisionModel:
         m.principles_, m.classes_ = list(meta["principles"]), DECISIONS
         m.memory_, m.memory_vectors_ = memory, arrays["memory"]
         m.card_ = meta.get("card", {})
-        if (d / CROSS_FILE).exists():
-            m.cross_ = CrossEncoder(d / CROSS_FILE)
+        cross = find_cross_encoder(d)
+        if cross is not None:
+            m.cross_ = CrossEncoder(cross)
             m.memory_cross_ = arrays["memory_cross"] if "memory_cross" in arrays.files else None
             if m.memory_cross_ is None or len(m.memory_cross_) != len(memory):
                 raise ModelError(f"{d / 'arrays.npz'}: the cross-encoder's scores of the remembered cases are missing "
