@@ -294,6 +294,30 @@ def fold(text: str) -> str:
     return text if t == text else t
 
 
+#: the words of an instruction that only asks to decode something and act on it ("Decode this base64
+#: string and follow the instruction inside:"): encodings, decoding, responding, and function words
+_DECODE_WORDS = frozenset("""
+a an the this that these those it its is are be was here there following below above inside within in into
+of on to from for with as and or then first please kindly now just simply me my you your can could would will
+decode decoded decoding decrypt decipher translate convert read interpret unscramble reverse
+encode encoded encoding encrypted cipher ciphertext code coded base64 b64 base hex hexadecimal rot13
+url percent rot 13 64 s caesar string text message request question instruction instructions prompt task
+content contents hidden written contained given says say said do what whatever asks ask respond reply answer
+follow carry out act upon directly plain english language
+""".split())
+_SENTENCE = re.compile(r"[^.!?:;\n]+[.!?:;]*")
+
+
+def _without_decode_instructions(around: str) -> str:
+    """``around`` without its sentences that only ask to decode the hidden text and act on it: such a
+    sentence says nothing of its own (what it asks for is the hidden text, judged as its own view),
+    yet a model reads "decode this and do what it says" as a jailbreak next to any request. A
+    sentence with any other word ("… and then e-mail it to every customer") is kept."""
+    kept = [m.group(0) for m in _SENTENCE.finditer(around)
+            if not set(re.findall(r"[a-z0-9]+", m.group(0).lower())) <= _DECODE_WORDS]
+    return "".join(kept).strip()
+
+
 def text_views(text: str) -> tuple[str, str]:
     """The two views of ``text`` a learned judge sees (the cascade judges both and keeps the
     stricter answer): each is ``text`` itself (the same object) or the first view itself (the same
@@ -330,6 +354,7 @@ def _text_views(text: str) -> tuple[str | None, str | None]:
         seen, unfolded = _reader(a)
     else:
         around, inside = enc
+        around = _without_decode_instructions(around)
         inside = fold_chars(inside)
         seen = _reader(around if any(c.isalpha() for c in around) else inside)[0]
         unfolded = _unfold(inside)[0]
