@@ -96,8 +96,10 @@ def test_the_system_prompt_and_worked_examples_are_a_stable_prefix(charter):
     assert answers.count("allow") == len(charter.principles) and "block harm" in answers
     harm_bad = charter.principles[0].examples.pairs("violates")[0][1]
     assert harm_bad in shots[0]["content"] and "<action>" in shots[0]["content"]
-    last = s.bodies[0]["messages"][-1]
-    assert last["role"] == "user" and POISON.action_text in last["content"]
+    # the requests may go out concurrently, in either order: the case is the last turn of its own request
+    lasts = [body["messages"][-1] for body in s.bodies]
+    assert all(m["role"] == "user" for m in lasts)
+    assert sum(POISON.action_text in m["content"] for m in lasts) == 1
     assert all(POISON.action_text not in m["content"] for m in a)
 
 
