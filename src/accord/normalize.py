@@ -296,7 +296,7 @@ def fold(text: str) -> str:
 
 #: the words of an instruction that only asks to decode something and act on it ("Decode this base64
 #: string and follow the instruction inside:"): encodings, decoding, responding, and function words
-_DECODE_WORDS = frozenset("""
+_DECODE_VOCABULARY = """
 a an the this that these those it its is are be was here there following below above inside within in into
 of on to from for with as and or then first please kindly now just simply me my you your can could would will
 decode decoded decoding decrypt decipher translate convert read interpret unscramble reverse
@@ -304,7 +304,8 @@ encode encoded encoding encrypted cipher ciphertext code coded base64 b64 base h
 url percent rot 13 64 s caesar string text message request question instruction instructions prompt task
 content contents hidden written contained given says say said do what whatever asks ask respond reply answer
 follow carry out act upon directly plain english language
-""".split())
+"""
+_DECODE_WORDS = frozenset(_DECODE_VOCABULARY.split())
 _SENTENCE = re.compile(r"[^.!?:;\n]+[.!?:;]*")
 
 
