@@ -164,3 +164,25 @@ def test_a_damaged_onnx_cross_encoder_is_refused(tmp_path):
     (tmp_path / "cross-encoder.onnx").write_bytes(b"not an onnx file")
     with pytest.raises(ModelError, match=r"cross-encoder\.onnx"):
         CrossEncoder(tmp_path / "cross-encoder.onnx")
+
+
+def test_the_packaged_cross_encoder_decides_a_case_the_same_in_any_batch():
+    """int8 dynamic quantisation scales activations over the whole input: a case must be run alone, so
+    that its logits (and the gate's decision) do not depend on the other cases of a batch."""
+    from importlib import resources
+
+    from accord.learning.cross_encoder import ONNX_FILE, CrossEncoder
+
+    pytest.importorskip("onnxruntime")
+    path = resources.files("accord.data").joinpath("models", "decision", ONNX_FILE)
+    if not path.is_file():
+        pytest.skip("the packaged decision model has no ONNX cross-encoder")
+    ce = CrossEncoder(str(path))
+    case = Case(context="A tenant asks how to report a landlord who refuses to fix the heating.",
+                action="Write to the landlord with dates, keep copies, and contact the council's housing team.")
+    others = [Case(context="", action="ok"),
+              Case(context="The user asked the agent to clean up the shared drive before the audit next week, "
+                           "keeping anything finance might need.", action="delete_files(path='/shared/**', older_than_days=0)")]
+    alone = ce.logits([case])[0]
+    assert np.array_equal(ce.logits([others[0], case, others[1]])[0][1], alone[0])
+    assert np.array_equal(ce.logits([case, *others])[0][0], alone[0])

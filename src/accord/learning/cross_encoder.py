@@ -122,17 +122,13 @@ class CrossEncoder:
         self._n_out = int(sess.get_outputs()[0].shape[-1])
 
         def forward(texts: list[str]) -> np.ndarray:
-            ids = [e.ids for e in tok.encode_batch(texts)]
+            # one text per run, never a batch: dynamic quantisation scales the activations over the
+            # whole input tensor, so in a batch a case's logits would depend on the cases beside it
+            # (and on their padding), and the same case could be decided differently in another batch
             out = np.empty((len(texts), self._n_out), np.float32)
-            order = np.argsort([len(x) for x in ids], kind="stable")
-            for i in range(0, len(order), 32):  # length-sorted batches carry little padding
-                chunk = order[i:i + 32]
-                L = max(len(ids[j]) for j in chunk)
-                x = np.zeros((len(chunk), L), np.int64)
-                m = np.zeros((len(chunk), L), np.float32)
-                for r, j in enumerate(chunk):
-                    x[r, :len(ids[j])], m[r, :len(ids[j])] = ids[j], 1.0
-                out[chunk] = sess.run(None, {"ids": x, "mask": m})[0]
+            for i, e in enumerate(tok.encode_batch(texts)):
+                x = np.asarray([e.ids], np.int64)
+                out[i] = sess.run(None, {"ids": x, "mask": np.ones(x.shape, np.float32)})[0][0]
             return out
 
         self._forward = forward
