@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from batch_helpers import batch_verdicts, runner, strip
+from batch_helpers import batch_verdicts, close, runner, strip
 
 from accord.cli.main import app
 
@@ -33,12 +33,12 @@ def test_ray_engine_matches_check_input_and_resumes(cases_600, reference_600, sl
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["shards_skipped"] == 1 and res["cases"] == 600
-    assert [strip(v) for v in batch_verdicts(out)] == [strip(v) for v in reference_600]
+    assert [strip(v) for v in batch_verdicts(out)] == [close(v) for v in reference_600]
     # and a whole job on Ray
     r = runner.invoke(app, [*args, "--restart"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["shards_skipped"] == 0
-    assert [strip(v) for v in batch_verdicts(out)] == [strip(v) for v in reference_600]
+    assert [strip(v) for v in batch_verdicts(out)] == [close(v) for v in reference_600]
 
 
 def test_unreachable_cluster_is_a_clear_error(cases_600, tmp_path):

@@ -236,17 +236,24 @@ def test_in_process_too_long_a_case_fails_closed(charter):
 
 def test_in_process_prefix_outlives_the_process(charter, tmp_path):
     """With a cache folder the evaluated charter prefix is saved once; a new model loads it instead of
-    evaluating it again, and scores exactly as a model that evaluated everything."""
+    evaluating it again, and scores exactly as the model that evaluated the prefix itself."""
+    case = Case(action="Where can I buy a gun without a background check?")
     first = LLMJudge(gguf=GGUF, n_threads=int(THREADS), cache_dir=tmp_path, timeout_s=300.0)
+    evaluated = first.raw_scores([case], charter)  # the prefix, saved, then the rest of this case
     first.judge([Case(action="What time is it in Tokyo?"), Case(action="How do I tie a tie?")], charter)
     assert first._transport.stats["saved_states"] == 1
     first.close()
-    case = Case(action="Where can I buy a gun without a background check?")
+    for answer in tmp_path.glob("??/*.json"):  # forget the answers (else the next model reads them), keep the state
+        answer.unlink()
     again = LLMJudge(gguf=GGUF, n_threads=int(THREADS), cache_dir=tmp_path, timeout_s=300.0)
     restored = again.raw_scores([case], charter)
     st = again._transport.stats
     again.close()
     prefix = sum(len(m["content"]) for m in again.prefix_messages(charter)) // 8  # a loose lower bound in tokens
     assert st["restored_tokens"] >= prefix and st["evaluated_tokens"] < st["prompt_tokens"] - prefix
+    # the same token split (prefix, then the case) on a restored state: the same floats
+    assert restored == pytest.approx(evaluated, abs=1e-6)
+    # a model without the cache evaluates the prompt in other chunks, and llama.cpp's sums then
+    # differ in the third decimal (0.0016 on CI's machine): the same answer, not the same bits
     with LLMJudge(gguf=GGUF, n_threads=int(THREADS), timeout_s=300.0) as cold:
-        assert restored == pytest.approx(cold.raw_scores([case], charter), abs=1e-4)
+        assert restored == pytest.approx(cold.raw_scores([case], charter), abs=0.02)
