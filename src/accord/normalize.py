@@ -48,6 +48,16 @@ _LEET_CHAR = re.compile(r"[013457@$|!]")
 _LEET_HINT = re.compile(r"[013457@$|!](?:(?<=[^\W\d_].)|(?<!!)(?=[^\W\d_]))")
 #: a word (``!`` only inside one, so ``Hello!`` keeps its ``!``)
 _LEET_WORD = re.compile(r"[\w@$|]+(?:![\w@$|]+)*")
+#: words with leet characters that are not leetspeak: a digit no letter looks like (``a81e0c4``,
+#: ``7KXM204``), a number with a unit or an ordinal (``500mg``, ``10th``, ``3x``, ``4pm``), money
+#: (``$300k``), a handle or decorator (``@pytest``), a version (``v7``), a code or formula written
+#: in capitals (``H5N1``, ``DE44``, ``CaCO3``), a hexadecimal hash. Undoing leetspeak in them made a
+#: second view of one agent action in five on the judgment dev set (``500mg`` → ``soomg``), which
+#: doubled the learned judges' time on it and let a garbled text's score count.
+_NOT_LEET = re.compile(
+    r"[2689]|^\d*1st$|^\d*3rd$|^\d+(?:th|s|k|m|b|bn|x|am|pm|h|hrs?|min|d|y|yo|yrs?|xx|mg|g|kg|lbs?|ml|oz|"
+    r"gb|mb|kb|tb|px|pt|kw|mw|w|v|hz|khz|mhz|ghz|fps|ms|ns|mm|cm|km|ft|in|mph|kph)$|"
+    r"^\$\d|^@|^[vV]\d|^[^a-z]*[A-Z][^a-z]*$|^(?=(?:.*[A-Z]){2}).*\d$|^[0-9a-f]{7,}$")
 #: cheap first tests for split letters: a single letter between two separators, or between two spaces
 _SPLIT_HINTS = (re.compile(r"[.\-_*|/+~\xb7\u2022:]\s?[A-Za-z][.\-_*|/+~\xb7\u2022:]"), re.compile(r" [A-Za-z] [A-Za-z] "))
 #: three or more single letters split by the same separator (``b.o.m.b``, ``k-i-l-l``, ``g u n``); linear:
@@ -151,7 +161,7 @@ def _unfold(text: str) -> tuple[str, int]:
 
         def deleet_word(m: re.Match[str]) -> str:
             w = m.group()
-            if _LEET_HINT.search(w):
+            if _LEET_HINT.search(w) and not _NOT_LEET.search(w):
                 changed[0] += 1
                 return w.translate(_LEET)
             return w
