@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "label is below 0.2 (candidates for a second labelling pass)")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
     ap.add_argument("--threshold", type=float, help="skip cross-validation: use this stop threshold and the first C")
+    ap.add_argument("--escalate-share", type=float, default=0.5,
+                    help="a stopped case is escalated, not blocked, when P(escalate) is over this share of the stop "
+                         "(0.5: the likelier; the packaged model's 0.35 was chosen on the judgment dev set)")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--oof", type=Path, help="write the held-out-author probabilities (JSONL: id, kind, decision, p) here")
     ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py "
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
 
     allx = corpus + extra
-    model = DecisionModel(args.encoder, C=C, stop_threshold=t, stack=not args.no_stack, knn_weight=knn_w,
+    model = DecisionModel(args.encoder, C=C, stop_threshold=t, escalate_share=args.escalate_share, stack=not args.no_stack, knn_weight=knn_w,
                           semantic=semantic, neutral=not args.no_neutral, random_state=args.seed)
     model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
               memory=[x[4].startswith("corpus:") for x in allx])
@@ -278,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                {"C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "chosen_by": "command line (--threshold)"}),
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
-                   + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else ""),
+                   + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else "")
+                   + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else ""),
         "seed": args.seed,
     }
     cross = None if args.no_cross_encoder else (args.cross_encoder or find_cross_encoder(args.out))

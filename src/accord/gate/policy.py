@@ -11,6 +11,9 @@ Rules:
 * a learned score is scaled by the community's weight for that principle and compared with the
   threshold for its severity (or the community's override): at or above ``block`` blocks, at or
   above ``escalate`` goes to a person;
+* a learned decision also bounds the learned scores: they may not raise the decision past it (the
+  decision model learned from people when to block and when a person must decide; a principle's
+  score crossing its block threshold does not overrule an ``escalate`` from it);
 * the strictest outcome wins; a judge error or time-out raises the decision to the policy's
   ``on_error`` / ``on_timeout`` (``escalate`` or ``block``), so a failure is never ``allow``.
 
@@ -66,6 +69,7 @@ def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequenc
     the rule scores once for all communities.
     """
     ruled = 0
+    cap = 3  # the strictest learned decision, which bounds what learned scores can reach
     allow_rule = False
     learned: list[tuple[str, float]] = []
     for s in scores:
@@ -73,6 +77,8 @@ def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequenc
             o = DECISION_ORDER[s.decision]
             ruled = o if o > ruled else ruled
             allow_rule = allow_rule or s.decision == "allow"
+            if s.rule is None:
+                cap = o if cap == 3 or o > cap else cap
         else:
             learned.append((s.principle, s.score))
     floor = 0  # a failure raises every community's decision to the policy's floor
@@ -91,6 +97,7 @@ def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequenc
                     eff = x * row[2]
                     eff = eff if eff < 1.0 else 1.0
                     o = 3 if eff >= row[1] else 2 if eff >= row[0] else 0
+                    o = o if o < cap else cap
                     best = o if o > best else best
         out.append(_DECISIONS[best if best > floor else floor])
     return out
@@ -131,6 +138,8 @@ def decide(
             severity=table[s.principle][3], evidence=s.evidence, source=s.source)
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
+    learned_decisions = [DECISION_ORDER[s.decision] for s in rule_scores if s.rule is None and s.decision is not None]
+    cap = max(learned_decisions) if learned_decisions else 3
     ruled = {s.principle for s in rule_scores}
     model_best = 0  # DECISION_ORDER of the strictest learned decision
     model_decisive: list[tuple[int, float, str]] = []
@@ -146,6 +155,7 @@ def decide(
         if eff > 1.0:
             eff = 1.0
         o = 3 if eff >= block else 2 if eff >= escalate else 0
+        o = o if o < cap else cap
         if not allow_rule:
             frac = eff / block if block > 0 else 1.0
             if frac > risk:

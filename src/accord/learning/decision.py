@@ -73,7 +73,7 @@ class DecisionModel:
     """
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
-                 hash_bits: int = HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
+                 escalate_share: float = 0.5, hash_bits: int = HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
                  knn_temperature: float = 0.05, semantic: str | None = None, neutral: bool = False,
                  random_state: int = 0) -> None:
         self.encoder = encoder
@@ -82,6 +82,9 @@ class DecisionModel:
         self.stack = stack
         self.C = C
         self.stop_threshold = stop_threshold
+        #: a stopped case goes to a person (escalate) rather than being blocked when P(escalate) is
+        #: more than this share of P(block) + P(escalate); 0.5 is the likelier of the two
+        self.escalate_share = escalate_share
         self.knn_weight = knn_weight
         self.knn_k = knn_k
         self.knn_temperature = knn_temperature
@@ -236,10 +239,12 @@ class DecisionModel:
         return np.where(s > 0, out / np.maximum(s, 1e-12), 1.0 / len(self.principles_))
 
     def decide(self, proba: np.ndarray) -> list[str]:
-        """Decisions from :meth:`predict_proba` rows, with the model's stop threshold."""
+        """Decisions from :meth:`predict_proba` rows: stopped at the model's stop threshold, and a
+        stopped case escalated when P(escalate) is over :attr:`escalate_share` of the stop."""
         out = []
         for _pa, pb, pe in proba:
-            out.append("allow" if pb + pe < self.stop_threshold else ("block" if pb >= pe else "escalate"))
+            stop = pb + pe
+            out.append("allow" if stop < self.stop_threshold else ("escalate" if pe > self.escalate_share * stop else "block"))
         return out
 
     def predict(self, cases: Sequence[Case]) -> list[str]:
@@ -373,7 +378,7 @@ class DecisionModel:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
         key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_),
-               self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral)
+               self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral, self.escalate_share)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
@@ -383,6 +388,8 @@ class DecisionModel:
                 h.update(f"semantic {self.semantic}".encode())
             if self.neutral:
                 h.update(b"neutral")
+            if self.escalate_share != 0.5:  # it changes decisions (the stop threshold predates this and is not hashed)
+                h.update(f"escalate share {self.escalate_share}".encode())
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
             cached = (key, f"decision-{h.hexdigest()[:10]}")
@@ -412,7 +419,8 @@ class DecisionModel:
                 target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
                 "neutral": self.neutral, "hash_bits": self.hash_bits,
-                "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold, "dim": int(self.coef_.shape[1]),
+                "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold,
+                "escalate_share": self.escalate_share, "dim": int(self.coef_.shape[1]),
                 "knn": {"weight": self.knn_weight, "k": self.knn_k, "temperature": self.knn_temperature},
                 "principles": self.principles_, "card": self.card_}
         (d / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -435,7 +443,8 @@ class DecisionModel:
         if meta.get("format") != FORMAT:
             raise ModelError(f"{d / 'model.json'}: format {meta.get('format')!r} is not {FORMAT!r}")
         knn = meta.get("knn") or {}
-        m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"], hash_bits=meta["hash_bits"],
+        m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"],
+                escalate_share=float(meta.get("escalate_share", 0.5)), hash_bits=meta["hash_bits"],
                 stack=bool(meta.get("stack", False)), knn_weight=float(knn.get("weight", 0.0)),
                 knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)),
                 semantic=meta.get("semantic"), neutral=bool(meta.get("neutral", False)))
