@@ -106,8 +106,9 @@ def test_decision_of_is_decides_decision():
         scores = [s(p, round(rng.random() ** rng.choice([0.5, 1, 3]), 3)) for p in rng.sample(pids, rng.randint(0, 5))]
         for _ in range(rng.choice([0, 0, 1, 2])):
             d = rng.choice(["allow", "revise", "escalate", "block"])
+            rule = rng.choice(["x", None])  # a hard rule's, or a learned decision (the decision model's)
             scores.append(Score(principle=rng.choice(pids[:4]), score=1.0 if d != "allow" else 0.0, source="rule:x",
-                                rule="x", decision=d, revised="fixed" if d == "revise" else None))
+                                rule=rule, decision=d, revised="fixed" if d == "revise" and rule else None))
         for community in (None, "strict", "lenient"):
             error, timed_out = rng.random() < 0.1, rng.random() < 0.1
             assert decision_of(C, scores, community=community, error=error, timed_out=timed_out) == \
@@ -126,3 +127,18 @@ def test_a_learned_allow_does_not_overrule_a_stricter_learned_decision(charter):
               Score(principle="privacy", score=0.7, source="decision:principle-text", decision="escalate")]
     for order in (scores, scores[::-1]):
         assert decide(charter, order).decision == "escalate"
+
+
+def test_a_learned_decision_bounds_the_learned_scores():
+    """The decision model's escalate stays escalate when a principle score is past its block
+    threshold; a hard rule still blocks; without a learned decision the score blocks as before."""
+    learned = Score(principle="high", score=0.8, source="decision", decision="escalate")
+    over = s("crit", 0.9)  # past critical's block threshold (0.6)
+    assert decide(C, [over]).decision == "block"
+    assert decide(C, [learned, over]).decision == "escalate"
+    assert decide(C, [over, learned], community="strict").decision == "escalate"
+    rule = Score(principle="crit", score=1.0, source="rule:r-block", rule="r-block", decision="block")
+    assert decide(C, [learned, over, rule]).decision == "block"
+    # only an escalate bounds: a learned revise (a redaction) does not stop a score from blocking
+    revise = Score(principle="med", score=0.3, source="decision", decision="revise", revised="x")
+    assert decide(C, [revise, over]).decision == "block"

@@ -11,9 +11,9 @@ Rules:
 * a learned score is scaled by the community's weight for that principle and compared with the
   threshold for its severity (or the community's override): at or above ``block`` blocks, at or
   above ``escalate`` goes to a person;
-* a learned decision also bounds the learned scores: they may not raise the decision past it (the
-  decision model learned from people when to block and when a person must decide; a principle's
-  score crossing its block threshold does not overrule an ``escalate`` from it);
+* a learned ``escalate`` (the strictest learned decision) bounds the learned scores: they may not
+  raise it to ``block`` (the decision model learned from people when to block and when a person
+  must decide; a principle's score crossing its block threshold does not overrule that);
 * the strictest outcome wins; a judge error or time-out raises the decision to the policy's
   ``on_error`` / ``on_timeout`` (``escalate`` or ``block``), so a failure is never ``allow``.
 
@@ -69,7 +69,7 @@ def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequenc
     the rule scores once for all communities.
     """
     ruled = 0
-    cap = 3  # the strictest learned decision, which bounds what learned scores can reach
+    learned_best = -1  # the strictest learned decision: an escalate bounds what learned scores can reach
     allow_rule = False
     learned: list[tuple[str, float]] = []
     for s in scores:
@@ -78,9 +78,10 @@ def decisions_of(charter: Charter, scores: Sequence[Score], communities: Sequenc
             ruled = o if o > ruled else ruled
             allow_rule = allow_rule or s.decision == "allow"
             if s.rule is None:
-                cap = o if cap == 3 or o > cap else cap
+                learned_best = o if o > learned_best else learned_best
         else:
             learned.append((s.principle, s.score))
+    cap = 2 if learned_best == 2 else 3
     floor = 0  # a failure raises every community's decision to the policy's floor
     if error:
         floor = max(floor, DECISION_ORDER[charter.policy.on_error])
@@ -139,7 +140,7 @@ def decide(
 
     allow_rule = any(s.decision == "allow" for s in rule_scores)
     learned_decisions = [DECISION_ORDER[s.decision] for s in rule_scores if s.rule is None and s.decision is not None]
-    cap = max(learned_decisions) if learned_decisions else 3
+    cap = 2 if learned_decisions and max(learned_decisions) == 2 else 3
     ruled = {s.principle for s in rule_scores}
     model_best = 0  # DECISION_ORDER of the strictest learned decision
     model_decisive: list[tuple[int, float, str]] = []
