@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,19 @@ KINDS: dict[str, str] = {
 FORMAT = "accord-decision-model/1"
 #: how many corpus cases one taught case counts for in the neighbour vote
 TAUGHT_VOTE = 5.0
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _cross_pool() -> ThreadPoolExecutor:
+    """The threads the cross-encoder runs on beside the featurizer (one per core: the gate's own
+    workers may each be judging a batch)."""
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="accord-cross"))
+        return _POOL[0]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -187,12 +203,17 @@ class DecisionModel:
         self._check_fitted()
         if not cases:
             return np.zeros((0, 3)), np.zeros((0, len(self.principles_))), np.zeros((0, 0), np.float32)
+        # the cross-encoder (ONNX Runtime, which lets go of the GIL) reads the cases on another
+        # thread while this one computes the features: on two cores a single agent action's
+        # latency is the longer of the two, not their sum (each runs on one thread, as before, so
+        # the numbers are the same bit for bit)
+        cross = _cross_pool().submit(self.cross_.logits, cases) if self.cross_ is not None else None
         X, J = self.featurizer.transform(cases)
         z = self._raw(X)
         dense = X[:, : self.featurizer.dense_dim].toarray()
         pp = _softmax(dense @ self.principle_coef_.T + self.principle_intercept_)
-        if self.cross_ is not None:
-            zc, pc = self.cross_.logits(cases)
+        if cross is not None:
+            zc, pc = cross.result()
             z = z + zc
             pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
         p = _softmax(z)
