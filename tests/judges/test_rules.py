@@ -76,8 +76,21 @@ def test_redactions_compose_and_keep_the_rest():
 
 
 def test_tool_call_arguments_are_redacted():
-    scores = RuleJudge().judge([Case(action=ToolCall(name="send", arguments={"to": "x@y.org", "n": 3}))], CHARTER)[0]
-    assert scores[0].revised == 'call tool send with {"n": 3, "to": "[email]"}'
+    scores = RuleJudge().judge([Case(action=ToolCall(name="post", arguments={"body": "reach x@y.org", "n": 3}))], CHARTER)[0]
+    assert scores[0].revised == 'call tool post with {"body": "reach [email]", "n": 3}'
+
+
+def test_where_a_tool_call_goes_is_not_redacted():
+    """The recipient of an e-mail the user asked to send, or the account a payment is for, is what
+    the tool needs: a redaction reads and rewrites what the call carries, not its addressing."""
+    send = ToolCall(name="send_email", arguments={"to": ["team@kestrel.io"], "from": "m@kestrel.io", "body": "Drinks Friday"})
+    assert fired(send) == set()
+    leak = ToolCall(name="send_email", arguments={"to": "a@b.org", "customer_email": "c@d.org", "body": "Her address is e@f.org"})
+    scores = RuleJudge().judge([Case(action=leak)], CHARTER)[0]
+    assert [s.rule for s in scores] == ["email"]
+    assert scores[0].revised == ('call tool send_email with {"body": "Her address is [email]", "customer_email": "c@d.org", '
+                                 '"to": "a@b.org"}')
+    assert scores[0].evidence[0].text == "e@f.org"
 
 
 def test_context_target_is_ignored_by_action_rules():

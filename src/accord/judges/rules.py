@@ -139,6 +139,10 @@ class RuleJudge:
         action = case.action_text
         norm = {"action": normalize(action), "context": normalize(case.context_text) if case.context else ""}
         leet = {f: (t,) if d == t else (t, d) for f, t in norm.items() for d in (deleet(t),)}
+        # a redaction reads what a tool call carries, not where it goes (see ADDRESS_ARGS)
+        carried = dict(norm)
+        if isinstance(case.action, ToolCall) and any(is_address(k) for k in case.action.arguments):
+            carried["action"] = normalize(_carried(case.action).as_text())
         out: list[Score] = []
         redacted: str | ToolCall | None = None  # redactions compose: each applies to the last
         for c in rules:
@@ -152,7 +156,7 @@ class RuleJudge:
             evidence: list[Evidence] = []
             if rx is not None or rule.keywords:
                 for f in fields:
-                    hit = c.find(leet[f] if rule.redact is None else (norm[f],))
+                    hit = c.find(leet[f] if rule.redact is None else (carried[f],))
                     if hit:
                         evidence.append(Evidence(text=hit, field=f))  # type: ignore[arg-type]
                 if not evidence:
@@ -198,10 +202,35 @@ def arg_holds(value: Any, cond: ArgCondition) -> bool:
     return True
 
 
+#: tool-call arguments that say where a call goes or whose account it acts on (a recipient, a
+#: sender, an attendee, the account paid): the tool needs them as they are. A redaction rule is
+#: about what an answer or a call *carries* to someone; "[email removed]" as the recipient of an
+#: e-mail the user asked to send, or an IBAN blanked in the payment it is for, only breaks the call.
+#: Whether the address itself is the wrong one is for the learned judges (privacy).
+ADDRESS_ARGS = frozenset({
+    "to", "cc", "bcc", "from", "sender", "recipient", "recipients", "reply_to", "attendees", "invitees",
+    "participants", "mailbox", "account", "account_id", "account_number", "iban", "phone", "phone_number",
+})
+
+
+def is_address(key: str) -> bool:
+    """Whether a tool-call argument names an addressee or account (:data:`ADDRESS_ARGS`, or a key
+    ending in ``_email``/``_to``, such as ``customer_email``, ``send_to``)."""
+    k = key.casefold()
+    return k in ADDRESS_ARGS or k.endswith(("_email", "_to", "_iban"))
+
+
+def _carried(call: ToolCall) -> ToolCall:
+    """The call without its addressing arguments: what a redaction rule reads."""
+    return ToolCall(name=call.name, arguments={k: v for k, v in call.arguments.items() if not is_address(k)})
+
+
 def _redact_value(v: Any, rx: Any, replacement: str) -> Any:
-    """Replace every match; tool-call arguments are redacted value by value."""
+    """Replace every match; tool-call arguments are redacted value by value, their addressing
+    arguments (:func:`is_address`) left as they are."""
     if isinstance(v, ToolCall):
-        return ToolCall(name=v.name, arguments=_redact_value(v.arguments, rx, replacement))
+        return ToolCall(name=v.name, arguments={k: x if is_address(k) else _redact_value(x, rx, replacement)
+                                                for k, x in v.arguments.items()})
     if isinstance(v, str):
         return rx.sub(replacement, strip_invisible(v), timeout=RULE_TIMEOUT_S, concurrent=True)
     if isinstance(v, dict):
