@@ -46,3 +46,18 @@ def reference_600(cases_600, slow_charter) -> list[dict]:
     return out
 
 
+@pytest.fixture(scope="session")
+def cases_300(batch_dir) -> Path:
+    """Two shards of 256 (256, 44) for the in-process resume test: half the judging of the 600 cases
+    the slow tests use."""
+    return write_cases(batch_dir / "cases300.jsonl", 300)
+
+
+@pytest.fixture(scope="session")
+def reference_300(cases_300, slow_charter) -> list[dict]:
+    r = runner.invoke(app, ["check", "--input", str(cases_300), "--json", "--no-record", "-c", str(slow_charter)])
+    assert r.exit_code == 0, r.output
+    out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    assert len(out) == 300 and not [v for v in out if v["errors"]]
+    return out
+

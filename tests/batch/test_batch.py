@@ -47,7 +47,7 @@ def test_two_worker_processes_match_check_input(cases_600, reference_600, slow_c
 
 
 def test_summary_counts_changes_against_original_decisions(slow_charter, tmp_path):
-    cases = write_cases(tmp_path / "c.jsonl", 300, original=True)
+    cases = write_cases(tmp_path / "c.jsonl", 120, original=True)
     originals = [json.loads(line).get("original_decision") for line in cases.read_text().splitlines()]
     out = tmp_path / "out.jsonl"
     r = _batch(str(cases), "-o", str(out), "-c", str(slow_charter), "--shard-size", "256", "--json", "--top", "5")
@@ -57,7 +57,7 @@ def test_summary_counts_changes_against_original_decisions(slow_charter, tmp_pat
     changed = sum(1 for o, v in zip(originals, got, strict=True) if o and o != v["decision"])
     assert s["compared"] == sum(1 for o in originals if o)
     assert s["changed"] == changed > 0
-    assert sum(s["decisions"].values()) == 300
+    assert sum(s["decisions"].values()) == 120
     assert len(s["top_changes"]) == min(5, changed)
     for c in s["top_changes"]:
         assert c["original"] == originals[c["index"]] != c["decision"] == got[c["index"]]["decision"]
@@ -140,30 +140,30 @@ def test_store_history_rejudged_and_written_back_as_a_labelled_reaudit(cases_600
     """Every decision since a date, re-judged: the originals stay, the re-audit is new rows pointing to them,
     the chain still verifies, and running the same command again writes nothing twice."""
     db = f"sqlite:///{tmp_path / 'audit.db'}"
-    small = write_cases(tmp_path / "c.jsonl", 300)
+    small = write_cases(tmp_path / "c.jsonl", 120)
     r = runner.invoke(app, ["check", "--input", str(small), "--json", "--db", db, "-c", str(slow_charter),
                             "--judges", "rules,model"])
     assert r.exit_code == 0, r.output
     with Store.open(db) as store:
         before = store.decisions(limit=None)
-    assert len(before) == 300
+    assert len(before) == 120
     out = tmp_path / "re.jsonl"
     args = ["--from-store", "--since", "2000-01-01", "--db", db, "-o", str(out), "-c", str(slow_charter),
             "--shard-size", "256", "--to-store", "default gate", "--json"]
     r = _batch(*args)
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
-    assert res["cases"] == 300 and res["stored"] == 300 and res["store_skipped"] == 0
+    assert res["cases"] == 120 and res["stored"] == 120 and res["store_skipped"] == 0
     summary = res["summary"]
-    assert summary["compared"] == 300  # the originals come from the store
+    assert summary["compared"] == 120  # the originals come from the store
     got = batch_verdicts(out)
     changed = sum(1 for b, v in zip(before[::-1], got, strict=True) if b.decision != v["decision"])
     assert summary["changed"] == changed > 0  # rules,model then; the default gate (with the decision model) now
     with Store.open(db) as store:
         after = store.decisions(limit=None)
-        assert len(after) == 600
-        assert [d.as_dict() for d in after[300:]] == [d.as_dict() for d in before]  # history unchanged
-        re = after[:300][::-1]
+        assert len(after) == 240
+        assert [d.as_dict() for d in after[120:]] == [d.as_dict() for d in before]  # history unchanged
+        re = after[:120][::-1]
         assert {d.source for d in re} == {"reaudit:default gate"}
         assert [d.case_json["meta"]["reaudit_of"] for d in re] == [b.trace_id for b in before[::-1]]
         assert [d.decision for d in re] == [v["decision"] for v in got]
@@ -171,9 +171,9 @@ def test_store_history_rejudged_and_written_back_as_a_labelled_reaudit(cases_600
     r = _batch(*args)  # the same job again: the shards and the store rows are found, none written twice
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
-    assert res["shards_skipped"] == 2 and res["stored"] == 0 and res["store_skipped"] == 300
+    assert res["shards_skipped"] == 1 and res["stored"] == 0 and res["store_skipped"] == 120
     with Store.open(db) as store:
-        assert len(store.decisions(limit=None)) == 600
+        assert len(store.decisions(limit=None)) == 240
         assert store.verify().ok
 
 
