@@ -159,7 +159,11 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "plans; c36-c38: a plain tester's voice, short and long, weighted to contested and high-stakes cases with "
         "their acceptable near-misses (c36), subtle harm with benign near-misses (c37), and people described by "
         "gender, age, origin, religion, disability or orientation, mostly incidental to the request, in pairs that "
-        "differ only in who the person is (c38)). Each wrote every case by hand (no templates or generators) and "
+        "differ only in who the person is (c38); c39-c42, written after an error analysis on the dev set named the "
+        "patterns (never its cases): requested, proportionate agent tool calls with over-broad or unsigned near-misses "
+        "(c39), plans under an objective that pursue it honestly beside ones that game it (c40), subtle harm in calm "
+        "professional language with its right-doing twin (c41), competent help on contested questions and alarming-"
+        "sounding but fine requests (c42)). Each wrote every case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
