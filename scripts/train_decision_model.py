@@ -132,6 +132,8 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
                      "(they sharpen the probabilities: at the old 0.625 too few cases stopped), so the dev set's figure is "
                      "optimistic and the fresh set's is the one to quote (see `docs/decision-model.md`)." if c.get("cross_encoder")
                      else ": the values an earlier cross-validation chose on a smaller corpus (see `docs/decision-model.md`).")
+                  + (f" A stopped case is escalated when P(escalate) is over {model.escalate_share:.0%} of P(block) + "
+                     "P(escalate) (`--escalate-share`, chosen on the judgment dev set)." if model.escalate_share != 0.5 else "")
                   + " No held-out-author figure was computed for this model.", ""]),
               *(_cross_lines(c["cross_encoder"]) if c.get("cross_encoder") else []),
               "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
