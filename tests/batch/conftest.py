@@ -33,17 +33,21 @@ def cases_600(batch_dir) -> Path:
     return write_cases(batch_dir / "cases600.jsonl", 600)
 
 
-@pytest.fixture(scope="session")
-def reference_600(cases_600, slow_charter) -> list[dict]:
-    """``accord check --input`` (one process, chunks of 256) on the 600 cases: the verdicts to match."""
-    r = runner.invoke(app, ["check", "--input", str(cases_600), "--json", "--no-record", "-c", str(slow_charter)])
+def _reference(cases: Path, charter: Path, n: int) -> list[dict]:
+    """``accord check --input`` (one process, chunks of 256) on ``cases``: the verdicts to match."""
+    r = runner.invoke(app, ["check", "--input", str(cases), "--json", "--no-record", "-c", str(charter)])
     assert r.exit_code == 0, r.output
     out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert len(out) == 600
+    assert len(out) == n
     timed_out = [v["case_id"] for v in out if v["errors"]]
     assert not timed_out, (f"the reference itself has judge errors or time-outs ({len(timed_out)}): is the charter's "
                            "10-minute budget in force? (a charter ignored by Gate.from_charter looked like this, 1c15225)")
     return out
+
+
+@pytest.fixture(scope="session")
+def reference_600(cases_600, slow_charter) -> list[dict]:
+    return _reference(cases_600, slow_charter, 600)
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +59,4 @@ def cases_300(batch_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def reference_300(cases_300, slow_charter) -> list[dict]:
-    r = runner.invoke(app, ["check", "--input", str(cases_300), "--json", "--no-record", "-c", str(slow_charter)])
-    assert r.exit_code == 0, r.output
-    out = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    assert len(out) == 300 and not [v for v in out if v["errors"]]
-    return out
-
+    return _reference(cases_300, slow_charter, 300)

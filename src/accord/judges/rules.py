@@ -215,7 +215,7 @@ ADDRESS_ARGS = frozenset({
 
 def is_address(key: str) -> bool:
     """Whether a tool-call argument names an addressee or account (:data:`ADDRESS_ARGS`, or a key
-    ending in ``_email``/``_to``, such as ``customer_email``, ``send_to``)."""
+    ending in ``_email``/``_to``/``_iban``, such as ``customer_email``, ``send_to``)."""
     k = key.casefold()
     return k in ADDRESS_ARGS or k.endswith(("_email", "_to", "_iban"))
 

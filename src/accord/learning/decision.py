@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,17 +51,9 @@ FORMAT = "accord-decision-model/1"
 TAUGHT_VOTE = 5.0
 
 
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _cross_pool() -> ThreadPoolExecutor:
-    """The threads the cross-encoder runs on beside the featurizer (one per core: the gate's own
-    workers may each be judging a batch)."""
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="accord-cross"))
-        return _POOL[0]
+#: the threads the cross-encoder runs on beside the featurizer (one per core: the gate's own workers
+#: may each be judging a batch); an executor starts its threads on first use, not at import
+_CROSS_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="accord-cross")
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -207,7 +198,7 @@ class DecisionModel:
         # thread while this one computes the features: on two cores a single agent action's
         # latency is the longer of the two, not their sum (each runs on one thread, as before, so
         # the numbers are the same bit for bit)
-        cross = _cross_pool().submit(self.cross_.logits, cases) if self.cross_ is not None else None
+        cross = _CROSS_POOL.submit(self.cross_.logits, cases) if self.cross_ is not None else None
         X, J = self.featurizer.transform(cases)
         z = self._raw(X)
         dense = X[:, : self.featurizer.dense_dim].toarray()
