@@ -27,7 +27,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 from _report import write_section  # noqa: E402
 
 from accord.judges.decision import packaged_decision_dir  # noqa: E402
-from accord.learning.decision import DecisionModel  # noqa: E402
+from accord.learning.decision import POOLED_L2, DecisionModel  # noqa: E402
 from accord.types import Case  # noqa: E402
 
 
@@ -42,37 +42,57 @@ def concepts(path: Path = HERE / "teaching" / "concepts.jsonl") -> dict[str, dic
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--model", type=Path, help="a decision model's folder (default: the packaged one)")
+    ap.add_argument("--pooled-l2", default=str(POOLED_L2), help="the penalty on teaching's correction of the "
+                    "cross-encoder's head; several, comma-separated, compare them (the tuning concepts are the "
+                    f"first five in alphabetical order, the rest are held out; default {POOLED_L2})")
+    ap.add_argument("--write", action="store_true", help="write the table (of the first --pooled-l2) into docs/benchmarks.md")
     args = ap.parse_args(argv)
-    base = DecisionModel.load(packaged_decision_dir())
-    rows = []
-    tot = defaultdict(int)
-    for name, roles in concepts().items():
-        t0 = time.perf_counter()
+    grid = [float(x) for x in args.pooled_l2.split(",")]
+    base = DecisionModel.load(args.model or packaged_decision_dir())
+    cs = concepts()
+    tune = set(sorted(cs)[:5])
+    rows: dict[float, list[dict]] = defaultdict(list)
+    for name, roles in cs.items():
         teach = roles["teach"]
-        taught = base.teach([c for c, _ in teach], ["block"] * len(teach), [p for _, p in teach])
         para = [c for c, _ in roles["paraphrase"]]
         near = [c for c, _ in roles["near_miss"]]
-        r = {"concept": name,
-             "para_before": sum(d != "allow" for d in base.predict(para)), "para_after": sum(d != "allow" for d in taught.predict(para)),
-             "near_before": sum(d == "allow" for d in base.predict(near)), "near_after": sum(d == "allow" for d in taught.predict(near)),
-             "n_para": len(para), "n_near": len(near), "seconds": time.perf_counter() - t0}
-        rows.append(r)
-        for k in ("para_before", "para_after", "near_before", "near_after", "n_para", "n_near"):
-            tot[k] += r[k]
-        print(f"{name:28s} paraphrases stopped {r['para_before']:2d} -> {r['para_after']:2d} / {r['n_para']}   "
-              f"near-misses allowed {r['near_before']:2d} -> {r['near_after']:2d} / {r['n_near']}   ({r['seconds']:.1f}s)", flush=True)
-    lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after |", "|---|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['concept']} | {r['para_before']} → {r['para_after']} / {r['n_para']} | "
-                     f"{r['near_before']} → {r['near_after']} / {r['n_near']} |")
-    lines.append(f"| **all** | **{tot['para_before'] / tot['n_para']:.0%} → {tot['para_after'] / tot['n_para']:.0%}** | "
-                 f"**{tot['near_before'] / tot['n_near']:.0%} → {tot['near_after'] / tot['n_near']:.0%}** |")
-    text = "\n".join(lines)
+        para_before = sum(d != "allow" for d in base.predict(para))
+        near_before = sum(d == "allow" for d in base.predict(near))
+        for l2 in grid:
+            t0 = time.perf_counter()
+            taught = base.teach([c for c, _ in teach], ["block"] * len(teach), [p for _, p in teach], pooled_l2=l2)
+            r = {"concept": name, "tune": name in tune, "para_before": para_before, "near_before": near_before,
+                 "para_after": sum(d != "allow" for d in taught.predict(para)),
+                 "near_after": sum(d == "allow" for d in taught.predict(near)),
+                 "n_para": len(para), "n_near": len(near), "seconds": time.perf_counter() - t0}
+            rows[l2].append(r)
+            print(f"{name:28s} pooled_l2 {l2:<6g} paraphrases stopped {r['para_before']:2d} -> {r['para_after']:2d} / {r['n_para']}   "
+                  f"near-misses allowed {r['near_before']:2d} -> {r['near_after']:2d} / {r['n_near']}   ({r['seconds']:.1f}s)", flush=True)
+    if len(grid) > 1:
+        print("\npooled_l2 | tuning concepts: paraphrases stopped, near-misses allowed | held-out concepts: the same")
+        for l2 in grid:
+            part = [[r for r in rows[l2] if r["tune"] == t] for t in (True, False)]
+            print(f"{l2:<9g} | " + " | ".join(f"{sum(r['para_after'] for r in rs) / max(1, sum(r['n_para'] for r in rs)):.0%}, "
+                                                f"{sum(r['near_after'] for r in rs) / max(1, sum(r['n_near'] for r in rs)):.0%}" for rs in part))
+    text = table(rows[grid[0]])
     print(text)
     if args.write:
         write_section("teaching", text)
     return 0
+
+
+def table(rows: list[dict]) -> str:
+    tot: dict[str, int] = defaultdict(int)
+    lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after |", "|---|---:|---:|"]
+    for r in rows:
+        for k in ("para_before", "para_after", "near_before", "near_after", "n_para", "n_near"):
+            tot[k] += r[k]
+        lines.append(f"| {r['concept']}{'' if r['tune'] else ' (held out)'} | {r['para_before']} → {r['para_after']} / {r['n_para']} | "
+                     f"{r['near_before']} → {r['near_after']} / {r['n_near']} |")
+    lines.append(f"| **all** | **{tot['para_before'] / tot['n_para']:.0%} → {tot['para_after'] / tot['n_para']:.0%}** | "
+                 f"**{tot['near_before'] / tot['n_near']:.0%} → {tot['near_after'] / tot['n_near']:.0%}** |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

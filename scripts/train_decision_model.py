@@ -146,7 +146,8 @@ def _cross_lines(card: dict) -> list[str]:
             "fine-tuned on (context, action) pairs by `scripts/finetune_decision.py` ({epochs} epochs, {max_length} tokens, "
             "{train_s} s on two CPU cores) on the same corpus and public train halves; texts read through the attribute-neutral "
             "view: {neutral}. Its decision logits are added to the linear head's (a product of the two experts). Shipped as "
-            "`cross-encoder.onnx`: {quantised}, run by ONNX Runtime on one thread.".format(
+            "`cross-encoder.onnx`: {quantised}, run by ONNX Runtime on one thread. Its pooled vectors of the remembered "
+            "cases are saved with the model: teaching corrects the cross-encoder's head on them.".format(
                 rank=card.get("rank", "?"), epochs=card.get("epochs", "?"), max_length=card.get("max_length", "?"),
                 train_s=card.get("train_s", "?"), neutral="yes" if card.get("neutral") == "1" else "no",
                 quantised=card.get("quantised", "float weights")), ""]

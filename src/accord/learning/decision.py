@@ -35,7 +35,7 @@ from scipy import sparse
 from accord.errors import ModelError, NotFittedError
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import ONNX_FILE as CROSS_ONNX
-from accord.learning.cross_encoder import CrossEncoder
+from accord.learning.cross_encoder import POOLED_DIM, CrossEncoder
 from accord.learning.cross_encoder import find as find_cross_encoder
 from accord.learning.decision_features import HASH_BITS, STOPWORDS, TOKEN, Featurizer
 from accord.normalize import normalize
@@ -49,6 +49,9 @@ KINDS: dict[str, str] = {
 FORMAT = "accord-decision-model/1"
 #: how many corpus cases one taught case counts for in the neighbour vote
 TAUGHT_VOTE = 5.0
+#: the L2 penalty on teaching's correction of the cross-encoder's head (its pooled vectors are
+#: about 8 long, so a correction of the same weight moves them more than the linear head's features)
+POOLED_L2 = 10.0
 
 
 #: the threads the cross-encoder runs on beside the featurizer (one per core: the gate's own workers
@@ -102,21 +105,31 @@ class DecisionModel:
         self.cross_: CrossEncoder | None = None
         #: its decision logits for the remembered cases (what teaching starts from)
         self.memory_cross_: np.ndarray | None = None
+        #: the mean-pooled vectors its head reads, for the remembered cases (what teaching corrects
+        #: the cross-encoder's head on; None for an export without them)
+        self.memory_pooled_: np.ndarray | None = None
+        #: a team's correction of the cross-encoder's decision head, ``(3, 384)``, fitted by :meth:`teach`
+        self.pooled_coef_: np.ndarray | None = None
 
     def attach_cross_encoder(self, cross: CrossEncoder | None, *, progress: Any = None) -> DecisionModel:
         """Use ``cross`` beside the linear head, and score the remembered cases with it once (teaching
         fits its correction on top of both). ``progress(done, total)`` is called between batches."""
         self.cross_ = cross
-        self.memory_cross_ = None
+        self.memory_cross_ = self.memory_pooled_ = self.pooled_coef_ = None
         self.__dict__.pop("_version", None)
         if cross is not None and getattr(self, "memory_", None):
             mem = [Case(context=m["context"], action=m["action"]) for m in self.memory_]
-            out = []
+            out, pooled = [], []
             for i in range(0, len(mem), 256):
-                out.append(cross.logits(mem[i:i + 256])[0])
+                z, _, h = cross.run(mem[i:i + 256])
+                out.append(z)
+                if h is not None:
+                    pooled.append(h)
                 if progress:
                     progress(min(i + 256, len(mem)), len(mem))
             self.memory_cross_ = np.vstack(out).astype(np.float16)
+            if cross.has_pooled:
+                self.memory_pooled_ = np.vstack(pooled).astype(np.float16)
         return self
 
     # ------------------------------------------------------------------ fitting
@@ -198,14 +211,17 @@ class DecisionModel:
         # thread while this one computes the features: on two cores a single agent action's
         # latency is the longer of the two, not their sum (each runs on one thread, as before, so
         # the numbers are the same bit for bit)
-        cross = _CROSS_POOL.submit(self.cross_.logits, cases) if self.cross_ is not None else None
+        cross = _CROSS_POOL.submit(self.cross_.run, cases) if self.cross_ is not None else None
         X, J = self.featurizer.transform(cases)
         z = self._raw(X)
         dense = X[:, : self.featurizer.dense_dim].toarray()
         pp = _softmax(dense @ self.principle_coef_.T + self.principle_intercept_)
         if cross is not None:
-            zc, pc = cross.result()
+            zc, pc, h = cross.result()
             z = z + zc
+            if self.pooled_coef_ is not None:  # a team's correction of the cross-encoder's head
+                assert h is not None  # load() refuses a correction without a cross-encoder that gives h
+                z = z + h @ self.pooled_coef_.T
             pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
         p = _softmax(z)
         if self.knn_weight > 0 and len(self.memory_):
@@ -311,16 +327,19 @@ class DecisionModel:
 
     # ------------------------------------------------------------------ teaching
     def teach(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None], *,
-              share: float = 0.01, l2: float = 10.0, max_iter: int = 200) -> DecisionModel:
+              share: float = 0.01, l2: float = 10.0, pooled_l2: float = POOLED_L2, max_iter: int = 200) -> DecisionModel:
         """A copy taught a team's verdicts, without forgetting what it knew.
 
-        Fits a correction ``Δ`` to the decision head: the taught cases (together weighing ``share``
-        of the remembered corpus) and the remembered cases are fitted with the logits
-        ``base + X·Δ``, under an L2 penalty ``l2·|Δ|²`` that keeps the model near the one it was.
-        What the taught cases have in common beyond their domain (their words, the shape of the
-        action, "without asking") is what the correction learns, so a handful of verdicts moves the
-        same kind of case in other domains; the remembered corpus holds acceptable near-misses in
-        place. The taught cases join the precedents the verdicts cite.
+        Fits a correction ``Δ`` to the decision head and, with a cross-encoder that gives its pooled
+        vectors ``h``, a correction ``Γ`` to the cross-encoder's head: the taught cases (together
+        weighing ``share`` of the remembered corpus) and the remembered cases are fitted with the
+        logits ``base + X·Δ + h·Γ``, under L2 penalties ``l2·|Δ|² + pooled_l2·|Γ|²`` that keep the
+        model near the one it was (``pooled_l2=inf``: the linear head alone). What the taught cases have in common beyond their domain (their
+        words, the shape of the action, "without asking") is what the corrections learn, so a
+        handful of verdicts moves the same kind of case in other domains; the remembered corpus holds
+        acceptable near-misses in place. Both experts are corrected because their logits add: a
+        correction of the linear head alone cannot overrule a cross-encoder that is sure of the old
+        decision. The taught cases join the precedents the verdicts cite.
 
         Returns:
             A new fitted model (this one is unchanged).
@@ -345,39 +364,54 @@ class DecisionModel:
         w = np.ones(len(y))
         w[n_mem:] = max(1.0, share * max(n_mem, 1) / len(cases))
         base = self._raw(X)
-        taught_cross = None
+        taught_cross = taught_pooled = H = None
         if self.cross_ is not None:
             if self.memory_cross_ is None or len(self.memory_cross_) != n_mem:
                 raise ModelError("the decision model's cross-encoder scores of its remembered cases are missing",
                                  hint="reattach the cross-encoder (attach_cross_encoder) or retrain the model")
-            taught_cross = self.cross_.logits(list(cases))[0]
+            taught_cross, _, taught_pooled = self.cross_.run(list(cases))
             base = base + np.vstack([self.memory_cross_.astype(np.float32), taught_cross])
+            if self.memory_pooled_ is not None and taught_pooled is not None and np.isfinite(pooled_l2):
+                H = np.vstack([self.memory_pooled_.astype(np.float32), taught_pooled])
+                if self.pooled_coef_ is not None:  # taught before: the earlier correction is part of the base
+                    base = base + H @ self.pooled_coef_.T
         cols = np.unique(X.indices)
         Xa = X[:, cols].tocsr()
         Y = np.eye(3)[y]
         k = len(cols)
+        kh = 0 if H is None else 3 * H.shape[1]
 
         def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            D = flat.reshape(3, k)
+            D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
             z = base + np.asarray(Xa @ D.T)
+            if H is not None:
+                z = z + H @ G.reshape(3, -1).T
             z -= z.max(axis=1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
             nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
-            g = np.asarray((Xa.T @ ((p - Y) * w[:, None])).T)
-            return nll + l2 * float(flat @ flat), (g.ravel() + 2 * l2 * flat)
+            R = (p - Y) * w[:, None]
+            g = [np.asarray((Xa.T @ R).T).ravel() + 2 * l2 * flat[: 3 * k]]
+            if H is not None:
+                g.append((R.T @ H).ravel() + 2 * pooled_l2 * G)
+            return nll + l2 * float(flat[: 3 * k] @ flat[: 3 * k]) + pooled_l2 * float(G @ G), np.concatenate(g)
 
-        res = minimize(loss, np.zeros(3 * k), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+        res = minimize(loss, np.zeros(3 * k + kh), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
         out = DecisionModel.__new__(DecisionModel)
         out.__dict__.update(self.__dict__)
         out.coef_ = self.coef_.copy()
-        out.coef_[:, cols] += res.x.reshape(3, k).astype(np.float32)
+        out.coef_[:, cols] += res.x[: 3 * k].reshape(3, k).astype(np.float32)
         out.coef_ = out.coef_.astype(np.float16).astype(np.float32)
+        if H is not None:
+            G = res.x[3 * k:].reshape(3, -1).astype(np.float32)
+            out.pooled_coef_ = G if self.pooled_coef_ is None else self.pooled_coef_ + G
         out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p,
                                          "taught": True} for c, d, p in zip(cases, decisions, principles, strict=True))]
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
         if taught_cross is not None and self.memory_cross_ is not None:
             out.memory_cross_ = np.vstack([self.memory_cross_, taught_cross.astype(np.float16)])
+        if H is not None and self.memory_pooled_ is not None and taught_pooled is not None:
+            out.memory_pooled_ = np.vstack([self.memory_pooled_, taught_pooled.astype(np.float16)])
         out.__dict__.pop("_memory_X", None)
         out.__dict__.pop("_knn", None)
         out.__dict__.pop("_version", None)
@@ -389,7 +423,7 @@ class DecisionModel:
     def version(self) -> str:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
-        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_),
+        key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_), id(self.pooled_coef_),
                self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral, self.escalate_share)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
@@ -404,6 +438,8 @@ class DecisionModel:
                 h.update(f"escalate share {self.escalate_share}".encode())
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
+            if self.pooled_coef_ is not None:
+                h.update(b"pooled" + self.pooled_coef_.tobytes())
             cached = (key, f"decision-{h.hexdigest()[:10]}")
             self.__dict__["_version"] = cached
         return cached[1]
@@ -420,11 +456,15 @@ class DecisionModel:
             "principle_intercept": self.principle_intercept_, "memory": self.memory_vectors_}
         if self.memory_cross_ is not None:
             arrays["memory_cross"] = self.memory_cross_.astype(np.float16)
+        if self.memory_pooled_ is not None:
+            arrays["memory_pooled"] = self.memory_pooled_.astype(np.float16)
+        if self.pooled_coef_ is not None:
+            arrays["pooled_coef"] = self.pooled_coef_.astype(np.float32)
         np.savez_compressed(d / "arrays.npz", **arrays)
         # the cross-encoder's file goes along under its own format's name; a stale one of either format goes
         for name in (CROSS_FILE, CROSS_ONNX):
             target = d / name
-            if self.cross_ is not None and self.cross_.path.name == name:
+            if self.cross_ is not None and self.cross_.path.suffix == Path(name).suffix:
                 if self.cross_.path.resolve() != target.resolve():
                     shutil.copyfile(self.cross_.path, target)
             elif target.exists():
@@ -475,8 +515,21 @@ class DecisionModel:
             if m.memory_cross_ is None or len(m.memory_cross_) != len(memory):
                 raise ModelError(f"{d / 'arrays.npz'}: the cross-encoder's scores of the remembered cases are missing "
                                  "or do not match memory.jsonl", hint="retrain the model with scripts/train_decision_model.py")
-        for name in ("coef_", "intercept_", "principle_coef_", "principle_intercept_"):
-            if not np.all(np.isfinite(getattr(m, name))):
+            if "memory_pooled" in arrays.files and m.cross_.has_pooled:
+                m.memory_pooled_ = arrays["memory_pooled"]
+                if m.memory_pooled_.shape != (len(memory), POOLED_DIM):
+                    raise ModelError(f"{d / 'arrays.npz'}: memory_pooled is {m.memory_pooled_.shape}, expected "
+                                     f"({len(memory)}, {POOLED_DIM})", hint="retrain the model with scripts/train_decision_model.py")
+        if "pooled_coef" in arrays.files:
+            if m.cross_ is None or not m.cross_.has_pooled:
+                raise ModelError(f"{d / 'arrays.npz'}: a taught correction of the cross-encoder's head, but "
+                                 f"{'no cross-encoder' if m.cross_ is None else 'a cross-encoder without pooled vectors'} in {d}",
+                                 hint="teach the model again (accord learn) or reinstall accord")
+            m.pooled_coef_ = arrays["pooled_coef"].astype(np.float32)
+            if m.pooled_coef_.shape != (len(DECISIONS), POOLED_DIM):
+                raise ModelError(f"{d / 'arrays.npz'}: pooled_coef is {m.pooled_coef_.shape}, expected ({len(DECISIONS)}, {POOLED_DIM})")
+        for name in ("coef_", "intercept_", "principle_coef_", "principle_intercept_", "pooled_coef_"):
+            if getattr(m, name) is not None and not np.all(np.isfinite(getattr(m, name))):
                 raise ModelError(f"{d / 'arrays.npz'}: {name.rstrip('_')} holds NaN or infinite values",
                                  hint="the file is damaged; retrain or reinstall the model")
         if not (0.0 <= m.knn_weight <= 1.0 and m.knn_k >= 1 and m.knn_temperature > 0):
