@@ -23,7 +23,7 @@ def _markers(work: Path) -> list[str]:
     return sorted(p.name for p in work.glob("shard-*.done"))
 
 
-@pytest.mark.slow  # a real process: imports, models and three shards, ~15 s on a busy VM (the in-process crash test below is fast)
+@pytest.mark.slow  # a real process: imports, models and three shards, ~15 s on a busy VM (the in-process crash test below is slow-marked too)
 def test_killed_job_resumes_without_duplicated_or_missing_verdicts(cases_600, reference_600, slow_charter, tmp_path):
     """SIGKILL a real ``accord audit batch`` process once it has finished a shard, then run the same command."""
     out = tmp_path / "out.jsonl"
@@ -51,6 +51,9 @@ def test_killed_job_resumes_without_duplicated_or_missing_verdicts(cases_600, re
     assert [strip(v) for v in got] == [strip(v) for v in reference_600]
 
 
+@pytest.mark.slow  # two shards judged, one redone, against a 300-case reference: 36 s of the default run
+# on 2026-12-04 (issue 16's bar is 4 minutes for the whole run); CI runs it with -m slow, as the
+# killed-process test above
 def test_crash_midway_and_damaged_shards_are_redone(cases_300, reference_300, slow_charter, tmp_path, monkeypatch):
     out = tmp_path / "out.jsonl"
     work = tmp_path / "out.jsonl.parts"
