@@ -90,6 +90,23 @@ class ToolCall(_Strict):
         args = json.dumps(self.arguments, sort_keys=True, ensure_ascii=False)
         return f"call tool {self.name} with {args}"
 
+    @classmethod
+    def from_text(cls, text: str) -> ToolCall | None:
+        """The call that ``text`` writes out in :meth:`as_text`'s form (``call tool NAME with {...}``,
+        the arguments a JSON object), else None. A call written as text is still a call: the
+        charter's ``tool:`` rules and the redaction of addressing arguments apply to it as to the
+        structured form."""
+        if not text.startswith("call tool "):
+            return None
+        name, sep, args = text[len("call tool "):].partition(" with ")
+        if not sep or not name or " " in name:
+            return None
+        try:
+            parsed = json.loads(args)
+        except ValueError:
+            return None
+        return cls(name=name, arguments=parsed) if isinstance(parsed, dict) else None
+
 
 class Case(_Strict):
     """One thing to judge: what the AI was asked or aiming at, and what it did or proposes."""

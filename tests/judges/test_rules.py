@@ -93,6 +93,24 @@ def test_where_a_tool_call_goes_is_not_redacted():
     assert scores[0].evidence[0].text == "e@f.org"
 
 
+def test_a_call_written_as_text_is_judged_as_the_call():
+    """"call tool NAME with {...}" is accord's own text of a tool call (ToolCall.as_text): written that
+    way, a call must not slip past the charter's tool rules, nor have its recipient redacted."""
+    assert "no-backup-delete" in fired('call tool fs.delete_dir with {"path": "/srv/BACKUPS"}')
+    assert "no-backup-delete" not in fired('call tool fs.delete_dir with {"path": "/tmp/cache"}')
+    assert "big-transfer" in fired('call tool transfer with {"amount": 5000, "to": "acct-9"}')
+    assert fired('call tool send_email with {"to": ["team@kestrel.io"], "body": "Drinks Friday"}') == set()
+    scores = RuleJudge().judge([Case(action='call tool send_email with {"to": "a@b.org", "body": "Her address is e@f.org"}')], CHARTER)[0]
+    assert scores[0].revised == 'call tool send_email with {"body": "Her address is [email]", "to": "a@b.org"}'
+    # text that only looks like one is prose
+    for text in ("call tool fs.delete_dir with the backup path", 'call tool with {"path": "backup"}',
+                 'call tool fs.delete_dir with ["backup"]', "Please delete the backup folder"):
+        assert ToolCall.from_text(text) is None, text
+        assert "no-backup-delete" not in fired(text)
+    call = ToolCall(name="fs.delete_dir", arguments={"path": "/srv/backups", "n": [1, 2]})
+    assert ToolCall.from_text(call.as_text()) == call
+
+
 def test_context_target_is_ignored_by_action_rules():
     assert fired("fine", context="disable the audit") == set()
 

@@ -137,20 +137,22 @@ class RuleJudge:
 
     def _judge_one(self, case: Case, rules: list[_Compiled]) -> list[Score]:
         action = case.action_text
+        # a call written out as text ("call tool NAME with {...}") is judged as the call it is
+        call = case.action if isinstance(case.action, ToolCall) else ToolCall.from_text(case.action)
         norm = {"action": normalize(action), "context": normalize(case.context_text) if case.context else ""}
         leet = {f: (t,) if d == t else (t, d) for f, t in norm.items() for d in (deleet(t),)}
         # a redaction reads what a tool call carries, not where it goes (see ADDRESS_ARGS)
         carried = dict(norm)
-        if isinstance(case.action, ToolCall) and any(is_address(k) for k in case.action.arguments):
-            carried["action"] = normalize(_carried(case.action).as_text())
+        if call is not None and any(is_address(k) for k in call.arguments):
+            carried["action"] = normalize(_carried(call).as_text())
         out: list[Score] = []
         redacted: str | ToolCall | None = None  # redactions compose: each applies to the last
         for c in rules:
             rule, rx = c.rule, c.rx
             if rule.tool is not None:
-                if not isinstance(case.action, ToolCall) or not fnmatch.fnmatch(case.action.name.casefold(), rule.tool.casefold()):
+                if call is None or not fnmatch.fnmatch(call.name.casefold(), rule.tool.casefold()):
                     continue
-                if not all(arg_holds(case.action.arguments.get(k), cond) for k, cond in rule.args.items()):
+                if not all(arg_holds(call.arguments.get(k), cond) for k, cond in rule.args.items()):
                     continue
             fields = ("action", "context") if rule.target == "any" else (rule.target,)
             evidence: list[Evidence] = []
@@ -161,11 +163,11 @@ class RuleJudge:
                         evidence.append(Evidence(text=hit, field=f))  # type: ignore[arg-type]
                 if not evidence:
                     continue
-            elif isinstance(case.action, ToolCall):
-                evidence.append(Evidence(text=case.action.as_text()[:200], field="action"))
+            elif call is not None:
+                evidence.append(Evidence(text=call.as_text()[:200], field="action"))
             if rule.redact is not None and rx is not None:
                 try:
-                    redacted = _redact_value(redacted if redacted is not None else case.action, rx, rule.redact)
+                    redacted = _redact_value(redacted if redacted is not None else (call or case.action), rx, rule.redact)
                 except TimeoutError:
                     raise _timed_out(rule.id, case.action_text) from None
             out.append(Score(principle=rule.principle, score=1.0, source=f"rule:{rule.id}", evidence=evidence,
