@@ -111,6 +111,10 @@ def test_teaching_overrules_a_cross_encoder_sure_of_the_old_decision(tmp_path, b
     head_only = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2, pooled_l2=float("inf"))
     both = m.teach(taught, ["block"] * 4, ["honesty"] * 4, share=0.2, pooled_l2=1.0)
     assert head_only.predict([probe]) == ["allow"]  # without the cross-encoder's correction it stays allowed
+    # the taught cases' pooled vectors are kept either way, so the taught model saves and teaches again
+    assert head_only.pooled_coef_ is None and len(head_only.memory_pooled_) == len(head_only.memory_)
+    again = DecisionModel.load(head_only.save(tmp_path / "h"))
+    assert again.teach(taught[:2], ["block"] * 2, ["honesty"] * 2, share=0.2).pooled_coef_ is not None
     assert both.predict([probe]) != ["allow"]
     assert both.predict_proba([probe])[0][0] < head_only.predict_proba([probe])[0][0] - 0.3
 

@@ -156,7 +156,7 @@ class CrossEncoder:
         mean-pooled vectors the head reads them from (None from an export that lacks them)."""
         if not cases:
             return (np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32),
-                    np.zeros((0, POOLED_DIM), np.float32))
+                    np.zeros((0, POOLED_DIM), np.float32) if self.has_pooled else None)
         z, h = self._forward([pair_text(c, neutral=self.neutral) for c in cases])
         if not np.all(np.isfinite(z)) or (h is not None and not np.all(np.isfinite(h))):
             raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")

@@ -49,8 +49,8 @@ KINDS: dict[str, str] = {
 FORMAT = "accord-decision-model/1"
 #: how many corpus cases one taught case counts for in the neighbour vote
 TAUGHT_VOTE = 5.0
-#: the L2 penalty on teaching's correction of the cross-encoder's head (its pooled vectors are
-#: about 8 long, so a correction of the same weight moves them more than the linear head's features)
+#: the L2 penalty on teaching's correction of the cross-encoder's head: set equal to the linear
+#: head's, not tuned (``bench/teaching.py --pooled-l2`` compares values)
 POOLED_L2 = 10.0
 
 
@@ -371,20 +371,21 @@ class DecisionModel:
                                  hint="reattach the cross-encoder (attach_cross_encoder) or retrain the model")
             taught_cross, _, taught_pooled = self.cross_.run(list(cases))
             base = base + np.vstack([self.memory_cross_.astype(np.float32), taught_cross])
-            if self.memory_pooled_ is not None and taught_pooled is not None and np.isfinite(pooled_l2):
+            if self.memory_pooled_ is not None and taught_pooled is not None:
                 H = np.vstack([self.memory_pooled_.astype(np.float32), taught_pooled])
                 if self.pooled_coef_ is not None:  # taught before: the earlier correction is part of the base
                     base = base + H @ self.pooled_coef_.T
+        fit_pooled = H is not None and bool(np.isfinite(pooled_l2))
         cols = np.unique(X.indices)
         Xa = X[:, cols].tocsr()
         Y = np.eye(3)[y]
         k = len(cols)
-        kh = 0 if H is None else 3 * H.shape[1]
+        kh = 3 * POOLED_DIM if fit_pooled else 0
 
         def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
             D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
             z = base + np.asarray(Xa @ D.T)
-            if H is not None:
+            if fit_pooled:
                 z = z + H @ G.reshape(3, -1).T
             z -= z.max(axis=1, keepdims=True)
             p = np.exp(z)
@@ -392,7 +393,7 @@ class DecisionModel:
             nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
             R = (p - Y) * w[:, None]
             g = [np.asarray((Xa.T @ R).T).ravel() + 2 * l2 * flat[: 3 * k]]
-            if H is not None:
+            if fit_pooled:
                 g.append((R.T @ H).ravel() + 2 * pooled_l2 * G)
             return nll + l2 * float(flat[: 3 * k] @ flat[: 3 * k]) + pooled_l2 * float(G @ G), np.concatenate(g)
 
@@ -402,7 +403,7 @@ class DecisionModel:
         out.coef_ = self.coef_.copy()
         out.coef_[:, cols] += res.x[: 3 * k].reshape(3, k).astype(np.float32)
         out.coef_ = out.coef_.astype(np.float16).astype(np.float32)
-        if H is not None:
+        if fit_pooled:
             G = res.x[3 * k:].reshape(3, -1).astype(np.float32)
             out.pooled_coef_ = G if self.pooled_coef_ is None else self.pooled_coef_ + G
         out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p,
@@ -410,8 +411,8 @@ class DecisionModel:
         out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt.astype(np.float16)])
         if taught_cross is not None and self.memory_cross_ is not None:
             out.memory_cross_ = np.vstack([self.memory_cross_, taught_cross.astype(np.float16)])
-        if H is not None and self.memory_pooled_ is not None and taught_pooled is not None:
-            out.memory_pooled_ = np.vstack([self.memory_pooled_, taught_pooled.astype(np.float16)])
+        if H is not None:  # the taught cases' pooled vectors join the memory's even when Γ was not fitted
+            out.memory_pooled_ = H.astype(np.float16)
         out.__dict__.pop("_memory_X", None)
         out.__dict__.pop("_knn", None)
         out.__dict__.pop("_version", None)
