@@ -376,25 +376,31 @@ class DecisionModel:
                 if self.pooled_coef_ is not None:  # taught before: the earlier correction is part of the base
                     base = base + H @ self.pooled_coef_.T
         fit_pooled = H is not None and bool(np.isfinite(pooled_l2))
-        cols = np.unique(X.indices)
-        Xa = X[:, cols].tocsr()
+        cols = np.unique(X.indices)  # sorted: the dense features' columns come first
+        kd = int(np.searchsorted(cols, self.featurizer.dense_dim))
+        # the dense block as an array (BLAS products), the hashed n-grams as a sparse matrix: the
+        # dense block held as sparse made each step's two products take about a second
+        Xd = X[:, cols[:kd]].toarray().astype(np.float64)
+        Xs = X[:, cols[kd:]].tocsr()
+        Hd = H.astype(np.float64) if fit_pooled and H is not None else None
         Y = np.eye(3)[y]
         k = len(cols)
         kh = 3 * POOLED_DIM if fit_pooled else 0
 
         def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
             D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
-            z = base + np.asarray(Xa @ D.T)
-            if fit_pooled:
-                z = z + H @ G.reshape(3, -1).T
+            z = base + Xd @ D[:, :kd].T + np.asarray(Xs @ D[:, kd:].T)
+            if Hd is not None:
+                z = z + Hd @ G.reshape(3, -1).T
             z -= z.max(axis=1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
             nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
             R = (p - Y) * w[:, None]
-            g = [np.asarray((Xa.T @ R).T).ravel() + 2 * l2 * flat[: 3 * k]]
-            if fit_pooled:
-                g.append((R.T @ H).ravel() + 2 * pooled_l2 * G)
+            gD = np.hstack([(Xd.T @ R).T, np.asarray((Xs.T @ R).T)])
+            g = [gD.ravel() + 2 * l2 * flat[: 3 * k]]
+            if Hd is not None:
+                g.append((R.T @ Hd).ravel() + 2 * pooled_l2 * G)
             return nll + l2 * float(flat[: 3 * k] @ flat[: 3 * k]) + pooled_l2 * float(G @ G), np.concatenate(g)
 
         res = minimize(loss, np.zeros(3 * k + kh), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
