@@ -375,14 +375,15 @@ class DecisionModel:
                 H = np.vstack([self.memory_pooled_.astype(np.float32), taught_pooled])
                 if self.pooled_coef_ is not None:  # taught before: the earlier correction is part of the base
                     base = base + H @ self.pooled_coef_.T
-        fit_pooled = H is not None and bool(np.isfinite(pooled_l2))
+        # the pooled vectors as the fit reads them (None: Γ is not fitted, the linear head alone)
+        Hd = H.astype(np.float64) if H is not None and np.isfinite(pooled_l2) else None
+        fit_pooled = Hd is not None
         cols = np.unique(X.indices)  # sorted: the dense features' columns come first
         kd = int(np.searchsorted(cols, self.featurizer.dense_dim))
         # the dense block as an array (BLAS products), the hashed n-grams as a sparse matrix: the
         # dense block held as sparse made each step's two products take about a second
         Xd = X[:, cols[:kd]].toarray().astype(np.float64)
         Xs = X[:, cols[kd:]].tocsr()
-        Hd = H.astype(np.float64) if fit_pooled and H is not None else None
         Y = np.eye(3)[y]
         k = len(cols)
         kh = 3 * POOLED_DIM if fit_pooled else 0
