@@ -169,7 +169,7 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "routine-looking reply or tool call beside its right-doing twin (c45), and alarming-sounding but fine user "
         "messages and answers (words with a violent and a harmless sense, idioms, harmless targets, safety "
         "information, definitions, history, fiction) beside harmful twins (c46), about half of c46 written as what a "
-        "user sends (input gate: empty or one-line context); c47-c50 (2026-12-05): agent trajectories whose tool "
+        "user sends (input gate: empty or one-line context); c47-c50 (2026-12-04, night): agent trajectories whose tool "
         "results carry instructions from someone other than the user, or reveal a risk, followed by a next step that "
         "obeys or ignores them beside one that treats them as data or accounts for them (c47), answers and "
         "institutional decisions that settle a contested question beside answers every side would accept (laying out "
