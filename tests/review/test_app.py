@@ -13,7 +13,8 @@ from accord.server.review import create_app
 from accord.types import Case, Precedent
 
 EVIL = ('<script>alert("x")</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) **bold** '
-        '</pre></textarea><svg onload=alert(2)> {{ 7*7 }} &amp; <a href="javascript:alert(3)">link</a>')
+        '</pre></textarea><svg onload=alert(2)> {{ 7*7 }} &amp; <a href="javascript:alert(3)">link</a> '
+        'invoice_\u202efdp.exe \u2067isolated\u2069')  # bidi controls: shown as stored, never applied
 PASSWORD = "correct horse"
 
 
@@ -178,6 +179,9 @@ def test_model_text_is_inert_on_every_page(setup, store):
     assert "&lt;img src=x onerror=alert(1)&gt;" in case_html
     assert "[click](javascript:alert(1))" in case_html and "**bold**" in case_html  # markdown shown as typed
     assert "{{ 7*7 }}" in case_html  # data is never evaluated as a template
+    for path, html, _ in pages:
+        assert not re.search("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", html), f"a bidi control on {path}"
+    assert "invoice_[U+202E]fdp.exe [U+2067]isolated[U+2069]" in case_html  # visible where the text had them
     pair_html = dict((p, h) for p, h, _ in pages)["/pairwise"]
     assert "fix &lt;script&gt;" in pair_html  # the correction is offered as a pair, escaped
 

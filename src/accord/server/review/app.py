@@ -52,7 +52,14 @@ from accord.review.queue import QueueConfig, next_item, open_items, visible_to
 from accord.review.retrain import DEFAULT_NAME, IncrementalLearner, current_model_path, rollback
 from accord.review.sessions import EndedSessions, SigninFailures
 from accord.review.users import User, Users
-from accord.server.review.security import COOKIE, LoginThrottle, Session, Signer, csrf_ok
+from accord.server.review.security import (
+    COOKIE,
+    LoginThrottle,
+    Session,
+    Signer,
+    csrf_ok,
+    inert_bidi,
+)
 from accord.store import ReviewItem, Store
 
 MAX_TEXT = 20_000
@@ -152,7 +159,7 @@ def create_app(store: Store, charter: Charter, *, secret: bytes, queue: QueueCon
     state = ReviewApp(store, charter, Signer(secret), queue or QueueConfig(), Path(model_dir) if model_dir else None,
                       model_name, incremental, secure_cookies)
     env = Environment(loader=PackageLoader("accord.server.review", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+                      autoescape=select_autoescape(default=True, default_for_string=True), finalize=inert_bidi)
     env.filters["age"] = _age
     env.filters["pct"] = lambda v: "—" if v is None else f"{v:.0%}"
     env.filters["num"] = lambda v, nd=3: "—" if v is None else f"{v:.{nd}f}"

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -149,3 +150,19 @@ class LoginThrottle:
             self._counts.succeeded(key, self._clock())
             return
         self._fails.pop(key, None)
+
+
+#: Unicode's bidirectional controls (embeddings, overrides, isolates and the marks): text that
+#: contains them can show its words in another order than they are stored, e.g. an action that
+#: reads as "report.pdf" while it is "fdp.troper" (U+202E), and can reorder the page around it
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert_bidi(value: Any) -> Any:
+    """Every value a review page shows, with each bidirectional control replaced by a visible
+    ``[U+XXXX]``: a reviewer must see the text in the order it is stored, and see that it was
+    written to be shown otherwise. Used as the templates' ``finalize``, so no page can forget it."""
+    if not isinstance(value, str) or not _BIDI.search(value):
+        return value
+    out = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value))
+    return type(value)(out) if type(value) is not str else out  # a Markup stays Markup (the marker is safe HTML)
