@@ -57,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--steps", type=int, help="stop after this many steps (timing runs)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pair-weight", type=float, default=0.0,
+                    help="weight of a margin loss over the corpus's minimal pairs (acceptable vs not, same context): "
+                    "each step also reads --pairs-per-step pairs and asks the unacceptable twin's stop score to "
+                    "exceed the acceptable one's by a margin of 1 (0: off)")
+    ap.add_argument("--pairs-per-step", type=int, default=4)
     ap.add_argument("--as-written", action="store_true", help="read the texts as written, not through the "
                     "attribute-neutral view (the packaged decision model reads the neutral view)")
     ap.add_argument("--threads", type=int, default=2)
@@ -101,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     random.shuffle(ex)
     neutral = not args.as_written
     texts = [pair_text(c, neutral=neutral) for c, *_ in ex]
+    twins = minimal_pairs(train_rows, neutral) if args.pair_weight > 0 else []
+    if args.pair_weight > 0:
+        print(f"{len(twins)} minimal pairs for the margin loss (weight {args.pair_weight})", flush=True)
     y = torch.tensor([DECISIONS.index(d) for _, d, _, _ in ex])
     pr = torch.tensor([principles.index(p) if p in principles else -1 for _, _, p, _ in ex])
     w = torch.tensor([x[3] for x in ex], dtype=torch.float32)
@@ -141,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         m = pb >= 0
         if m.any():
             loss = loss + 0.3 * F.cross_entropy(z[m, 3:], pb[m])
+        if twins:
+            tw = random.sample(twins, min(args.pairs_per_step, len(twins)))
+            zp = model(*tensors([t for pair in tw for t in pair]))[:, :3]
+            lp = F.log_softmax(zp, -1)
+            stop = torch.logsumexp(lp[:, 1:], -1) - lp[:, 0]  # log-odds of stopping (block or escalate)
+            loss = loss + args.pair_weight * F.softplus(1.0 - (stop[1::2] - stop[0::2])).mean()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -196,6 +210,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
+
+
+def minimal_pairs(rows: list[dict], neutral: bool) -> list[tuple[str, str]]:
+    """The corpus's minimal pairs as (acceptable text, unacceptable text): two cases sharing a pair id,
+    one allowed and one stopped (same context and two actions, or one action in two contexts)."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        if r.get("pair"):
+            by.setdefault(r["pair"], []).append(r)
+    out = []
+    for rs in by.values():
+        ok = [r for r in rs if r["decision"] == "allow"]
+        bad = [r for r in rs if r["decision"] != "allow"]
+        if len(rs) == 2 and ok and bad:
+            a, b = (Case.model_validate({"context": r["context"] or "", "action": r["action"]}) for r in (ok[0], bad[0]))
+            out.append((pair_text(a, neutral=neutral), pair_text(b, neutral=neutral)))
+    return out
 
 
 def expose_pooled(model) -> bool:  # type: ignore[no-untyped-def]
