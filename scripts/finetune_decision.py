@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         save_file(out, str(args.out / "cross-encoder.safetensors"),
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
-                            "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs)})
+                            "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
+                            "pair_weight": str(args.pair_weight)})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0

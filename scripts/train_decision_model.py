@@ -144,12 +144,15 @@ def _cross_lines(card: dict) -> list[str]:
     return ["## Cross-encoder", "",
             "all-MiniLM-L6-v2 (Apache-2.0) with a LoRA adapter (rank {rank}) and a head over its mean-pooled last layer, "
             "fine-tuned on (context, action) pairs by `scripts/finetune_decision.py` ({epochs} epochs, {max_length} tokens, "
-            "{train_s} s on two CPU cores) on the same corpus and public train halves; texts read through the attribute-neutral "
+            "{train_s} s on two CPU cores{pairs}) on the same corpus and public train halves; texts read through the attribute-neutral "
             "view: {neutral}. Its decision logits are added to the linear head's (a product of the two experts). Shipped as "
             "`cross-encoder.onnx`: {quantised}, run by ONNX Runtime on one thread. Its pooled vectors of the remembered "
             "cases are saved with the model: teaching corrects the cross-encoder's head on them.".format(
                 rank=card.get("rank", "?"), epochs=card.get("epochs", "?"), max_length=card.get("max_length", "?"),
-                train_s=card.get("train_s", "?"), neutral="yes" if card.get("neutral") == "1" else "no",
+                train_s=card.get("train_s", "?"),
+                pairs=(f"; with a margin loss of weight {card['pair_weight']} over the corpus's minimal pairs, "
+                       f"`--pair-weight {card['pair_weight']}`" if float(card.get("pair_weight") or 0) else ""),
+                neutral="yes" if card.get("neutral") == "1" else "no",
                 quantised=card.get("quantised", "float weights")), ""]
 
 
@@ -298,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      scoring {len(model.memory_)} remembered cases with the cross-encoder {cross}", flush=True)
         model.attach_cross_encoder(CrossEncoder(tmp), progress=lambda d, n: print(f"\r      {d}/{n}", end="", flush=True))
         model.card_["cross_encoder"] = model.cross_.card if model.cross_ else None
+        pw = float((model.cross_.card if model.cross_ else {}).get("pair_weight") or 0)
+        ft = "python scripts/finetune_decision.py" + (f" --pair-weight {pw:g}" if pw else "")
         model.card_["command"] = model.card_["command"].replace(
-            "&& python scripts/train_decision_model.py", "&& python scripts/finetune_decision.py && python scripts/train_decision_model.py", 1)
+            "&& python scripts/train_decision_model.py", f"&& {ft} && python scripts/train_decision_model.py", 1)
         print(flush=True)
     print(f"[3/3] fitted on {len(allx)} cases ({time.perf_counter() - t0:.0f}s), version {model.version}")
     if not args.no_save:
