@@ -48,7 +48,14 @@ def test_two_worker_processes_match_check_input(cases_600, reference_600, slow_c
 
 def test_summary_counts_changes_against_original_decisions(slow_charter, tmp_path):
     cases = write_cases(tmp_path / "c.jsonl", 120, original=True)
-    originals = [json.loads(line).get("original_decision") for line in cases.read_text().splitlines()]
+    # the corpus's own labels are the model's training data, which it may reproduce exactly: every
+    # tenth case gets a recorded decision of "revise", which no judge of this gate gives these cases,
+    # so the batch has changes to count whatever the model
+    rows = [json.loads(line) for line in cases.read_text().splitlines()]
+    for r in rows[::10]:
+        r["original_decision"] = "revise"
+    cases.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    originals = [r.get("original_decision") for r in rows]
     out = tmp_path / "out.jsonl"
     r = _batch(str(cases), "-o", str(out), "-c", str(slow_charter), "--shard-size", "256", "--json", "--top", "5")
     assert r.exit_code == 0, r.output
