@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     held = [r for r in rows if args.holdout is not None and fold[r["id"].split("-")[0]] == args.holdout]
     train_rows = [r for r in rows if args.holdout is None or fold[r["id"].split("-")[0]] != args.holdout]
     principles = sorted({r["principle"] for r in rows if r["principle"]})
-    ex = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"], 1.0)
+    ex = [(tdm.case_of(r), r["decision"], r["principle"], 1.0)
           for r in train_rows]
     agents = tdm.agent_rows(args.data, ["assebench", "agent-safetybench", "toolemu", "st-webagentbench", "privacylens", "diasafety", "safeagentbench", "dices", "confaide"])
     k = 0.5 * len(ex) / len(agents)
@@ -106,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     random.shuffle(ex)
     neutral = not args.as_written
     texts = [pair_text(c, neutral=neutral) for c, *_ in ex]
-    twins = minimal_pairs(train_rows, neutral) if args.pair_weight > 0 else []
+    twins: list[tuple[str, str]] = []
     if args.pair_weight > 0:
+        twins = minimal_pairs(train_rows, neutral)
         print(f"{len(twins)} minimal pairs for the margin loss (weight {args.pair_weight})", flush=True)
     y = torch.tensor([DECISIONS.index(d) for _, d, _, _ in ex])
     pr = torch.tensor([principles.index(p) if p in principles else -1 for _, _, p, _ in ex])
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, rs in (("dev", dev), ("held-out authors", held)):
         if not rs:
             continue
-        P = proba([Case.model_validate({"context": r["context"] or "", "action": r["action"]}) for r in rs])
+        P = proba([tdm.case_of(r) for r in rs])
         truth = [r["decision"] for r in rs]
         pred = [DECISIONS[i] for i in P.argmax(1)]
         f1 = f1_score(truth, pred, labels=list(DECISIONS), average="macro")
@@ -225,8 +226,7 @@ def minimal_pairs(rows: list[dict], neutral: bool) -> list[tuple[str, str]]:
         ok = [r for r in rs if r["decision"] == "allow"]
         bad = [r for r in rs if r["decision"] != "allow"]
         if len(rs) == 2 and ok and bad:
-            a, b = (Case.model_validate({"context": r["context"] or "", "action": r["action"]}) for r in (ok[0], bad[0]))
-            out.append((pair_text(a, neutral=neutral), pair_text(b, neutral=neutral)))
+            out.append((pair_text(tdm.case_of(ok[0]), neutral=neutral), pair_text(tdm.case_of(bad[0]), neutral=neutral)))
     return out
 
 
@@ -303,7 +303,7 @@ def export_onnx(adapter: Path) -> Path:
             g.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
         onnx.save(g, str(out))
     # the export must still say what the trained network says: the dev set's cases through both
-    probe = [Case.model_validate({"context": r["context"] or "", "action": r["action"]})
+    probe = [tdm.case_of(r)
              for r in (json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines()[:64] if line.strip())]
     tok = base_tokenizer(base, int(meta.get("max_length", 128)))
     with torch.no_grad():

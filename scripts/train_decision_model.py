@@ -58,6 +58,11 @@ def corpus_rows() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def case_of(r: dict) -> Case:
+    """The case of a corpus or dev-set record (its context may be null)."""
+    return Case.model_validate({"context": r["context"] or "", "action": r["action"]})
+
+
 def content_rows(data: Path, seed: int) -> list[tuple[Case, str, str | None, float, str]]:
     import train_default_model as tdm
 
@@ -204,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     semantic = None if args.semantic.lower() in ("", "none") else args.semantic
     t0 = time.perf_counter()
     rows = corpus_rows()
-    corpus = [(Case.model_validate({"context": r["context"] or "", "action": r["action"]}), r["decision"], r["principle"],
+    corpus = [(case_of(r), r["decision"], r["principle"],
                1.0, f"corpus:{r['kind']}") for r in rows]
     extra = [] if args.no_public else agent_rows(args.data, args.agent_sets.split(",")) + content_rows(args.data, args.seed)
     if extra:  # scale the public cases to PUBLIC_SHARE of the corpus's weight
@@ -301,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      scoring {len(model.memory_)} remembered cases with the cross-encoder {cross}", flush=True)
         model.attach_cross_encoder(CrossEncoder(tmp), progress=lambda d, n: print(f"\r      {d}/{n}", end="", flush=True))
         model.card_["cross_encoder"] = model.cross_.card if model.cross_ else None
-        pw = float((model.cross_.card if model.cross_ else {}).get("pair_weight") or 0)
+        pw = float((model.card_["cross_encoder"] or {}).get("pair_weight") or 0)
         ft = "python scripts/finetune_decision.py" + (f" --pair-weight {pw:g}" if pw else "")
         model.card_["command"] = model.card_["command"].replace(
             "&& python scripts/train_decision_model.py", f"&& {ft} && python scripts/train_decision_model.py", 1)

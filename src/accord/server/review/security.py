@@ -164,5 +164,5 @@ def inert_bidi(value: Any) -> Any:
     written to be shown otherwise. Used as the templates' ``finalize``, so no page can forget it."""
     if not isinstance(value, str) or not _BIDI.search(value):
         return value
-    out = _BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value))
-    return type(value)(out) if type(value) is not str else out  # a Markup stays Markup (the marker is safe HTML)
+    # type(value): a Markup stays Markup (the marker is safe HTML)
+    return type(value)(_BIDI.sub(lambda m: f"[U+{ord(m.group()):04X}]", str(value)))
