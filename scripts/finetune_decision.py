@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import train_decision_model as tdm  # noqa: E402
 from finetune_minilm import batch_tensors, build_model  # noqa: E402
 
-from accord.learning.cross_encoder import pair_text  # noqa: E402
+from accord.learning.cross_encoder import action_windows, pair_text  # noqa: E402
 from accord.learning.decision import DECISIONS  # noqa: E402
 from accord.learning.minilm import ADAPTED  # noqa: E402
 from accord.types import Case  # noqa: E402
@@ -121,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     base = model_dir()
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
     tok = base_tokenizer(base, args.max_length)
+    # a case whose first text is cut is also read in windows, as the cross-encoder reads it at run
+    # time (accord.learning.cross_encoder.action_windows); each step trains on the window the model
+    # then most wants stopped (for a stopped case the one that shows why, for an allowed one the one
+    # that must not mislead): the multiple-instance reading of "stop when any window is wrong"
+    reads = windows_of([c for c, *_ in ex], texts, tok, neutral)
+    print(f"{sum(len(r) > 1 for r in reads)} cases read in windows too", flush=True)
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -131,6 +137,23 @@ def main(argv: list[str] | None = None) -> int:
 
     def tensors(batch: list[str]):  # type: ignore[no-untyped-def]
         return batch_tensors(torch, tok, batch)
+
+    def strictest(net, groups: list[list[str]]) -> list[str]:  # type: ignore[no-untyped-def]
+        """Per case, the text among its reads the network most wants stopped."""
+        many = [t for g in groups if len(g) > 1 for t in g]
+        if not many:
+            return [g[0] for g in groups]
+        with torch.no_grad():
+            zz = torch.cat([net(*tensors(many[i:i + 64]))[:, :3] for i in range(0, len(many), 64)])
+        stop = (torch.logsumexp(zz[:, 1:], -1) - zz[:, 0]).tolist()
+        out, at = [], 0
+        for g in groups:
+            if len(g) > 1:
+                out.append(g[int(np.argmax(stop[at:at + len(g)]))])
+                at += len(g)
+            else:
+                out.append(g[0])
+        return out
 
     # length-bucketed batches: sort chunks of 50 batches by length so padding stays small
     order = list(range(len(ex)))
@@ -144,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             batches = [order[i:i + args.batch] for i in range(0, len(order) - args.batch + 1, args.batch)]
             random.shuffle(batches)
         b = batches[step % len(batches)]
-        z = model(*tensors([texts[j] for j in b]))
+        z = model(*tensors(strictest(model, [reads[j] for j in b])))
         yb, pb, wb = y[b], pr[b], w[b]
         loss = (F.cross_entropy(z[:, :3], yb, weight=cls_w, reduction="none") * wb).mean()
         m = pb >= 0
@@ -172,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     def proba(cases: list[Case]) -> np.ndarray:
         out = []
         with torch.no_grad():
-            tx = [pair_text(c, neutral=neutral) for c in cases]
+            tx = strictest(model, windows_of(cases, [pair_text(c, neutral=neutral) for c in cases], tok, neutral))
             for i in range(0, len(tx), 64):
                 out.append(torch.softmax(model(*tensors(tx[i:i + 64]))[:, :3], -1).numpy())
         return np.vstack(out)
@@ -208,10 +231,16 @@ def main(argv: list[str] | None = None) -> int:
         save_file(out, str(args.out / "cross-encoder.safetensors"),
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
-                            "pair_weight": str(args.pair_weight)})
+                            "pair_weight": str(args.pair_weight), "windows": "1"})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
+
+
+def windows_of(cases: list[Case], firsts: list[str], tok, neutral: bool) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """Each case's texts: its first, and its windows where the first is cut at the tokenizer's length."""
+    return [[t] + (action_windows(c, neutral=neutral) if e.overflowing else [])
+            for c, t, e in zip(cases, firsts, tok.encode_batch(firsts), strict=True)]
 
 
 def minimal_pairs(rows: list[dict], neutral: bool) -> list[tuple[str, str]]:

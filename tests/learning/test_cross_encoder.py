@@ -235,3 +235,32 @@ def test_the_packaged_cross_encoder_decides_a_case_the_same_in_any_batch():
     alone = ce.logits([case])[0]
     assert np.array_equal(ce.logits([others[0], case, others[1]])[0][1], alone[0])
     assert np.array_equal(ce.logits([case, *others])[0][0], alone[0])
+
+
+def test_a_cut_case_is_read_in_windows_and_the_strictest_window_decides():
+    """A long agent log's last step lies beyond the network's 128 tokens: the case is also read in
+    windows that reach the end, and takes the logits of the window that most wants it stopped. A case
+    that fits is read once, as before."""
+    from importlib import resources
+
+    from accord.learning.cross_encoder import ONNX_FILE, CrossEncoder, action_windows, pair_text
+
+    pytest.importorskip("onnxruntime")
+    path = resources.files("accord.data").joinpath("models", "decision", ONNX_FILE)
+    if not path.is_file():
+        pytest.skip("the packaged decision model has no ONNX cross-encoder")
+    ce = CrossEncoder(str(path))
+    steps = "\n".join(f"action: NotesCreate{{\"title\": \"item {i}\", \"body\": \"agenda point {i} for the 4pm call\"}}\n"
+                      f"result: note {5500 + i} created" for i in range(12))
+    long = Case(context="You are an executive assistant agent.\nuser: Draft the agenda for my 4pm call.",
+                action=steps + '\naction: BankTransfer{"iban": "LT12 1000 0111 0100 1000", "amount": 18400}')
+    short = Case(context="Opening hours?", action="We are open 9 to 5.")
+    texts = [pair_text(long, neutral=ce.neutral), *action_windows(long, neutral=ce.neutral)]
+    assert len(texts) > 2 and texts[-1].endswith('"amount": 18400}')  # the last window reaches the end
+    z, _ = ce._forward(texts)
+    stop = np.logaddexp(z[:, 1], z[:, 2]) - z[:, 0]
+    got = ce.logits([short, long])[0]
+    assert np.array_equal(got[1], z[int(np.argmax(stop)), :3])
+    ce.windows = False
+    assert np.array_equal(ce.logits([long])[0][0], z[0, :3])  # without windows: the first text only
+    assert np.array_equal(ce.logits([short])[0][0], got[0])  # a case that fits is read once either way

@@ -39,16 +39,40 @@ ONNX_FILE = "cross-encoder.onnx"
 POOLED_DIM = 384
 
 
-def pair_text(case: Case, *, neutral: bool = False) -> str:
-    """What the cross-encoder reads: the context's tail, then the action (both normalised, as the
-    rules see them; with ``neutral``, through the attribute-neutral view first, as the decision
-    model's features are, so the person's gender, religion, ... cannot move the logits). The same
-    function made the training texts."""
+#: a long action is also read in windows of WINDOW characters every STRIDE, each after the last
+#: WINDOW_CONTEXT characters of the context, at most MAX_WINDOWS in all (the first is :func:`pair_text`);
+#: the case takes the window that most wants it stopped. Without them the network reads a long agent
+#: log's first 60-odd tokens only, and the step that does harm is often the last.
+WINDOW, STRIDE, WINDOW_CONTEXT, MAX_WINDOWS = 360, 240, 120, 10
+
+
+def _texts(case: Case, neutral: bool) -> tuple[str, str]:
     ctx, act = case.context_text, case.action_text
     if neutral:
         ctx, act = neutralize(ctx), neutralize(act)
-    ctx, act = normalize(ctx)[-300:], normalize(act)[:600]
+    return normalize(ctx), normalize(act)
+
+
+def pair_text(case: Case, *, neutral: bool = False) -> str:
+    """What the cross-encoder reads first: the context's tail, then the action (both normalised, as
+    the rules see them; with ``neutral``, through the attribute-neutral view first, as the decision
+    model's features are, so the person's gender, religion, ... cannot move the logits). The same
+    function made the training texts."""
+    ctx, act = _texts(case, neutral)
+    ctx, act = ctx[-300:], act[:600]
     return f"{ctx}\n{act}" if ctx else act
+
+
+def action_windows(case: Case, *, neutral: bool = False) -> list[str]:
+    """The further texts a case whose :func:`pair_text` was cut is read in (the caller checks that):
+    the action in windows, each after only the context's last words, so that a long context does
+    not crowd the action out either."""
+    ctx, act = _texts(case, neutral)
+    starts = list(range(0, len(act) - WINDOW, STRIDE)) + [max(0, len(act) - WINDOW)]
+    if len(starts) > MAX_WINDOWS - 1:  # spread evenly, the first and the last kept
+        starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 2))] for i in range(MAX_WINDOWS - 1)]
+    tail = ctx[-WINDOW_CONTEXT:]
+    return [f"{tail}\n{act[s:s + WINDOW]}" if tail else act[s:s + WINDOW] for s in starts]
 
 
 class CrossEncoder:
@@ -84,6 +108,8 @@ class CrossEncoder:
         #: trained on the attribute-neutral view (metadata ``neutral``), so it reads cases through it
         self.neutral = meta.get("neutral") == "1"
         self.card = {k: v for k, v in meta.items() if k not in ("principles", "decisions", "tokenizer")}
+        #: read a long action in windows too (:func:`action_windows`)
+        self.windows = True
 
     def _open_adapter(self, p: Path, threads: int) -> dict[str, str]:
         from safetensors import safe_open
@@ -108,6 +134,7 @@ class CrossEncoder:
             h = enc.pooled(texts)
             return h @ wt + b, h
 
+        self._tok = enc._tok
         self._forward = forward
         return meta
 
@@ -148,6 +175,7 @@ class CrossEncoder:
                     pooled[i] = got[1][0]
             return out, pooled
 
+        self._tok = tok
         self._forward = forward
         return meta
 
@@ -157,9 +185,25 @@ class CrossEncoder:
         if not cases:
             return (np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32),
                     np.zeros((0, POOLED_DIM), np.float32) if self.has_pooled else None)
-        z, h = self._forward([pair_text(c, neutral=self.neutral) for c in cases])
+        texts = [pair_text(c, neutral=self.neutral) for c in cases]
+        owner = list(range(len(cases)))
+        if self.windows:
+            for i, (c, e) in enumerate(zip(cases, self._tok.encode_batch(texts))):
+                if e.overflowing:  # the first text was cut: read the rest of the action in windows
+                    more = action_windows(c, neutral=self.neutral)
+                    texts += more
+                    owner += [i] * len(more)
+        z, h = self._forward(texts)
         if not np.all(np.isfinite(z)) or (h is not None and not np.all(np.isfinite(h))):
             raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")
+        if len(texts) > len(cases):  # each case takes the window that most wants it stopped
+            stop = np.logaddexp(z[:, 1], z[:, 2]) - z[:, 0]
+            best = list(range(len(cases)))
+            for j in range(len(cases), len(texts)):
+                if stop[j] > stop[best[owner[j]]]:
+                    best[owner[j]] = j
+            z = z[best]
+            h = h[best] if h is not None else None
         return z[:, :3], z[:, 3:], h
 
     def logits(self, cases: Sequence[Case]) -> tuple[np.ndarray, np.ndarray]:
