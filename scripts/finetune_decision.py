@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs-per-step", type=int, default=4)
     ap.add_argument("--as-written", action="store_true", help="read the texts as written, not through the "
                     "attribute-neutral view (the packaged decision model reads the neutral view)")
+    ap.add_argument("--windows", action="store_true", help="train a cut case on the window the network then most "
+                    "wants stopped (multiple-instance reading; measured in docs/decision-model.md)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -121,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     base = model_dir()
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
     tok = base_tokenizer(base, args.max_length)
-    # a case whose first text is cut is also read in windows, as the cross-encoder reads it at run
-    # time (accord.learning.cross_encoder.action_windows); each step trains on the window the model
-    # then most wants stopped (for a stopped case the one that shows why, for an allowed one the one
-    # that must not mislead): the multiple-instance reading of "stop when any window is wrong"
-    reads = windows_of([c for c, *_ in ex], texts, tok, neutral)
-    print(f"{sum(len(r) > 1 for r in reads)} cases read in windows too", flush=True)
+    # --windows: a case whose first text is cut is also read in windows, as the cross-encoder reads it
+    # at run time (accord.learning.cross_encoder.action_windows); each step trains on the window the
+    # model then most wants stopped (for a stopped case the one that shows why, for an allowed one the
+    # one that must not mislead): the multiple-instance reading of "stop when any window is wrong"
+    reads = windows_of([c for c, *_ in ex], texts, tok, neutral) if args.windows else [[t] for t in texts]
+    if args.windows:
+        print(f"{sum(len(r) > 1 for r in reads)} cases read in windows too", flush=True)
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         save_file(out, str(args.out / "cross-encoder.safetensors"),
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
-                            "pair_weight": str(args.pair_weight), "windows": "1"})
+                            "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0"})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
