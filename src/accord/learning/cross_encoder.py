@@ -68,7 +68,7 @@ def action_windows(case: Case, *, neutral: bool = False) -> list[str]:
     the action in windows, each after only the context's last words, so that a long context does
     not crowd the action out either."""
     ctx, act = _texts(case, neutral)
-    starts = list(range(0, len(act) - WINDOW, STRIDE)) + [max(0, len(act) - WINDOW)]
+    starts = [*range(0, len(act) - WINDOW, STRIDE), max(0, len(act) - WINDOW)]
     if len(starts) > MAX_WINDOWS - 1:  # spread evenly, the first and the last kept
         starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 2))] for i in range(MAX_WINDOWS - 1)]
     tail = ctx[-WINDOW_CONTEXT:]
@@ -188,7 +188,7 @@ class CrossEncoder:
         texts = [pair_text(c, neutral=self.neutral) for c in cases]
         owner = list(range(len(cases)))
         if self.windows:
-            for i, (c, e) in enumerate(zip(cases, self._tok.encode_batch(texts))):
+            for i, (c, e) in enumerate(zip(cases, self._tok.encode_batch(texts), strict=True)):
                 if e.overflowing:  # the first text was cut: read the rest of the action in windows
                     more = action_windows(c, neutral=self.neutral)
                     texts += more
