@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import train_decision_model as tdm  # noqa: E402
 from finetune_minilm import batch_tensors, build_model  # noqa: E402
 
-from accord.learning.cross_encoder import action_windows, pair_text  # noqa: E402
+from accord.learning.cross_encoder import case_reads, pair_text  # noqa: E402
 from accord.learning.decision import DECISIONS  # noqa: E402
 from accord.learning.minilm import ADAPTED  # noqa: E402
 from accord.types import Case  # noqa: E402
@@ -124,10 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
     tok = base_tokenizer(base, args.max_length)
     # --windows: a case whose first text is cut is also read in windows, as the cross-encoder reads it
-    # at run time (accord.learning.cross_encoder.action_windows); each step trains on the window the
+    # at run time (accord.learning.cross_encoder.case_reads); each step trains on the window the
     # model then most wants stopped (for a stopped case the one that shows why, for an allowed one the
     # one that must not mislead): the multiple-instance reading of "stop when any window is wrong"
-    reads = windows_of([c for c, *_ in ex], texts, tok, neutral) if args.windows else [[t] for t in texts]
+    reads = case_reads([c for c, *_ in ex], tok, neutral=neutral) if args.windows else [[t] for t in texts]
     if args.windows:
         print(f"{sum(len(r) > 1 for r in reads)} cases read in windows too", flush=True)
     model = build_model(torch, weights, args.rank, 3 + len(principles))
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     def proba(cases: list[Case]) -> np.ndarray:
         out = []
         with torch.no_grad():
-            tx = strictest(model, windows_of(cases, [pair_text(c, neutral=neutral) for c in cases], tok, neutral))
+            tx = strictest(model, case_reads(cases, tok, neutral=neutral))
             for i in range(0, len(tx), 64):
                 out.append(torch.softmax(model(*tensors(tx[i:i + 64]))[:, :3], -1).numpy())
         return np.vstack(out)
@@ -238,12 +238,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
-
-
-def windows_of(cases: list[Case], firsts: list[str], tok, neutral: bool) -> list[list[str]]:  # type: ignore[no-untyped-def]
-    """Each case's texts: its first, and its windows where the first is cut at the tokenizer's length."""
-    return [[t] + (action_windows(c, neutral=neutral) if e.overflowing else [])
-            for c, t, e in zip(cases, firsts, tok.encode_batch(firsts), strict=True)]
 
 
 def minimal_pairs(rows: list[dict], neutral: bool) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from accord.errors import ModelError
 from accord.fairness.neutral import neutralize
 from accord.normalize import normalize
 from accord.types import Case
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 FILE = "cross-encoder.safetensors"
 #: the exported, quantised network (preferred when both are present)
@@ -53,26 +57,42 @@ def _texts(case: Case, neutral: bool) -> tuple[str, str]:
     return normalize(ctx), normalize(act)
 
 
-def pair_text(case: Case, *, neutral: bool = False) -> str:
-    """What the cross-encoder reads first: the context's tail, then the action (both normalised, as
-    the rules see them; with ``neutral``, through the attribute-neutral view first, as the decision
-    model's features are, so the person's gender, religion, ... cannot move the logits). The same
-    function made the training texts."""
-    ctx, act = _texts(case, neutral)
+def _first(ctx: str, act: str) -> str:
     ctx, act = ctx[-300:], act[:600]
     return f"{ctx}\n{act}" if ctx else act
 
 
-def action_windows(case: Case, *, neutral: bool = False) -> list[str]:
-    """The further texts a case whose :func:`pair_text` was cut is read in (the caller checks that):
-    the action in windows, each after only the context's last words, so that a long context does
-    not crowd the action out either."""
-    ctx, act = _texts(case, neutral)
+def _windows(ctx: str, act: str) -> list[str]:
     starts = [*range(0, len(act) - WINDOW, STRIDE), max(0, len(act) - WINDOW)]
     if len(starts) > MAX_WINDOWS - 1:  # spread evenly, the first and the last kept
         starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 2))] for i in range(MAX_WINDOWS - 1)]
     tail = ctx[-WINDOW_CONTEXT:]
     return [f"{tail}\n{act[s:s + WINDOW]}" if tail else act[s:s + WINDOW] for s in starts]
+
+
+def pair_text(case: Case, *, neutral: bool = False) -> str:
+    """What the cross-encoder reads first: the context's tail, then the action (both normalised, as
+    the rules see them; with ``neutral``, through the attribute-neutral view first, as the decision
+    model's features are, so the person's gender, religion, ... cannot move the logits). The same
+    function made the training texts."""
+    return _first(*_texts(case, neutral))
+
+
+def action_windows(case: Case, *, neutral: bool = False) -> list[str]:
+    """The further texts a case whose :func:`pair_text` was cut is read in: the action in windows,
+    each after only the context's last words, so that a long context does not crowd the action out
+    either."""
+    return _windows(*_texts(case, neutral))
+
+
+def case_reads(cases: Sequence[Case], tokenizer: Tokenizer, *, neutral: bool = False) -> list[list[str]]:
+    """Every text each case is read in: :func:`pair_text`, and, where ``tokenizer`` (truncating at
+    the network's length) cuts it, :func:`action_windows` after it. Run time and fine-tuning
+    (``scripts/finetune_decision.py --windows``) read cases through this one function."""
+    parts = [_texts(c, neutral) for c in cases]
+    firsts = [_first(ctx, act) for ctx, act in parts]
+    return [[t, *(_windows(ctx, act) if e.overflowing else [])]
+            for (ctx, act), t, e in zip(parts, firsts, tokenizer.encode_batch(firsts), strict=True)]
 
 
 class CrossEncoder:
@@ -134,7 +154,7 @@ class CrossEncoder:
             h = enc.pooled(texts)
             return h @ wt + b, h
 
-        self._tok = enc._tok
+        self._tok = enc.tokenizer
         self._forward = forward
         return meta
 
@@ -185,14 +205,11 @@ class CrossEncoder:
         if not cases:
             return (np.zeros((0, 3), np.float32), np.zeros((0, len(self.principles)), np.float32),
                     np.zeros((0, POOLED_DIM), np.float32) if self.has_pooled else None)
-        texts = [pair_text(c, neutral=self.neutral) for c in cases]
-        owner = list(range(len(cases)))
-        if self.windows:
-            for i, (c, e) in enumerate(zip(cases, self._tok.encode_batch(texts), strict=True)):
-                if e.overflowing:  # the first text was cut: read the rest of the action in windows
-                    more = action_windows(c, neutral=self.neutral)
-                    texts += more
-                    owner += [i] * len(more)
+        reads = (case_reads(cases, self._tok, neutral=self.neutral) if self.windows
+                 else [[pair_text(c, neutral=self.neutral)] for c in cases])
+        # the first texts in the cases' order, then the windows of the cut ones
+        texts = [r[0] for r in reads] + [t for r in reads for t in r[1:]]
+        owner = list(range(len(cases))) + [i for i, r in enumerate(reads) for _ in r[1:]]
         z, h = self._forward(texts)
         if not np.all(np.isfinite(z)) or (h is not None and not np.all(np.isfinite(h))):
             raise ModelError(f"{self.path}: the cross-encoder produced NaN scores")

@@ -107,7 +107,8 @@ class MiniLMEncoder:
         # truncates at 256 and pads per batch: do the same (we pad ourselves)
         tok.no_padding()
         tok.enable_truncation(max_length=self.max_length)
-        self._tok = tok
+        #: the tokenizer, truncating at ``max_length`` (the cross-encoder asks it which texts it cut)
+        self.tokenizer = tok
         self._heads = int(cfg["num_attention_heads"])
         self._eps = float(cfg.get("layer_norm_eps", 1e-12))
         hidden = int(cfg["hidden_size"])
@@ -150,7 +151,7 @@ class MiniLMEncoder:
         """The mean of the last layer over real tokens, before normalisation (what a head reads)."""
         if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
-        encs = self._tok.encode_batch([t if t else "" for t in texts], add_special_tokens=True)
+        encs = self.tokenizer.encode_batch([t if t else "" for t in texts], add_special_tokens=True)
         ids = [e.ids for e in encs]
         order = np.argsort([len(x) for x in ids], kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
