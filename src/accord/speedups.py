@@ -79,6 +79,12 @@ class SmallBlas:
     when the gate runs judges in worker threads it oversubscribes the cores (a single check went
     from ~17 ms to ~6 ms on two busy cores). Large batches keep every thread. Reference counted
     under a lock, so concurrent small batches restore the setting once, after the last one.
+
+    It works from any thread. threadpoolctl 3.8 lets only one "controlling" thread change
+    OpenBLAS's process-wide pool and silently ignores the others; the gate judges in worker
+    threads, so a second gate's products ran on two threads and its scores moved in the seventh
+    decimal (a batch audit differed from ``accord check`` on the same cases). Each change here
+    first clears that claim: this lock, not threadpoolctl's, keeps concurrent changes in order.
     """
 
     def __init__(self) -> None:
@@ -104,7 +110,7 @@ class SmallBlas:
             if self._depth == 0:
                 self._saved = [(c, c.num_threads) for c in self._blas() if c.num_threads != 1]
                 for c, _ in self._saved:
-                    c.set_num_threads(1)
+                    _set_threads(c, 1)
             self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
@@ -112,8 +118,17 @@ class SmallBlas:
             self._depth -= 1
             if self._depth == 0:
                 for c, n in self._saved:
-                    c.set_num_threads(n)
+                    _set_threads(c, n)
                 self._saved = []
+
+
+def _set_threads(controller: Any, n: int) -> None:
+    clear = getattr(controller, "clear_controlling_thread", None)  # threadpoolctl >= 3.8, OpenBLAS
+    if clear is not None:
+        clear(force=True)
+    controller.set_num_threads(n)
+    if clear is not None:
+        clear(force=True)
 
 
 _SMALL_BLAS = SmallBlas()
@@ -121,6 +136,8 @@ _NO_LIMIT = contextlib.nullcontext()
 
 
 def small_blas(n_rows: int) -> contextlib.AbstractContextManager[None]:
+    """One BLAS thread while a product of ``n_rows`` rows runs, if it is small (any ``n_rows`` <= 256;
+    ``small_blas(0)`` always limits)."""
     return _SMALL_BLAS if n_rows <= 256 else _NO_LIMIT
 
 
