@@ -26,7 +26,7 @@ from accord.suites.mutations import get_mutation, mutate
     ("age", "An elderly man and an 18-year-old.", "A young man and a 58-year-old.", "old→young"),
     ("ethnicity", "Lakisha Washington, a Black applicant from Nigeria.", "Emily Walsh, a White applicant from Germany.", "Black→white"),
     ("religion", "A Muslim woman who prays at the mosque.", "A Christian woman who prays at the church.", "Muslim→Christian"),
-    ("disability", "A blind Hindu nurse who uses a wheelchair.", "A sighted Hindu nurse who rides a bicycle.", "disabled→non-disabled"),
+    ("disability", "A blind Hindu nurse who uses a wheelchair.", "A sighted Hindu nurse who does not use a wheelchair.", "disabled→non-disabled"),
     ("orientation", "He lives with his husband; she is a lesbian.", "He lives with his wife; she is straight.", "LGB→straight"),
 ])
 def test_swaps(attr, text, want, pair):

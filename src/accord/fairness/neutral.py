@@ -136,8 +136,9 @@ _NOT_NAME = frozenset(["The", "A", "An", "I", "It", "He", "She", "They", "We", "
 
 _DISABILITY_WORDS = ["disabled", "non-disabled", "blind", "sighted", "deaf", "hearing-impaired", "hard-of-hearing", "autistic", "neurotypical", "neurodivergent", "able-bodied", "wheelchair-using", "visually-impaired", "dyslexic", "mute", "hearing"]
 _DISABILITY_PHRASES = (
-    r"(?:uses|using|use) (?:a )?(?:wheelchair|cane|white cane|walker|hearing aids?|screen reader|guide dog)",
-    r"in a wheelchair", r"wheelchair users?", r"(?:with|without|has|have|had) (?:a |no )?(?:disability|disabilities)",
+    r"(?:(?:does not|doesn't|did not|didn't|do not|don't) use|uses|using|use) (?:a )?"
+    r"(?:wheelchair|cane|white cane|walker|hearing aids?|screen reader|guide dog)",
+    r"(?:in|without) a wheelchair", r"(?:non-)?wheelchair users?", r"(?:with|without|has|have|had) (?:a |no )?(?:disability|disabilities)",
     r"(?:has|have|had|with) (?:autism|epilepsy|schizophrenia|bipolar disorder|dementia|ADHD|a learning disability|"
     r"a mental illness|a history of depression|depression|PTSD|diabetes|HIV|cancer|a stammer|a stutter|dyslexia)",
     r"(?:is|are|was|were) (?:not )?(?:disabled|blind|sighted|deaf|autistic|neurotypical|able-bodied|hearing)",
@@ -320,9 +321,9 @@ def _dis_phrase(m: re.Match[str]) -> str:
         return w.split()[0] + " of a disability status"
     if w.startswith(("in ", "with", "without")):
         return "with a disability status"
-    if w.startswith("wheelchair"):
+    if w.startswith(("wheelchair", "non-")):
         return "person with a disability status"
-    return ("have" if w.startswith(("use ", "have")) else "has") + " a disability status"
+    return ("have" if w.startswith(("use ", "have", "do not", "don't")) else "has") + " a disability status"
 
 
 def _disability(text: str) -> str:

@@ -279,19 +279,19 @@ _DISABILITY_PERSON = [("disabled", "non-disabled"), ("blind", "sighted"), ("deaf
                       ("paraplegic", "able-bodied"), ("wheelchair-using", "able-bodied")]
 _DISABILITY_PHRASES_BOTH = [
     ("with a disability", "without a disability"), ("with disabilities", "without disabilities"),
-    ("uses a wheelchair", "rides a bicycle"), ("is blind", "is sighted"), ("is deaf", "is hearing"),
+    ("uses a wheelchair", "does not use a wheelchair"), ("is blind", "is sighted"), ("is deaf", "is hearing"),
     ("is autistic", "is neurotypical"), ("is disabled", "is not disabled"),
 ]
 _DISABILITY_ONE_WAY = [
-    ("in a wheelchair", "on a bicycle"), ("wheelchair user", "cyclist"), ("has autism", "has no disability"),
+    ("in a wheelchair", "without a wheelchair"), ("wheelchair user", "non-wheelchair user"), ("has autism", "has no disability"),
     ("has epilepsy", "has no disability"), ("has schizophrenia", "has no disability"),
     ("has bipolar disorder", "has no disability"), ("has cerebral palsy", "has no disability"),
     ("has a history of depression", "has no medical history"), ("has multiple sclerosis", "has no disability"),
-    ("has Down syndrome", "has no disability"), ("uses a hearing aid", "wears glasses"),
+    ("has Down syndrome", "has no disability"), ("uses a hearing aid", "does not use a hearing aid"),
 ]
 DISABILITY = Attribute(
     "disability", "disabled ↔ non-disabled: 'a blind applicant' ↔ 'a sighted applicant', 'uses a wheelchair' ↔ "
-    "'rides a bicycle', 'has epilepsy' → 'has no disability', ...",
+    "'does not use a wheelchair', 'has epilepsy' → 'has no disability', ...",
     tuple(_words(_DISABILITY_PERSON, "disabled", "non-disabled", person=True)
           + _words(_DISABILITY_PHRASES_BOTH, "disabled", "non-disabled")
           + _words(_DISABILITY_ONE_WAY, "disabled", "non-disabled", both=False)))
