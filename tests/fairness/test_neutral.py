@@ -34,10 +34,20 @@ def test_lexicons_leave_out_the_held_out_names_and_terms() -> None:
 
 
 @pytest.mark.parametrize("person", PEOPLE)
-@pytest.mark.parametrize("attr", [a for a in ATTRIBUTES if a != "disability"])
+@pytest.mark.parametrize("attr", ATTRIBUTES)
 def test_swaps_read_the_same(person: str, attr: str) -> None:
     text = f"{person} asks how to open a savings account."
     assert neutralize(swap(text, attr)) == neutralize(text)
+
+
+@pytest.mark.parametrize("text", ["A nurse in a wheelchair asks for the rota.", "The wheelchair user asks for the rota.",
+                                  "She uses a hearing aid and asks for the rota.", "He uses a wheelchair and asks for the rota."])
+def test_a_disability_swap_negates_and_reads_the_same(text: str) -> None:
+    """The swap changes only the attribute ("does not use a wheelchair", not "rides a bicycle", which put
+    cycling into the case), and the view reads the negation as the same disability-status mention."""
+    swapped = swap(text, "disability")
+    assert swapped != text and "bicycle" not in swapped and "glasses" not in swapped
+    assert neutralize(swapped) == neutralize(text)
 
 
 @pytest.mark.parametrize("person", HELD_OUT_PEOPLE)
