@@ -139,6 +139,9 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
                      else ": the values an earlier cross-validation chose on a smaller corpus (see `docs/decision-model.md`).")
                   + (f" A stopped case is escalated when P(escalate) is over {model.escalate_share:.0%} of P(block) + "
                      "P(escalate) (`--escalate-share`, chosen on the judgment dev set)." if model.escalate_share != 0.5 else "")
+                  + (f" A case in a context is escalated when P(escalate) reaches {model.escalate_floor:.0%}, even under the "
+                     "stop threshold (`--escalate-floor`, chosen on the judgment dev set; a lone message is left to the "
+                     "threshold)." if model.escalate_floor is not None else "")
                   + " No held-out-author figure was computed for this model.", ""]),
               *(_cross_lines(c["cross_encoder"]) if c.get("cross_encoder") else []),
               "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
@@ -200,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--escalate-share", type=float, default=0.5,
                     help="a stopped case is escalated, not blocked, when P(escalate) is over this share of the stop "
                          "(0.5: the likelier; the packaged model's 0.35 was chosen on the judgment dev set)")
+    ap.add_argument("--escalate-floor", type=float, default=None,
+                    help="a case in a context is escalated when P(escalate) reaches this, even under the stop threshold "
+                         "(off by default; the packaged model's 0.35 was chosen on the judgment dev set)")
     ap.add_argument("--no-save", action="store_true")
     ap.add_argument("--oof", type=Path, help="write the held-out-author probabilities (JSONL: id, kind, decision, p) here")
     ap.add_argument("--cross-encoder", type=Path, help="a cross-encoder written by scripts/finetune_decision.py "
@@ -279,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
 
     allx = corpus + extra
-    model = DecisionModel(args.encoder, C=C, stop_threshold=t, escalate_share=args.escalate_share, stack=not args.no_stack, knn_weight=knn_w,
+    model = DecisionModel(args.encoder, C=C, stop_threshold=t, escalate_share=args.escalate_share,
+                          escalate_floor=args.escalate_floor, stack=not args.no_stack, knn_weight=knn_w,
                           semantic=semantic, neutral=not args.no_neutral, random_state=args.seed)
     model.fit([x[0] for x in allx], [x[1] for x in allx], [x[2] for x in allx], [x[3] for x in allx],
               memory=[x[4].startswith("corpus:") for x in allx])
@@ -293,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
                    + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else "")
-                   + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else ""),
+                   + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else "")
+                   + (f" --escalate-floor {args.escalate_floor}" if args.escalate_floor is not None else ""),
         "seed": args.seed,
     }
     cross = None if args.no_cross_encoder else (args.cross_encoder or find_cross_encoder(args.out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -210,3 +211,32 @@ def test_the_neutral_view_is_a_saved_choice_of_the_model(fitted, tmp_path):
         assert m.neutral is True and m.version != DecisionModel.load(tmp_path / "m").version
     finally:
         fitted.neutral = False
+
+
+def test_escalate_floor_sends_a_likely_human_decision_in_a_context_to_a_person(fitted, tmp_path):
+    """Under the stop threshold a case is allowed, unless the model gives "a human must decide" at
+    least the floor's chance and the case has a context; a lone message stays with the threshold."""
+    proba = np.array([[0.60, 0.02, 0.38], [0.60, 0.38, 0.02], [0.70, 0.00, 0.30]])
+    in_context = [Case(context="a clinic's assistant", action="x")] * 3
+    lone = [Case(action="x")] * 3
+    m = copy.copy(fitted)
+    assert m.escalate_floor is None and m.decide(proba, in_context) == ["allow"] * 3
+    m.escalate_floor = 0.35
+    assert m.decide(proba, in_context) == ["escalate", "allow", "allow"]
+    assert m.decide(proba, lone) == ["allow"] * 3
+    assert m.decide(proba) == ["escalate", "allow", "allow"]
+    m.__dict__.pop("_version", None)
+    assert m.version != fitted.version  # it changes decisions, so it names another model
+    m.save(tmp_path / "f")
+    back = DecisionModel.load(tmp_path / "f")
+    assert back.escalate_floor == 0.35 and back.version == m.version
+
+
+@pytest.mark.parametrize("bad", [0, 1.5, "high", True])
+def test_a_bad_escalate_floor_is_refused_naming_the_file(fitted, tmp_path, bad):
+    fitted.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["escalate_floor"] = bad
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=r"model\.json: escalate_floor"):
+        DecisionModel.load(tmp_path / "m")

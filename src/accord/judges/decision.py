@@ -124,7 +124,7 @@ class DecisionJudge:
         if not cases:
             return []
         proba, pp, J = self.model.analyse(cases)
-        decisions = self.model.decide(proba)
+        decisions = self.model.decide(proba, cases)
         settled = self.model.taught_precedent(J, self.settle_similarity)
         ids = set(charter.principle_ids)
         cols = [(j, pid) for j, pid in enumerate(self.model.principles_) if pid in ids]

@@ -59,6 +59,16 @@ POOLED_L2 = 10.0
 _CROSS_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="accord-cross")
 
 
+def _floor(value: Any, d: Path) -> float | None:
+    """``model.json``'s ``escalate_floor``: None, or a probability in (0, 1]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise ModelError(f"{d / 'model.json'}: escalate_floor {value!r} is not a probability in (0, 1] or null",
+                         hint="fix the file, or retrain the model with scripts/train_decision_model.py")
+    return float(value)
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -74,6 +84,10 @@ class DecisionModel:
         stack: use the packaged value model's scores as features (see :class:`Featurizer`).
         stop_threshold: a case is allowed when P(block) + P(escalate) is below this; above it, the
             likelier of the two wins. Chosen on held-out folds by the training script.
+        escalate_floor: a case in a context whose P(escalate) reaches this goes to a person even
+            when its stop (P(block) + P(escalate)) is under the stop threshold: a model that gives
+            "a human must decide" a one-in-three chance should not let the case through on its own
+            (None: off; see :meth:`decide`). Chosen on the judgment dev set (docs/decision-model.md).
         knn_weight: the share of the decision probabilities that comes from the remembered cases most
             similar to the case (:meth:`knn_proba`) rather than from the linear head. The linear head
             generalises over words and structure; the neighbours carry what people decided about the
@@ -83,7 +97,7 @@ class DecisionModel:
     """
 
     def __init__(self, encoder: str = "wordllama", *, C: float = 4.0, stop_threshold: float = 0.5,
-                 escalate_share: float = 0.5, hash_bits: int = HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
+                 escalate_share: float = 0.5, escalate_floor: float | None = None, hash_bits: int = HASH_BITS, stack: bool = True, knn_weight: float = 0.0, knn_k: int = 25,
                  knn_temperature: float = 0.05, semantic: str | None = None, neutral: bool = False,
                  random_state: int = 0) -> None:
         self.encoder = encoder
@@ -95,6 +109,7 @@ class DecisionModel:
         #: a stopped case goes to a person (escalate) rather than being blocked when P(escalate) is
         #: more than this share of P(block) + P(escalate); 0.5 is the likelier of the two
         self.escalate_share = escalate_share
+        self.escalate_floor = escalate_floor
         self.knn_weight = knn_weight
         self.knn_k = knn_k
         self.knn_temperature = knn_temperature
@@ -266,17 +281,28 @@ class DecisionModel:
         s = out.sum(axis=1, keepdims=True)
         return np.where(s > 0, out / np.maximum(s, 1e-12), 1.0 / len(self.principles_))
 
-    def decide(self, proba: np.ndarray) -> list[str]:
+    def decide(self, proba: np.ndarray, cases: Sequence[Case] | None = None) -> list[str]:
         """Decisions from :meth:`predict_proba` rows: stopped at the model's stop threshold, and a
-        stopped case escalated when P(escalate) is over :attr:`escalate_share` of the stop."""
+        stopped case escalated when P(escalate) is over :attr:`escalate_share` of the stop.
+
+        A case under the threshold is escalated when P(escalate) reaches :attr:`escalate_floor` and
+        it has a context (without ``cases``, every row counts as having one). A lone message judged
+        on its own, such as a user's first prompt, is left to the threshold: what is contested is
+        what a system does with a request in a situation, not a question about a disputed topic
+        (measured in docs/decision-model.md)."""
+        floor = np.inf if self.escalate_floor is None else self.escalate_floor
         out = []
-        for _pa, pb, pe in proba:
+        for i, (_pa, pb, pe) in enumerate(proba):
             stop = pb + pe
-            out.append("allow" if stop < self.stop_threshold else ("escalate" if pe > self.escalate_share * stop else "block"))
+            if stop < self.stop_threshold:
+                situated = cases is None or bool(cases[i].context_text.strip())
+                out.append("escalate" if situated and pe >= floor else "allow")
+            else:
+                out.append("escalate" if pe > self.escalate_share * stop else "block")
         return out
 
     def predict(self, cases: Sequence[Case]) -> list[str]:
-        return self.decide(self.predict_proba(cases))
+        return self.decide(self.predict_proba(cases), cases)
 
     def word_weights(self, case: Case, decision: str, top: int = 3) -> list[tuple[str, float]]:
         """The action's words that pushed hardest toward ``decision`` over allow: each word's share
@@ -432,7 +458,8 @@ class DecisionModel:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
         key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_), id(self.pooled_coef_),
-               self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral, self.escalate_share)
+               self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral, self.escalate_share,
+               self.escalate_floor)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
@@ -444,6 +471,8 @@ class DecisionModel:
                 h.update(b"neutral")
             if self.escalate_share != 0.5:  # it changes decisions (the stop threshold predates this and is not hashed)
                 h.update(f"escalate share {self.escalate_share}".encode())
+            if self.escalate_floor is not None:
+                h.update(f"escalate floor {self.escalate_floor}".encode())
             if self.cross_ is not None:
                 h.update(self.cross_.digest)
             if self.pooled_coef_ is not None:
@@ -480,7 +509,7 @@ class DecisionModel:
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
                 "neutral": self.neutral, "hash_bits": self.hash_bits,
                 "C": self.C, "stack": self.stack, "stop_threshold": self.stop_threshold,
-                "escalate_share": self.escalate_share, "dim": int(self.coef_.shape[1]),
+                "escalate_share": self.escalate_share, "escalate_floor": self.escalate_floor, "dim": int(self.coef_.shape[1]),
                 "knn": {"weight": self.knn_weight, "k": self.knn_k, "temperature": self.knn_temperature},
                 "principles": self.principles_, "card": self.card_}
         (d / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
@@ -504,7 +533,7 @@ class DecisionModel:
             raise ModelError(f"{d / 'model.json'}: format {meta.get('format')!r} is not {FORMAT!r}")
         knn = meta.get("knn") or {}
         m = cls(meta["encoder"], C=meta["C"], stop_threshold=meta["stop_threshold"],
-                escalate_share=float(meta.get("escalate_share", 0.5)), hash_bits=meta["hash_bits"],
+                escalate_share=float(meta.get("escalate_share", 0.5)), escalate_floor=_floor(meta.get("escalate_floor"), d), hash_bits=meta["hash_bits"],
                 stack=bool(meta.get("stack", False)), knn_weight=float(knn.get("weight", 0.0)),
                 knn_k=int(knn.get("k", 25)), knn_temperature=float(knn.get("temperature", 0.05)),
                 semantic=meta.get("semantic"), neutral=bool(meta.get("neutral", False)))
