@@ -81,14 +81,25 @@ def reference(cases_path: Path, charter: Path, check_cli: bool) -> tuple[list[di
         out = subprocess.run([str(Path(sys.executable).parent / "accord"), "check", "--input", str(cases_path), "--json",
                               "--no-record", "-c", str(charter)], capture_output=True, text=True, check=True).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()], time.perf_counter() - t0
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from accord.batch import GateSpec
     from accord.batch.inputs import read_items
 
     gate = GateSpec(charter=str(charter)).build()  # the gate every engine builds
     cases = [it.case for it in read_items(cases_path)]
     verdicts: list[dict] = []
-    for i in range(0, len(cases), 256):  # accord.cli.core._check_batch's chunks
-        verdicts.extend(json.loads(v.model_dump_json()) for v in gate.check_many(cases[i:i + 256], record=False))
+    with Progress(TextColumn("  reference"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task("reference", total=len(cases))
+        for i in range(0, len(cases), 256):  # accord.cli.core._check_batch's chunks
+            verdicts.extend(json.loads(v.model_dump_json()) for v in gate.check_many(cases[i:i + 256], record=False))
+            bar.advance(task, min(256, len(cases) - i))
     return verdicts, time.perf_counter() - t0
 
 
