@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
                     "attribute-neutral view (the packaged decision model reads the neutral view)")
     ap.add_argument("--windows", action="store_true", help="train a cut case on the window the network then most "
                     "wants stopped (multiple-instance reading; measured in docs/decision-model.md)")
+    ap.add_argument("--init", type=Path, metavar="SAFETENSORS", help="start from this trained cross-encoder (its LoRA "
+                    "factors and head; same rank) instead of a fresh adapter: continued fine-tuning")
+    ap.add_argument("--focus", help="comma-separated corpus author prefixes (e.g. c57,c58): train on their cases "
+                    "plus --replay cases drawn from the rest of the corpus (with --init: teach a trained network new "
+                    "authors without training it again from scratch)")
+    ap.add_argument("--replay", type=int, default=2000, help="with --focus: how many other corpus cases to mix in")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -99,11 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     fold = {a: i % 4 for i, a in enumerate(authors)}
     held = [r for r in rows if args.holdout is not None and fold[r["id"].split("-")[0]] == args.holdout]
     train_rows = [r for r in rows if args.holdout is None or fold[r["id"].split("-")[0]] != args.holdout]
+    if args.focus:
+        focus = {a.strip() for a in args.focus.split(",") if a.strip()}
+        mine = [r for r in train_rows if r["id"].split("-")[0] in focus]
+        rest = [r for r in train_rows if r["id"].split("-")[0] not in focus]
+        if not mine:
+            raise SystemExit(f"--focus {args.focus}: no corpus case has one of these author prefixes")
+        train_rows = mine + random.sample(rest, min(args.replay, len(rest)))
+        print(f"--focus: {len(mine)} cases of {sorted(focus)} + {len(train_rows) - len(mine)} replayed", flush=True)
     principles = sorted({r["principle"] for r in rows if r["principle"]})
     ex = [(tdm.case_of(r), r["decision"], r["principle"], 1.0)
           for r in train_rows]
     agents = tdm.agent_rows(args.data, ["assebench", "agent-safetybench", "toolemu", "st-webagentbench", "privacylens", "diasafety", "safeagentbench", "dices", "confaide"])
-    k = 0.5 * len(ex) / len(agents)
+    if args.focus:  # the public sets in the same proportion to the corpus part as in a full run
+        agents = random.sample(agents, min(len(agents), max(1, len(ex) // 2)))
+    k = 0.5 * len(ex) / len(agents) if not args.focus else 1.0
     ex += [(c, d, None, k) for c, d, _, _, _ in agents]
     random.shuffle(ex)
     neutral = not args.as_written
@@ -131,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.windows:
         print(f"{sum(len(r) > 1 for r in reads)} cases read in windows too", flush=True)
     model = build_model(torch, weights, args.rank, 3 + len(principles))
+    if args.init:
+        warm_start(torch, model, args.init, principles)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     total = int(args.epochs * len(ex) / args.batch)  # the schedule's length; --steps may stop earlier
@@ -234,10 +252,34 @@ def main(argv: list[str] | None = None) -> int:
         save_file(out, str(args.out / "cross-encoder.safetensors"),
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
-                            "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0"})
+                            "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
+                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay)} if args.init else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
+
+
+def warm_start(torch, model, adapter: Path, principles: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Load a trained cross-encoder's LoRA factors and head into ``model`` (saved B has the LoRA scale
+    folded in; it is divided back out). Its rank and principles must match this run's."""
+    from safetensors import safe_open
+
+    with safe_open(str(adapter), "pt") as f:
+        meta = dict(f.metadata() or {})
+        if meta.get("principles", "").split(",") != principles:
+            raise SystemExit(f"--init {adapter}: its principles {meta.get('principles')} are not this corpus's {principles}")
+        with torch.no_grad():
+            for i, m in enumerate(model.layers):
+                for short in ADAPTED:
+                    lin = getattr(m, short)
+                    a, b = f.get_tensor(f"{i}.{short}.A").float(), f.get_tensor(f"{i}.{short}.B").float()
+                    if a.shape != lin.A.shape:
+                        raise SystemExit(f"--init {adapter}: rank {a.shape[0]}, this run's --rank {lin.A.shape[0]}")
+                    lin.A.copy_(a)
+                    lin.B.copy_(b / lin.scale)
+            model.head.weight.copy_(f.get_tensor("head.weight").float())
+            model.head.bias.copy_(f.get_tensor("head.bias").float())
+    print(f"started from {adapter}", flush=True)
 
 
 def minimal_pairs(rows: list[dict], neutral: bool) -> list[tuple[str, str]]:
