@@ -119,3 +119,29 @@ def test_the_gate_embeds_a_charters_unknown_principles_when_built_not_in_a_cases
     assert len(built) == 1  # at construction: with a semantic encoder this took over the 2 s budget of the first case
     v = gate.check("A customer asks about delivery times.", "Orders placed before 2 pm ship the same day.")
     assert len(built) == 1 and not v.errors
+
+
+def test_the_escalate_floor_reaches_cases_in_a_context_not_lone_messages(judge, monkeypatch):
+    """The packaged model escalates a case whose P(escalate) reaches its floor under the stop
+    threshold only when the case has a context: the judge hands the cases to ``decide``."""
+    import numpy as np
+
+    from accord.charter.loader import load_charter
+    from accord.types import Case
+
+    model = judge.model
+    assert model.escalate_floor is not None
+    p = np.array([[0.6, 0.02, 0.38]])
+    real = model.analyse
+
+    def analyse(cases):  # the real features and principles, a fixed decision row
+        _proba, pp, J = real(cases)
+        return np.repeat(p, len(cases), axis=0), pp, J
+
+    monkeypatch.setattr(model, "analyse", analyse)
+    charter = load_charter(None)
+    in_context, lone = (Case(context="Wellness chatbot for a gym chain.", action="Get a baseline blood panel first."),
+                        Case(action="Get a baseline blood panel first."))
+    scored = judge.judge([in_context, lone], charter)
+    assert [s.decision for s in scored[0] if s.source == "decision"] == ["escalate"]
+    assert not [s for s in scored[1] if s.source == "decision" and s.decision != "allow"]
