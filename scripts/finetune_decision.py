@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     agents = tdm.agent_rows(args.data, ["assebench", "agent-safetybench", "toolemu", "st-webagentbench", "privacylens", "diasafety", "safeagentbench", "dices", "confaide"])
     if args.focus:  # the public sets in the same proportion to the corpus part as in a full run
         agents = random.sample(agents, min(len(agents), max(1, len(ex) // 2)))
-    k = 0.5 * len(ex) / len(agents) if not args.focus else 1.0
+    k = 0.5 * len(ex) / len(agents)
     ex += [(c, d, None, k) for c, d, _, _, _ in agents]
     random.shuffle(ex)
     neutral = not args.as_written

@@ -140,6 +140,13 @@ def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     return _SMALL_BLAS
 
 
+def blas_threads() -> int | None:
+    """The BLAS thread count this process runs its large products on (None: no BLAS that
+    threadpoolctl can read). Outside :func:`one_blas_thread`, this is the process's own setting."""
+    counts = [c.num_threads for c in _SMALL_BLAS._blas()]
+    return max(counts) if counts else None
+
+
 def small_blas(n_rows: int) -> contextlib.AbstractContextManager[None]:
     """:func:`one_blas_thread` while a product of ``n_rows`` rows runs, if it is small (<= 256 rows)."""
     return _SMALL_BLAS if n_rows <= 256 else _NO_LIMIT

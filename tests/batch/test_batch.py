@@ -198,10 +198,11 @@ def test_ray_actors_get_this_process_blas_threads(monkeypatch):
     import os
 
     from accord.batch.engines import _blas_threads
+    from accord.speedups import blas_threads
 
     for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(v, raising=False)
     assert _blas_threads() == dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
-                                            str(os.cpu_count() or 1))
+                                            str(blas_threads() or os.cpu_count() or 1))
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
     assert _blas_threads()["OPENBLAS_NUM_THREADS"] == "3"

@@ -179,7 +179,9 @@ def _blas_threads() -> dict[str, str]:
     4,096 cases). With the same counts the actors give the same verdicts as this process."""
     import os
 
-    n = str(os.cpu_count() or 1)
+    from accord.speedups import blas_threads
+
+    n = str(blas_threads() or os.cpu_count() or 1)
     return {v: os.environ.get(v) or n for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
