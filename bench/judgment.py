@@ -7,6 +7,8 @@ Sets:
   (``scripts/build_corpus.py``). Never trained on; used to choose among model variants.
 * ``fresh``: ``bench/judgment_dev/fresh.jsonl``, 280 cases (40 per kind) written on 2026-12-03 by
   another author under the same rules, cleaned the same way, and never used to choose anything.
+* ``blind``: ``bench/judgment_dev/blind.jsonl``, 280 cases (40 per kind) written on 2026-12-05 by two
+  more blind authors, cleaned the same way, never used to choose anything.
 * ``assebench``: the test half of ASSEBench's security subset (``bench/agentsets.py``).
 * ``rjudge``: R-Judge, evaluation only.
 
@@ -50,7 +52,7 @@ CONFIGS = {
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
 #: variants; ``fresh``: written later and never used to choose anything)
-HELD_OUT = ("dev", "fresh")
+HELD_OUT = ("dev", "fresh", "blind")
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,fresh,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,blind,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     ap.add_argument("--budget-ms", type=float, help="the judges' time budget per 16 cases (default: the charter's, "

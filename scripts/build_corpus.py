@@ -1,7 +1,7 @@
 """Assemble accord's judgment corpus and its dev set from the authors' files, cleaned.
 
 Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
-``fresh[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+``fresh[0-9]*.jsonl`` and ``blind[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
@@ -12,6 +12,8 @@ writes:
 * ``bench/judgment_dev/fresh.jsonl``: the same for the fresh set, written later (2026-12-03) by
   another blind author and never used to choose anything, so its figures are free of the model
   selection that the dev set has seen;
+* ``bench/judgment_dev/blind.jsonl``: the same for the blind set, written on 2026-12-05 by two more
+  blind authors (kinds table and domains only) and, like fresh, never used to choose anything;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus, CJ = dedupe(corpus, f, args.near)
     write(corpus, ROOT / "corpus" / "cases.jsonl")
     held_out = {}
-    for name in ("dev", "fresh"):
+    for name in ("dev", "fresh", "blind"):
         rows, J = dedupe(read(sorted((ROOT / "bench" / "judgment_dev").glob(f"{name}[0-9]*.jsonl"))), f, args.near)
         close = (J @ CJ.T).max(axis=1) if len(CJ) and len(J) else np.zeros(len(J))
         held_out[name] = [r for r, s in zip(rows, close, strict=True) if s < args.dev_near]

@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                     "plus --replay cases drawn from the rest of the corpus (with --init: teach a trained network new "
                     "authors without training it again from scratch)")
     ap.add_argument("--replay", type=int, default=2000, help="with --focus: how many other corpus cases to mix in")
+    ap.add_argument("--keep", type=float, default=0.0, help="with --init and --focus: weight of a distillation term "
+                    "that keeps the replayed and public cases' decision probabilities near the starting network's "
+                    "(KL divergence; learning without forgetting; 0: off)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -149,6 +152,20 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     if args.init:
         warm_start(torch, model, args.init, principles)
+    # --keep: the starting network's decision probabilities of the cases it is not being taught (the
+    # replayed corpus cases and the public sets), read once; each step pulls the network back toward them
+    keep_p = keep_m = None
+    if args.keep > 0:
+        if not (args.init and args.focus) or args.windows:
+            raise SystemExit("--keep needs --init and --focus (and not --windows)")
+        focus_texts = {pair_text(tdm.case_of(r), neutral=neutral) for r in mine}
+        keep_m = torch.tensor([t not in focus_texts for t in texts])
+        model.eval()
+        with torch.no_grad():
+            keep_p = torch.cat([torch.softmax(model(*batch_tensors(torch, tok, texts[i:i + 64]))[:, :3], -1)
+                                for i in range(0, len(texts), 64)])
+        model.train()
+        print(f"--keep {args.keep}: {int(keep_m.sum())} cases held near the starting network", flush=True)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     total = int(args.epochs * len(ex) / args.batch)  # the schedule's length; --steps may stop earlier
@@ -194,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         m = pb >= 0
         if m.any():
             loss = loss + 0.3 * F.cross_entropy(z[m, 3:], pb[m])
+        if keep_p is not None:
+            km = keep_m[b]
+            if km.any():
+                lq = F.log_softmax(z[km, :3], -1)
+                loss = loss + args.keep * F.kl_div(lq, keep_p[b][km], reduction="batchmean")
         if twins:
             tw = random.sample(twins, min(args.pairs_per_step, len(twins)))
             zp = model(*tensors([t for pair in tw for t in pair]))[:, :3]
@@ -253,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
                             "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
-                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay)} if args.init else {})})
+                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep)} if args.init else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0
