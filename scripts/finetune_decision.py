@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
                     "to cross-encoder.onnx beside it (int8), and stop; given a .onnx export, add its `pooled` output")
     args = ap.parse_args(argv)
+    if args.keep < 0:
+        ap.error(f"--keep {args.keep}: a weight, 0 (off) or more")
+    if args.keep and (not (args.init and args.focus) or args.windows):
+        ap.error("--keep needs --init and --focus (it holds the replayed cases near the starting network), "
+                 "and not --windows")
     if args.export and args.export.suffix == ".onnx":
         import onnx
 
@@ -156,8 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     # replayed corpus cases and the public sets), read once; each step pulls the network back toward them
     keep_p = keep_m = None
     if args.keep > 0:
-        if not (args.init and args.focus) or args.windows:
-            raise SystemExit("--keep needs --init and --focus (and not --windows)")
         focus_texts = {pair_text(tdm.case_of(r), neutral=neutral) for r in mine}
         keep_m = torch.tensor([t not in focus_texts for t in texts])
         model.eval()
