@@ -68,6 +68,41 @@ def make_cases(n: int) -> list[dict]:
     return out
 
 
+class Ticker:
+    """Progress of a long pass: a bar on a terminal; in a log (stdout not a terminal: nohup, CI) one
+    line at each tenth, so a 200,000-case run does not sit silent for most of an hour."""
+
+    def __init__(self, label: str, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.label, self.total, self.done, self.t0, self.next = label, total, 0, time.perf_counter(), total / 10
+        self.bar = Progress(TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            transient=True, disable=not sys.stdout.isatty())
+        self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self) -> Ticker:
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self.bar.advance(self.task, n)
+        if not sys.stdout.isatty() and self.done >= self.next:
+            el = time.perf_counter() - self.t0
+            print(f"  {self.label}: {self.done:,} / {self.total:,} ({self.done / self.total:.0%}), "
+                  f"{el / 60:.1f} min, {self.done / el:.0f} cases/s", flush=True)
+            self.next += self.total / 10
+
+
 def strip(v: dict) -> dict:
     v = dict(v)
     v.pop("trace_id", None)
@@ -81,25 +116,16 @@ def reference(cases_path: Path, charter: Path, check_cli: bool) -> tuple[list[di
         out = subprocess.run([str(Path(sys.executable).parent / "accord"), "check", "--input", str(cases_path), "--json",
                               "--no-record", "-c", str(charter)], capture_output=True, text=True, check=True).stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()], time.perf_counter() - t0
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
     from accord.batch import GateSpec
     from accord.batch.inputs import read_items
 
     gate = GateSpec(charter=str(charter)).build()  # the gate every engine builds
     cases = [it.case for it in read_items(cases_path)]
     verdicts: list[dict] = []
-    with Progress(TextColumn("  reference"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("reference", total=len(cases))
+    with Ticker("reference", len(cases)) as bar:
         for i in range(0, len(cases), 256):  # accord.cli.core._check_batch's chunks
             verdicts.extend(json.loads(v.model_dump_json()) for v in gate.check_many(cases[i:i + 256], record=False))
-            bar.advance(task, min(256, len(cases) - i))
+            bar.advance(min(256, len(cases) - i))
     return verdicts, time.perf_counter() - t0
 
 
@@ -109,8 +135,9 @@ def run_engine(engine: str, workers: int, cases_path: Path, charter: Path, out_d
     items = read_items(cases_path)
     out = out_dir / f"{engine}-{workers}.parquet"
     t0 = time.perf_counter()
-    res = run_batch(items, out, GateSpec(charter=str(charter)), engine=engine, workers=workers, shard_size=shard,
-                    restart=True)
+    with Ticker(f"{engine}, {workers} worker(s)", len(items)) as bar:
+        res = run_batch(items, out, GateSpec(charter=str(charter)), engine=engine, workers=workers, shard_size=shard,
+                        restart=True, progress=bar.advance)
     wall = time.perf_counter() - t0
     import pyarrow.parquet as pq
 
