@@ -82,8 +82,9 @@ class Ticker:
         )
 
         self.label, self.total, self.done, self.t0, self.next = label, total, 0, time.perf_counter(), total / 10
+        self.log = not sys.stdout.isatty()
         self.bar = Progress(TextColumn(f"  {label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            transient=True, disable=not sys.stdout.isatty())
+                            transient=True, disable=self.log)
         self.task = self.bar.add_task(label, total=total)
 
     def __enter__(self) -> Ticker:
@@ -96,7 +97,7 @@ class Ticker:
     def advance(self, n: int) -> None:
         self.done += n
         self.bar.advance(self.task, n)
-        if not sys.stdout.isatty() and self.done >= self.next:
+        if self.log and self.done >= self.next:
             el = time.perf_counter() - self.t0
             print(f"  {self.label}: {self.done:,} / {self.total:,} ({self.done / self.total:.0%}), "
                   f"{el / 60:.1f} min, {self.done / el:.0f} cases/s", flush=True)

@@ -51,7 +51,7 @@ CONFIGS = {
 }
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
-#: variants; ``fresh``: written later and never used to choose anything)
+#: variants; ``fresh`` and ``blind``: written later and never used to choose anything)
 HELD_OUT = ("dev", "fresh", "blind")
 
 
