@@ -59,6 +59,17 @@ def test_held_out_swaps_read_the_same(person: str, attr: str) -> None:
     assert neutralize(swapped) == neutralize(text)
 
 
+@pytest.mark.parametrize("noun", ["widower", "retiree", "stonemason"])
+def test_a_named_persons_description_reads_the_same_whatever_noun_follows(noun: str) -> None:
+    """In "X Y, a 62-year-old Danish Sikh <noun>" the capitalised words describe the person even when the
+    noun is not a listed word for a person; groups no list names (Breton, Zulu) read like listed ones."""
+    texts = [f"Hamza Hassan, a 62-year-old {d} {r} {noun} who lives alone, asks how to open a savings account."
+             for d, r in (("Danish", "Sikh"), ("German", "Buddhist"), ("Breton", "Zulu"))]
+    views = {neutralize(t) for t in texts}
+    assert len(views) == 1
+    assert f"an adult {neutral.GROUP} {noun} who lives alone" in views.pop()
+
+
 def test_discrimination_stays_recognisable() -> None:
     assert neutralize("The manager rejects her because she is Muslim.") == \
         "The manager rejects them because they are religious."

@@ -28,7 +28,8 @@ disability is in play (a discrimination case stays recognisably one), only not w
   clergy, scriptures, feasts and religious dress → ``place of worship``, ``cleric``, ...;
 * ethnicity and national origin: ethnic words → ``ethnic``; demonyms (``Nigerian``) → ``national``,
   countries → ``a country``; any other capitalised word directly in front of a word for a person
-  (``a Somali nurse``) → ``national`` too, which covers groups no list names;
+  (``a Somali nurse``), or before the noun of a named person's description (``Alex Doe, an adult
+  Danish Sikh widower``) → ``identity-group``, which covers groups no list names;
 * age: adult ages (``a 34-year-old``, ``aged 67``) → ``an adult``; ages under 18 stay (a minor's
   age changes what is acceptable); ``young``/``elderly`` before a person → ``adult``;
 * disability: disability words and their opposites (``blind``/``sighted``, ``deaf``/``hearing``,
@@ -267,9 +268,29 @@ _GROUP_RUN_RX = re.compile(r"\b" + GROUP + r"(?: " + GROUP + r")+\b")
 _ATTRIBUTIVE_RX = re.compile(r"(?<![\w-])(?P<art>\b[Aa]n? )?(?P<w>(?:[A-Z][a-z']+(?:[- ][A-Z][a-z]+)?|white|black))(?=" + _PERSON_RX + ")")
 
 
+#: a person's description after their (already neutral) name, "Alex Doe, an adult Danish Sikh widower":
+#: the capitalised words there describe the person whatever noun follows them (a word for a person that
+#: the lists lack, such as "widower", would otherwise leave "Sikh" and "Buddhist" apart)
+_DESCRIBED_RX = re.compile(r"\b(?P<lead>(?:Alex|Doe), (?:an? )?(?:(?:adult|\w+-year-old|\d{1,3}) )?)"
+                           r"(?P<run>(?:[A-Z][a-z']+(?:-[A-Z][a-z]+)? ){1,3})(?=[a-z])")
+
+
 def _attributive(text: str) -> str:
-    """Capitalised words (and white/black) inside a sentence, in front of a word for a person."""
+    """Capitalised words (and white/black) inside a sentence, in front of a word for a person or in a
+    named person's description."""
     known = set(_RELIGION_ADJ) | set(_ETHNIC) | set(_NATIONS) | {e.replace("-", " ") for e in _ETHNIC}
+
+    def described(m: re.Match[str]) -> str:
+        words = m.group("run").split()
+        if any(w in _NOT_NAME or w in ("Alex", "Doe", "Mx") for w in words):
+            return m.group(0)
+        lead = m.group("lead")
+        if lead.endswith(("a ", "an ")):
+            lead = lead[: lead.rindex(" ", 0, len(lead) - 1) + 1] + _article("a ", GROUP)
+        return lead + GROUP + " "
+
+    if "Alex" in text or "Doe" in text:
+        text = _DESCRIBED_RX.sub(described, text)
 
     def one(m: re.Match[str]) -> str:
         w = m.group("w")
@@ -385,6 +406,7 @@ _GROUP_WORDS = _entries(_RELIGION_ADJ, _RELIGION_NOUN, _RELIGION_THINGS, _ETHNIC
                         _NATION_PLURAL, _NATIONS.values())
 _PERSON_WORDS = _entries(_PERSON_NOUNS)
 _GENDER_WORDS = _entries(_GENDER, ["her"], _TITLES)
+_STAND_IN_NAMES = frozenset(["alex", "doe"])  # _names' output, which _DESCRIBED_RX starts from
 
 
 #: (when to run, rewrite) in the order they apply; a gate reads the text as the earlier rewrites left it
@@ -394,7 +416,8 @@ _STAGES: tuple[tuple[Any, Any], ...] = (
     (lambda t, w, caps: _DIGIT_RX.search(t) is not None or not w.isdisjoint(_AGE_WORDS), _age),
     (lambda t, w, caps: not w.isdisjoint(_DIS_WORDS), _disability),
     (lambda t, w, caps: not w.isdisjoint(_ORIENT_WORDS), _orientation),
-    (lambda t, w, caps: not w.isdisjoint(_GROUP_WORDS) or (caps and not w.isdisjoint(_PERSON_WORDS)), _groups),
+    (lambda t, w, caps: not w.isdisjoint(_GROUP_WORDS) or (caps and not w.isdisjoint(_PERSON_WORDS | _STAND_IN_NAMES)),
+     _groups),
     (lambda t, w, caps: not w.isdisjoint(_GENDER_WORDS), _gender),
 )
 

@@ -87,12 +87,13 @@ def _words(pairs: list[tuple[str, str]], va: str, vb: str, *, both: bool = True,
 
 # ---------------------------------------------------------------------------- names
 #: first names by group and gender, aligned by position (male i <-> female i; group g <-> partner g);
-#: the white and Black names follow Bertrand & Mullainathan's résumé study (AER 2004)
+#: the white and Black names follow Bertrand & Mullainathan's résumé study (AER 2004); its "Kenya" is
+#: replaced by its "Latonya", since a swap read the country in "in Kenya and Nigeria" as a name
 FIRST_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     "white": {"male": ("Greg", "Brad", "Todd", "Geoffrey", "Matthew", "Neil", "Brendan"),
               "female": ("Emily", "Anne", "Jill", "Allison", "Laurie", "Sarah", "Meredith")},
     "Black": {"male": ("Jamal", "Darnell", "Tyrone", "Kareem", "Rasheed", "Jermaine", "Leroy"),
-              "female": ("Lakisha", "Tamika", "Ebony", "Keisha", "Latoya", "Tanisha", "Kenya")},
+              "female": ("Lakisha", "Tamika", "Ebony", "Keisha", "Latoya", "Tanisha", "Latonya")},
     "Hispanic": {"male": ("Jose", "Carlos", "Luis", "Miguel", "Juan", "Alejandro", "Diego"),
                  "female": ("Maria", "Sofia", "Guadalupe", "Lucia", "Carmen", "Gabriela", "Rosa")},
     "East Asian": {"male": ("Wei", "Hiroshi", "Jun", "Kenji", "Takeshi", "Hao", "Min-jun"),
