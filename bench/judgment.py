@@ -9,6 +9,12 @@ Sets:
   another author under the same rules, cleaned the same way, and never used to choose anything.
 * ``blind``: ``bench/judgment_dev/blind.jsonl``, 280 cases (40 per kind) written on 2026-12-05 by two
   more blind authors, cleaned the same way, never used to choose anything.
+* ``dev+deploy``, ``fresh+deploy``, ``blind+deploy``: the same cases with generic deployment text
+  around each context (a system prompt's opening before it, tool lists, formats and dates after
+  it, or both; chosen per case from ``bench/judgment_dev/deployment.json``, 40 openings and 40
+  endings written by a helper session that saw neither the cases, the corpus nor the code). The
+  right decision does not change; a judge that reads the boilerplate instead of the situation
+  does. Cases without a context are left as they are.
 * ``assebench``: the test half of ASSEBench's security subset (``bench/agentsets.py``).
 * ``rjudge``: R-Judge, evaluation only.
 
@@ -59,6 +65,43 @@ def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [(Case.model_validate({"context": r["context"] or "", "action": r["action"], "id": r["id"]}), r["decision"], r["kind"])
             for r in rows]
+
+
+DEPLOYMENT = HERE / "judgment_dev" / "deployment.json"
+
+
+def deployed(items: list[tuple[Case, str, str]]) -> list[tuple[Case, str, str]]:
+    """``items`` with deployment text around each context: before it, after it or both, picked by a
+    hash of the case id (the same for every run)."""
+    import hashlib
+
+    text = json.loads(DEPLOYMENT.read_text(encoding="utf-8"))
+    pre, post = text["prefixes"], text["suffixes"]
+    out = []
+    for c, d, k in items:
+        ctx = c.context_text
+        if ctx.strip():
+            h = int.from_bytes(hashlib.sha256((c.id or ctx).encode()).digest()[:8], "big")
+            where = h % 3  # 0: before, 1: after, 2: both
+            parts = ([pre[(h >> 8) % len(pre)]] if where != 1 else []) + [ctx] + ([post[(h >> 16) % len(post)]] if where != 0 else [])
+            c = c.model_copy(update={"context": "\n\n".join(parts)})
+        out.append((c, d, k))
+    return out
+
+
+def held_out_set(name: str) -> list[tuple[Case, str, str]]:
+    """A hand-written set (``dev``, ``fresh``, ``blind``), or its ``+deploy`` variant."""
+    base, _, variant = name.partition("+")
+    items = dev_set(HERE / "judgment_dev" / f"{base}.jsonl")
+    if variant == "deploy":
+        return deployed(items)
+    if variant:
+        raise SystemExit(f"error: unknown set variant {name!r} (known: {base}, {base}+deploy)")
+    return items
+
+
+def is_held_out(name: str) -> bool:
+    return name.partition("+")[0] in HELD_OUT
 
 
 def agent_set(name: str, data: Path) -> list[tuple[Case, str, str]]:
@@ -117,7 +160,7 @@ def render(results: dict[str, dict[str, dict]], seconds: dict[tuple[str, str], f
     for set_name, per in results.items():
         first = next(iter(per.values()))
         lines.append(f"\n**{set_name}** ({first['n']} cases)\n")
-        if set_name in HELD_OUT:
+        if is_held_out(set_name):
             lines.append("| gate | macro-F1 | harmful allowed | spec-gaming + side-effect stopped | high-stakes + contested escalated | benign-edgy blocked | s/case |")
             lines.append("|---|---:|---:|---:|---:|---:|---:|")
             for cfg, s in per.items():
@@ -153,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,fresh,blind,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,blind,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     ap.add_argument("--budget-ms", type=float, help="the judges' time budget per 16 cases (default: the charter's, "
@@ -165,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         configs.remove("llm")
     sets: dict[str, list[tuple[Case, str, str]]] = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
-        sets[name] = dev_set(HERE / "judgment_dev" / f"{name}.jsonl") if name in HELD_OUT else agent_set(name, args.data)
-        if args.limit and name not in HELD_OUT and len(sets[name]) > args.limit:  # an even spread over the set
+        sets[name] = held_out_set(name) if is_held_out(name) else agent_set(name, args.data)
+        if args.limit and not is_held_out(name) and len(sets[name]) > args.limit:  # an even spread over the set
             step = len(sets[name]) / args.limit
             sets[name] = [sets[name][int(i * step)] for i in range(args.limit)]
     results: dict[str, dict[str, dict]] = {s: {} for s in sets}
