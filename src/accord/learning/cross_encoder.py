@@ -30,6 +30,7 @@ import numpy as np
 
 from accord.errors import ModelError
 from accord.fairness.neutral import neutralize
+from accord.learning.context import focus
 from accord.normalize import normalize
 from accord.types import Case
 
@@ -51,7 +52,8 @@ WINDOW, STRIDE, WINDOW_CONTEXT, MAX_WINDOWS = 360, 240, 120, 10
 
 
 def _texts(case: Case, neutral: bool) -> tuple[str, str]:
-    ctx, act = case.context_text, case.action_text
+    act = case.action_text
+    ctx = focus(case.context_text, act)  # a long context: the part nearest the action
     if neutral:
         ctx, act = neutralize(ctx), neutralize(act)
     return normalize(ctx), normalize(act)

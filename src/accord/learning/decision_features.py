@@ -29,6 +29,7 @@ import numpy as np
 from scipy import sparse
 
 from accord.fairness.neutral import neutralize
+from accord.learning.context import focus
 from accord.learning.encoders import get_encoder
 from accord.normalize import normalize
 from accord.types import Case, ToolCall
@@ -186,9 +187,10 @@ class Featurizer:
     def _read(self, cases: Sequence[Case]) -> list[tuple[str, str]]:
         """``(context, action)`` of each case as this featuriser reads them: through the
         attribute-neutral view with ``neutral``, else as written."""
+        pairs = [(focus(c.context_text, c.action_text), c.action_text) for c in cases]  # a long context: its focus
         if self.neutral:
-            return [(neutralize(c.context_text), neutralize(c.action_text)) for c in cases]
-        return [(c.context_text, c.action_text) for c in cases]
+            return [(neutralize(c), neutralize(a)) for c, a in pairs]
+        return pairs
 
     def _joint(self, ctx: list[str], act: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """The joint embedding (unit rows) and the semantic encoder's vectors (None without one).
