@@ -74,7 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replay", type=int, default=2000, help="with --focus: how many other corpus cases to mix in")
     ap.add_argument("--keep", type=float, default=0.0, help="with --init and --focus: weight of a distillation term "
                     "that keeps the replayed and public cases' decision probabilities near the starting network's "
-                    "(KL divergence; learning without forgetting; 0: off)")
+                    "(KL divergence; learning without forgetting; 0: off); with --init and --augment-context, the "
+                    "cases left unwrapped")
+    ap.add_argument("--sample", type=int, help="train on this many corpus cases drawn at random (public cases in "
+                    "proportion), e.g. to continue an --init network on --augment-context text in minutes, not hours")
+    ap.add_argument("--content", action="store_true", help="also train on the decision model's public content "
+                    "prompts (train_decision_model.content_rows: requests to refuse, and alarming-sounding ones to answer), "
+                    "a lone prompt being what XSTest and a chat's first message look like")
+    ap.add_argument("--augment-context", type=float, default=0.0, metavar="P",
+                    help="put generic deployment text (scripts/deployment_text.py) around each context with probability P")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -82,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.keep < 0:
         ap.error(f"--keep {args.keep}: a weight, 0 (off) or more")
-    if args.keep and (not (args.init and args.focus) or args.windows):
-        ap.error("--keep needs --init and --focus (it holds the replayed cases near the starting network), "
-                 "and not --windows")
+    if args.keep and (not (args.init and (args.focus or args.augment_context)) or args.windows):
+        ap.error("--keep needs --init and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
+                 "near the starting network), and not --windows")
     if args.export and args.export.suffix == ".onnx":
         import onnx
 
@@ -121,14 +129,33 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--focus {args.focus}: no corpus case has one of these author prefixes")
         train_rows = mine + random.sample(rest, min(args.replay, len(rest)))
         print(f"--focus: {len(mine)} cases of {sorted(focus)} + {len(train_rows) - len(mine)} replayed", flush=True)
+    elif args.sample:
+        train_rows = random.sample(train_rows, min(args.sample, len(train_rows)))
+        print(f"--sample: {len(train_rows)} corpus cases", flush=True)
     principles = sorted({r["principle"] for r in rows if r["principle"]})
     ex = [(tdm.case_of(r), r["decision"], r["principle"], 1.0)
           for r in train_rows]
     agents = tdm.agent_rows(args.data, ["assebench", "agent-safetybench", "toolemu", "st-webagentbench", "privacylens", "diasafety", "safeagentbench", "dices", "confaide"])
-    if args.focus:  # the public sets in the same proportion to the corpus part as in a full run
+    if args.focus or args.sample:  # the public sets in the same proportion to the corpus part as in a full run
         agents = random.sample(agents, min(len(agents), max(1, len(ex) // 2)))
-    k = 0.5 * len(ex) / len(agents)
+    n_corpus = len(ex)
+    k = 0.5 * n_corpus / len(agents)
     ex += [(c, d, None, k) for c, d, _, _, _ in agents]
+    if args.content:
+        content = tdm.content_rows(args.data, args.seed)
+        if args.focus or args.sample:
+            content = random.sample(content, min(len(content), max(1, n_corpus // 2)))
+        kc = 0.5 * n_corpus / sum(x[3] for x in content)
+        ex += [(c, d, p, wt * kc) for c, d, p, wt, _ in content]
+        print(f"--content: {len(content)} public prompts", flush=True)
+    if args.augment_context:
+        import deployment_text
+
+        arng = random.Random(args.seed + 1)
+        wrapped = [bool(c.context_text.strip()) and arng.random() < args.augment_context for c, *_ in ex]
+        ex = [((c.model_copy(update={"context": deployment_text.wrap(c.context_text, arng)}) if wr else c), d, p, wt)
+              for (c, d, p, wt), wr in zip(ex, wrapped, strict=True)]
+        unwrapped = {id(x[0]) for x, wr in zip(ex, wrapped, strict=True) if not wr}
     random.shuffle(ex)
     neutral = not args.as_written
     texts = [pair_text(c, neutral=neutral) for c, *_ in ex]
@@ -161,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     # replayed corpus cases and the public sets), read once; each step pulls the network back toward them
     keep_p = keep_m = None
     if args.keep > 0:
-        focus_texts = {pair_text(tdm.case_of(r), neutral=neutral) for r in mine}
-        keep_m = torch.tensor([t not in focus_texts for t in texts])
+        if args.focus:  # the replayed and public cases
+            focus_texts = {pair_text(tdm.case_of(r), neutral=neutral) for r in mine}
+            keep_m = torch.tensor([t not in focus_texts for t in texts])
+        else:  # --augment-context: the cases read as they were
+            keep_m = torch.tensor([id(c) in unwrapped for c, *_ in ex])
         model.eval()
         with torch.no_grad():
             keep_p = torch.cat([torch.softmax(model(*batch_tensors(torch, tok, texts[i:i + 64]))[:, :3], -1)
@@ -278,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
                             "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
-                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep)} if args.init else {})})
+                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep),
+                                "sample": str(args.sample or ""), "content": "1" if args.content else "0"} if args.init else {}),
+                            **({"augment_context": str(args.augment_context)} if args.augment_context else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0

@@ -121,7 +121,9 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
         "## Training data", "",
         "| source | cases | licence |", "|---|---:|---|",
     ]
-    lic = {"corpus": "accord's own (Apache-2.0), `corpus/`", "public:assebench": "Apache-2.0 (AgentHarm-derived records dropped)"}
+    lic = {"corpus": "accord's own (Apache-2.0), `corpus/`",
+           "augmented": "corpus cases again, generic deployment text around the context (`scripts/deployment_text.py`)",
+           "public:assebench": "Apache-2.0 (AgentHarm-derived records dropped)"}
     for k, n in sorted(c["trained_on"].items()):
         lines.append(f"| {k} | {n} | {lic.get(k, 'MIT / Apache-2.0 / CC-BY (see the default value model data card)')} |")
     lines += ["", "Corpus kinds: " + ", ".join(f"{k} {v}" for k, v in c["corpus_kinds"].items()) + ".", "",
@@ -161,7 +163,14 @@ def _cross_lines(card: dict) -> list[str]:
                 pairs=(f"; with a margin loss of weight {card['pair_weight']} over the corpus's minimal pairs, "
                        f"`--pair-weight {card['pair_weight']}`" if float(card.get("pair_weight") or 0) else ""),
                 neutral="yes" if card.get("neutral") == "1" else "no",
-                quantised=card.get("quantised", "float weights")), ""]
+                quantised=card.get("quantised", "float weights")),
+            *([f"Continued (`--init`) from the cross-encoder before it, for {card.get('epochs', '?')} epoch(s) over "
+               + (f"{card['sample']} corpus cases drawn at random" if card.get("sample") else f"authors {card.get('focus')}")
+               + (" and public content prompts" if card.get("content") == "1" else "")
+               + (f"; deployment text (`scripts/deployment_text.py`) around {float(card['augment_context']):.0%} of the contexts"
+                  if card.get("augment_context") else "")
+               + (f"; a distillation term of weight {card['keep']} held the other cases near the starting network"
+                  if float(card.get("keep") or 0) else "") + "."] if card.get("init") else []), ""]
 
 
 def _cv_lines(cv: dict) -> list[str]:
@@ -199,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flag", type=Path, help="write the corpus cases whose held-out-author probability of their own "
                                             "label is below 0.2 (candidates for a second labelling pass)")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
+    ap.add_argument("--augment-context", type=float, default=0.0, metavar="P",
+                    help="also train on a copy of each corpus case that has a context, with probability P, with generic "
+                         "deployment text around its context (scripts/deployment_text.py); copies are not remembered")
     ap.add_argument("--threshold", type=float, help="skip cross-validation: use this stop threshold and the first C")
     ap.add_argument("--escalate-share", type=float, default=0.5,
                     help="a stopped case is escalated, not blocked, when P(escalate) is over this share of the stop "
@@ -285,6 +297,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
 
     allx = corpus + extra
+    if args.augment_context:
+        import random
+
+        import deployment_text
+
+        # a copy and its original share the original's weight, so the corpus weighs what it weighed
+        # against the public cases (doubling it flagged more of XSTest's safe prompts: 22.8% -> 24.4%)
+        arng = random.Random(args.seed + 1)
+        pick = [bool(c.context_text.strip()) and arng.random() < args.augment_context for c, *_ in corpus]
+        copies = [(c.model_copy(update={"context": deployment_text.wrap(c.context_text, arng)}), d, p, 0.5 * w, "augmented")
+                  for (c, d, p, w, _), k in zip(corpus, pick, strict=True) if k]
+        allx = [(c, d, p, 0.5 * w if k else w, s) for (c, d, p, w, s), k in zip(corpus, pick, strict=True)] + extra + copies
+        print(f"      --augment-context {args.augment_context}: {len(copies)} corpus cases again with deployment text", flush=True)
     model = DecisionModel(args.encoder, C=C, stop_threshold=t, escalate_share=args.escalate_share,
                           escalate_floor=args.escalate_floor, stack=not args.no_stack, knn_weight=knn_w,
                           semantic=semantic, neutral=not args.no_neutral, random_state=args.seed)
@@ -301,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
                    + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else "")
                    + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else "")
-                   + (f" --escalate-floor {args.escalate_floor}" if args.escalate_floor is not None else ""),
+                   + (f" --escalate-floor {args.escalate_floor}" if args.escalate_floor is not None else "")
+                   + (f" --augment-context {args.augment_context}" if args.augment_context else ""),
         "seed": args.seed,
     }
     cross = None if args.no_cross_encoder else (args.cross_encoder or find_cross_encoder(args.out))

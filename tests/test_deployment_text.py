@@ -1,0 +1,50 @@
+"""scripts/deployment_text.py: the generic deployment text training wraps contexts in."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "deployment_text.py"
+HELD_OUT = Path(__file__).resolve().parents[1] / "bench" / "judgment_dev" / "deployment.json"
+
+
+@pytest.fixture(scope="module")
+def dt():
+    spec = importlib.util.spec_from_file_location("deployment_text", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_context_is_kept_whole_and_the_text_varies(dt):
+    ctx = "Billing agent at a telecom. A customer asks to cancel their contract."
+    rng = random.Random(0)
+    wrapped = [dt.wrap(ctx, rng) for _ in range(200)]
+    assert all(ctx in w and w != ctx for w in wrapped)
+    assert len(set(wrapped)) == 200
+    assert {w.startswith(ctx) for w in wrapped} == {True, False}  # text before it, and only after it
+    assert {w.endswith(ctx) for w in wrapped} == {True, False}
+
+
+def test_it_says_nothing_about_right_and_wrong(dt):
+    """Decision-neutral: no word of permission, risk, harm or oversight in any piece."""
+    loaded = re.compile(r"\b(?:allow|forbid|never|must not|risk|harm|safe|unsafe|approv|consent|polic|legal|ethic|"
+                        r"complian|escalat|human review|maximi[sz]e|privacy)", re.I)
+    rng = random.Random(1)
+    hits = [w for w in (dt.wrap("X.", rng) for _ in range(2000)) if loaded.search(w)]
+    assert hits == []
+
+
+def test_training_text_shares_nothing_with_the_evaluation_text(dt):
+    """The evaluation's deployment text was written apart; no sentence of it is in this module."""
+    import json
+
+    held = json.loads(HELD_OUT.read_text(encoding="utf-8"))
+    src = SCRIPT.read_text(encoding="utf-8")
+    sentences = [s.strip() for t in held["prefixes"] + held["suffixes"] for s in re.split(r"[.\n]", t) if len(s.strip()) > 25]
+    assert sentences and not [s for s in sentences if s in src]
