@@ -20,6 +20,9 @@ Rule for every piece here: it says nothing about what is right, allowed, risky o
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
+
+from accord.types import Case
 
 _NAMES = ["Aria", "Bolt", "Cedar", "Dex", "Echo", "Fern", "Gizmo", "Halo", "Iris", "Juno", "Kite", "Lumen", "Mosaic",
           "Nimbus", "Orbit", "Pixel", "Quill", "Relay", "Sage", "Tango", "Unity", "Vega", "Willow", "Zephyr"]
@@ -109,3 +112,10 @@ def wrap(context: str, rng: random.Random) -> str:
     before = preamble(rng) if r < 0.70 else ""
     after = appendix(rng) if r >= 0.45 else ""
     return "\n\n".join(p for p in (before, context, after) if p)
+
+
+def wrap_some(cases: Sequence[Case], p: float, rng: random.Random) -> list[Case | None]:
+    """For each case with a context, with probability ``p``, a copy with its context wrapped; else None.
+    (The draws come first, then the wrapping: the order both training scripts used.)"""
+    pick = [bool(c.context_text.strip()) and rng.random() < p for c in cases]
+    return [c.model_copy(update={"context": wrap(c.context_text, rng)}) if k else None for c, k in zip(cases, pick, strict=True)]

@@ -148,15 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         kc = 0.5 * n_corpus / sum(x[3] for x in content)
         ex += [(c, d, p, wt * kc) for c, d, p, wt, _ in content]
         print(f"--content: {len(content)} public prompts", flush=True)
+    plain = [True] * len(ex)  # read as written (not wrapped by --augment-context)
     if args.augment_context:
         import deployment_text
 
-        arng = random.Random(args.seed + 1)
-        wrapped = [bool(c.context_text.strip()) and arng.random() < args.augment_context for c, *_ in ex]
-        ex = [((c.model_copy(update={"context": deployment_text.wrap(c.context_text, arng)}) if wr else c), d, p, wt)
-              for (c, d, p, wt), wr in zip(ex, wrapped, strict=True)]
-        unwrapped = {id(x[0]) for x, wr in zip(ex, wrapped, strict=True) if not wr}
-    random.shuffle(ex)
+        wrapped = deployment_text.wrap_some([c for c, *_ in ex], args.augment_context, random.Random(args.seed + 1))
+        ex = [(c if w is None else w, d, p, wt) for (c, d, p, wt), w in zip(ex, wrapped, strict=True)]
+        plain = [w is None for w in wrapped]
+    shuffled = list(zip(ex, plain, strict=True))
+    random.shuffle(shuffled)  # the same permutation as shuffling ex alone: it depends on the length only
+    ex, plain = [x for x, _ in shuffled], [k for _, k in shuffled]
     neutral = not args.as_written
     texts = [pair_text(c, neutral=neutral) for c, *_ in ex]
     twins: list[tuple[str, str]] = []
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             focus_texts = {pair_text(tdm.case_of(r), neutral=neutral) for r in mine}
             keep_m = torch.tensor([t not in focus_texts for t in texts])
         else:  # --augment-context: the cases read as they were
-            keep_m = torch.tensor([id(c) in unwrapped for c, *_ in ex])
+            keep_m = torch.tensor(plain)
         model.eval()
         with torch.no_grad():
             keep_p = torch.cat([torch.softmax(model(*batch_tensors(torch, tok, texts[i:i + 64]))[:, :3], -1)

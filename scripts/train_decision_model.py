@@ -304,11 +304,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # a copy and its original share the original's weight, so the corpus weighs what it weighed
         # against the public cases (doubling it flagged more of XSTest's safe prompts: 22.8% -> 24.4%)
-        arng = random.Random(args.seed + 1)
-        pick = [bool(c.context_text.strip()) and arng.random() < args.augment_context for c, *_ in corpus]
-        copies = [(c.model_copy(update={"context": deployment_text.wrap(c.context_text, arng)}), d, p, 0.5 * w, "augmented")
-                  for (c, d, p, w, _), k in zip(corpus, pick, strict=True) if k]
-        allx = [(c, d, p, 0.5 * w if k else w, s) for (c, d, p, w, s), k in zip(corpus, pick, strict=True)] + extra + copies
+        wrapped = deployment_text.wrap_some([x[0] for x in corpus], args.augment_context, random.Random(args.seed + 1))
+        copies = [(wc, d, p, 0.5 * w, "augmented") for (_, d, p, w, _), wc in zip(corpus, wrapped, strict=True) if wc is not None]
+        allx = [(c, d, p, w if wc is None else 0.5 * w, s) for (c, d, p, w, s), wc in zip(corpus, wrapped, strict=True)] + extra + copies
         print(f"      --augment-context {args.augment_context}: {len(copies)} corpus cases again with deployment text", flush=True)
     model = DecisionModel(args.encoder, C=C, stop_threshold=t, escalate_share=args.escalate_share,
                           escalate_floor=args.escalate_floor, stack=not args.no_stack, knn_weight=knn_w,

@@ -204,6 +204,12 @@ def _article(art: str | None, word: str) -> str:
     return (a.capitalize() if art[0].isupper() else a) + " "
 
 
+#: the stand-ins for a person's given name and surname, and the words they and the title rewrite leave
+#: capitalised, which later rewrites must not take for a group
+GIVEN, SURNAME = "Alex", "Doe"
+_STAND_INS = frozenset([GIVEN, SURNAME, "Mx"])
+
+
 def _names(text: str) -> str:
     """Given names to ``Alex``, a surname after one to ``Doe``; every later mention of the words too."""
     found: set[str] = set()
@@ -225,7 +231,7 @@ def _names(text: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         b = m.group("b")
-        return "Alex Doe" if b else ("Doe" if m.group("a") not in given and m.group("a") in _SURNAMES else "Alex")
+        return f"{GIVEN} {SURNAME}" if b else (SURNAME if m.group("a") not in given and m.group("a") in _SURNAMES else GIVEN)
 
     return rx.sub(one, text)
 
@@ -271,7 +277,7 @@ _ATTRIBUTIVE_RX = re.compile(r"(?<![\w-])(?P<art>\b[Aa]n? )?(?P<w>(?:[A-Z][a-z']
 #: a person's description after their (already neutral) name, "Alex Doe, an adult Danish Sikh widower":
 #: the capitalised words there describe the person whatever noun follows them (a word for a person that
 #: the lists lack, such as "widower", would otherwise leave "Sikh" and "Buddhist" apart)
-_DESCRIBED_RX = re.compile(r"\b(?P<lead>(?:Alex|Doe), (?:an? )?(?:(?:adult|\w+-year-old|\d{1,3}) )?)"
+_DESCRIBED_RX = re.compile(r"\b(?P<name>(?:" + GIVEN + "|" + SURNAME + r"), )(?P<art>an? )?(?P<age>(?:adult|\w+-year-old|\d{1,3}) )?"
                            r"(?P<run>(?:[A-Z][a-z']+(?:-[A-Z][a-z]+)? ){1,3})(?=[a-z])")
 
 
@@ -281,15 +287,13 @@ def _attributive(text: str) -> str:
     known = set(_RELIGION_ADJ) | set(_ETHNIC) | set(_NATIONS) | {e.replace("-", " ") for e in _ETHNIC}
 
     def described(m: re.Match[str]) -> str:
-        words = m.group("run").split()
-        if any(w in _NOT_NAME or w in ("Alex", "Doe", "Mx") for w in words):
+        if any(w in _NOT_NAME or w in _STAND_INS for w in m.group("run").split()):
             return m.group(0)
-        lead = m.group("lead")
-        if lead.endswith(("a ", "an ")):
-            lead = lead[: lead.rindex(" ", 0, len(lead) - 1) + 1] + _article("a ", GROUP)
-        return lead + GROUP + " "
+        age = m.group("age") or ""
+        art = m.group("art") if age else _article(m.group("art"), GROUP)  # "a Danish" -> "an identity-group"
+        return m.group("name") + (art or "") + age + GROUP + " "
 
-    if "Alex" in text or "Doe" in text:
+    if GIVEN in text or SURNAME in text:
         text = _DESCRIBED_RX.sub(described, text)
 
     def one(m: re.Match[str]) -> str:
@@ -297,7 +301,7 @@ def _attributive(text: str) -> str:
         start = m.start("w")
         before = text[max(0, start - 2):start]
         inside = start > 0 and not re.search(r"[.!?:;\n]\s*$", text[:start]) and before[-1:] in (" ", "-", "(")
-        if w in known or (inside and w not in _NOT_NAME and w not in ("Alex", "Doe", "Mx")):
+        if w in known or (inside and w not in _NOT_NAME and w not in _STAND_INS):
             return _article(m.group("art"), GROUP) + GROUP
         return m.group(0)
 
@@ -406,7 +410,7 @@ _GROUP_WORDS = _entries(_RELIGION_ADJ, _RELIGION_NOUN, _RELIGION_THINGS, _ETHNIC
                         _NATION_PLURAL, _NATIONS.values())
 _PERSON_WORDS = _entries(_PERSON_NOUNS)
 _GENDER_WORDS = _entries(_GENDER, ["her"], _TITLES)
-_STAND_IN_NAMES = frozenset(["alex", "doe"])  # _names' output, which _DESCRIBED_RX starts from
+_STAND_IN_NAMES = frozenset([GIVEN.lower(), SURNAME.lower()])  # _names' output, which _DESCRIBED_RX starts from
 
 
 #: (when to run, rewrite) in the order they apply; a gate reads the text as the earlier rewrites left it

@@ -41,20 +41,19 @@ def focus(context: str, action: str) -> str:
     if len(context) <= FOCUS_CHARS:
         return context
     segs = segments(context)
-    words = [i for i, s in enumerate(segs) if s.strip()]
-    if len(words) <= 1:
+    filled = [i for i, s in enumerate(segs) if s.strip()]
+    if len(filled) <= 1:
         return context
     from accord.learning.encoders import get_encoder
 
-    E = np.asarray(get_encoder(ENCODER).encode([segs[i].strip() for i in words] + [action[:600] or " "]), np.float32)
-    E /= np.linalg.norm(E, axis=1, keepdims=True) + 1e-9
+    E = get_encoder(ENCODER).encode([segs[i].strip() for i in filled] + [action[:600] or " "])  # unit rows
     near = E[:-1] @ E[-1]
     keep: list[int] = []
     used = 0
     for j in np.argsort(-near, kind="stable"):
-        n = len(segs[words[j]])
+        n = len(segs[filled[j]])
         if keep and used + n > FOCUS_CHARS:
             continue
-        keep.append(words[j])
+        keep.append(filled[j])
         used += n
     return "".join(segs[i] for i in sorted(keep)).strip()
