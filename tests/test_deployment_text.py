@@ -48,3 +48,25 @@ def test_training_text_shares_nothing_with_the_evaluation_text(dt):
     src = SCRIPT.read_text(encoding="utf-8")
     sentences = [s.strip() for t in held["prefixes"] + held["suffixes"] for s in re.split(r"[.\n]", t) if len(s.strip()) > 25]
     assert sentences and not [s for s in sentences if s in src]
+
+
+POOLS = sorted((Path(__file__).resolve().parents[1] / "corpus" / "deployment").glob("pool*.json"))
+
+
+def test_the_hand_written_pools_are_neutral_and_apart_from_the_evaluation_text():
+    """The scaffold classifier's hand-written deployment text (corpus/deployment) says nothing about
+    right and wrong, and shares no sentence with the evaluation's."""
+    import json
+
+    assert len(POOLS) >= 2
+    loaded = re.compile(r"\b(?:allow|forbid|never|must not|risk|harm|safe|unsafe|approv|consent|polic|legal|ethic|"
+                        r"complian|escalat|human review|maximi[sz]e|privacy)", re.I)
+    held = json.loads(HELD_OUT.read_text(encoding="utf-8"))
+    sentences = [s.strip() for t in held["prefixes"] + held["suffixes"] for s in re.split(r"[.\n]", t) if len(s.strip()) > 25]
+    for path in POOLS:
+        pool = json.loads(path.read_text(encoding="utf-8"))
+        pieces = pool["openings"] + pool["endings"]
+        assert len(pool["openings"]) >= 150 and len(pool["endings"]) >= 150
+        assert [p for p in pieces if loaded.search(p)] == [], path.name
+        text = "\n".join(pieces)
+        assert [s for s in sentences if s in text] == [], path.name

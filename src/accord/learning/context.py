@@ -12,20 +12,36 @@ meaning, in their order, up to :data:`FOCUS_CHARS`: deployment text rarely share
 topic, the situation nearly always does. A context that fits is returned as it is, so short cases
 read exactly as before. The decision model's features and its cross-encoder both read through it,
 in training and at run time.
+
+Before choosing, :func:`focus` sets aside the segments that read as deployment scaffolding (who the
+assistant is, its tone, tool lists, output formats, dates, ids): a small classifier over each
+segment's embedding (:func:`scaffold_proba`, weights in ``accord/data/scaffold``, trained by
+``scripts/train_scaffold.py`` on deployment text written for accord against the corpus's
+situations). The nearest-to-the-action choice alone let boilerplate that shares the action's topic
+crowd the situation out (tool lists beside a tool call).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
+from pathlib import Path
 
 import numpy as np
+
+from accord.errors import ModelError
 
 #: the characters of context the learned judges read (the cross-encoder's share of its 128 tokens)
 FOCUS_CHARS = 300
 #: the encoder that places segments near the action (static token embeddings: ~0.2 ms a context)
 ENCODER = "wordllama"
 _SEGMENT_RX = re.compile(r"[^\n.!?]*(?:[.!?]+\s*|\n\s*|$)")
+#: where the scaffold classifier's weights ship
+SCAFFOLD_DIR = Path(__file__).resolve().parents[1] / "data" / "scaffold"
+#: a segment is set aside when the classifier gives it at least this probability of being scaffolding
+SCAFFOLD_THRESHOLD = 0.5
+SCAFFOLD_FORMAT = 1
 
 
 def segments(text: str) -> list[str]:
@@ -34,10 +50,60 @@ def segments(text: str) -> list[str]:
     return [s for s in (m.group(0) for m in _SEGMENT_RX.finditer(text)) if s]
 
 
+def segment_shape(texts: list[str]) -> np.ndarray:
+    """What a segment looks like beside what it says: length, share of digits and capitals, a list
+    or markup opening, a call signature, a colon."""
+    return np.array([[len(t) / 200, sum(ch.isdigit() for ch in t) / max(len(t), 1), t[:1] in "-*#[`{",
+                      "(" in t and ")" in t, ":" in t, sum(ch.isupper() for ch in t) / max(len(t), 1)]
+                     for t in texts], np.float32)
+
+
+class Scaffold:
+    """The scaffold classifier: a one-hidden-layer network over a segment's embedding and shape."""
+
+    def __init__(self, directory: Path = SCAFFOLD_DIR) -> None:
+        meta_path, npz = directory / "scaffold.json", directory / "scaffold.npz"
+        if not meta_path.exists() or not npz.exists():
+            raise ModelError(f"{directory}: no scaffold classifier (scaffold.json + scaffold.npz)",
+                             hint="reinstall accord, or train one with scripts/train_scaffold.py")
+        self.meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if self.meta.get("format") != SCAFFOLD_FORMAT or self.meta.get("encoder") != ENCODER:
+            raise ModelError(f"{meta_path}: a scaffold classifier of another format or encoder "
+                             f"({self.meta.get('format')!r}, {self.meta.get('encoder')!r})",
+                             hint="retrain it with scripts/train_scaffold.py")
+        with np.load(npz, allow_pickle=False) as z:
+            self.W1, self.b1, self.W2, self.b2 = (z[k].astype(np.float32) for k in ("W1", "b1", "W2", "b2"))
+        self.version: str = self.meta["version"]
+
+    def proba(self, E: np.ndarray, texts: list[str]) -> np.ndarray:
+        """P(scaffolding) per segment, from its unit embedding row and its text."""
+        F = np.hstack([E, segment_shape(texts)])
+        if F.shape[1] != self.W1.shape[0]:
+            raise ModelError(f"the scaffold classifier reads {self.W1.shape[0]} features, not {F.shape[1]}",
+                             hint="retrain it with scripts/train_scaffold.py")
+        z = np.maximum(F @ self.W1 + self.b1, 0.0) @ self.W2 + self.b2
+        return 1.0 / (1.0 + np.exp(-z[:, 0]))
+
+
+@functools.lru_cache(maxsize=1)
+def scaffold() -> Scaffold:
+    """The packaged scaffold classifier (loaded once)."""
+    return Scaffold()
+
+
+def scaffold_proba(texts: list[str]) -> np.ndarray:
+    """P(scaffolding) for each text (a segment of a context)."""
+    from accord.learning.encoders import get_encoder
+
+    return scaffold().proba(get_encoder(ENCODER).encode(texts), texts)
+
+
 @functools.lru_cache(maxsize=4096)
 def focus(context: str, action: str) -> str:
-    """``context`` itself when it fits in :data:`FOCUS_CHARS`; else its segments nearest ``action``
-    (cosine of their embeddings), in their original order, until the budget is spent."""
+    """``context`` itself when it fits in :data:`FOCUS_CHARS`; else its segments that are not
+    scaffolding (:class:`Scaffold`), nearest ``action`` first (cosine of their embeddings), in their
+    original order, until the budget is spent. When every segment reads as scaffolding, all are
+    candidates."""
     if len(context) <= FOCUS_CHARS:
         return context
     segs = segments(context)
@@ -46,7 +112,12 @@ def focus(context: str, action: str) -> str:
         return context
     from accord.learning.encoders import get_encoder
 
-    E = get_encoder(ENCODER).encode([segs[i].strip() for i in filled] + [action[:600] or " "])  # unit rows
+    texts = [segs[i].strip() for i in filled]
+    E = get_encoder(ENCODER).encode([*texts, action[:600] or " "])  # unit rows
+    situation = scaffold().proba(E[:-1], texts) < SCAFFOLD_THRESHOLD
+    if situation.any():
+        filled = [i for i, keep in zip(filled, situation, strict=True) if keep]
+        E = np.vstack([E[:-1][situation], E[-1:]])
     near = E[:-1] @ E[-1]
     keep: list[int] = []
     used = 0

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
+from accord.learning.context import scaffold
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import ONNX_FILE as CROSS_ONNX
 from accord.learning.cross_encoder import POOLED_DIM, CrossEncoder
@@ -477,6 +478,7 @@ class DecisionModel:
                 h.update(self.cross_.digest)
             if self.pooled_coef_ is not None:
                 h.update(b"pooled" + self.pooled_coef_.tobytes())
+            h.update(scaffold().version.encode())  # what the model reads of a long context
             cached = (key, f"decision-{h.hexdigest()[:10]}")
             self.__dict__["_version"] = cached
         return cached[1]
