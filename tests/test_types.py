@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from accord.types import Evidence, Explanation, PrincipleResult, Score, Verdict, _trusted_works
+import pytest
+
+from accord.errors import InputError
+from accord.types import (
+    Case,
+    Evidence,
+    Explanation,
+    PrincipleResult,
+    Score,
+    ToolCall,
+    Verdict,
+    _trusted_works,
+)
 
 
 def test_trusted_construction_matches_validation_on_this_pydantic():
@@ -38,3 +50,41 @@ def test_trusted_copy_is_model_copy_and_leaves_the_original():
     assert fast == slow and fast.model_dump() == slow.model_dump()
     assert fast.model_fields_set == slow.model_fields_set
     assert s.score == 0.7 and fast is not s
+
+
+# ---------------------------------------------------------------- tool calls in other spellings
+SEND = ToolCall(name="send_email", arguments={"to": ["all-staff@acme.test"], "urgent": True})
+
+
+@pytest.mark.parametrize("action", [
+    '{"name": "send_email", "arguments": {"to": ["all-staff@acme.test"], "urgent": true}}',
+    {"name": "send_email", "arguments": '{"to": ["all-staff@acme.test"], "urgent": true}'},
+    {"id": "call_1", "type": "function",
+     "function": {"name": "send_email", "arguments": '{"to": ["all-staff@acme.test"], "urgent": true}'}},
+    {"type": "tool_use", "id": "toolu_1", "name": "send_email", "input": {"to": ["all-staff@acme.test"], "urgent": True}},
+    {"tool": "send_email", "tool_input": {"to": ["all-staff@acme.test"], "urgent": True}, "log": "Thought: ..."},
+    "send_email(to=['all-staff@acme.test'], urgent=True)",
+])
+def test_a_tool_call_in_another_spelling_is_a_tool_call(action) -> None:
+    """JSON text, OpenAI, Anthropic and LangChain shapes and a Python call are read as the same call
+    (the learned judges and the rules see one form)."""
+    case = Case(action=action)
+    assert case.action == SEND
+    assert case.action_text == SEND.as_text()
+    assert Case.model_validate({"action": action}).action == SEND
+
+
+@pytest.mark.parametrize("text", [
+    "Sure, I can help (see the attached guide).", 'print("hello")', "f(x, y=2)", "{not json}", '{"answer": 42}',
+    "open_door(key=open('/etc/passwd'))", 'call tool x with {"a": 1}',
+])
+def test_prose_and_code_stay_text(text) -> None:
+    assert Case(action=text).action == text
+
+
+def test_an_unknown_object_is_still_refused_with_the_shapes_named() -> None:
+    with pytest.raises(InputError) as e:
+        Case(action={"function": "send_email"})
+    assert "OpenAI" in str(e.value) and "tool_input" in str(e.value)
+    with pytest.raises(InputError):
+        Case(action={"name": "x", "arguments": "[1, 2]"})
