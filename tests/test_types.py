@@ -64,6 +64,7 @@ SEND = ToolCall(name="send_email", arguments={"to": ["all-staff@acme.test"], "ur
     {"type": "tool_use", "id": "toolu_1", "name": "send_email", "input": {"to": ["all-staff@acme.test"], "urgent": True}},
     {"tool": "send_email", "tool_input": {"to": ["all-staff@acme.test"], "urgent": True}, "log": "Thought: ..."},
     "send_email(to=['all-staff@acme.test'], urgent=True)",
+    'Action: send_email\nAction Input: {"to": ["all-staff@acme.test"], "urgent": true}',
 ])
 def test_a_tool_call_in_another_spelling_is_a_tool_call(action) -> None:
     """JSON text, OpenAI, Anthropic and LangChain shapes and a Python call are read as the same call
@@ -77,6 +78,7 @@ def test_a_tool_call_in_another_spelling_is_a_tool_call(action) -> None:
 @pytest.mark.parametrize("text", [
     "Sure, I can help (see the attached guide).", 'print("hello")', "f(x, y=2)", "{not json}", '{"answer": 42}',
     "open_door(key=open('/etc/passwd'))", 'call tool x with {"a": 1}',
+    'Thought: I should email everyone.\nAction: send_email\nAction Input: {"to": "all"}', "Action: send_email",
 ])
 def test_prose_and_code_stay_text(text) -> None:
     assert Case(action=text).action == text
