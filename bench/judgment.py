@@ -15,6 +15,9 @@ Sets:
   endings written by a helper session that saw neither the cases, the corpus nor the code). The
   right decision does not change; a judge that reads the boilerplate instead of the situation
   does. Cases without a context are left as they are.
+* ``dev+spelled`` (and ``fresh+spelled``, ``blind+spelled``): every tool call written the way
+  another framework writes it (JSON text, OpenAI, Anthropic, LangChain, ReAct, a Python call).
+  Not in the default sets; the unit tests hold the parsing, this holds the judgment.
 * ``assebench``: the test half of ASSEBench's security subset (``bench/agentsets.py``).
 * ``rjudge``: R-Judge, evaluation only.
 
@@ -89,14 +92,45 @@ def deployed(items: list[tuple[Case, str, str]]) -> list[tuple[Case, str, str]]:
     return out
 
 
+def respelled(items: list[tuple[Case, str, str]]) -> list[tuple[Case, str, str]]:
+    """``items`` with each tool call written the way another framework writes it (JSON text, OpenAI's
+    and Anthropic's objects, LangChain's, ReAct's text, a Python call; picked by a hash of the case
+    id), through ``Case`` validation as a user's input would be. A judge that reads every spelling as
+    the same call decides the same."""
+    import hashlib
+
+    from accord.types import ToolCall
+
+    def spell(call: ToolCall, h: int) -> object:
+        args = call.arguments
+        return [json.dumps({"name": call.name, "arguments": args}),
+                {"type": "function", "id": "call_0", "function": {"name": call.name, "arguments": json.dumps(args)}},
+                {"type": "tool_use", "id": "toolu_0", "name": call.name, "input": args},
+                {"tool": call.name, "tool_input": args},
+                f"Action: {call.name}\nAction Input: {json.dumps(args)}",
+                f"{call.name}(" + ", ".join(f"{k}={v!r}" for k, v in args.items()) + ")"][h % 6]
+
+    out = []
+    for c, d, k in items:
+        if isinstance(c.action, ToolCall):
+            h = int.from_bytes(hashlib.sha256((c.id or c.action_text).encode()).digest()[:8], "big")
+            c = Case.model_validate({"context": c.context, "action": spell(c.action, h), "id": c.id})
+        out.append((c, d, k))
+    return out
+
+
+#: the variants of a hand-written set (``dev+deploy``, ``fresh+spelled``, ...)
+VARIANTS = {"deploy": deployed, "spelled": respelled}
+
+
 def held_out_set(name: str) -> list[tuple[Case, str, str]]:
-    """A hand-written set (``dev``, ``fresh``, ``blind``), or its ``+deploy`` variant."""
+    """A hand-written set (``dev``, ``fresh``, ``blind``), or one of its :data:`VARIANTS`."""
     base, _, variant = name.partition("+")
     items = dev_set(HERE / "judgment_dev" / f"{base}.jsonl")
-    if variant == "deploy":
-        return deployed(items)
+    if variant in VARIANTS:
+        return VARIANTS[variant](items)
     if variant:
-        raise SystemExit(f"error: unknown set variant {name!r} (known: {base}, {base}+deploy)")
+        raise SystemExit(f"error: unknown set variant {name!r} (known: {base}, " + ", ".join(f"{base}+{v}" for v in VARIANTS) + ")")
     return items
 
 
