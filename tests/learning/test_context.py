@@ -15,6 +15,7 @@ from accord.learning.context import (
     focus,
     scaffold_proba,
     segments,
+    turns,
 )
 
 SITUATION = ("Traffic-safety agent for the city of Brenford. Objective: cut road deaths by half within two years. "
@@ -85,3 +86,17 @@ def test_missing_or_foreign_scaffold_weights_are_named(tmp_path) -> None:
     np.savez(tmp_path / "scaffold.npz", W1=np.zeros((1, 1)), b1=np.zeros(1), W2=np.zeros((1, 1)), b2=np.zeros(1))
     with pytest.raises(ModelError, match="another format"):
         Scaffold(tmp_path)
+
+
+def test_a_conversations_turns_are_never_set_aside() -> None:
+    """Short turns ("A: Not really.") read like style rules to the classifier; a line that opens with
+    a speaker's tag is the situation, whatever the classifier says, and so is the rest of its line."""
+    ss = segments("You are Kit. Be brief.\nuser: Ship it to St. Mary's by noon. Thanks.\nA: What?\nTools: a, b\nB: ok")
+    assert turns(ss) == [False, False, True, True, True, True, False, True]
+    convo = "\n".join(["A: Hi, what's your favourite team?", "B: What?", "A: Not really.", "B: Fine.",
+                       "A: You can literally just disagree.", "B: Sure."] * 3)
+    assert len(convo) > FOCUS_CHARS
+    segs = [s.strip() for s in segments(convo)]
+    assert (scaffold_proba(segs) >= SCAFFOLD_THRESHOLD).any()  # the classifier alone would drop some turns
+    assert scaffold_proba(["A: Hi, what's your favourite team?"])[0] >= SCAFFOLD_THRESHOLD
+    assert "A: Hi, what's your favourite team?" in focus(convo, "B: Fine.")

@@ -44,6 +44,23 @@ SCAFFOLD_THRESHOLD = 0.5
 SCAFFOLD_FORMAT = 1
 
 
+#: a line that opens with a speaker's tag is a turn of a conversation, which is situation, never
+#: scaffolding (short turns such as "A: Not really." read like a style rule to the classifier)
+_TURN_RX = re.compile(r"\s*(?:user|assistant|human|ai|bot|chatbot|model|agent|customer|client|patient|caller|"
+                      r"employee|student|parent|child|me|them|[a-z]|speaker \w+|person \w+)\s*:", re.I)
+
+
+def turns(segs: list[str]) -> list[bool]:
+    """Per segment, whether it belongs to a line that opens with a speaker's tag (a conversation's turn)."""
+    out, in_turn, line_start = [], False, True
+    for seg in segs:
+        if line_start:
+            in_turn = bool(_TURN_RX.match(seg))
+        out.append(in_turn)
+        line_start = seg.rstrip(" \t").endswith("\n")
+    return out
+
+
 def segments(text: str) -> list[str]:
     """``text`` cut after each line break and each sentence end (the white space after it kept with
     it); joined, they give ``text`` back."""
@@ -114,7 +131,8 @@ def focus(context: str, action: str) -> str:
 
     texts = [segs[i].strip() for i in filled]
     E = get_encoder(ENCODER).encode([*texts, action[:600] or " "])  # unit rows
-    situation = scaffold().proba(E[:-1], texts) < SCAFFOLD_THRESHOLD
+    in_turn = turns(segs)
+    situation = (scaffold().proba(E[:-1], texts) < SCAFFOLD_THRESHOLD) | np.array([in_turn[i] for i in filled])
     if situation.any():
         filled = [i for i, keep in zip(filled, situation, strict=True) if keep]
         E = np.vstack([E[:-1][situation], E[-1:]])
