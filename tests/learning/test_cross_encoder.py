@@ -198,12 +198,20 @@ def test_the_onnx_export_says_what_the_adapter_says(tmp_path, base):
     # the neutral view: the person's religion does not reach the network
     swapped = Case(context=cases[0].context_text.replace("Muslim", "Christian"), action=cases[0].action_text)
     assert np.allclose(b.logits([swapped])[0], b.logits(cases[:1])[0])
-    # a decision model carries the ONNX file (and only it) when saved, and loads it back
+    # a decision model carries the ONNX file and the adapter it was exported from (what continued
+    # fine-tuning starts from) when saved, and loads the ONNX file back
     model, _ = base
     m = DecisionModel.load(model.save(tmp_path / "m0")).attach_cross_encoder(b)
     d = m.save(tmp_path / "m1")
-    assert (d / "cross-encoder.onnx").exists() and not (d / "cross-encoder.safetensors").exists()
+    assert (d / "cross-encoder.onnx").exists()
+    assert (d / "cross-encoder.safetensors").read_bytes() == adapter.read_bytes()
     assert DecisionModel.load(d).cross_.path.name == "cross-encoder.onnx"
+    # an export with no adapter beside it travels alone, and a stale adapter in the target goes
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "cross-encoder.onnx").write_bytes(onnx_path.read_bytes())
+    d2 = DecisionModel.load(model.save(tmp_path / "m2")).attach_cross_encoder(CrossEncoder(alone / "cross-encoder.onnx")).save(d)
+    assert (d2 / "cross-encoder.onnx").exists() and not (d2 / "cross-encoder.safetensors").exists()
 
 
 def test_a_damaged_onnx_cross_encoder_is_refused(tmp_path):

@@ -500,12 +500,18 @@ class DecisionModel:
         if self.pooled_coef_ is not None:
             arrays["pooled_coef"] = self.pooled_coef_.astype(np.float32)
         np.savez_compressed(d / "arrays.npz", **arrays)
-        # the cross-encoder's file goes along under its own format's name; a stale one of either format goes
+        # the cross-encoder's file goes along under its own format's name, and an ONNX export's adapter
+        # (the float LoRA weights it was merged from, 1-3 MB) with it when it sits beside the export:
+        # continued fine-tuning (scripts/finetune_decision.py --init) starts from the adapter, never
+        # from the int8 export; a stale file of either format goes
         for name in (CROSS_FILE, CROSS_ONNX):
             target = d / name
-            if self.cross_ is not None and self.cross_.path.suffix == Path(name).suffix:
-                if self.cross_.path.resolve() != target.resolve():
-                    shutil.copyfile(self.cross_.path, target)
+            source = None
+            if self.cross_ is not None:
+                source = self.cross_.path if self.cross_.path.suffix == Path(name).suffix else self.cross_.path.with_name(name)
+            if source is not None and source.is_file():
+                if source.resolve() != target.resolve():
+                    shutil.copyfile(source, target)
             elif target.exists():
                 target.unlink()
         meta = {"format": FORMAT, "version": self.version, "encoder": self.encoder, "semantic": self.semantic,
