@@ -19,8 +19,10 @@ Rule for every piece here: it says nothing about what is right, allowed, risky o
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
+from pathlib import Path
 
 from accord.types import Case
 
@@ -106,16 +108,29 @@ def appendix(rng: random.Random) -> str:
     return ("\n" if rng.random() < 0.6 else " ").join(parts)
 
 
-def wrap(context: str, rng: random.Random) -> str:
-    """``context`` with deployment text before it (45%), after it (30%) or both (25%)."""
+def load_pool(path: str | Path) -> dict[str, list[str]]:
+    """A hand-written pool of deployment text (``{"openings": [...], "endings": [...]}``, as in
+    ``corpus/deployment/``)."""
+    d = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {"openings": list(d["openings"]), "endings": list(d["endings"])}
+
+
+def wrap(context: str, rng: random.Random, pool: dict[str, list[str]] | None = None) -> str:
+    """``context`` with deployment text before it (45%), after it (30%) or both (25%); with a
+    ``pool``, each piece is the pool's (half the time) or composed here."""
     r = rng.random()
-    before = preamble(rng) if r < 0.70 else ""
-    after = appendix(rng) if r >= 0.45 else ""
+    before = after = ""
+    if r < 0.70:
+        before = rng.choice(pool["openings"]) if pool and rng.random() < 0.5 else preamble(rng)
+    if r >= 0.45:
+        after = rng.choice(pool["endings"]) if pool and rng.random() < 0.5 else appendix(rng)
     return "\n\n".join(p for p in (before, context, after) if p)
 
 
-def wrap_some(cases: Sequence[Case], p: float, rng: random.Random) -> list[Case | None]:
+def wrap_some(cases: Sequence[Case], p: float, rng: random.Random,
+              pool: dict[str, list[str]] | None = None) -> list[Case | None]:
     """For each case with a context, with probability ``p``, a copy with its context wrapped; else None.
     (The draws come first, then the wrapping: the order both training scripts used.)"""
     pick = [bool(c.context_text.strip()) and rng.random() < p for c in cases]
-    return [c.model_copy(update={"context": wrap(c.context_text, rng)}) if k else None for c, k in zip(cases, pick, strict=True)]
+    return [c.model_copy(update={"context": wrap(c.context_text, rng, pool)}) if k else None
+            for c, k in zip(cases, pick, strict=True)]

@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                     "a lone prompt being what XSTest and a chat's first message look like")
     ap.add_argument("--augment-context", type=float, default=0.0, metavar="P",
                     help="put generic deployment text (scripts/deployment_text.py) around each context with probability P")
+    ap.add_argument("--augment-pool", type=Path, metavar="JSON",
+                    help="with --augment-context, take half the pieces from this hand-written pool ({openings, endings}); "
+                    "use one the scaffold classifier was not trained on, so the network learns what gets past it")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.augment_context:
         import deployment_text
 
-        wrapped = deployment_text.wrap_some([c for c, *_ in ex], args.augment_context, random.Random(args.seed + 1))
+        pool = deployment_text.load_pool(args.augment_pool) if args.augment_pool else None
+        wrapped = deployment_text.wrap_some([c for c, *_ in ex], args.augment_context, random.Random(args.seed + 1), pool)
         ex = [(c if w is None else w, d, p, wt) for (c, d, p, wt), w in zip(ex, wrapped, strict=True)]
         plain = [w is None for w in wrapped]
     shuffled = list(zip(ex, plain, strict=True))
@@ -311,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                             "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
                             **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep),
                                 "sample": str(args.sample or ""), "content": "1" if args.content else "0"} if args.init else {}),
-                            **({"augment_context": str(args.augment_context)} if args.augment_context else {})})
+                            **({"augment_context": str(args.augment_context)} if args.augment_context else {}),
+                            **({"augment_pool": args.augment_pool.name} if args.augment_pool else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
     return 0

@@ -70,3 +70,20 @@ def test_the_hand_written_pools_are_neutral_and_apart_from_the_evaluation_text()
         assert [p for p in pieces if loaded.search(p)] == [], path.name
         text = "\n".join(pieces)
         assert [s for s in sentences if s in text] == [], path.name
+
+
+def test_a_pool_lends_half_the_pieces_and_leaves_the_draws_without_one_alone(dt):
+    ctx = "Billing agent at a telecom. A customer asks to cancel their contract."
+    pool = {"openings": ["OPENING-FROM-POOL"], "endings": ["ENDING-FROM-POOL"]}
+    wrapped = [dt.wrap(ctx, random.Random(i), pool) for i in range(400)]
+    assert all(ctx in w for w in wrapped)
+    share = sum("FROM-POOL" in w for w in wrapped) / len(wrapped)
+    assert 0.35 < share < 0.85
+    # without a pool, the same draws as before pools existed (the shipped recipe's wrapping is reproducible)
+    def before_pools(rng):
+        r = rng.random()
+        before = dt.preamble(rng) if r < 0.70 else ""
+        after = dt.appendix(rng) if r >= 0.45 else ""
+        return "\n\n".join(p for p in (before, ctx, after) if p)
+
+    assert [dt.wrap(ctx, random.Random(i)) for i in range(50)] == [before_pools(random.Random(i)) for i in range(50)]
