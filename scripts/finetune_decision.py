@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                     "wants stopped (multiple-instance reading; measured in docs/decision-model.md)")
     ap.add_argument("--init", type=Path, metavar="SAFETENSORS", help="start from this trained cross-encoder (its LoRA "
                     "factors and head; same rank) instead of a fresh adapter: continued fine-tuning")
+    ap.add_argument("--init-onnx", type=Path, metavar="ONNX", help="start from this int8 export exactly: its "
+                    "dequantised projections become the base and its head the head, with a fresh LoRA on top (the "
+                    "adapter written is relative to that base and the export merges into it); continues a shipped "
+                    "model that lacks its adapter without the ~0.01 a recovered adapter costs")
     ap.add_argument("--focus", help="comma-separated corpus author prefixes (e.g. c57,c58): train on their cases "
                     "plus --replay cases drawn from the rest of the corpus (with --init: teach a trained network new "
                     "authors without training it again from scratch)")
@@ -93,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.keep < 0:
         ap.error(f"--keep {args.keep}: a weight, 0 (off) or more")
-    if args.keep and (not (args.init and (args.focus or args.augment_context)) or args.windows):
+    if args.init and args.init_onnx:
+        ap.error("--init and --init-onnx: give one starting network")
+    if args.keep and (not ((args.init or args.init_onnx) and (args.focus or args.augment_context)) or args.windows):
         ap.error("--keep needs --init and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
                  "near the starting network), and not --windows")
     if args.export and args.export.suffix == ".onnx":
@@ -178,6 +184,15 @@ def main(argv: list[str] | None = None) -> int:
 
     base = model_dir()
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
+    start_head = None
+    if args.init_onnx:  # the export's network is the base; the LoRA starts at zero on top of it
+        from recover_adapter import export_weights
+
+        onnx_w, _, onnx_meta = export_weights(args.init_onnx)
+        if onnx_meta.get("principles", "").split(",") != principles:
+            raise SystemExit(f"--init-onnx {args.init_onnx}: its principles {onnx_meta.get('principles')} are not this corpus's {principles}")
+        start_head = (torch.from_numpy(onnx_w.pop("head.weight")), torch.from_numpy(onnx_w.pop("head.bias")))
+        weights = {kk: torch.from_numpy(v).float() for kk, v in onnx_w.items()}
     tok = base_tokenizer(base, args.max_length)
     # --windows: a case whose first text is cut is also read in windows, as the cross-encoder reads it
     # at run time (accord.learning.cross_encoder.case_reads); each step trains on the window the
@@ -189,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(torch, weights, args.rank, 3 + len(principles))
     if args.init:
         warm_start(torch, model, args.init, principles)
+    if start_head is not None:
+        with torch.no_grad():
+            model.head.weight.copy_(start_head[0])
+            model.head.bias.copy_(start_head[1])
+        print(f"started from {args.init_onnx} (its dequantised weights as the base)", flush=True)
     # --keep: the starting network's decision probabilities of the cases it is not being taught (the
     # replayed corpus cases and the public sets), read once; each step pulls the network back toward them
     keep_p = keep_m = None
@@ -316,9 +336,10 @@ def main(argv: list[str] | None = None) -> int:
                             **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep),
                                 "sample": str(args.sample or ""), "content": "1" if args.content else "0"} if args.init else {}),
                             **({"augment_context": str(args.augment_context)} if args.augment_context else {}),
-                            **({"augment_pool": args.augment_pool.name} if args.augment_pool else {})})
+                            **({"augment_pool": args.augment_pool.name} if args.augment_pool else {}),
+                            **({"base": f"onnx:{args.init_onnx.name}"} if args.init_onnx else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
-        print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors')}")
+        print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors', base_onnx=args.init_onnx)}")
     return 0
 
 
@@ -329,6 +350,9 @@ def warm_start(torch, model, adapter: Path, principles: list[str]) -> None:  # t
 
     with safe_open(str(adapter), "pt") as f:
         meta = dict(f.metadata() or {})
+        if meta.get("base", "").startswith("onnx:"):
+            raise SystemExit(f"--init {adapter}: it continues the export {meta['base'][5:]}, not the base MiniLM; "
+                             "start from its own export with --init-onnx")
         if meta.get("principles", "").split(",") != principles:
             raise SystemExit(f"--init {adapter}: its principles {meta.get('principles')} are not this corpus's {principles}")
         with torch.no_grad():
@@ -384,12 +408,13 @@ def expose_pooled(model) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def export_onnx(adapter: Path) -> Path:
+def export_onnx(adapter: Path, base_onnx: Path | None = None) -> Path:
     """Write ``cross-encoder.onnx`` beside ``adapter``: base MiniLM + the LoRA merged + the head as one
     ONNX graph (inputs ``ids``, ``mask``; outputs ``z``, the head's logits, and ``pooled``, the
     vector it reads them from), weights quantised to int8
     (dynamic quantisation: activations stay float), with the adapter's metadata and the tokenizer
-    (``tokenizer``, JSON) in the model's metadata. Checked against the float network before it is kept."""
+    (``tokenizer``, JSON) in the model's metadata. Checked against the float network before it is kept.
+    ``base_onnx``: the adapter continues that export (``--init-onnx``) and merges into its weights."""
     import tempfile
 
     import onnx
@@ -406,7 +431,17 @@ def export_onnx(adapter: Path) -> Path:
         head_w, head_b = f.get_tensor("head.weight").float(), f.get_tensor("head.bias").float()
     base = model_dir()
     # the adapter merged the way the numpy encoder merges it (W + B·A), so both runtimes run one network
-    merged = merge_adapter(load_file(str(base / "model.safetensors")), adapter)
+    if base_onnx is not None:
+        from recover_adapter import export_weights
+
+        start = export_weights(base_onnx)[0]
+        start.pop("head.weight"), start.pop("head.bias")
+    elif meta.get("base", "").startswith("onnx:"):
+        raise SystemExit(f"{adapter} continues the export {meta['base'][5:]}; export it with that file's weights "
+                         "(scripts/finetune_decision.py writes the export itself at the end of the run)")
+    else:
+        start = load_file(str(base / "model.safetensors"))
+    merged = merge_adapter(start, adapter)
     model = build_model(torch, {k: torch.from_numpy(v).float() for k, v in merged.items()}, 1, head_w.shape[0])
     F = torch.nn.functional
     with torch.no_grad():

@@ -272,3 +272,20 @@ def test_a_cut_case_is_read_in_windows_and_the_strictest_window_decides():
     ce.windows = False
     assert np.array_equal(ce.logits([long])[0][0], z[0, :3])  # without windows: the first text only
     assert np.array_equal(ce.logits([short])[0][0], got[0])  # a case that fits is read once either way
+
+
+def test_an_adapter_that_continues_an_export_runs_only_as_that_export(tmp_path):
+    """``finetune_decision.py --init-onnx`` writes a LoRA relative to an export's dequantised weights;
+    merged into the base MiniLM it would be another network, so it is refused, with what to use."""
+    from safetensors.numpy import load_file, save_file
+
+    from accord.errors import ModelError
+    from accord.learning.cross_encoder import CrossEncoder
+
+    path = _write(tmp_path / "a.safetensors")
+    t = load_file(str(path))
+    save_file(t, str(path), metadata={"principles": ",".join(PRINCIPLES), "decisions": "allow,block,escalate",
+                                      "max_length": "64", "base": "onnx:cross-encoder.onnx"})
+    with pytest.raises(ModelError, match="continues the export") as e:
+        CrossEncoder(path)
+    assert "cross-encoder.onnx" in (e.value.hint or "")

@@ -142,6 +142,9 @@ class CrossEncoder:
             meta = dict(f.metadata() or {})
             w = f.get_tensor("head.weight").astype(np.float32)
             b = f.get_tensor("head.bias").astype(np.float32)
+        if meta.get("base", "").startswith("onnx:"):  # its LoRA is relative to an export's weights, not MiniLM's
+            raise ModelError(f"{p}: this adapter continues the export {meta['base'][5:]} and runs only as its own export",
+                             hint="use the cross-encoder.onnx written beside it")
         if w.shape[1:] != (384,) or b.shape != (w.shape[0],):
             raise ModelError(f"{p}: the head is {w.shape} with bias {b.shape}, not (outputs, 384)",
                              hint="retrain it with scripts/finetune_decision.py")
