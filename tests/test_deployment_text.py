@@ -58,7 +58,7 @@ def test_the_hand_written_pools_are_neutral_and_apart_from_the_evaluation_text()
     right and wrong, and shares no sentence with the evaluation's."""
     import json
 
-    assert len(POOLS) >= 3  # pool1, pool2 (the scaffold classifier's) and augment (fine-tuning's only)
+    assert len(POOLS) >= 3
     loaded = re.compile(r"\b(?:allow|forbid|never|must not|risk|harm|safe|unsafe|approv|consent|polic|legal|ethic|"
                         r"complian|escalat|human review|maximi[sz]e|privacy)", re.I)
     held = json.loads(HELD_OUT.read_text(encoding="utf-8"))
