@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.init and args.init_onnx:
         ap.error("--init and --init-onnx: give one starting network")
     if args.keep and (not ((args.init or args.init_onnx) and (args.focus or args.augment_context)) or args.windows):
-        ap.error("--keep needs --init and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
+        ap.error("--keep needs --init (or --init-onnx) and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
                  "near the starting network), and not --windows")
     if args.export and args.export.suffix == ".onnx":
         import onnx
@@ -333,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
                             "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
-                            **({"init": args.init.name, "focus": args.focus or "", "replay": str(args.replay), "keep": str(args.keep),
-                                "sample": str(args.sample or ""), "content": "1" if args.content else "0"} if args.init else {}),
+                            **({"init": (args.init or args.init_onnx).name, "focus": args.focus or "", "replay": str(args.replay),
+                                "keep": str(args.keep), "sample": str(args.sample or ""), "content": "1" if args.content else "0"}
+                               if args.init or args.init_onnx else {}),
                             **({"augment_context": str(args.augment_context)} if args.augment_context else {}),
                             **({"augment_pool": args.augment_pool.name} if args.augment_pool else {}),
                             **({"base": f"onnx:{args.init_onnx.name}"} if args.init_onnx else {})})
