@@ -150,6 +150,9 @@ class ToolCall(_Strict):
         return None
 
 
+#: a tool's name: OpenAI's rule (``[A-Za-z0-9_-]{1,64}``) with dots allowed, never a sentence; the
+#: proxy checks a model's tool calls against it too
+TOOL_NAME_RX = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _REACT_RX = re.compile(r"Action:[ \t]*(?P<name>\S+)[ \t]*\n[ \t]*Action Input:[ \t]*(?P<args>\{.*\})", re.S)
 _PY_CALL_RX = re.compile(r"[A-Za-z_][\w.]{0,63}\(\s*[A-Za-z_]\w*\s*=")
 
@@ -157,7 +160,7 @@ _PY_CALL_RX = re.compile(r"[A-Za-z_][\w.]{0,63}\(\s*[A-Za-z_]\w*\s*=")
 def _call(name: Any, arguments: Any, extra: set[str]) -> ToolCall | None:
     """A :class:`ToolCall` when ``name`` is an identifier and ``arguments`` an object (or its JSON
     text) and nothing else is beside them."""
-    if extra or not isinstance(name, str) or not _TOOL_NAME_RX.fullmatch(name):
+    if extra or not isinstance(name, str) or not TOOL_NAME_RX.fullmatch(name):
         return None
     if isinstance(arguments, str):
         try:
@@ -165,9 +168,6 @@ def _call(name: Any, arguments: Any, extra: set[str]) -> ToolCall | None:
         except ValueError:
             return None
     return ToolCall(name=name, arguments=arguments) if isinstance(arguments, dict) else None
-
-
-_TOOL_NAME_RX = re.compile(r"[A-Za-z_][\w.-]{0,63}")
 
 
 def _python_call(text: str) -> ToolCall | None:

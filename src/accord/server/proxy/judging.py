@@ -16,20 +16,18 @@ import asyncio
 import contextlib
 import json
 import queue
-import re
 import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from accord.gate.gate import Gate
-from accord.types import Case, Decision, Explanation, Message, ToolCall, Verdict
+from accord.types import TOOL_NAME_RX, Case, Decision, Explanation, Message, ToolCall, Verdict
 
 _STOP = object()
 #: a rules-only gate judges on the caller's thread only what is this small (a large text would hold
 #: the event loop: no other request, not even /healthz, is answered meanwhile)
 INLINE_MAX_CHARS = 4000
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 def failed_verdict(gate: Gate, case: Case, reason: str, *, decision: Decision | None = None,
@@ -210,7 +208,7 @@ def new_input(messages: Sequence[dict[str, Any]]) -> list[int]:
 def parse_tool_call(name: str, arguments: str) -> ToolCall | str:
     """A tool call for the gate, or the reason it cannot be judged: a name that is not an identifier
     (OpenAI's ``[A-Za-z0-9_-]{1,64}``, dots allowed; never a sentence), arguments that are not a JSON object."""
-    if not _TOOL_NAME.fullmatch(name):
+    if not TOOL_NAME_RX.fullmatch(name):
         return "a tool call whose name is not an identifier"
     if not arguments.strip():
         return ToolCall(name=name, arguments={})
