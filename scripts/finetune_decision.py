@@ -184,15 +184,15 @@ def main(argv: list[str] | None = None) -> int:
 
     base = model_dir()
     weights = {kk: v.float() for kk, v in load_file(str(base / "model.safetensors")).items()}
-    start_head = None
+    start_head = onnx_base = None
     if args.init_onnx:  # the export's network is the base; the LoRA starts at zero on top of it
         from recover_adapter import export_weights
 
-        onnx_w, _, onnx_meta = export_weights(args.init_onnx)
+        onnx_base, _, onnx_meta = export_weights(args.init_onnx)
         if onnx_meta.get("principles", "").split(",") != principles:
             raise SystemExit(f"--init-onnx {args.init_onnx}: its principles {onnx_meta.get('principles')} are not this corpus's {principles}")
-        start_head = (torch.from_numpy(onnx_w.pop("head.weight")), torch.from_numpy(onnx_w.pop("head.bias")))
-        weights = {kk: torch.from_numpy(v).float() for kk, v in onnx_w.items()}
+        start_head = (torch.from_numpy(onnx_base.pop("head.weight")), torch.from_numpy(onnx_base.pop("head.bias")))
+        weights = {kk: torch.from_numpy(v).float() for kk, v in onnx_base.items()}
     tok = base_tokenizer(base, args.max_length)
     # --windows: a case whose first text is cut is also read in windows, as the cross-encoder reads it
     # at run time (accord.learning.cross_encoder.case_reads); each step trains on the window the
@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                             **({"augment_pool": args.augment_pool.name} if args.augment_pool else {}),
                             **({"base": f"onnx:{args.init_onnx.name}"} if args.init_onnx else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
-        print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors', base_onnx=args.init_onnx)}")
+        print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors', start=onnx_base)}")
     return 0
 
 
@@ -409,13 +409,14 @@ def expose_pooled(model) -> bool:  # type: ignore[no-untyped-def]
     return True
 
 
-def export_onnx(adapter: Path, base_onnx: Path | None = None) -> Path:
+def export_onnx(adapter: Path, start: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``cross-encoder.onnx`` beside ``adapter``: base MiniLM + the LoRA merged + the head as one
     ONNX graph (inputs ``ids``, ``mask``; outputs ``z``, the head's logits, and ``pooled``, the
     vector it reads them from), weights quantised to int8
     (dynamic quantisation: activations stay float), with the adapter's metadata and the tokenizer
     (``tokenizer``, JSON) in the model's metadata. Checked against the float network before it is kept.
-    ``base_onnx``: the adapter continues that export (``--init-onnx``) and merges into its weights."""
+    ``start``: the weights the adapter continues (``--init-onnx``: an export's), which it merges into
+    instead of the base MiniLM's."""
     import tempfile
 
     import onnx
@@ -432,17 +433,10 @@ def export_onnx(adapter: Path, base_onnx: Path | None = None) -> Path:
         head_w, head_b = f.get_tensor("head.weight").float(), f.get_tensor("head.bias").float()
     base = model_dir()
     # the adapter merged the way the numpy encoder merges it (W + B·A), so both runtimes run one network
-    if base_onnx is not None:
-        from recover_adapter import export_weights
-
-        start = export_weights(base_onnx)[0]
-        start.pop("head.weight"), start.pop("head.bias")
-    elif meta.get("base", "").startswith("onnx:"):
+    if start is None and meta.get("base", "").startswith("onnx:"):
         raise SystemExit(f"{adapter} continues the export {meta['base'][5:]}; export it with that file's weights "
                          "(scripts/finetune_decision.py writes the export itself at the end of the run)")
-    else:
-        start = load_file(str(base / "model.safetensors"))
-    merged = merge_adapter(start, adapter)
+    merged = merge_adapter(start if start is not None else load_file(str(base / "model.safetensors")), adapter)
     model = build_model(torch, {k: torch.from_numpy(v).float() for k, v in merged.items()}, 1, head_w.shape[0])
     F = torch.nn.functional
     with torch.no_grad():

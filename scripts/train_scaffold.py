@@ -10,7 +10,7 @@ corpus's contexts (``corpus/cases.jsonl``: short situations and long agent logs)
 deployment text (``bench/judgment_dev/deployment.json``) is never read here.
 
 The network is one hidden layer of 128 ReLU units over the segment's WordLlama embedding and six
-shape features (:func:`accord.learning.context.segment_shape`); it runs in numpy.
+shape features (:func:`accord.learning.context.scaffold_features`); it runs in numpy.
 
 Run from the repository root (about a minute on two cores)::
 
@@ -36,7 +36,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import deployment_text  # noqa: E402
 
-from accord.learning.context import ENCODER, SCAFFOLD_DIR, SCAFFOLD_FORMAT, segment_shape, segments  # noqa: E402
+from accord.learning.context import (  # noqa: E402
+    ENCODER,
+    SCAFFOLD_DIR,
+    SCAFFOLD_FORMAT,
+    scaffold_features,
+    segments,
+)
 from accord.learning.encoders import get_encoder  # noqa: E402
 
 POOLS = sorted((ROOT / "corpus" / "deployment").glob("pool*.json"))
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scaffold segments: {len(pool)} hand-written (x{POOL_REPEAT}), {len(templ)} templated; situation segments: {len(situ)}")
     texts = pool * POOL_REPEAT + templ + situ
     y = np.r_[np.ones(len(pool) * POOL_REPEAT + len(templ)), np.zeros(len(situ))]
-    X = np.hstack([get_encoder(ENCODER).encode(texts), segment_shape(texts)])
+    X = scaffold_features(get_encoder(ENCODER).encode(texts), texts)
     # a tenth held out (by text) for the printed check, then the final fit on everything
     rng = np.random.default_rng(args.seed)
     uniq = sorted(set(texts))

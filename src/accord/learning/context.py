@@ -75,6 +75,12 @@ def segment_shape(texts: list[str]) -> np.ndarray:
                      for t in texts], np.float32)
 
 
+def scaffold_features(E: np.ndarray, texts: list[str]) -> np.ndarray:
+    """What the scaffold classifier reads of each segment: its unit embedding row, then its shape
+    (the same in training, ``scripts/train_scaffold.py``, and at run time)."""
+    return np.hstack([E, segment_shape(texts)])
+
+
 class Scaffold:
     """The scaffold classifier: a one-hidden-layer network over a segment's embedding and shape."""
 
@@ -94,7 +100,7 @@ class Scaffold:
 
     def proba(self, E: np.ndarray, texts: list[str]) -> np.ndarray:
         """P(scaffolding) per segment, from its unit embedding row and its text."""
-        F = np.hstack([E, segment_shape(texts)])
+        F = scaffold_features(E, texts)
         if F.shape[1] != self.W1.shape[0]:
             raise ModelError(f"the scaffold classifier reads {self.W1.shape[0]} features, not {F.shape[1]}",
                              hint="retrain it with scripts/train_scaffold.py")

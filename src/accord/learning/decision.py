@@ -501,9 +501,8 @@ class DecisionModel:
             arrays["pooled_coef"] = self.pooled_coef_.astype(np.float32)
         np.savez_compressed(d / "arrays.npz", **arrays)
         # the cross-encoder's file goes along under its own format's name, and an ONNX export's adapter
-        # (the float LoRA weights it was merged from, 1-3 MB) with it when it sits beside the export:
-        # continued fine-tuning (scripts/finetune_decision.py --init) starts from the adapter, never
-        # from the int8 export; a stale file of either format goes
+        # (the float LoRA weights it was merged from, 1-3 MB) with it when it sits beside the export,
+        # for continued fine-tuning (scripts/finetune_decision.py --init); a stale file of either format goes
         for name in (CROSS_FILE, CROSS_ONNX):
             target = d / name
             source = None
