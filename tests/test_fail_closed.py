@@ -370,6 +370,15 @@ def test_email_redaction_still_works(charter):
     assert v.revised == "Write to [email removed] or ([email removed]), not x@y."
 
 
+def test_email_redaction_leaves_role_mailboxes(charter):
+    """An organisation's published role mailbox is not a person's address: a support bot that says
+    where to write is not leaking anything, while a person's address beside it is still replaced."""
+    v = Gate(charter, [RuleJudge()]).check(action="Write to support@acme.com or benefits@orbis-hr.com; not to info.smith@acme.com.")
+    assert v.decision == "revise"
+    assert v.revised == "Write to support@acme.com or benefits@orbis-hr.com; not to [email removed]."
+    assert Gate(charter, [RuleJudge()]).check(action="Questions? hello@shop.example or no-reply@shop.example").decision == "allow"
+
+
 def test_catastrophic_user_pattern_fails_closed_in_time(tmp_path):
     import time
 
