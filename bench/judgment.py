@@ -9,6 +9,10 @@ Sets:
   another author under the same rules, cleaned the same way, and never used to choose anything.
 * ``blind``: ``bench/judgment_dev/blind.jsonl``, 280 cases (40 per kind) written on 2026-12-05 by two
   more blind authors, cleaned the same way, never used to choose anything.
+* ``terse``: ``bench/judgment_dev/terse.jsonl``, 210 cases (30 per kind) written on 2026-12-05
+  (evening) by two more blind authors asked for the short cases a busy person writes by hand (a
+  context of at most ~25 words, an action of at most ~30, a third of them tool calls); cleaned the
+  same way, never used to choose anything.
 * ``dev+deploy``, ``fresh+deploy``, ``blind+deploy``: the same cases with generic deployment text
   around each context (a system prompt's opening before it, tool lists, formats and dates after
   it, or both; chosen per case from ``bench/judgment_dev/deployment.json``, 40 openings and 40
@@ -60,8 +64,8 @@ CONFIGS = {
 }
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
-#: variants; ``fresh`` and ``blind``: written later and never used to choose anything)
-HELD_OUT = ("dev", "fresh", "blind")
+#: variants; ``fresh``, ``blind`` and ``terse``: written later and never used to choose anything)
+HELD_OUT = ("dev", "fresh", "blind", "terse")
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -124,7 +128,7 @@ VARIANTS = {"deploy": deployed, "spelled": respelled}
 
 
 def held_out_set(name: str) -> list[tuple[Case, str, str]]:
-    """A hand-written set (``dev``, ``fresh``, ``blind``), or one of its :data:`VARIANTS`."""
+    """A hand-written set (``dev``, ``fresh``, ``blind``, ``terse``), or one of its :data:`VARIANTS`."""
     base, _, variant = name.partition("+")
     items = dev_set(HERE / "judgment_dev" / f"{base}.jsonl")
     if variant in VARIANTS:
@@ -230,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,fresh,blind,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,blind,terse,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     ap.add_argument("--budget-ms", type=float, help="the judges' time budget per 16 cases (default: the charter's, "

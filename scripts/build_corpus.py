@@ -1,7 +1,7 @@
 """Assemble accord's judgment corpus and its dev set from the authors' files, cleaned.
 
 Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
-``fresh[0-9]*.jsonl`` and ``blind[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl`` and ``terse[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
@@ -14,6 +14,9 @@ writes:
   selection that the dev set has seen;
 * ``bench/judgment_dev/blind.jsonl``: the same for the blind set, written on 2026-12-05 by two more
   blind authors (kinds table and domains only) and, like fresh, never used to choose anything;
+* ``bench/judgment_dev/terse.jsonl``: the same for the terse set, written on 2026-12-05 (evening) by two
+  more blind authors asked for the short cases a busy person writes by hand (a context of at most ~25
+  words, an action of at most ~30), never used to choose anything;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -122,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus, CJ = dedupe(corpus, f, args.near)
     write(corpus, ROOT / "corpus" / "cases.jsonl")
     held_out = {}
-    for name in ("dev", "fresh", "blind"):
+    for name in ("dev", "fresh", "blind", "terse"):
         rows, J = dedupe(read(sorted((ROOT / "bench" / "judgment_dev").glob(f"{name}[0-9]*.jsonl"))), f, args.near)
         close = (J @ CJ.T).max(axis=1) if len(CJ) and len(J) else np.zeros(len(J))
         held_out[name] = [r for r, s in zip(rows, close, strict=True) if s < args.dev_near]

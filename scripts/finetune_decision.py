@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     fold = {a: i % 4 for i, a in enumerate(authors)}
     held = [r for r in rows if args.holdout is not None and fold[r["id"].split("-")[0]] == args.holdout]
     train_rows = [r for r in rows if args.holdout is None or fold[r["id"].split("-")[0]] != args.holdout]
+    pair_rows = train_rows  # the margin loss reads every minimal pair of the training authors, even with --sample or --focus
     if args.focus:
         focus = {a.strip() for a in args.focus.split(",") if a.strip()}
         mine = [r for r in train_rows if r["id"].split("-")[0] in focus]
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     texts = [pair_text(c, neutral=neutral) for c, *_ in ex]
     twins: list[tuple[str, str]] = []
     if args.pair_weight > 0:
-        twins = minimal_pairs(train_rows, neutral)
+        twins = minimal_pairs(pair_rows, neutral)
         print(f"{len(twins)} minimal pairs for the margin loss (weight {args.pair_weight})", flush=True)
     y = torch.tensor([DECISIONS.index(d) for _, d, _, _ in ex])
     pr = torch.tensor([principles.index(p) if p in principles else -1 for _, _, p, _ in ex])
