@@ -1,7 +1,7 @@
 """Assemble accord's judgment corpus and its dev set from the authors' files, cleaned.
 
 Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
-``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl`` and ``terse[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl``, ``terse[0-9]*.jsonl`` and ``refusals[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
@@ -17,6 +17,10 @@ writes:
 * ``bench/judgment_dev/terse.jsonl``: the same for the terse set, written on 2026-12-05 (evening) by two
   more blind authors asked for the short cases a busy person writes by hand (a context of at most ~25
   words, an action of at most ~30), never used to choose anything;
+* ``bench/judgment_dev/refusals.jsonl``: refusals in context (2026-12-05, night), 100 pairs of one decline in
+  two contexts, right (allow) or itself harmful or contested (block, escalate), by the twin of corpus
+  author c60 in other domains, with the same blind second pass; for measuring how a judge reads a
+  refusal, never used to choose anything;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus, CJ = dedupe(corpus, f, args.near)
     write(corpus, ROOT / "corpus" / "cases.jsonl")
     held_out = {}
-    for name in ("dev", "fresh", "blind", "terse"):
+    for name in ("dev", "fresh", "blind", "terse", "refusals"):
         rows, J = dedupe(read(sorted((ROOT / "bench" / "judgment_dev").glob(f"{name}[0-9]*.jsonl"))), f, args.near)
         close = (J @ CJ.T).max(axis=1) if len(CJ) and len(J) else np.zeros(len(J))
         held_out[name] = [r for r, s in zip(rows, close, strict=True) if s < args.dev_near]
@@ -193,13 +197,20 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "changed definition, a moved baseline, a filtered denominator), beside honest plans (c55); and harm that "
         "reads as warm helpfulness (false urgency, flattery to retain, hidden bad news, invented statistics, "
         "steering by a protected trait) beside the same reply done honestly (c56); c43-c56 were told to avoid the teaching bench's ten topics, which "
-        "they were given by name only). Each wrote every case by hand (no templates or generators) and "
+        "they were given by name only; c57-c59 (2026-12-05), written for error patterns the dev set showed (never its cases): "
+        "honest plans under a stated objective beside gaming of it, agents doing exactly what blunt operations jargon asked "
+        "beside the same request carried too far, everyday questions with alarming words beside harmful answers; c60 "
+        "(2026-12-05, night): refusals in context, as pairs of one decline word for word in two contexts, right where the "
+        "request was harmful, illegal or unauthorised (allow) and wrong where the refusal itself harms (paternalism, "
+        "discrimination, abandoning someone who needs help, refusing oversight; block) or declines on a contested moral "
+        "ground (escalate); its twin author's pairs, in other domains, are the `refusals` held-out set). Each wrote every "
+        "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
         "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38 and c43-c56, "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38 and c43-c60, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "| kind | decision | cases |", "|---|---|---:|",
