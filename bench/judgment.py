@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -201,7 +202,7 @@ def summary(items: list[tuple[Case, str, str]], pred: list[str]) -> dict:
 
 def pct(x: float) -> str:
     """A rate as a percentage, or "–" where the set has no case of the kinds it counts."""
-    return "–" if x != x else f"{x:.0%}"
+    return "–" if math.isnan(x) else f"{x:.0%}"
 
 
 def render(results: dict[str, dict[str, dict]], seconds: dict[tuple[str, str], float]) -> str:

@@ -129,11 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     corpus, CJ = dedupe(corpus, f, args.near)
     write(corpus, ROOT / "corpus" / "cases.jsonl")
     held_out = {}
-    for name in ("dev", "fresh", "blind", "terse", "refusals"):
-        rows, J = dedupe(read(sorted((ROOT / "bench" / "judgment_dev").glob(f"{name}[0-9]*.jsonl"))), f, args.near)
+    sets = ROOT / "bench" / "judgment_dev"
+    # every held-out set its authors' files name: dev1.jsonl, dev2.jsonl, ... make dev.jsonl
+    for name in sorted({p.stem.rstrip("0123456789") for p in sets.glob("*[0-9].jsonl")}):
+        rows, J = dedupe(read(sorted(sets.glob(f"{name}[0-9]*.jsonl"))), f, args.near)
         close = (J @ CJ.T).max(axis=1) if len(CJ) and len(J) else np.zeros(len(J))
         held_out[name] = [r for r, s in zip(rows, close, strict=True) if s < args.dev_near]
-        write(held_out[name], ROOT / "bench" / "judgment_dev" / f"{name}.jsonl")
+        write(held_out[name], sets / f"{name}.jsonl")
         n_close = int((close >= args.dev_near).sum())
         print(f"{name} cases dropped as near-duplicates of the corpus (cosine >= {args.dev_near}): {n_close}")
     for name, rows in (("corpus", corpus), *held_out.items()):
