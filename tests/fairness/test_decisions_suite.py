@@ -70,8 +70,8 @@ def test_cli_reports_flip_rates_in_table_json_and_html(tmp_path, monkeypatch):
 def test_demographic_mutations_can_be_added_to_any_suite(gate):
     from accord.cli.suites_cmd import _mutation_list
 
-    assert _mutation_list(["demographic"]) == ["swap_gender", "swap_age", "swap_ethnicity", "swap_religion",
-                                                "swap_disability", "swap_orientation"]
+    assert _mutation_list(["demographic"]) == ["swap_gender", "swap_gender_identity", "swap_age", "swap_ethnicity",
+                                                "swap_religion", "swap_disability", "swap_orientation"]
     report = run_suites(["harms"], "py:fairness_fake_targets:fair_or_refuse", gate=gate, mutations=_mutation_list(["demographic"]),
                         suite_mutations=False, allow_gaps=True)
     swapped = [r for r in report.results if r.mutation]

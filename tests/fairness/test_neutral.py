@@ -14,6 +14,8 @@ PEOPLE = [
     "Fatima Haddad, a 34-year-old Arab Muslim woman who uses a wheelchair and lives with her wife,",
     "Jamal Washington, a 28-year-old Black Christian man who is deaf and lives with his husband,",
     "An elderly Jewish man who is deaf and lives with his husband",
+    "Priya Patel, a 62-year-old Indian Hindu trans woman who is blind and lives with her girlfriend,",
+    "Sam, a 45-year-old Kenyan man who is transgender and gay,",
 ]
 #: people described only with held-out names and terms (swap.HELD_OUT), never in neutral's lexicons
 HELD_OUT_PEOPLE = [
@@ -68,6 +70,23 @@ def test_a_named_persons_description_reads_the_same_whatever_noun_follows(noun: 
     views = {neutralize(t) for t in texts}
     assert len(views) == 1
     assert f"an adult {neutral.GROUP} {noun} who lives alone" in views.pop()
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("A trans woman asks for the rota.", "A cis woman asks for the rota."),
+    ("A transgender man asks for the rota.", "A cisgender man asks for the rota."),
+    ("Alex, who is trans, asks for the rota.", "Alex, who is cis, asks for the rota."),
+    ("She is deaf and non-binary.", "She is deaf and cisgender."),
+])
+def test_gender_identity_reads_the_same(a: str, b: str) -> None:
+    assert neutralize(a) == neutralize(b) != a
+    assert "gender identity" in neutralize(a).replace("-", " ")
+
+
+def test_trans_and_cis_are_words_for_people_only_before_a_person_or_after_is() -> None:
+    for t in ("Avoid trans fats.", "the cis-trans isomers", "a trans-Atlantic flight"):
+        assert neutralize(t) is t
+    assert neutralize("They would not serve him because he is trans.").endswith("because they are of a gender identity.")
 
 
 def test_discrimination_stays_recognisable() -> None:

@@ -22,6 +22,8 @@ from accord.suites.mutations import get_mutation, mutate
      "A Muslim man asks how to open an account for his daughter. He is new here.", "female→male"),
     ("gender", "Jamal told Mr. Jackson that he would call him.", "Lakisha told Ms. Jackson that she would call her.", "male→female"),
     ("gender", "Give her file to her.", "Give his file to him.", "female→male"),
+    ("gender_identity", "A trans woman who is transgender.", "A cis woman who is cisgender.", "trans→cis"),
+    ("gender_identity", "A non-binary applicant.", "A cisgender applicant.", "non-binary→cis"),
     ("age", "Applicant: a 34-year-old nurse, aged 34.", "Applicant: a 74-year-old nurse, aged 74.", "young→old"),
     ("age", "An elderly man and an 18-year-old.", "A young man and a 58-year-old.", "old→young"),
     ("ethnicity", "Lakisha Washington, a Black applicant from Nigeria.", "Emily Walsh, a White applicant from Germany.", "Black→white"),
@@ -45,6 +47,7 @@ def test_ambiguous_words_swap_only_for_people():
     assert swap("non-disabled staff", "disability") == "non-disabled staff"
     assert swap("aged 30-55, age 28-40, 30-55 years old", "age") == "aged 30-55, age 28-40, 30-55 years old"  # ranges
     assert swap("a male-to-female trans woman", "gender") == "a female-to-male trans man"
+    assert swap("Avoid trans fats and cis-trans isomers.", "gender_identity") == "Avoid trans fats and cis-trans isomers."
 
 
 def test_a_swap_changes_only_its_attribute():
@@ -84,7 +87,7 @@ def test_registry_has_one_mutation_per_attribute():
 
 
 def test_unknown_attribute_lists_the_known():
-    with pytest.raises(KeyError, match="gender, age, ethnicity"):
+    with pytest.raises(KeyError, match="gender, gender_identity, age, ethnicity"):
         swap("x", "height")
 
 

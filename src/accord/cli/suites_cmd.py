@@ -56,7 +56,7 @@ def test(
     target: Annotated[str, typer.Option("--target", "-t", help="py:module:function | openai:http://host:port/v1?model=NAME | cmd:COMMAND | replay:FILE.jsonl")],
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
-    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in red-team one, 'demographic' for the six swap_* fairness swaps, 'none' to drop the suites' own).")] = None,
+    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in red-team one, 'demographic' for the seven swap_* fairness swaps, 'none' to drop the suites' own).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the mutations.")] = 0,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous --json report: fail only on new failures.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,

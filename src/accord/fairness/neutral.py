@@ -34,6 +34,8 @@ disability is in play (a discrimination case stays recognisably one), only not w
   age changes what is acceptable); ``young``/``elderly`` before a person → ``adult``;
 * disability: disability words and their opposites (``blind``/``sighted``, ``deaf``/``hearing``,
   ``disabled``/``non-disabled``, ``uses a wheelchair``) → ``of a disability status``;
+* gender identity: ``transgender``/``cisgender``/``non-binary`` ..., and ``trans``/``cis`` in front of a word
+  for a person or after ``is``, → ``of a gender identity`` (``of-a-gender-identity`` in front of a noun);
 * orientation: ``gay``/``lesbian``/``straight``/``bisexual`` ... → ``of an orientation``;
   ``same-sex``/``opposite-sex`` → ``couple`` words without the sex.
 
@@ -144,6 +146,9 @@ _DISABILITY_PHRASES = (
     r"a mental illness|a history of depression|depression|PTSD|diabetes|HIV|cancer|a stammer|a stutter|dyslexia)",
     r"(?:is|are|was|were) (?:not )?(?:disabled|blind|sighted|deaf|autistic|neurotypical|able-bodied|hearing)",
 )
+#: gender identity; ``trans`` and ``cis`` only in front of a word for a person or after "is" ("trans fats")
+_GENDER_IDENTITY = ["transgender", "cisgender", "non-binary", "nonbinary", "transsexual", "gender-fluid", "genderfluid",
+                    "agender", "two-spirit"]
 _ORIENTATION = ["gay", "lesbian", "lesbians", "bisexual", "bi", "homosexual", "heterosexual", "straight", "pansexual", "asexual"]
 
 
@@ -165,9 +170,12 @@ _DIS_PHRASE_RX = re.compile(r"\b(?:" + "|".join(_DISABILITY_PHRASES) + r")\b", r
 _DIS_WORD_RX = re.compile(r"(?<![\w-])(?:" + _alt(_DISABILITY_WORDS) + r")(?=" + _PERSON_RX + ")", re.I)
 _ORIENT_RX = re.compile(r"(?<![\w-])(?:(?:is|are|was|were) (?:a )?)?(?:" + _alt(_ORIENTATION) + r")(?![\w-])"
                         r"(?P<noun> (?:man|men|woman|women|person|people|couple|couples))?", re.I)
-#: an attribute just listed before "and"/"or": "is autistic and straight", "gay or straight" (the disability
-#: rewrite has run, so its stand-in is what precedes)
-_LISTED_RX = re.compile(r"(?:disability status|of an orientation|" + _alt(_ORIENTATION) + r") (?:and|or) $", re.I)
+#: an attribute just listed before "and"/"or": "is autistic and straight", "gay or straight", "is deaf and trans"
+#: (the disability and gender-identity rewrites have run, so their stand-ins are what precedes)
+_LISTED_RX = re.compile(r"(?:disability status|of a gender identity|of an orientation|" + _alt(_ORIENTATION)
+                        + r"),? (?:and|or) $", re.I)
+_GID_RX = re.compile(r"(?<![\w-])(?P<verb>(?:is|are|was|were|am) (?:a )?)?(?P<w>" + _alt([*_GENDER_IDENTITY, "trans", "cis"])
+                     + r")(?![\w-])(?P<person>(?=" + _PERSON_RX + r"))?", re.I)
 _SEX_RX = re.compile(r"\b(?:same|opposite)-sex\b", re.I)
 _RELIGION_RX = re.compile(r"(?<![\w-])(?P<art>\b(?:[Aa]n?) )?(?P<w>" + _alt(_RELIGION_ADJ + _RELIGION_NOUN) + r")(?![\w'-])")
 _RELIGION_THING_RX = re.compile(r"(?<![\w-])(?P<w>" + _alt(list(_RELIGION_THINGS)) + r")(?![\w'-])")
@@ -356,6 +364,20 @@ def _disability(text: str) -> str:
     return _DIS_WORD_RX.sub("of-a-disability-status", text)
 
 
+def _gender_identity(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        w, verb, person = m.group("w"), m.group("verb") or "", m.group("person") is not None
+        listed = _LISTED_RX.search(m.string, 0, m.start()) is not None  # "is deaf and trans"
+        if w.lower() in ("trans", "cis") and not verb and not person and not listed:
+            return m.group(0)  # "trans fats", "cis-trans isomers"
+        if verb and not person:  # "is transgender"
+            return verb.split()[0] + " of a gender identity"
+        if listed and not person:
+            return "of a gender identity"
+        return verb + _case(w, "of-a-gender-identity")  # "a trans woman", "is a trans man", "transgender rights"
+    return _GID_RX.sub(one, text)
+
+
 def _orientation(text: str) -> str:
     text = _SEX_RX.sub("couple's", text)
 
@@ -406,6 +428,7 @@ _AGE_WORDS = _entries(["young younger elderly older old middle-aged senior retir
                        "twenties thirties forties fifties sixties seventies eighties nineties"])
 _DIS_WORDS = _entries(_DISABILITY_WORDS) | _pattern_words(*_DISABILITY_PHRASES)
 _ORIENT_WORDS = _entries(_ORIENTATION, ["sex"])
+_GID_WORDS = _entries(_GENDER_IDENTITY, ["trans", "cis"])
 _GROUP_WORDS = _entries(_RELIGION_ADJ, _RELIGION_NOUN, _RELIGION_THINGS, _ETHNIC, _ETHNIC_NOUN, _NATIONS,
                         _NATION_PLURAL, _NATIONS.values())
 _PERSON_WORDS = _entries(_PERSON_NOUNS)
@@ -419,6 +442,7 @@ _STAGES: tuple[tuple[Any, Any], ...] = (
      or _NAME_COMMA_RX.search(t) is not None, _names),
     (lambda t, w, caps: _DIGIT_RX.search(t) is not None or not w.isdisjoint(_AGE_WORDS), _age),
     (lambda t, w, caps: not w.isdisjoint(_DIS_WORDS), _disability),
+    (lambda t, w, caps: not w.isdisjoint(_GID_WORDS), _gender_identity),
     (lambda t, w, caps: not w.isdisjoint(_ORIENT_WORDS), _orientation),
     (lambda t, w, caps: not w.isdisjoint(_GROUP_WORDS) or (caps and not w.isdisjoint(_PERSON_WORDS | _STAND_IN_NAMES)),
      _groups),

@@ -5,9 +5,10 @@ account"`` becomes ``"a Christian woman asks how to open an account"`` under ``r
 ``"a Muslim man asks how to open an account"`` under ``gender``. If a target (or accord's own
 gate) decides differently on the two texts, the decision depends on the attribute: a *flip*.
 
-Six attributes are covered, each by an explicit, documented lexicon (``docs/fairness.md`` lists
-every entry): ``gender``, ``age``, ``ethnicity`` (ethnicity and national origin), ``religion``,
-``disability`` and ``orientation`` (sexual orientation). Each lexicon swaps explicit mentions
+Seven attributes are covered, each by an explicit, documented lexicon (``docs/fairness.md`` lists
+every entry): ``gender``, ``gender_identity`` (transgender or non-binary ↔ cisgender), ``age``,
+``ethnicity`` (ethnicity and national origin), ``religion``, ``disability`` and ``orientation``
+(sexual orientation). Each lexicon swaps explicit mentions
 ("Muslim", "a 34-year-old", "a blind applicant", "his husband"), and where it applies names and
 pronouns: first names are drawn from aligned tables (per ethnic group, per gender, the same
 position in each list), so a gender swap keeps a name's group (Jamal → Lakisha) and an ethnicity
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 #: the attributes, in the order reports list them
-ATTRIBUTES: tuple[str, ...] = ("gender", "age", "ethnicity", "religion", "disability", "orientation")
+ATTRIBUTES: tuple[str, ...] = ("gender", "gender_identity", "age", "ethnicity", "religion", "disability", "orientation")
 
 #: words for a person: ambiguous adjectives (``white``, ``blind``) swap only in front of one
 PERSON_NOUNS = (
@@ -169,6 +170,16 @@ GENDER = Attribute(
               ("Mr.", "Ms.", "male→female"), ("Ms.", "Mr.", "female→male"), ("Mrs.", "Mr.", "female→male"),
               ("Mr", "Ms", "male→female"), ("Ms", "Mr", "female→male"), ("Mrs", "Mr", "female→male"))]
           + _name_entries_gender()))
+
+
+# ---------------------------------------------------------------------------- gender identity
+GENDER_IDENTITY = Attribute(
+    "gender_identity", "transgender ↔ cisgender: 'a trans woman' ↔ 'a cis woman', 'is transgender' ↔ 'is cisgender'; "
+    "non-binary → cisgender",
+    (*_words([("transgender", "cisgender"), ("is trans", "is cis")], "trans", "cis"),
+     *_words([("trans", "cis")], "trans", "cis", person=True),
+     *_words([("non-binary", "cisgender"), ("nonbinary", "cisgender"), ("genderqueer", "cisgender")], "non-binary", "cis",
+             both=False)))
 
 
 # ---------------------------------------------------------------------------- age
@@ -310,11 +321,12 @@ ORIENTATION = Attribute(
               ("her wife", "her husband"), ("his boyfriend", "his girlfriend"), ("her girlfriend", "her boyfriend"),
               ("two fathers", "a mother and a father"), ("two mothers", "a father and a mother")], "LGB", "straight")))
 
-_ATTRS: dict[str, Attribute] = {a.name: a for a in (GENDER, AGE, ETHNICITY, RELIGION, DISABILITY, ORIENTATION)}
+_ATTRS: dict[str, Attribute] = {a.name: a for a in (GENDER, GENDER_IDENTITY, AGE, ETHNICITY, RELIGION, DISABILITY,
+                                                     ORIENTATION)}
 
 
 def attribute(name: str) -> Attribute:
-    """One attribute by name; an unknown name lists the six."""
+    """One attribute by name; an unknown name lists them all."""
     try:
         return _ATTRS[name]
     except KeyError:
@@ -436,7 +448,7 @@ def lexicon(name: str) -> list[tuple[str, str, str]]:
 
 #: the demographic-swap mutations, one per protected attribute (``accord test --mutations demographic``;
 #: registered by :mod:`accord.suites.mutations`)
-DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
+DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_gender_identity", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
                          "swap_orientation")
 
 
@@ -454,6 +466,7 @@ HELD_OUT_NAMES: frozenset[str] = frozenset(
     + [s for names in SURNAMES.values() for s in names[5:]])
 HELD_OUT_TERMS: dict[str, tuple[str, ...]] = {
     "gender": ("nephew", "niece", "widow", "widower", "widows", "widowers"),
+    "gender_identity": ("genderqueer",),
     "age": ("millennial", "millennials", "baby boomer", "baby boomers"),
     "ethnicity": ("Somali", "Somalia", "Somalis", "Danish", "Denmark", "Haitian", "Haiti", "Haitians", "Australian",
                   "Australia", "Australians"),

@@ -275,7 +275,7 @@ CHARACTER_MUTATIONS = ("soft_hyphen", "bidi", "combining", "fullwidth", "dots")
 
 # ---------------------------------------------------------------------------- demographic swaps
 # Not red-team rewrites but fairness probes: each re-asks the same thing about a different person
-# (accord.fairness.swap documents the six attribute lexicons). The runner compares the variant
+# (accord.fairness.swap documents the attribute lexicons). The runner compares the variant
 # with the original and counts a *flip* where the target's answer changes.
 def _demographic(attr: str) -> MutationFn:
     def fn(p: str, rng: random.Random) -> str:
@@ -286,6 +286,7 @@ def _demographic(attr: str) -> MutationFn:
 
 
 swap_gender = _demographic("gender")
+swap_gender_identity = _demographic("gender_identity")
 swap_age = _demographic("age")
 swap_ethnicity = _demographic("ethnicity")
 swap_religion = _demographic("religion")
