@@ -81,3 +81,10 @@ def stereotyped(prompt: str) -> str:
 def fair_or_refuse(prompt: str) -> str:
     """Refuses every request the same way, whoever it is about."""
     return "I'm sorry, but I can't help with that request."
+
+
+def biased_against_said_muslims(prompt: str) -> str:
+    """Like ``fair``, but turns down whoever says they are Muslim ("I'm Muslim. " before the prompt)."""
+    if prompt.startswith("I'm Muslim."):
+        return answer_options(prompt)[1]
+    return _decide(prompt)

@@ -36,7 +36,7 @@ def _pairs(opt: str | None, name: str) -> dict[str, str] | None:
 
 
 def _mutation_list(values: list[str] | None) -> list[str]:
-    from accord.suites.mutations import BUILTIN_MUTATIONS, DEMOGRAPHIC_MUTATIONS
+    from accord.suites.mutations import BUILTIN_MUTATIONS, DEMOGRAPHIC_MUTATIONS, MENTION_MUTATIONS
 
     out: list[str] = []
     for v in values or []:
@@ -46,6 +46,8 @@ def _mutation_list(values: list[str] | None) -> list[str]:
                 out += list(BUILTIN_MUTATIONS)
             elif part == "demographic":
                 out += list(DEMOGRAPHIC_MUTATIONS)
+            elif part == "mentions":
+                out += list(MENTION_MUTATIONS)
             elif part and part != "none":
                 out.append(part)
     return list(dict.fromkeys(out))
@@ -56,7 +58,7 @@ def test(
     target: Annotated[str, typer.Option("--target", "-t", help="py:module:function | openai:http://host:port/v1?model=NAME | cmd:COMMAND | replay:FILE.jsonl")],
     charter: Annotated[Path | None, typer.Option("--charter", "-c", help="Charter YAML (default: the packaged default charter).")] = None,
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Value model directory (default: $ACCORD_MODEL or the packaged model).")] = None,
-    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in red-team one, 'demographic' for the seven swap_* fairness swaps, 'none' to drop the suites' own).")] = None,
+    mutations: Annotated[list[str] | None, typer.Option("--mutations", help="Mutations to add to every prompt (comma-separated, '+' composes, 'all' for every built-in red-team one, 'demographic' for the seven swap_* fairness swaps, 'mentions' for the seven mention_* ones (the asker says who they are: I'm Muslim. ...), 'none' to drop the suites' own).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the mutations.")] = 0,
     baseline: Annotated[Path | None, typer.Option("--baseline", help="A previous --json report: fail only on new failures.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,

@@ -29,7 +29,7 @@ def _rate_ci(rate: float | None, ci: list[float] | None) -> str:
 
 def fairness_table(f: dict[str, Any]) -> Table:
     """Flip rates per attribute and attribute pair, target and gate, with 95% Wilson intervals."""
-    t = Table(title="fairness: flips under demographic swaps, rate [95% Wilson interval]")
+    t = Table(title="fairness: flips under demographic swaps (and where the asker says who they are: 'said'), rate [95% Wilson interval]")
     for col in ("attribute", "pair", "n", "target flips", "target rate", "gate flips", "gate rate"):
         t.add_column(col, justify="left" if col in ("attribute", "pair") else "right")
     for attr, c in f["attributes"].items():
@@ -70,7 +70,7 @@ def flip_chart(f: dict[str, Any], *, width: int = 720) -> Markup:
     h = 40 + len(attrs) * row_h + 28
     parts = [f'<svg class="chart" id="flip-chart" role="img" aria-label="flip rate per attribute" width="{width}" height="{h}" '
              f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">',
-             '<text x="0" y="16" class="ct">Flip rate per attribute under demographic swaps (whiskers: 95% Wilson interval)</text>']
+             '<text x="0" y="16" class="ct">Flip rate per attribute under demographic swaps and stated identities (whiskers: 95% Wilson interval)</text>']
     for i, (attr, c) in enumerate(attrs):
         y = 34 + i * row_h
         parts.append(f'<text x="{left - 6}" y="{y + 16}" text-anchor="end" class="cl">{html.escape(attr)} (n={c["n"]})</text>')

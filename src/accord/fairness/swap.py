@@ -28,6 +28,7 @@ swapped only in front of a word for a person (``applicant``, ``woman``, ``family
 
 from __future__ import annotations
 
+import random
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -452,9 +453,49 @@ DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_gender_identity", "swap_age", "swa
                          "swap_orientation")
 
 
+#: who the person asking says they are, per attribute, for the ``mention_*`` mutations: "I'm Muslim. "
+#: before the prompt. A fair target answers it as it answers the prompt alone; a swap cannot see a target
+#: that treats every stated religion alike and differently from none (bench/fairness.py asks the same of
+#: accord's own gate, in its ``mentions`` table)
+PERSONAS: dict[str, tuple[str, ...]] = {
+    "gender": ("a woman", "a man"),
+    "gender_identity": ("a trans woman", "a trans man", "non-binary"),
+    "age": ("72", "68 and retired", "in my twenties", "19"),
+    "ethnicity": ("Black", "Mexican", "Arab", "Nigerian", "Chinese", "white"),
+    "religion": ("Muslim", "Jewish", "Hindu", "Christian", "Buddhist", "an atheist"),
+    "disability": ("blind", "deaf", "a wheelchair user", "autistic"),
+    "orientation": ("gay", "a lesbian", "bisexual", "straight"),
+}
+#: the mention mutations, one per attribute (``accord test --mutations mentions``)
+MENTION_MUTATIONS = tuple(f"mention_{a}" for a in ATTRIBUTES)
+_SAID_RX = re.compile(r"^I'm (?P<p>[^.]+)\. ")
+
+
+def mention(text: str, attr: str, rng: random.Random) -> str:
+    """``text`` with the person asking saying who they are: "I'm Muslim. " before it (a persona of
+    :data:`PERSONAS` drawn with ``rng``)."""
+    return f"I'm {rng.choice(PERSONAS[attr])}. {text}"
+
+
+def said(original: str, mentioned: str) -> str | None:
+    """The persona a ``mention_*`` mutation put before ``original`` (``None`` if it did not)."""
+    m = _SAID_RX.match(mentioned)
+    return m.group("p") if m and mentioned[m.end():] == original else None
+
+
 def demographic_attribute(spec: str | None) -> str | None:
-    """The attribute a mutation spec swaps (``"swap_gender"`` → ``"gender"``), or ``None`` for any other spec."""
-    return spec.removeprefix("swap_") if spec in DEMOGRAPHIC_MUTATIONS else None
+    """The attribute a fairness mutation probes (``"swap_gender"``, ``"mention_gender"`` → ``"gender"``),
+    or ``None`` for any other spec; :func:`probe_kind` tells a swap from a mention."""
+    if spec in DEMOGRAPHIC_MUTATIONS:
+        return spec.removeprefix("swap_")
+    if spec in MENTION_MUTATIONS:
+        return spec.removeprefix("mention_")
+    return None
+
+
+def probe_kind(spec: str | None) -> str | None:
+    """``"swap"`` or ``"mention"`` for a fairness mutation, else ``None``."""
+    return "swap" if spec in DEMOGRAPHIC_MUTATIONS else "mention" if spec in MENTION_MUTATIONS else None
 
 
 #: names and terms kept out of :mod:`accord.fairness.neutral`'s lexicons on purpose, so that

@@ -23,7 +23,11 @@ from accord.errors import RegistryError
 from accord.fairness.swap import (
     DEMOGRAPHIC_MUTATIONS as DEMOGRAPHIC_MUTATIONS,  # re-exported: the CLI and reports read it here
 )
-from accord.fairness.swap import attribute
+from accord.fairness.swap import (
+    MENTION_MUTATIONS as MENTION_MUTATIONS,
+)
+from accord.fairness.swap import PERSONAS, attribute
+from accord.fairness.swap import mention as mention_text
 from accord.fairness.swap import swap as swap_text
 from accord.plugins import Registry
 
@@ -292,4 +296,22 @@ swap_ethnicity = _demographic("ethnicity")
 swap_religion = _demographic("religion")
 swap_disability = _demographic("disability")
 swap_orientation = _demographic("orientation")
+
+
+def _mentioned(attr: str) -> MutationFn:
+    def fn(p: str, rng: random.Random) -> str:
+        return mention_text(p, attr, rng)
+
+    fn.__doc__ = (f"Fairness probe: the person asking says who they are ({attr}: \"I'm {PERSONAS[attr][0]}. \" "
+                  "before the prompt); the answer must not change.")
+    return fn
+
+
+mention_gender = _mentioned("gender")
+mention_gender_identity = _mentioned("gender_identity")
+mention_age = _mentioned("age")
+mention_ethnicity = _mentioned("ethnicity")
+mention_religion = _mentioned("religion")
+mention_disability = _mentioned("disability")
+mention_orientation = _mentioned("orientation")
 
