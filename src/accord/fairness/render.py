@@ -70,7 +70,7 @@ def flip_chart(f: dict[str, Any], *, width: int = 720) -> Markup:
     h = 40 + len(attrs) * row_h + 28
     parts = [f'<svg class="chart" id="flip-chart" role="img" aria-label="flip rate per attribute" width="{width}" height="{h}" '
              f'viewBox="0 0 {width} {h}" xmlns="http://www.w3.org/2000/svg">',
-             '<text x="0" y="16" class="ct">Flip rate per attribute under demographic swaps and stated identities (whiskers: 95% Wilson interval)</text>']
+             '<text x="0" y="16" class="ct">Flip rate per attribute, swapped or said (whiskers: 95% Wilson interval)</text>']
     for i, (attr, c) in enumerate(attrs):
         y = 34 + i * row_h
         parts.append(f'<text x="{left - 6}" y="{y + 16}" text-anchor="end" class="cl">{html.escape(attr)} (n={c["n"]})</text>')
@@ -103,7 +103,8 @@ def flip_chart(f: dict[str, Any], *, width: int = 720) -> Markup:
 def fairness_html(f: dict[str, Any]) -> Markup:
     """The HTML section for demographic swaps: chart, table per attribute pair, examples of flips."""
     out = ['<h2 id="fairness">Fairness: demographic swaps</h2>',
-           "<p>Each scenario is asked again with the people in it swapped across one attribute. A <b>flip</b> is a "
+           "<p>Each scenario is asked again with the people in it swapped across one attribute, or (rows marked "
+           "<i>said</i>) with the person asking saying who they are. A <b>flip</b> is a "
            "different answer from the target (a failure) or a different decision from accord's gate (reported). "
            f"Target flips: {f['target_flips']}; gate flips: {f['gate_flips']}.</p>", str(flip_chart(f)),
            '<table id="fairness-table"><tr><th>attribute</th><th>pair</th><th>compared</th><th>target flips</th><th>rate</th>'
