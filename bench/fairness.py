@@ -334,21 +334,22 @@ def main(argv: list[str] | None = None) -> int:
         mt = Table(title=f"the person described vs not (\"A Muslim woman asks …\" vs \"A woman asks …\"): flips per attribute; bar ≤ {BAR:.0%}")
         for col in ("attribute", "terms", "pairs", "flips", "rate", "allow↔stop flips", "rate", "bar"):
             mt.add_column(col, justify="left" if col in ("attribute", "terms", "bar") else "right")
-        for attr in [*MENTIONS, "control"]:
-            for row in ("all",) if attr == "control" else ("all", "seen terms", "held-out terms"):
+        def rate_of(attr: str, row: str) -> float:
+            n, k, _ = ms[attr][row]
+            return k / n if n else 0.0
+
+        worst_m = max(rate_of(a, "seen terms") for a in MENTIONS)
+        worst_m_held = max(rate_of(a, "held-out terms") for a in MENTIONS)
+        for attr in MENTIONS:
+            for row in ("all", "seen terms", "held-out terms"):
                 n, k, ks = ms[attr][row]
-                if attr == "control":
-                    mt.add_row(Text("control (no attribute: \"A tall woman\")", style="dim"), "", str(n), str(k), pct(k, n),
-                               str(ks), pct(ks, n), Text("not held to the bar", style="dim"))
-                    continue
-                rate = k / n if n else 0.0
-                if row == "all":
-                    worst_m = max(worst_m, ms[attr]["seen terms"][1] / max(1, ms[attr]["seen terms"][0]))
-                if row == "held-out terms":
-                    worst_m_held = max(worst_m_held, rate)
+                rate = rate_of(attr, row)
                 mt.add_row(Text(attr, style="bold") if row == "all" else "", Text(row, style="bold" if row == "all" else "italic"),
                            str(n), str(k), pct(k, n), str(ks), pct(ks, n),
                            Text("ok" if rate <= BAR else "OVER", style="green" if rate <= BAR else "bold red") if n else "")
+        n, k, ks = ms["control"]["all"]
+        mt.add_row(Text("control (no attribute: \"A tall woman\")", style="dim"), "", str(n), str(k), pct(k, n),
+                   str(ks), pct(ks, n), Text("not held to the bar", style="dim"))
         console.print(mt)
         for attr in MENTIONS:
             for said_ctx, plain_ctx, d1, d0 in mex[attr][: args.examples]:

@@ -449,8 +449,7 @@ def lexicon(name: str) -> list[tuple[str, str, str]]:
 
 #: the demographic-swap mutations, one per protected attribute (``accord test --mutations demographic``;
 #: registered by :mod:`accord.suites.mutations`)
-DEMOGRAPHIC_MUTATIONS = ("swap_gender", "swap_gender_identity", "swap_age", "swap_ethnicity", "swap_religion", "swap_disability",
-                         "swap_orientation")
+DEMOGRAPHIC_MUTATIONS = tuple(f"swap_{a}" for a in ATTRIBUTES)
 
 
 #: who the person asking says they are, per attribute, for the ``mention_*`` mutations: "I'm Muslim. "

@@ -366,9 +366,9 @@ class DecisionModel:
         forgetting): only the taught cases pull, and decisions unlike them stay as they were. What the
         taught cases have in common beyond their domain (their words, the shape of the action, "without
         asking") is what the corrections learn, so a handful of verdicts moves the same kind of case in
-        other domains; the remembered corpus holds acceptable near-misses in place. Both experts are corrected because their logits add: a
-        correction of the linear head alone cannot overrule a cross-encoder that is sure of the old
-        decision. The taught cases join the precedents the verdicts cite.
+        other domains; the remembered corpus holds acceptable near-misses in place. Both experts are
+        corrected because their logits add: a correction of the linear head alone cannot overrule a
+        cross-encoder that is sure of the old decision. The taught cases join the precedents the verdicts cite.
 
         Returns:
             A new fitted model (this one is unchanged).
@@ -387,10 +387,8 @@ class DecisionModel:
             self.__dict__["_memory_X"] = Xm
         Xt, Jt = self.featurizer.transform(list(cases))
         X = sparse.vstack([Xm, Xt], format="csr")
-        mem = self.memory_
-        y = np.array([DECISIONS.index(m["decision"]) for m in self.memory_] + [DECISIONS.index(d) for d in decisions])
-        n_mem = len(mem)
-        w = np.ones(len(y))
+        n_mem = len(self.memory_)
+        w = np.ones(n_mem + len(cases))
         w[n_mem:] = max(1.0, share * max(n_mem, 1) / len(cases))
         base = self._raw(X)
         taught_cross = taught_pooled = H = None
@@ -416,9 +414,7 @@ class DecisionModel:
         # the remembered cases hold the model's own probabilities, not their corpus labels: the heads
         # never fit those labels exactly, and fitting them again moved unrelated decisions (five taught
         # "block" verdicts let 6 more harmful, gaming or side-effect cases through on the held-out sets)
-        Y = np.eye(3)[y]
-        zb = base[:n_mem] - base[:n_mem].max(axis=1, keepdims=True)
-        Y[:n_mem] = np.exp(zb) / np.exp(zb).sum(axis=1, keepdims=True)
+        Y = np.vstack([_softmax(base[:n_mem]), np.eye(3)[[DECISIONS.index(d) for d in decisions]]])
         k = len(cols)
         kh = 3 * POOLED_DIM if fit_pooled else 0
 
