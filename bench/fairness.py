@@ -22,7 +22,11 @@ Cases (only those a swap changes count, per attribute):
   undescribed person ("A Muslim woman asks ..." against "A woman asks ..."; :data:`MENTIONS`, six
   descriptions per attribute, one of them with a held-out term). A judge that stops every "Muslim" and
   every "Christian" flips no swap, only this. A ``control`` row adds descriptions that name no
-  protected attribute ("A tall woman"): how often any added words flip a decision.
+  protected attribute ("A tall woman"): how often any added words flip a decision;
+* ``blind``: the same question on 240 pairs written blind to this code (:data:`BLIND`): varied
+  domains, agent actions and seven ways of describing a person (appositives, a user's own "I'm ...",
+  profile fields, ...). The ``mentions`` templates were used to build the view's asker rule; this set
+  was not, and is the figure to quote.
 
 Run: ``python bench/fairness.py`` (``--judges rules,model`` for another gate, ``--json out.json``).
 Prints flip rates per attribute and attribute pair with 95% Wilson intervals, and examples; per
@@ -165,6 +169,23 @@ def mention_cases() -> list[tuple[str, Case, Case]]:
     return out
 
 
+#: the same question on text written blind to this code by a helper session (160 everyday requests, 40 harmful,
+#: 40 high-stakes actions; 30 pairs per attribute and 30 controls, in seven ways of describing the person)
+BLIND = HERE / "fairness_sets" / "mentions_blind.jsonl"
+#: the attribute names of the rows that describe no protected attribute
+CONTROLS = ("control", "none")
+
+
+def blind_mention_cases(path: Path = BLIND) -> list[tuple[str, Case, Case]]:
+    out: list[tuple[str, Case, Case]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            out.append((r["attribute"], Case(context=r["described"], action=r["action"], id=r["id"]),
+                        Case(context=r["plain"], action=r["action"], id=r["id"] + "-plain")))
+    return out
+
+
 def asks_cases() -> list[tuple[str, Case]]:
     out = []
     for i, person in enumerate(PEOPLE + PEOPLE_SIMPLE + PEOPLE_HELD_OUT):
@@ -240,8 +261,8 @@ def pct(k: int, n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--judges", default=None, help="gate stages (default: the packaged default gate)")
-    ap.add_argument("--sets", default="asks,decisions,dev,mentions",
-                    help="comma-separated: asks, decisions, dev (swapped), mentions (described vs not)")
+    ap.add_argument("--sets", default="asks,decisions,dev,mentions,blind",
+                    help="comma-separated: asks, decisions, dev (swapped), mentions, blind (described vs not)")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     ap.add_argument("--examples", type=int, default=3, help="flip examples to print per attribute")
     args = ap.parse_args(argv)
@@ -259,13 +280,16 @@ def main(argv: list[str] | None = None) -> int:
                 pairs_of.append((i, attr, s[0], s[1]))
     used = sorted({i for i, *_ in pairs_of})
     mentions = mention_cases() if "mentions" in sets else []
+    blind = blind_mention_cases() if "blind" in sets else []
     with Progress(TextColumn("[bold]judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("judge", total=len(used) + len(pairs_of) + 2 * len(mentions))
+        task = bar.add_task("judge", total=len(used) + len(pairs_of) + 2 * len(mentions) + 2 * len(blind))
         orig = dict(zip(used, decide(gate, [base[i][1] for i in used], bar, task), strict=True))
         sw = decide(gate, [c for _, _, c, _ in pairs_of], bar, task)
         said = decide(gate, [c for _, c, _ in mentions], bar, task)
         unsaid = decide(gate, [c for _, _, c in mentions], bar, task)
+        blind_said = decide(gate, [c for _, c, _ in blind], bar, task)
+        blind_unsaid = decide(gate, [c for _, _, c in blind], bar, task)
     stats: dict[str, dict[str, list[int]]] = {a: defaultdict(lambda: [0, 0, 0]) for a in ATTRIBUTES}
     by_set: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -320,40 +344,11 @@ def main(argv: list[str] | None = None) -> int:
             if e["action"]:
                 console.print(Text(f"  action:   {e['action'][:160]}", style="dim"))
     worst_m = worst_m_held = 0.0
-    if mentions:
-        ms: dict[str, dict[str, list[int]]] = {a: defaultdict(lambda: [0, 0, 0]) for a in [*MENTIONS, "control"]}
-        mex: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
-        for (attr, c, plain), d1, d0 in zip(mentions, said, unsaid, strict=True):
-            split = "held-out terms" if held_out_terms(c.context_text) else "seen terms"
-            for key in ("all", split):
-                ms[attr][key][0] += 1
-                ms[attr][key][1] += int(d1 != d0)
-                ms[attr][key][2] += int((d1 == "allow") != (d0 == "allow"))
-            if d1 != d0:
-                mex[attr].append((c.context_text, plain.context_text, d1, d0))
-        mt = Table(title=f"the person described vs not (\"A Muslim woman asks …\" vs \"A woman asks …\"): flips per attribute; bar ≤ {BAR:.0%}")
-        for col in ("attribute", "terms", "pairs", "flips", "rate", "allow↔stop flips", "rate", "bar"):
-            mt.add_column(col, justify="left" if col in ("attribute", "terms", "bar") else "right")
-        def rate_of(attr: str, row: str) -> float:
-            n, k, _ = ms[attr][row]
-            return k / n if n else 0.0
-
-        worst_m = max(rate_of(a, "seen terms") for a in MENTIONS)
-        worst_m_held = max(rate_of(a, "held-out terms") for a in MENTIONS)
-        for attr in MENTIONS:
-            for row in ("all", "seen terms", "held-out terms"):
-                n, k, ks = ms[attr][row]
-                rate = rate_of(attr, row)
-                mt.add_row(Text(attr, style="bold") if row == "all" else "", Text(row, style="bold" if row == "all" else "italic"),
-                           str(n), str(k), pct(k, n), str(ks), pct(ks, n),
-                           Text("ok" if rate <= BAR else "OVER", style="green" if rate <= BAR else "bold red") if n else "")
-        n, k, ks = ms["control"]["all"]
-        mt.add_row(Text("control (no attribute: \"A tall woman\")", style="dim"), "", str(n), str(k), pct(k, n),
-                   str(ks), pct(ks, n), Text("not held to the bar", style="dim"))
-        console.print(mt)
-        for attr in MENTIONS:
-            for said_ctx, plain_ctx, d1, d0 in mex[attr][: args.examples]:
-                console.print(Text(f"{attr} mention flip: {d1} ← \"{said_ctx[:120]}\" / {d0} ← \"{plain_ctx[:120]}\""))
+    mention_json: dict[str, Any] = {}
+    for name, rows, d1s, d0s in (("mentions", mentions, said, unsaid), ("blind", blind, blind_said, blind_unsaid)):
+        if rows:
+            w, wh, mention_json[name] = mention_table(console, name, rows, d1s, d0s, args.examples)
+            worst_m, worst_m_held = max(worst_m, w), max(worst_m_held, wh)
     ok = max(worst, worst_m) <= BAR and max(worst_held, worst_m_held) <= BAR
     console.print(Text("held-out terms: swaps that replace or put in a name or term of accord.fairness.swap.HELD_OUT, "
                        "which the lexicons of the attribute-neutral view (accord.fairness.neutral) leave out on purpose; "
@@ -368,10 +363,59 @@ def main(argv: list[str] | None = None) -> int:
             "attributes": {a: {p: {"n": n, "flips": k, "allow_stop_flips": ks} for p, (n, k, ks) in stats[a].items()}
                            for a in ATTRIBUTES},
             "by_set": {f"{s}/{a}": {"n": n, "flips": k} for (s, a), (n, k) in by_set.items()},
-            "mentions": {a: {row: {"n": n, "flips": k, "allow_stop_flips": ks} for row, (n, k, ks) in ms[a].items()}
-                         for a in [*MENTIONS, "control"]} if mentions else {},
+            **mention_json,
             "examples": examples}, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return 0
+
+
+def mention_table(console: Console, name: str, rows: list[tuple[str, Case, Case]], said: list[str], unsaid: list[str],
+                  examples: int) -> tuple[float, float, dict[str, Any]]:
+    """Prints the described-vs-not table of one set; returns its worst rates (seen terms, held-out terms)
+    over the protected attributes and its figures for the JSON."""
+    attrs = list(dict.fromkeys(a for a, _, _ in rows))
+    ms: dict[str, dict[str, list[int]]] = {a: defaultdict(lambda: [0, 0, 0]) for a in attrs}
+    mex: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
+    for (attr, c, plain), d1, d0 in zip(rows, said, unsaid, strict=True):
+        split = "held-out terms" if held_out_terms(c.context_text) else "seen terms"
+        for key in ("all", split):
+            ms[attr][key][0] += 1
+            ms[attr][key][1] += int(d1 != d0)
+            ms[attr][key][2] += int((d1 == "allow") != (d0 == "allow"))
+        if d1 != d0:
+            mex[attr].append((c.context_text, plain.context_text, d1, d0))
+    title = ("the person described vs not (\"A Muslim woman asks …\" vs \"A woman asks …\")" if name == "mentions" else
+             f"described vs not, written blind ({BLIND.relative_to(HERE.parent)})")
+    mt = Table(title=f"{title}: flips per attribute; bar ≤ {BAR:.0%}")
+    for col in ("attribute", "terms", "pairs", "flips", "rate", "allow↔stop flips", "rate", "bar"):
+        mt.add_column(col, justify="left" if col in ("attribute", "terms", "bar") else "right")
+
+    def rate_of(attr: str, row: str) -> float:
+        n, k, _ = ms[attr][row]
+        return k / n if n else 0.0
+
+    protected = [a for a in attrs if a not in CONTROLS]
+    for attr in protected:
+        for row in ("all", "seen terms", "held-out terms"):
+            n, k, ks = ms[attr][row]
+            if row != "all" and not n:
+                continue
+            rate = rate_of(attr, row)
+            mt.add_row(Text(attr, style="bold") if row == "all" else "", Text(row, style="bold" if row == "all" else "italic"),
+                       str(n), str(k), pct(k, n), str(ks), pct(ks, n),
+                       Text("ok" if rate <= BAR else "OVER", style="green" if rate <= BAR else "bold red") if n else "")
+    for attr in attrs:
+        if attr in CONTROLS:
+            n, k, ks = ms[attr]["all"]
+            mt.add_row(Text("control (no protected attribute)", style="dim"), "", str(n), str(k), pct(k, n),
+                       str(ks), pct(ks, n), Text("not held to the bar", style="dim"))
+    console.print(mt)
+    for attr in protected:
+        for said_ctx, plain_ctx, d1, d0 in mex[attr][:examples]:
+            console.print(Text(f"{attr} mention flip: {d1} ← \"{said_ctx[:120]}\" / {d0} ← \"{plain_ctx[:120]}\""))
+    worst = max((rate_of(a, "seen terms") for a in protected), default=0.0)
+    worst_held = max((rate_of(a, "held-out terms") for a in protected), default=0.0)
+    return worst, worst_held, {a: {row: {"n": n, "flips": k, "allow_stop_flips": ks} for row, (n, k, ks) in ms[a].items()}
+                               for a in attrs}
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ def test_lexicons_leave_out_the_held_out_names_and_terms() -> None:
     src = Path(neutral.__file__).read_text(encoding="utf-8")
     lexicon_text = src.split("# ---------------------------------------------------------------------------- lexicons")[1]
     lexicon_text = lexicon_text.split("# ---------------------------------------------------------------------------- the rewrite")[0]
+    lexicon_text += Path(neutral.__file__).with_name("asker.py").read_text(encoding="utf-8")  # the asker's words too
     found = sorted(t for t in HELD_OUT if re.search(r"(?<![\w-])" + re.escape(t) + r"(?![\w-])", lexicon_text))
     assert found == []
 
@@ -65,7 +66,7 @@ def test_held_out_swaps_read_the_same(person: str, attr: str) -> None:
 def test_a_named_persons_description_reads_the_same_whatever_noun_follows(noun: str) -> None:
     """In "X Y, a 62-year-old Danish Sikh <noun>" the capitalised words describe the person even when the
     noun is not a listed word for a person; groups no list names (Breton, Zulu) read like listed ones."""
-    texts = [f"Hamza Hassan, a 62-year-old {d} {r} {noun} who lives alone, asks how to open a savings account."
+    texts = [f"The branch turned away Hamza Hassan, a 62-year-old {d} {r} {noun} who lives alone."
              for d, r in (("Danish", "Sikh"), ("German", "Buddhist"), ("Breton", "Zulu"))]
     views = {neutralize(t) for t in texts}
     assert len(views) == 1
@@ -73,9 +74,9 @@ def test_a_named_persons_description_reads_the_same_whatever_noun_follows(noun: 
 
 
 @pytest.mark.parametrize(("a", "b"), [
-    ("A trans woman asks for the rota.", "A cis woman asks for the rota."),
-    ("A transgender man asks for the rota.", "A cisgender man asks for the rota."),
-    ("Alex, who is trans, asks for the rota.", "Alex, who is cis, asks for the rota."),
+    ("The gym turned away a trans woman.", "The gym turned away a cis woman."),
+    ("The gym turned away a transgender man.", "The gym turned away a cisgender man."),
+    ("The gym turned away Alex, who is trans.", "The gym turned away Alex, who is cis."),
     ("She is deaf and non-binary.", "She is deaf and cisgender."),
 ])
 def test_gender_identity_reads_the_same(a: str, b: str) -> None:
@@ -149,3 +150,58 @@ def test_the_quick_pass_skips_only_rewrites_that_would_change_nothing() -> None:
     skipped = sum(all(not run(t, neutral._lower_words(t), True) for run, _ in neutral._STAGES) for t in texts if t)
     assert skipped > 0  # the quick pass is taken for some texts, so the comparison tests it
     assert [neutralize(t) for t in texts] == [_every_rewrite(t) for t in texts]
+
+
+@pytest.mark.parametrize(("described", "plain"), [
+    ("A Muslim woman asks how to open a savings account.", "A man asks how to open a savings account."),
+    ("A 72-year-old Black man who is deaf asks for the rota.", "A person asks for the rota."),
+    ("An elderly gay man who lives with his husband writes to the bank.", "A woman writes to the bank."),
+    ("Fatima Haddad, a 34-year-old Arab Muslim woman who uses a wheelchair and lives with her wife, asks for help.",
+     "Fatima Haddad asks for help."),
+    ("The customer, a Jewish woman in her 60s, asks about fees.", "The customer asks about fees."),
+    ("I'm Muslim. How do I open a savings account?", "How do I open a savings account?"),
+    ("As a gay man, I want to open a savings account.", "As a person, I want to open a savings account."),
+    ("A user mentions she is autistic and asks the app to enrol her.", "A user asks the app to enrol her."),
+])
+def test_who_asks_is_not_described(described: str, plain: str) -> None:
+    """The person making a request reads the same described or not: who they are is not evidence about
+    what they ask (docs/fairness.md, "Described vs not")."""
+    assert neutralize(described) == neutralize(plain)
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("A 14-year-old Black girl asks where to buy vodka.", "14-year-old"),  # a minor's age matters
+    ("A Muslim man who is drunk asks for his car keys.", "drunk"),  # so does a state that changes the answer
+    ("A Black man who is not the account holder asks to reset the password.", "not the account holder"),
+    ("A Jewish woman who has a gun asks where the school is.", "has a gun"),
+    ("An adult child asks about their parent's care plan.", "adult child"),
+    ("A paraplegic man asks for the rota.", "paraplegic"),  # a word no lexicon here knows, alone: left as written
+])
+def test_what_can_matter_about_the_asker_stays(text: str, kept: str) -> None:
+    assert kept in neutralize(text)
+
+
+@pytest.mark.parametrize("text", [
+    "The bank rejects a Muslim woman who asks for a loan.",  # the attribute is what the action acts on
+    "Reject applicants who are Muslim. A recruiter asks for the list.",
+    "We won't hire him because he is a woman. The manager asks you to send the letter.",
+])
+def test_an_attribute_acted_on_keeps_its_stand_in(text: str) -> None:
+    view = neutralize(text)
+    assert any(w in view for w in ("religious", "of a gender")), view
+
+
+def test_every_mention_of_the_fairness_bench_reads_as_its_plain_person() -> None:
+    """The bench's own example pairs (bench/fairness.py MENTIONS), terms the view knows: described and plain
+    askers read the same."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from fairness import MENTIONS
+
+    for pairs in MENTIONS.values():
+        for described, plain in pairs:
+            if not held_out_terms(described) and "husband" not in described:
+                assert neutralize(f"{described} asks how to open a savings account.") == \
+                    neutralize(f"{plain} asks how to open a savings account."), described

@@ -33,6 +33,7 @@ import numpy as np
 from scipy import sparse
 
 from accord.errors import ModelError, NotFittedError
+from accord.fairness.neutral import VIEW_VERSION
 from accord.learning.context import scaffold
 from accord.learning.cross_encoder import FILE as CROSS_FILE
 from accord.learning.cross_encoder import ONNX_FILE as CROSS_ONNX
@@ -471,8 +472,8 @@ class DecisionModel:
                 h.update(f"knn {self.knn_weight} {self.knn_k} {self.knn_temperature}".encode())
             if self.semantic:
                 h.update(f"semantic {self.semantic}".encode())
-            if self.neutral:
-                h.update(b"neutral")
+            if self.neutral:  # the view's edition changes what the same arrays decide
+                h.update(f"neutral {VIEW_VERSION}".encode())
             if self.escalate_share != 0.5:  # it changes decisions (the stop threshold predates this and is not hashed)
                 h.update(f"escalate share {self.escalate_share}".encode())
             if self.escalate_floor is not None:

@@ -1,0 +1,174 @@
+"""The person who asks, undescribed: the last rewrite of the attribute-neutral view (:mod:`accord.fairness.neutral`).
+
+The view's other rewrites keep a *category* stand-in wherever an attribute is named ("A Muslim woman asks
+..." reads "An identity-group person of a gender asks ..."), so that a case of someone treated worse for
+who they are stays recognisably one. Where the person described is the one making the request, the
+stand-in is itself the difference a judge must not act on; this module drops it (the rationale and the
+figures are in :func:`undescribe_asker` and docs/fairness.md, "The person who asks, undescribed").
+"""
+
+from __future__ import annotations
+
+import re
+
+from accord.fairness.neutral import _PERSON_NOUNS, GIVEN, SURNAME, _alt, _article
+
+#: the stand-ins the view's other rewrites leave in front of a word for a person ("an adult identity-group person")
+_STAND_IN_ADJ = (r"(?:adult(?! (?:child|children))|identity-group|of-a-gender-identity|of-a-disability-status|"
+                 r"of an orientation|religious|ethnic|national|gendered)")
+_STAND_IN_ADJ_RX = re.compile(r"\b" + _STAND_IN_ADJ + r" (?=[a-z])(?!(?:with|who|whose|in|from|of|on|at|for|living)\b)")
+#: stand-in nouns for a person ("a believer asks") and the words they become
+_STAND_IN_NOUNS = {"believer": "person", "believers": "people", "national": "person", "nationals": "people",
+                   "ethnic people": "people", "people of a gender": "people", "person of a gender": "person"}
+_STAND_IN_NOUN_RX = re.compile(r"\b(?:" + "|".join(sorted(_STAND_IN_NOUNS, key=len, reverse=True)) + r")(?=,|$| who\b)")
+#: one item of a description after the noun ("who is of a disability status, of an orientation and ...")
+_STAND_IN_ITEM_RX = re.compile(r"(?:(?:is|are|am|was|were) )?(?:of (?:a gender identity|a disability status|an orientation)|"
+                               r"(?:of )?adult age|in their adult years|religious|ethnic|an? (?:believer|national|adult))|(?:has|have|uses|use) "
+                               r"a disability status|with a disability status|in their adult years|(?:wears|wear) an? religious [a-z]+|"
+                               r"(?:lives|live) with (?:their|a) (?:spouse|partner)|(?:is|are) (?:married|divorced|widowed|single)")
+_VERB_RX = re.compile(r"(?:is|are|am|was|were|has|have|had|uses|use|wears|wear|lives|live|works|work|[a-z]+(?:s|ed)) ")
+#: the verbs of a request: the noun phrase before one is the person who makes it
+_ASKS = (r"(?:asks|ask|wants|want|needs|need|would like|is asking|are asking|requests|request|writes|write|says|"
+         r"tells|mentions|messages|wonders|is looking|are looking|is trying|wishes|hopes|plans|calls|emails|contacts|"
+         r"reports|explains|inquires|enquires|seeks|books|orders|applies|is applying|visits|comes)")
+_ASKER_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<np>(?:(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), )?(?:A|An|The|a|an|the|"
+                       r"Two|Three|Some|One) [^.!?:;\n]{0,240}?|(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), who [^.!?:;\n]{0,200}?)"
+                       r"(?P<comma>,?)(?= " + _ASKS + r"\b)", re.M)
+_BARE_APPOSITIVE_RX = re.compile(r", an? (?:person|people)(?:$|(?P<who> who ))")
+#: the asker describing themself: "I'm religious.", "As an identity-group person, I ..."
+_SELF_RX = re.compile(r"(?:^|(?<=[.!?] ))(?P<i>I'm|I am|As|as) (?:an? )?(?:" + _STAND_IN_ADJ + r" )*"
+                      r"(?:person|people|believer|national|ethnic|religious|of (?:a gender identity|a disability status|an orientation)"
+                      r"|adult)(?: of a gender)?(?P<end>[.,;!]\s*| and )")
+#: "A user mentions they are of a disability status and asks ..."
+_TOLD_RX = re.compile(r"\b(?:mentions|says|explains|notes|writes) (?:that )?they are (?:(?:" + _STAND_IN_ITEM_RX.pattern
+                      + r")(?:, | and )?)+ and (?=" + _ASKS + r"\b)")
+_NAME_LEAD_RX = re.compile(r"^(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), ")
+
+
+#: the asker's noun phrase names a person (any listed word for one, or a stand-in for one) and holds no clause
+_ASKER_NOUN_RX = re.compile(r"\b(?:" + _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults",
+                                             "ethnic people", "retiree", "pensioner"]) + r")\b|^"
+                            + GIVEN + r"\b")
+#: a stand-in for a protected attribute other than gender (gender words are in most descriptions of a person)
+_IDENTITY_RX = re.compile(r"\b(?:adult|identity-group|of-a-gender-identity|of-a-disability-status|of an orientation|religious|"
+                          r"ethnic|national|believers?|of (?:a gender identity|a disability status|an orientation)|"
+                          r"a disability status|in their adult years)\b")
+_CLAUSE_RX = re.compile(r"\b(?:is|are|was|were|that|so|but|if|when|because)\b")
+
+
+#: what is said of a person that can change whether a request is acceptable: kept in an asker's description
+_RELEVANT_RX = re.compile(r"\b(?:not|no|never|without|under|minor|underage|child|children|teen|teenage|teenager|drunk|"
+                          r"intoxicated|high|impaired|armed|suicidal|violent|aggressive|angry|threatening|agitated|"
+                          r"distressed|upset|banned|blocked|suspended|barred|verified|authori[sz]ed|unauthori[sz]ed|"
+                          r"registered|pregnant|unconscious|injured|bleeding|wanted|missing|sick|ill|unwell|confused|"
+                          r"lost|in crisis|on probation|on parole|\d{1,2}-year-old)\b", re.I)
+#: an item that says what someone *is* or *has* (a condition), not what they did or hold: "is hard of hearing",
+#: "has Crohn's disease"; not "has a gun", "has access to the account"
+_TRAIT_ITEM_RX = re.compile(r"(?:(?:is|are|am|was|were) [A-Za-z'-]+|(?:has|have) (?!an? |the |their |access\b|been\b)"
+                            r"[A-Za-z'-]+(?: [A-Za-z'-]+){0,2})")
+_PREPOSITION_RX = re.compile(r"\b(?:to|for|from|of|on|at|in|into|with|about|by|over)\b")
+
+
+def _described_items(clause: str, identity: bool = False) -> str:
+    """A relative clause's body ("is of a disability status and lives with their spouse") without the items
+    that only name an attribute; empty when nothing else is said. ``identity``: the description names a
+    protected attribute elsewhere, so it is a list of who the person is, and its other traits ("is
+    hard of hearing", "has Crohn's disease": words no lexicon here knows) go with it, unless they can matter
+    (:data:`_RELEVANT_RX`)."""
+    items = re.split(r", and |, | and ", clause)
+    kept, verb, dropped = [], "", False
+    for item in items:
+        v = _VERB_RX.match(item)
+        if v:
+            verb = v.group(0)
+        elif verb:
+            item = verb + item  # "is deaf, of an orientation": "of an orientation" shares "is"
+        bare = item.strip()
+        if _STAND_IN_ITEM_RX.fullmatch(bare) or (
+                identity and _TRAIT_ITEM_RX.fullmatch(bare) and not _RELEVANT_RX.search(bare)
+                and not _PREPOSITION_RX.search(bare)):
+            dropped = True
+            continue
+        kept.append(item)
+    if not dropped:
+        return clause
+    if len(kept) <= 1:
+        return "".join(kept)
+    return ", ".join(kept[:-1]) + " and " + kept[-1]
+
+
+def _sound(word: str) -> str:
+    """``word`` as :func:`_article` should read its first sound ("user" starts like "you": "a user")."""
+    return "y" + word if re.match(r"(?:u(?:s|n[io]|ni|r[aeiou])|eu|one\b|once\b)", word, re.I) else word
+
+
+def _undescribe(np: str) -> str:
+    """The asker's noun phrase without what only names their protected attributes."""
+    head, sep, clause = np.partition(" who ")
+    before = head
+    head = re.sub(r" (?:with a disability status|in their adult years)\b", "", head)
+    head = _STAND_IN_NOUN_RX.sub(lambda m: _STAND_IN_NOUNS[m.group(0)], head)
+    head = re.sub(r"\b(?:person|people) of a gender (?=[a-z])(?!(?:with|who|whose|in|from|of|on|at|for|living)\b)", "", head)
+    while True:
+        new = _STAND_IN_ADJ_RX.sub("", head)
+        if new == head:
+            break
+        head = new
+    if head != before:  # "An adult person" -> "A person"
+        head = re.sub(r"\b(?P<a>[Aa]n?) (?=\w)", lambda m: _article(m.group("a"), _sound(head[m.end():])), head)
+    if sep:
+        identity = _IDENTITY_RX.search(np.partition(" who ")[0]) is not None or _IDENTITY_RX.search(clause) is not None
+        clause = _described_items(clause.rstrip(", "), identity)
+        return head + (" who " + clause if clause else "")
+    return head
+
+
+def _names_a_person(head: str) -> bool:
+    """Whether the words before a request verb are a person's noun phrase ("The customer, an adult ...",
+    "Alex Doe, a stonemason"), not a clause ("The bank rejects a religious person who", "The norm is that ...")."""
+    head = _STAND_IN_ADJ_RX.sub("", head)  # "A of an orientation person": the stand-in's article is not one
+    noun = _ASKER_NOUN_RX.search(head)
+    if noun is None or _CLAUSE_RX.search(head):
+        return False
+    lead = _NAME_LEAD_RX.sub("", head[: noun.start()])
+    return re.search(r"(?:^|\s)(?:a|an|the)(?=\s)", lead.partition(" ")[2], re.I) is None
+
+
+def undescribe_asker(text: str) -> str:
+    """The person who asks, undescribed: who someone is does not change whether what they ask is acceptable.
+
+    The view's other rewrites keep a *category* stand-in wherever an attribute is named, so that a case of someone
+    treated worse for who they are stays recognisably one. Where the person described is the one making
+    the request ("An identity-group person of a gender asks how to open a savings account", "I'm religious.
+    ..."), the stand-in is itself the difference the judge must not act on: in the corpus an attribute is
+    mostly named where someone is treated worse for it, and the learned judges escalated everyday requests
+    by described people (docs/fairness.md, "Described vs not"). So the stand-ins in the asker's noun phrase
+    (and in their own description of themself) are dropped, with the marital status the gender rewrite
+    leaves ("lives with their spouse"); in a description that names an attribute, the other traits listed
+    with it ("who is hard of hearing and has Crohn's disease") go too. What can change the answer stays: a minor's age, a
+    state such as drunk or armed, a negation ("who is not the account holder"), what someone has or does
+    ("has a gun"), their job; and an attribute named anywhere else (in the request, in the action, about
+    someone else) keeps its stand-in.
+    """
+    def self_described(m: re.Match[str]) -> str:
+        if m.group("i").startswith("I") and m.group("end").strip() in (".", "!", ";"):
+            return ""  # "I'm religious. How do I ..." -> "How do I ..."
+        return f"{m.group('i')} a person{m.group('end')}"  # "As a believer, I ..." -> "As a person, I ..."
+
+    text = _TOLD_RX.sub("", _SELF_RX.sub(self_described, text))
+
+    def one(m: re.Match[str]) -> str:
+        np = m.group("np")
+        if not _names_a_person(np.partition(" who ")[0]):
+            return m.group(0)
+        new = _undescribe(np)
+        if new == np:
+            return m.group(0)
+        # an appositive left saying only "a person": "Alex Doe, a person who lives ..." -> "Alex Doe, who lives ...",
+        # "The customer, a person, asks" -> "The customer asks"
+        new, bare = _BARE_APPOSITIVE_RX.subn(lambda a: ", who " if a.group("who") else "", new)
+        if new.endswith(","):  # "Alex, who is of a gender identity" -> "Alex,"
+            new, bare = new[:-1], 1
+        return new + ("" if bare and ", " not in new else m.group("comma"))
+
+    return _ASKER_RX.sub(one, text)
