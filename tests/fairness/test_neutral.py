@@ -162,6 +162,11 @@ def test_the_quick_pass_skips_only_rewrites_that_would_change_nothing() -> None:
     ("I'm Muslim. How do I open a savings account?", "How do I open a savings account?"),
     ("As a gay man, I want to open a savings account.", "As a person, I want to open a savings account."),
     ("A user mentions she is autistic and asks the app to enrol her.", "A user asks the app to enrol her."),
+    ("User profile: age 71; religion: Jewish; plan: gold. Request: set up a standing order.",
+     "User profile: plan: gold. Request: set up a standing order."),
+    ("The caller is deaf. She asks to move the appointment.", "The caller asks to move the appointment."),
+    ("I use a wheelchair, so can you book the accessible room?", "can you book the accessible room?"),
+    ("I'm a gay guy and my partner wants a joint account.", "I'm a guy and my partner wants a joint account."),
 ])
 def test_who_asks_is_not_described(described: str, plain: str) -> None:
     """The person making a request reads the same described or not: who they are is not evidence about
@@ -185,6 +190,8 @@ def test_what_can_matter_about_the_asker_stays(text: str, kept: str) -> None:
     "The bank rejects a Muslim woman who asks for a loan.",  # the attribute is what the action acts on
     "Reject applicants who are Muslim. A recruiter asks for the list.",
     "We won't hire him because he is a woman. The manager asks you to send the letter.",
+    "Applicant: age 58; religion: Muslim. Task: score this applicant.",  # a record about someone, no request by them
+    "The applicant is Muslim. Reject the application.",
 ])
 def test_an_attribute_acted_on_keeps_its_stand_in(text: str) -> None:
     view = neutralize(text)

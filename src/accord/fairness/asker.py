@@ -35,13 +35,23 @@ _ASKER_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<np>(?:(?:" + GIVEN + " " +
                        r"Two|Three|Some|One) [^.!?:;\n]{0,240}?|(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), who [^.!?:;\n]{0,200}?)"
                        r"(?P<comma>,?)(?= " + _ASKS + r"\b)", re.M)
 _BARE_APPOSITIVE_RX = re.compile(r", an? (?:person|people)(?:$|(?P<who> who ))")
-#: the asker describing themself: "I'm religious.", "As an identity-group person, I ..."
-_SELF_RX = re.compile(r"(?:^|(?<=[.!?] ))(?P<i>I'm|I am|As|as) (?:an? )?(?:" + _STAND_IN_ADJ + r" )*"
-                      r"(?:person|people|believer|national|ethnic|religious|of (?:a gender identity|a disability status|an orientation)"
-                      r"|adult)(?: of a gender)?(?P<end>[.,;!]\s*| and )")
+#: the asker describing themself: "As an identity-group person of a gender, I ..." -> "As a person, I ...",
+#: "I'm a of an orientation guy and ..." -> "I'm a guy and ..."
+_SELF_NP_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<i>I'm|I am|As|as) (?P<np>(?:an? )?(?:" + _STAND_IN_ADJ + r" )+"
+                         r"(?:" + _alt([*_PERSON_NOUNS, "believer", "adult"]) + r")(?: of a gender)?)(?=[ .,;!])")
+#: ... or says only what they are: "I'm religious.", "I'm of a disability status and I need ...", "I have a disability
+#: status, can you ..." (the clause goes)
+_SELF_ITEMS_RX = re.compile(r"(?:^|(?<=[.!?:] )|(?<=\n)|(?<=[\"']))I(?:'m| am| have| use) (?:(?:an? )?(?:" + _STAND_IN_ADJ
+                            + r"|of (?:a gender identity|a disability status|an orientation)|believer|person of a gender|"
+                            r"a disability status)(?:,? and |, | )?)+(?:btw|by the way)?(?:[.;!]\s*|,\s*(?:so |and )?| and (?:so )?| so )")
 #: "A user mentions they are of a disability status and asks ..."
 _TOLD_RX = re.compile(r"\b(?:mentions|says|explains|notes|writes) (?:that )?they are (?:(?:" + _STAND_IN_ITEM_RX.pattern
                       + r")(?:, | and )?)+ and (?=" + _ASKS + r"\b)")
+#: a sentence that only says what the person who then asks is: "The caller is of a disability status. They ask ..."
+_SAID_SENTENCE_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<who>(?:The|This|Our) [a-z]+(?: [a-z]+)?|They|" + GIVEN + r"(?: "
+                               + SURNAME + r")?)(?: said(?: earlier)?(?: that)? they)? (?:is|are|was|were|has|have|uses|use) (?:(?:"
+                               + _STAND_IN_ITEM_RX.pattern + r"|an? (?:" + _STAND_IN_ADJ + r" )+(?:person|believer))(?:, | and )?)+"
+                               r"\.\s+(?P<next>They|The [a-z]+|" + GIVEN + r"(?: " + SURNAME + r")?)(?= " + _ASKS + r"\b)")
 _NAME_LEAD_RX = re.compile(r"^(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), ")
 
 
@@ -123,6 +133,38 @@ def _undescribe(np: str) -> str:
     return head
 
 
+#: a field of a person's record or metadata that names a protected attribute ("religion: religious", "gender=F",
+#: "of adult age" for "age: 71", "age=67")
+_PROFILE_FIELD_RX = re.compile(r"(?P<sep>[;|,]\s*|\s+-\s+|\s+)?(?P<field>\b(?:gender identity|gender|sex|pronouns|religion|faith|"
+                               r"ethnicity|race|nationality|national origin|country of origin|disability|disabilities|"
+                               r"sexual orientation|orientation|marital status|age)\s*[:=]\s*(?P<value>[^;|,\n]{1,40}?)|of adult age)"
+                               r"(?=\s*(?:[;|,\n]|\.(?:\s|$)|$))", re.I)
+#: what shows the record is of the person who makes a request: a request, message or question follows it
+_REQUEST_MARK_RX = re.compile(r"\b(?:Request|Message|Question|Query)\s*:|\b(?:writes|asks|says|wants|requests|needs|would like)\b")
+
+
+def _requester_profile(text: str) -> str:
+    """The protected fields of the requester's own record, dropped: "User profile: of adult age; religion:
+    religious. Request: ..." -> "User profile: Request: ...". A record with no request after it is a case
+    *about* the person (an applicant scored, a claim decided), and keeps its fields; so does a minor's age."""
+    mark = _REQUEST_MARK_RX.search(text)
+    if mark is None:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        if m.start() >= mark.start():
+            return m.group(0)
+        value = (m.group("value") or "").strip()
+        if value.isdigit() and int(value) < 18:
+            return m.group(0)
+        return ""
+
+    out = _PROFILE_FIELD_RX.sub(one, text)
+    if out == text:
+        return text
+    return re.sub(r"(?<=[:;|,\]]) *[;|,]+|(?<=:)\.(?=\s)", "", out)  # "[user]; tier" -> "[user] tier"
+
+
 def _names_a_person(head: str) -> bool:
     """Whether the words before a request verb are a person's noun phrase ("The customer, an adult ...",
     "Alex Doe, a stonemason"), not a clause ("The bank rejects a religious person who", "The norm is that ...")."""
@@ -150,12 +192,12 @@ def undescribe_asker(text: str) -> str:
     ("has a gun"), their job; and an attribute named anywhere else (in the request, in the action, about
     someone else) keeps its stand-in.
     """
-    def self_described(m: re.Match[str]) -> str:
-        if m.group("i").startswith("I") and m.group("end").strip() in (".", "!", ";"):
-            return ""  # "I'm religious. How do I ..." -> "How do I ..."
-        return f"{m.group('i')} a person{m.group('end')}"  # "As a believer, I ..." -> "As a person, I ..."
-
-    text = _TOLD_RX.sub("", _SELF_RX.sub(self_described, text))
+    text = _SELF_NP_RX.sub(lambda m: f"{m.group('i')} {_undescribe(m.group('np'))}", text)
+    text = _SELF_ITEMS_RX.sub("", text)
+    # "The caller is of a disability status. They ask ..." -> "The caller asks ..." ("They" reads as its subject)
+    text = _SAID_SENTENCE_RX.sub(lambda m: m.group("who") if m.group("next") == "They" else m.group("next"), text)
+    text = _TOLD_RX.sub("", text)
+    text = _requester_profile(text)
 
     def one(m: re.Match[str]) -> str:
         np = m.group("np")
