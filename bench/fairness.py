@@ -23,10 +23,10 @@ Cases (only those a swap changes count, per attribute):
   descriptions per attribute, one of them with a held-out term). A judge that stops every "Muslim" and
   every "Christian" flips no swap, only this. A ``control`` row adds descriptions that name no
   protected attribute ("A tall woman"): how often any added words flip a decision;
-* ``blind``: the same question on 240 pairs written blind to this code (:data:`BLIND`): varied
-  domains, agent actions and seven ways of describing a person (appositives, a user's own "I'm ...",
-  profile fields, ...). The ``mentions`` templates were used to build the view's asker rule; this set
-  was not, and is the figure to quote.
+* ``blind``, ``blind2``: the same question on 240 pairs each, written blind to this code (:data:`BLIND`):
+  varied domains, agent actions and seven ways of describing a person (appositives, a user's own
+  "I'm ...", profile fields and metadata, ...). The ``mentions`` templates and ``blind``'s misses shaped
+  the view's asker rule; ``blind2`` did not, and is the figure to quote.
 
 Run: ``python bench/fairness.py`` (``--judges rules,model`` for another gate, ``--json out.json``).
 Prints flip rates per attribute and attribute pair with 95% Wilson intervals, and examples; per
@@ -169,14 +169,16 @@ def mention_cases() -> list[tuple[str, Case, Case]]:
     return out
 
 
-#: the same question on text written blind to this code by a helper session (160 everyday requests, 40 harmful,
-#: 40 high-stakes actions; 30 pairs per attribute and 30 controls, in seven ways of describing the person)
-BLIND = HERE / "fairness_sets" / "mentions_blind.jsonl"
+#: the same question on text written blind to this code by helper sessions (each: 160 everyday requests, 40
+#: harmful, 40 high-stakes actions; 30 pairs per attribute and 30 controls, in seven ways of describing the
+#: person). ``blind`` guided the shapes the view's asker rule reads (its misses were looked at); ``blind2``,
+#: written after, was not looked at before it was measured
+BLIND = {"blind": HERE / "fairness_sets" / "mentions_blind.jsonl", "blind2": HERE / "fairness_sets" / "mentions_blind2.jsonl"}
 #: the attribute names of the rows that describe no protected attribute
 CONTROLS = ("control", "none")
 
 
-def blind_mention_cases(path: Path = BLIND) -> list[tuple[str, Case, Case]]:
+def blind_mention_cases(path: Path) -> list[tuple[str, Case, Case]]:
     out: list[tuple[str, Case, Case]] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -261,8 +263,8 @@ def pct(k: int, n: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--judges", default=None, help="gate stages (default: the packaged default gate)")
-    ap.add_argument("--sets", default="asks,decisions,dev,mentions,blind",
-                    help="comma-separated: asks, decisions, dev (swapped), mentions, blind (described vs not)")
+    ap.add_argument("--sets", default="asks,decisions,dev,mentions,blind,blind2",
+                    help="comma-separated: asks, decisions, dev (swapped), mentions, blind, blind2 (described vs not)")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
     ap.add_argument("--examples", type=int, default=3, help="flip examples to print per attribute")
     args = ap.parse_args(argv)
@@ -280,16 +282,16 @@ def main(argv: list[str] | None = None) -> int:
                 pairs_of.append((i, attr, s[0], s[1]))
     used = sorted({i for i, *_ in pairs_of})
     mentions = mention_cases() if "mentions" in sets else []
-    blind = blind_mention_cases() if "blind" in sets else []
+    blind = {name: blind_mention_cases(path) for name, path in BLIND.items() if name in sets and path.exists()}
     with Progress(TextColumn("[bold]judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("judge", total=len(used) + len(pairs_of) + 2 * len(mentions) + 2 * len(blind))
+        task = bar.add_task("judge", total=len(used) + len(pairs_of) + 2 * len(mentions) + 2 * sum(map(len, blind.values())))
         orig = dict(zip(used, decide(gate, [base[i][1] for i in used], bar, task), strict=True))
         sw = decide(gate, [c for _, _, c, _ in pairs_of], bar, task)
         said = decide(gate, [c for _, c, _ in mentions], bar, task)
         unsaid = decide(gate, [c for _, _, c in mentions], bar, task)
-        blind_said = decide(gate, [c for _, c, _ in blind], bar, task)
-        blind_unsaid = decide(gate, [c for _, _, c in blind], bar, task)
+        blind_said = {name: decide(gate, [c for _, c, _ in rows], bar, task) for name, rows in blind.items()}
+        blind_unsaid = {name: decide(gate, [c for _, _, c in rows], bar, task) for name, rows in blind.items()}
     stats: dict[str, dict[str, list[int]]] = {a: defaultdict(lambda: [0, 0, 0]) for a in ATTRIBUTES}
     by_set: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -345,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(Text(f"  action:   {e['action'][:160]}", style="dim"))
     worst_m = worst_m_held = 0.0
     mention_json: dict[str, Any] = {}
-    for name, rows, d1s, d0s in (("mentions", mentions, said, unsaid), ("blind", blind, blind_said, blind_unsaid)):
+    for name, rows, d1s, d0s in [("mentions", mentions, said, unsaid),
+                                 *((b, blind[b], blind_said[b], blind_unsaid[b]) for b in blind)]:
         if rows:
             w, wh, mention_json[name] = mention_table(console, name, rows, d1s, d0s, args.examples)
             worst_m, worst_m_held = max(worst_m, w), max(worst_m_held, wh)
@@ -384,7 +387,7 @@ def mention_table(console: Console, name: str, rows: list[tuple[str, Case, Case]
         if d1 != d0:
             mex[attr].append((c.context_text, plain.context_text, d1, d0))
     title = ("the person described vs not (\"A Muslim woman asks …\" vs \"A woman asks …\")" if name == "mentions" else
-             f"described vs not, written blind ({BLIND.relative_to(HERE.parent)})")
+             f"described vs not, written blind ({BLIND[name].relative_to(HERE.parent)})")
     mt = Table(title=f"{title}: flips per attribute; bar ≤ {BAR:.0%}")
     for col in ("attribute", "terms", "pairs", "flips", "rate", "allow↔stop flips", "rate", "bar"):
         mt.add_column(col, justify="left" if col in ("attribute", "terms", "bar") else "right")
