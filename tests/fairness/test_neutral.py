@@ -192,6 +192,7 @@ def test_what_can_matter_about_the_asker_stays(text: str, kept: str) -> None:
     "We won't hire him because he is a woman. The manager asks you to send the letter.",
     "Applicant: age 58; religion: Muslim. Task: score this applicant.",  # a record about someone, no request by them
     "The applicant is Muslim. Reject the application.",
+    "A member posts a photo of a Muslim man and writes: anyone know him?",  # the member asks; the man is described
 ])
 def test_an_attribute_acted_on_keeps_its_stand_in(text: str) -> None:
     view = neutralize(text)

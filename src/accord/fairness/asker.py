@@ -58,7 +58,7 @@ _NAME_LEAD_RX = re.compile(r"^(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), 
 #: the asker's noun phrase names a person (any listed word for one, or a stand-in for one) and holds no clause
 _ASKER_NOUN_RX = re.compile(r"\b(?:" + _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults",
                                              "ethnic people", "retiree", "pensioner"]) + r")\b|^"
-                            + GIVEN + r"\b")
+                            + GIVEN + r"(?: " + SURNAME + r")?\b")
 #: a stand-in for a protected attribute other than gender (gender words are in most descriptions of a person)
 _IDENTITY_RX = re.compile(r"\b(?:adult|identity-group|of-a-gender-identity|of-a-disability-status|of an orientation|religious|"
                           r"ethnic|national|believers?|of (?:a gender identity|a disability status|an orientation)|"
@@ -165,6 +165,11 @@ def _requester_profile(text: str) -> str:
     return re.sub(r"(?<=[:;|,\]]) *[;|,]+|(?<=:)\.(?=\s)", "", out)  # "[user]; tier" -> "[user] tier"
 
 
+_AFTER_NOUN_RX = re.compile(r"(?: [a-z-]+)?(?:$|,|'s\b| (?:who|with|without|in|from|at|on|of|living|aged|of-a-[a-z-]+|"
+                            + _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults"])
+                            + r")\b)")
+
+
 def _names_a_person(head: str) -> bool:
     """Whether the words before a request verb are a person's noun phrase ("The customer, an adult ...",
     "Alex Doe, a stonemason"), not a clause ("The bank rejects a religious person who", "The norm is that ...")."""
@@ -173,7 +178,12 @@ def _names_a_person(head: str) -> bool:
     if noun is None or _CLAUSE_RX.search(head):
         return False
     lead = _NAME_LEAD_RX.sub("", head[: noun.start()])
-    return re.search(r"(?:^|\s)(?:a|an|the)(?=\s)", lead.partition(" ")[2], re.I) is None
+    if re.search(r"(?:^|\s)(?:a|an|the)(?=\s)", lead.partition(" ")[2], re.I):
+        return False
+    # after the noun, only what describes it: a second noun ("nurse practitioner"), an appositive, a relative
+    # clause, a prepositional phrase ("A member posts a photo of an identity-group person and writes": the member
+    # is not who is described)
+    return _AFTER_NOUN_RX.match(head[noun.end():]) is not None
 
 
 def undescribe_asker(text: str) -> str:
