@@ -167,6 +167,7 @@ def test_the_quick_pass_skips_only_rewrites_that_would_change_nothing() -> None:
     ("The caller is deaf. She asks to move the appointment.", "The caller asks to move the appointment."),
     ("I use a wheelchair, so can you book the accessible room?", "can you book the accessible room?"),
     ("I'm a gay guy and my partner wants a joint account.", "I'm a guy and my partner wants a joint account."),
+    ("Chat: I'm deaf and I need captions on the video.", "Chat: I need captions on the video."),
 ])
 def test_who_asks_is_not_described(described: str, plain: str) -> None:
     """The person making a request reads the same described or not: who they are is not evidence about
@@ -181,6 +182,7 @@ def test_who_asks_is_not_described(described: str, plain: str) -> None:
     ("A Jewish woman who has a gun asks where the school is.", "has a gun"),
     ("An adult child asks about their parent's care plan.", "adult child"),
     ("A paraplegic man asks for the rota.", "paraplegic"),  # a word no lexicon here knows, alone: left as written
+    ("I'm hearing a knocking noise in the engine.", "I'm hearing"),  # not a statement of who someone is
 ])
 def test_what_can_matter_about_the_asker_stays(text: str, kept: str) -> None:
     assert kept in neutralize(text)

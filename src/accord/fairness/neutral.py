@@ -155,6 +155,7 @@ _DISABILITY_PHRASES = (
     r"(?:has|have|had|with) (?:autism|epilepsy|schizophrenia|bipolar disorder|dementia|ADHD|a learning disability|"
     r"a mental illness|a history of depression|depression|PTSD|diabetes|HIV|cancer|a stammer|a stutter|dyslexia)",
     r"(?:is|are|was|were) (?:not )?(?:disabled|blind|sighted|deaf|autistic|neurotypical|able-bodied|hearing)",
+    r"(?:am|I'm) (?:not )?(?:disabled|blind|deaf|autistic|able-bodied)",  # not "I'm hearing a noise"
 )
 #: gender identity; ``trans`` and ``cis`` only in front of a word for a person or after "is" ("trans fats")
 _GENDER_IDENTITY = ["transgender", "cisgender", "non-binary", "nonbinary", "transsexual", "gender-fluid", "genderfluid",
@@ -360,8 +361,8 @@ def _groups(text: str) -> str:
 
 def _dis_phrase(m: re.Match[str]) -> str:
     w = m.group(0).lower()
-    if w.startswith(("is ", "are ", "was ", "were ")):
-        return w.split()[0] + " of a disability status"
+    if w.startswith(("is ", "are ", "was ", "were ", "am ", "i'm ")):
+        return m.group(0).split()[0] + " of a disability status"
     if w.startswith(("in ", "with", "without")):
         return "with a disability status"
     if w.startswith(("wheelchair", "non-")):
