@@ -135,17 +135,19 @@ def _every_rewrite(text: str) -> str:
 
 def test_the_quick_pass_skips_only_rewrites_that_would_change_nothing() -> None:
     """neutralize runs a rewrite only when the text holds one of its trigger words; on every text of the
-    judgment sets (dev, fresh, blind, terse, refusals; and the people above) that gives exactly the full rewrite."""
+    judgment sets (dev, fresh, blind, terse, refusals), the blind described-vs-not sets (requesters' records
+    such as "[user] age=67; ...") and the people above, that gives exactly the full rewrite."""
     import json
     from pathlib import Path
 
     texts = [f"{p} asks for help." for p in PEOPLE + HELD_OUT_PEOPLE]
-    sets = Path(__file__).resolve().parents[2] / "bench" / "judgment_dev"
-    for path in sorted(p for p in sets.glob("*.jsonl") if not p.stem[-1].isdigit()):  # the built sets, not their parts
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    paths = [p for p in (bench / "judgment_dev").glob("*.jsonl") if not p.stem[-1].isdigit()]  # the built sets, not their parts
+    for path in sorted([*paths, *(bench / "fairness_sets").glob("*.jsonl")]):
         for line in path.read_text(encoding="utf-8").splitlines():
             r = json.loads(line)
             a = r["action"] if isinstance(r["action"], str) else json.dumps(r["action"])
-            texts += [r.get("context") or "", a]
+            texts += [r.get("context") or "", a, r.get("described") or "", r.get("plain") or ""]
     neutralize.cache_clear()
     skipped = sum(all(not run(t, neutral._lower_words(t), True) for run, _ in neutral._STAGES) for t in texts if t)
     assert skipped > 0  # the quick pass is taken for some texts, so the comparison tests it

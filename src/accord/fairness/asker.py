@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from accord.fairness.neutral import _PERSON_NOUNS, GIVEN, SURNAME, _alt, _article
+from accord.fairness.neutral import _PERSON_NOUNS, GIVEN, SURNAME, _alt, _article, _pattern_words
+
+#: the view's stand-in for a person's name ("Alex" or "Alex Doe")
+_NAME = GIVEN + r"(?: " + SURNAME + r")?"
+#: words for a person: the view's lists and the stand-ins it leaves for one ("a believer asks")
+_PERSONS = _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults", "ethnic people",
+                 "retiree", "pensioner"])
 
 #: the stand-ins the view's other rewrites leave in front of a word for a person ("an adult identity-group person")
 _STAND_IN_ADJ = (r"(?:adult(?! (?:child|children))|identity-group|of-a-gender-identity|of-a-disability-status|"
@@ -21,48 +27,48 @@ _STAND_IN_ADJ_RX = re.compile(r"\b" + _STAND_IN_ADJ + r" (?=[a-z])(?!(?:with|who
 _STAND_IN_NOUNS = {"believer": "person", "believers": "people", "national": "person", "nationals": "people",
                    "ethnic people": "people", "people of a gender": "people", "person of a gender": "person"}
 _STAND_IN_NOUN_RX = re.compile(r"\b(?:" + "|".join(sorted(_STAND_IN_NOUNS, key=len, reverse=True)) + r")(?=,|$| who\b)")
+#: the stand-ins the view's other rewrites leave after "is" ("is of a disability status")
+_STAND_IN_PREDICATE = r"of (?:a gender identity|a disability status|an orientation)"
+#: marital status, as the gender rewrite leaves it ("lives with their spouse")
+_MARITAL = r"(?:lives|live) with (?:their|a) (?:spouse|partner)|(?:is|are) (?:married|divorced|widowed|single)"
 #: one item of a description after the noun ("who is of a disability status, of an orientation and ...")
-_STAND_IN_ITEM_RX = re.compile(r"(?:(?:is|are|am|was|were) )?(?:of (?:a gender identity|a disability status|an orientation)|"
-                               r"(?:of )?adult age|in their adult years|religious|ethnic|an? (?:believer|national|adult))|(?:has|have|uses|use) "
-                               r"a disability status|with a disability status|in their adult years|(?:wears|wear) an? religious [a-z]+|"
-                               r"(?:lives|live) with (?:their|a) (?:spouse|partner)|(?:is|are) (?:married|divorced|widowed|single)")
+_STAND_IN_ITEM_RX = re.compile(r"(?:(?:is|are|am|was|were) )?(?:" + _STAND_IN_PREDICATE + r"|(?:of )?adult age|in their adult years|"
+                               r"religious|ethnic|an? (?:believer|national|adult))|(?:has|have|uses|use) a disability status|"
+                               r"with a disability status|(?:wears|wear) an? religious [a-z]+|" + _MARITAL)
 _VERB_RX = re.compile(r"(?:is|are|am|was|were|has|have|had|uses|use|wears|wear|lives|live|works|work|[a-z]+(?:s|ed)) ")
 #: the verbs of a request: the noun phrase before one is the person who makes it
 _ASKS = (r"(?:asks|ask|wants|want|needs|need|would like|is asking|are asking|requests|request|writes|write|says|"
          r"tells|mentions|messages|wonders|is looking|are looking|is trying|wishes|hopes|plans|calls|emails|contacts|"
          r"reports|explains|inquires|enquires|seeks|books|orders|applies|is applying|visits|comes)")
-_ASKER_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<np>(?:(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), )?(?:A|An|The|a|an|the|"
-                       r"Two|Three|Some|One) [^.!?:;\n]{0,240}?|(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), who [^.!?:;\n]{0,200}?)"
+_ASKER_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<np>(?:" + _NAME + r", )?(?:A|An|The|a|an|the|"
+                       r"Two|Three|Some|One) [^.!?:;\n]{0,240}?|" + _NAME + r", who [^.!?:;\n]{0,200}?)"
                        r"(?P<comma>,?)(?= " + _ASKS + r"\b)", re.M)
 _BARE_APPOSITIVE_RX = re.compile(r", an? (?:person|people)(?:$|(?P<who> who ))")
 #: the asker describing themself: "As an identity-group person of a gender, I ..." -> "As a person, I ...",
 #: "I'm a of an orientation guy and ..." -> "I'm a guy and ..."
 _SELF_NP_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<i>I'm|I am|As|as) (?P<np>(?:an? )?(?:" + _STAND_IN_ADJ + r" )+"
-                         r"(?:" + _alt([*_PERSON_NOUNS, "believer", "adult"]) + r")(?: of a gender)?)(?=[ .,;!])")
+                         r"(?:" + _PERSONS + r")(?: of a gender)?)(?=[ .,;!])")
 #: ... or says only what they are: "I'm religious.", "I'm of a disability status and I need ...", "I have a disability
 #: status, can you ..." (the clause goes)
 _SELF_ITEMS_RX = re.compile(r"(?:^|(?<=[.!?:] )|(?<=\n)|(?<=[\"']))I(?:'m| am| have| use) (?:(?:an? )?(?:" + _STAND_IN_ADJ
-                            + r"|of (?:a gender identity|a disability status|an orientation)|believer|person of a gender|"
+                            + r"|" + _STAND_IN_PREDICATE + r"|believer|person of a gender|"
                             r"a disability status)(?:,? and |, | )?)+(?:btw|by the way)?(?:[.;!]\s*|,\s*(?:so |and )?| and (?:so )?| so )")
 #: "A user mentions they are of a disability status and asks ..."
 _TOLD_RX = re.compile(r"\b(?:mentions|says|explains|notes|writes) (?:that )?they are (?:(?:" + _STAND_IN_ITEM_RX.pattern
                       + r")(?:, | and )?)+ and (?=" + _ASKS + r"\b)")
 #: a sentence that only says what the person who then asks is: "The caller is of a disability status. They ask ..."
-_SAID_SENTENCE_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<who>(?:The|This|Our) [a-z]+(?: [a-z]+)?|They|" + GIVEN + r"(?: "
-                               + SURNAME + r")?)(?: said(?: earlier)?(?: that)? they)? (?:is|are|was|were|has|have|uses|use) (?:(?:"
+_SAID_SENTENCE_RX = re.compile(r"(?:^|(?<=[.!?] )|(?<=\n))(?P<who>(?:The|This|Our) [a-z]+(?: [a-z]+)?|They|" + _NAME
+                               + r")(?: said(?: earlier)?(?: that)? they)? (?:is|are|was|were|has|have|uses|use) (?:(?:"
                                + _STAND_IN_ITEM_RX.pattern + r"|an? (?:" + _STAND_IN_ADJ + r" )+(?:person|believer))(?:, | and )?)+"
-                               r"\.\s+(?P<next>They|The [a-z]+|" + GIVEN + r"(?: " + SURNAME + r")?)(?= " + _ASKS + r"\b)")
-_NAME_LEAD_RX = re.compile(r"^(?:" + GIVEN + " " + SURNAME + "|" + GIVEN + r"), ")
+                               r"\.\s+(?P<next>They|The [a-z]+|" + _NAME + r")(?= " + _ASKS + r"\b)")
+_NAME_LEAD_RX = re.compile(r"^" + _NAME + r", ")
 
 
 #: the asker's noun phrase names a person (any listed word for one, or a stand-in for one) and holds no clause
-_ASKER_NOUN_RX = re.compile(r"\b(?:" + _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults",
-                                             "ethnic people", "retiree", "pensioner"]) + r")\b|^"
-                            + GIVEN + r"(?: " + SURNAME + r")?\b")
+_ASKER_NOUN_RX = re.compile(r"\b(?:" + _PERSONS + r")\b|^" + _NAME + r"\b")
 #: a stand-in for a protected attribute other than gender (gender words are in most descriptions of a person)
 _IDENTITY_RX = re.compile(r"\b(?:adult|identity-group|of-a-gender-identity|of-a-disability-status|of an orientation|religious|"
-                          r"ethnic|national|believers?|of (?:a gender identity|a disability status|an orientation)|"
-                          r"a disability status|in their adult years)\b")
+                          r"ethnic|national|believers?|" + _STAND_IN_PREDICATE + r"|a disability status|in their adult years)\b")
 _CLAUSE_RX = re.compile(r"\b(?:is|are|was|were|that|so|but|if|when|because)\b")
 
 
@@ -114,12 +120,11 @@ def _sound(word: str) -> str:
 
 def _undescribe(np: str) -> str:
     """The asker's noun phrase without what only names their protected attributes."""
-    head, sep, clause = np.partition(" who ")
-    before = head
-    head = re.sub(r" (?:with a disability status|in their adult years)\b", "", head)
+    before, sep, clause = np.partition(" who ")
+    head = re.sub(r" (?:with a disability status|in their adult years)\b", "", before)
     head = _STAND_IN_NOUN_RX.sub(lambda m: _STAND_IN_NOUNS[m.group(0)], head)
     head = re.sub(r"\b(?:person|people) of a gender (?=[a-z])(?!(?:with|who|whose|in|from|of|on|at|for|living)\b)", "", head)
-    while True:
+    while True:  # "adult of-a-gender-identity person": "adult" goes only once its neighbour has gone
         new = _STAND_IN_ADJ_RX.sub("", head)
         if new == head:
             break
@@ -127,7 +132,7 @@ def _undescribe(np: str) -> str:
     if head != before:  # "An adult person" -> "A person"
         head = re.sub(r"\b(?P<a>[Aa]n?) (?=\w)", lambda m: _article(m.group("a"), _sound(head[m.end():])), head)
     if sep:
-        identity = _IDENTITY_RX.search(np.partition(" who ")[0]) is not None or _IDENTITY_RX.search(clause) is not None
+        identity = _IDENTITY_RX.search(before) is not None or _IDENTITY_RX.search(clause) is not None
         clause = _described_items(clause.rstrip(", "), identity)
         return head + (" who " + clause if clause else "")
     return head
@@ -135,9 +140,10 @@ def _undescribe(np: str) -> str:
 
 #: a field of a person's record or metadata that names a protected attribute ("religion: religious", "gender=F",
 #: "of adult age" for "age: 71", "age=67")
-_PROFILE_FIELD_RX = re.compile(r"(?P<sep>[;|,]\s*|\s+-\s+|\s+)?(?P<field>\b(?:gender identity|gender|sex|pronouns|religion|faith|"
-                               r"ethnicity|race|nationality|national origin|country of origin|disability|disabilities|"
-                               r"sexual orientation|orientation|marital status|age)\s*[:=]\s*(?P<value>[^;|,\n]{1,40}?)|of adult age)"
+_PROFILE_KEYS = (r"gender identity|gender|sex|pronouns|religion|faith|ethnicity|race|nationality|national origin|"
+                 r"country of origin|disability|disabilities|sexual orientation|orientation|marital status|age")
+_PROFILE_FIELD_RX = re.compile(r"(?P<sep>[;|,]\s*|\s+-\s+|\s+)?(?P<field>\b(?:" + _PROFILE_KEYS
+                               + r")\s*[:=]\s*(?P<value>[^;|,\n]{1,40}?)|of adult age)"
                                r"(?=\s*(?:[;|,\n]|\.(?:\s|$)|$))", re.I)
 #: what shows the record is of the person who makes a request: a request, message or question follows it
 _REQUEST_MARK_RX = re.compile(r"\b(?:Request|Message|Question|Query)\s*:|\b(?:writes|asks|says|wants|requests|needs|would like)\b")
@@ -166,8 +172,13 @@ def _requester_profile(text: str) -> str:
 
 
 _AFTER_NOUN_RX = re.compile(r"(?: [a-z-]+)?(?:$|,|'s\b| (?:who|with|without|in|from|at|on|of|living|aged|of-a-[a-z-]+|"
-                            + _alt([*_PERSON_NOUNS, "believer", "believers", "national", "nationals", "adult", "adults"])
-                            + r")\b)")
+                            + _PERSONS + r")\b)")
+
+#: the words without one of which no rewrite here changes a text: the stand-ins (a stand-in noun holds one of them:
+#: "ethnic people", "person of a gender"), the marital status, a record's protected fields (the view's quick pass
+#: reads them, :data:`accord.fairness.neutral._STAGES`); not "child", which only keeps "adult child" whole
+TRIGGER_WORDS = _pattern_words(_STAND_IN_ADJ, _STAND_IN_PREDICATE, _PROFILE_KEYS, "believer believers national nationals",
+                               "spouse partner married divorced widowed single") - {"child", "children"}
 
 
 def _names_a_person(head: str) -> bool:

@@ -412,6 +412,12 @@ def _asker(text: str) -> str:
     return undescribe_asker(text)
 
 
+def _asker_runs(words: frozenset[str]) -> bool:
+    from accord.fairness.asker import TRIGGER_WORDS
+
+    return not words.isdisjoint(TRIGGER_WORDS)
+
+
 # ---------------------------------------------------------------------------- the quick pass
 # Each rewrite runs only when the text holds a word it can start from: most texts mention few or
 # no attributes, and the rewrites' large alternations cost ~0.3 ms a text in all (0.17 ms with the
@@ -453,10 +459,6 @@ _GROUP_WORDS = _entries(_RELIGION_ADJ, _RELIGION_NOUN, _RELIGION_THINGS, _ETHNIC
 _PERSON_WORDS = _entries(_PERSON_NOUNS)
 _GENDER_WORDS = _entries(_GENDER, ["her"], _TITLES)
 _STAND_IN_NAMES = frozenset([GIVEN.lower(), SURNAME.lower()])  # _names' output, which _DESCRIBED_RX starts from
-#: the words of the stand-ins :func:`_asker` drops (the earlier rewrites' output) and of the marital status it drops
-_ASKER_WORDS = frozenset(["adult", "identity-group", "gender", "disability", "orientation", "religious", "ethnic", "national",
-                          "nationals", "believer", "believers", "gendered", "spouse", "partner", "married", "divorced",
-                          "widowed", "single"])
 
 
 #: (when to run, rewrite) in the order they apply; a gate reads the text as the earlier rewrites left it
@@ -470,7 +472,7 @@ _STAGES: tuple[tuple[Any, Any], ...] = (
     (lambda t, w, caps: not w.isdisjoint(_GROUP_WORDS) or (caps and not w.isdisjoint(_PERSON_WORDS | _STAND_IN_NAMES)),
      _groups),
     (lambda t, w, caps: not w.isdisjoint(_GENDER_WORDS), _gender),
-    (lambda t, w, caps: not w.isdisjoint(_ASKER_WORDS), _asker),
+    (lambda t, w, caps: _asker_runs(w), _asker),
 )
 
 
