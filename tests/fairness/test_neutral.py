@@ -206,14 +206,15 @@ def test_an_attribute_acted_on_keeps_its_stand_in(text: str) -> None:
 def test_every_mention_of_the_fairness_bench_reads_as_its_plain_person() -> None:
     """The bench's own example pairs (bench/fairness.py MENTIONS), terms the view knows: described and plain
     askers read the same."""
-    import sys
+    import importlib.util
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from fairness import MENTIONS
-
-    for pairs in MENTIONS.values():
+    spec = importlib.util.spec_from_file_location("bench_fairness", Path(__file__).resolve().parents[2] / "bench" / "fairness.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for pairs in bench.MENTIONS.values():
         for described, plain in pairs:
-            if not held_out_terms(described) and "husband" not in described:
+            if not held_out_terms(described):
                 assert neutralize(f"{described} asks how to open a savings account.") == \
                     neutralize(f"{plain} asks how to open a savings account."), described
