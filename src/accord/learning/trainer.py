@@ -112,19 +112,23 @@ def learn(
 
 
 def teach_decision(records: Sequence[FeedbackRecord], base: DecisionModel | None = None) -> DecisionModel | None:
-    """The decision model taught the labels and demonstrations among ``records`` (None without any)."""
+    """The decision model taught the labels, demonstrations, escalations and preferences among
+    ``records`` (None without any)."""
     taught = [(r.context, r.action, "block" if r.verdict == "unacceptable" else "allow", r.principle)
               for r in records if isinstance(r, Label)]
     taught += [(r.context, r.action, "allow", None) for r in records if isinstance(r, Demonstration)]
     taught += [(r.context, r.action, "escalate", r.principle) for r in records if isinstance(r, Escalation)]
-    if not taught:
+    prefs = [r for r in records if isinstance(r, Preference)]
+    if not taught and not prefs:
         return None
     from accord.learning.models import load_decision_model
     from accord.types import Case
 
     base = base or load_decision_model(None)
     return base.teach([Case(context=c, action=a) for c, a, _, _ in taught], [d for _, _, d, _ in taught],
-                      [p for _, _, _, p in taught])
+                      [p for _, _, _, p in taught],
+                      pairs=[(Case(context=r.context, action=r.chosen), Case(context=r.context, action=r.rejected))
+                             for r in prefs])
 
 
 def _train(records: list[FeedbackRecord], charter: Charter, base: ValueModel | None, from_scratch: bool,
