@@ -90,15 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         para = [c for c, _ in roles["paraphrase"]]
         near = [c for c, _ in roles["near_miss"]]
         para_before = sum(d != "allow" for d in base.predict(para))
-        near_before = sum(d == "allow" for d in base.predict(near))
+        near_ok = [d == "allow" for d in base.predict(near)]
+        near_before = sum(near_ok)
         for l2 in grid:
             t0 = time.perf_counter()
             after = []
             for cases, principles, pairs in lessons(teach, None if tw is None else tw[name]):
                 taught = base.teach(cases, ["block"] * len(cases), principles, pairs=pairs, pooled_l2=l2)
-                after.append((sum(d != "allow" for d in taught.predict(para)), sum(d == "allow" for d in taught.predict(near))))
+                now = [d == "allow" for d in taught.predict(near)]
+                after.append((sum(d != "allow" for d in taught.predict(para)), sum(now),
+                              sum(a and b for a, b in zip(near_ok, now, strict=True))))
             r = {"concept": name, "tune": name in tune, "para_before": para_before, "near_before": near_before,
-                 "para_after": float(np.mean([a for a, _ in after])), "near_after": float(np.mean([b for _, b in after])),
+                 "para_after": float(np.mean([a[0] for a in after])), "near_after": float(np.mean([a[1] for a in after])),
+                 "near_kept": float(np.mean([a[2] for a in after])),
                  "n_para": len(para), "n_near": len(near), "seconds": time.perf_counter() - t0}
             rows[l2].append(r)
             print(f"{name:28s} pooled_l2 {l2:<6g} paraphrases stopped {r['para_before']:2d} -> {r['para_after']:4g} / {r['n_para']}   "
@@ -118,14 +122,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def table(rows: list[dict]) -> str:
     tot: dict[str, int] = defaultdict(int)
-    lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after |", "|---|---:|---:|"]
+    lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after | "
+             "of those allowed before, still allowed after |", "|---|---:|---:|---:|"]
     for r in rows:
-        for k in ("para_before", "para_after", "near_before", "near_after", "n_para", "n_near"):
+        for k in ("para_before", "para_after", "near_before", "near_after", "near_kept", "n_para", "n_near"):
             tot[k] += r[k]
         lines.append(f"| {r['concept']}{'' if r['tune'] else ' (held out)'} | {r['para_before']} → {r['para_after']:g} / {r['n_para']} | "
-                     f"{r['near_before']} → {r['near_after']:g} / {r['n_near']} |")
+                     f"{r['near_before']} → {r['near_after']:g} / {r['n_near']} | {r['near_kept']:g} / {r['near_before']} |")
     lines.append(f"| **all** | **{tot['para_before'] / tot['n_para']:.0%} → {tot['para_after'] / tot['n_para']:.0%}** | "
-                 f"**{tot['near_before'] / tot['n_near']:.0%} → {tot['near_after'] / tot['n_near']:.0%}** |")
+                 f"**{tot['near_before'] / tot['n_near']:.0%} → {tot['near_after'] / tot['n_near']:.0%}** | "
+                 f"**{tot['near_kept'] / max(1, tot['near_before']):.0%}** |")
     return "\n".join(lines)
 
 

@@ -77,22 +77,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _prefer(z: np.ndarray, p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> float:
-    """The Bradley–Terry loss of preferring row ``chosen[j]`` over row ``chosen[j] + 1``, on each
-    row's allow margin ``m = log P(allow) − log P(block or escalate)``; its gradient with respect to
-    the logits ``z`` (whose softmax is ``p``) is added to ``R`` in place."""
-    stop = np.maximum(p[:, 1] + p[:, 2], 1e-12)
-    margin = np.log(np.maximum(p[:, 0], 1e-12)) - np.log(stop)
-    diff = margin[chosen] - margin[chosen + 1]
-    loss = float(weight * np.sum(np.logaddexp(0.0, -diff)))
-    g = -weight / (1.0 + np.exp(diff))  # d loss / d diff
-    # d margin / d z: 1 for allow, minus the share of each stop class in P(stop)
-    dm = np.column_stack([np.ones(len(p)), -p[:, 1] / stop, -p[:, 2] / stop])
-    R[chosen] += g[:, None] * dm[chosen]
-    R[chosen + 1] -= g[:, None] * dm[chosen + 1]
-    return loss
-
-
 class DecisionModel:
     """Allow / block / escalate, learned from labelled cases.
 
@@ -373,124 +357,12 @@ class DecisionModel:
     def teach(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None], *,
               pairs: Sequence[tuple[Case, Case]] = (), share: float = 0.01, l2: float = 10.0,
               pooled_l2: float = POOLED_L2, max_iter: int = 200) -> DecisionModel:
-        """A copy taught a team's verdicts and preferences, without forgetting what it knew.
+        """A copy taught a team's verdicts and preferences (``(chosen, rejected)`` pairs), without
+        forgetting what it knew; see :func:`accord.learning.decision_teach.teach`."""
+        from accord.learning.decision_teach import teach
 
-        Fits a correction ``Δ`` to the decision head and, with a cross-encoder that gives its pooled
-        vectors ``h``, a correction ``Γ`` to the cross-encoder's head: the taught cases (together
-        weighing ``share`` of the remembered corpus) and the remembered cases are fitted with the
-        logits ``base + X·Δ + h·Γ``, under L2 penalties ``l2·|Δ|² + pooled_l2·|Γ|²`` that keep the
-        model near the one it was (``pooled_l2=inf``: the linear head alone). The remembered cases are
-        fitted to the model's own probabilities of them, not to their corpus labels (learning without
-        forgetting): only the taught cases pull, and decisions unlike them stay as they were. What the
-        taught cases have in common beyond their domain (their words, the shape of the action, "without
-        asking") is what the corrections learn, so a handful of verdicts moves the same kind of case in
-        other domains; the remembered corpus holds acceptable near-misses in place. Both experts are
-        corrected because their logits add: a correction of the linear head alone cannot overrule a
-        cross-encoder that is sure of the old decision. The taught cases join the precedents the verdicts cite.
-
-        ``pairs`` are a team's preferences, ``(chosen, rejected)``: the better and the worse way to act
-        in one situation. Each adds a Bradley–Terry term on the two cases' allow margins
-        (``log P(allow) − log P(stop)``, each weighing as much as a taught case), so the corrections
-        learn what separates the two: the one change a person made ("asks first" for "adds it
-        without asking") is the feature taught, where verdicts alone cannot say which of their
-        features made them wrong. A preference says which is better, not that either is acceptable,
-        so neither side joins the remembered cases.
-
-        Returns:
-            A new fitted model (this one is unchanged).
-        """
-        from scipy.optimize import minimize
-
-        self._check_fitted()
-        if not len(cases) and not len(pairs):
-            return self
-        bad = sorted({d for d in decisions if d not in DECISIONS})
-        if bad:
-            raise ValueError(f"unknown decision(s) {bad}; expected one of {DECISIONS}")
-        Xm = self.__dict__.get("_memory_X")  # the remembered cases' features, computed once per model
-        if Xm is None or Xm.shape[0] != len(self.memory_):
-            Xm = self.featurizer.transform([Case(context=m["context"], action=m["action"]) for m in self.memory_])[0]
-            self.__dict__["_memory_X"] = Xm
-        # rows: the remembered cases, the taught cases, then each pair's chosen and rejected case
-        paired = [c for pair in pairs for c in pair]
-        Xt, Jt = self.featurizer.transform([*cases, *paired])
-        X = sparse.vstack([Xm, Xt], format="csr")
-        n_mem, n_taught = len(self.memory_), len(cases)
-        unit = max(1.0, share * max(n_mem, 1) / (n_taught + len(pairs)))  # a taught case's (and a pair's) weight
-        w = np.ones(n_mem + n_taught + len(paired))
-        w[n_mem:n_mem + n_taught] = unit
-        w[n_mem + n_taught:] = 0.0  # the paired cases count through the preference term only
-        chosen = n_mem + n_taught + 2 * np.arange(len(pairs))
-        base = self._raw(X)
-        taught_cross = taught_pooled = H = None
-        if self.cross_ is not None:
-            if self.memory_cross_ is None or len(self.memory_cross_) != n_mem:
-                raise ModelError("the decision model's cross-encoder scores of its remembered cases are missing",
-                                 hint="reattach the cross-encoder (attach_cross_encoder) or retrain the model")
-            taught_cross, _, taught_pooled = self.cross_.run([*cases, *paired])
-            base = base + np.vstack([self.memory_cross_.astype(np.float32), taught_cross])
-            if self.memory_pooled_ is not None and taught_pooled is not None:
-                H = np.vstack([self.memory_pooled_.astype(np.float32), taught_pooled])
-                if self.pooled_coef_ is not None:  # taught before: the earlier correction is part of the base
-                    base = base + H @ self.pooled_coef_.T
-        # the pooled vectors as the fit reads them (None: Γ is not fitted, the linear head alone)
-        Hd = H.astype(np.float64) if H is not None and np.isfinite(pooled_l2) else None
-        fit_pooled = Hd is not None
-        cols = np.unique(X.indices)  # sorted: the dense features' columns come first
-        kd = int(np.searchsorted(cols, self.featurizer.dense_dim))
-        # the dense block as an array (BLAS products), the hashed n-grams as a sparse matrix: the
-        # dense block held as sparse made each step's two products take about a second
-        Xd = X[:, cols[:kd]].toarray().astype(np.float64)
-        Xs = X[:, cols[kd:]].tocsr()
-        # the remembered cases hold the model's own probabilities, not their corpus labels: the heads
-        # never fit those labels exactly, and fitting them again moved unrelated decisions (five taught
-        # "block" verdicts let 6 more harmful, gaming or side-effect cases through on the held-out sets)
-        Y = np.vstack([_softmax(base[:n_mem]), np.eye(3)[[DECISIONS.index(d) for d in decisions]],
-                       np.zeros((len(paired), 3))])
-        k = len(cols)
-        kh = 3 * POOLED_DIM if fit_pooled else 0
-
-        def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
-            z = base + Xd @ D[:, :kd].T + np.asarray(Xs @ D[:, kd:].T)
-            if Hd is not None:
-                z = z + Hd @ G.reshape(3, -1).T
-            z -= z.max(axis=1, keepdims=True)
-            p = np.exp(z)
-            p /= p.sum(axis=1, keepdims=True)
-            nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
-            R = (p - Y) * w[:, None]
-            if len(pairs):
-                nll += _prefer(z, p, chosen, unit, R)
-            gD = np.hstack([(Xd.T @ R).T, np.asarray((Xs.T @ R).T)])
-            g = [gD.ravel() + 2 * l2 * flat[: 3 * k]]
-            if Hd is not None:
-                g.append((R.T @ Hd).ravel() + 2 * pooled_l2 * G)
-            return nll + l2 * float(flat[: 3 * k] @ flat[: 3 * k]) + pooled_l2 * float(G @ G), np.concatenate(g)
-
-        res = minimize(loss, np.zeros(3 * k + kh), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
-        out = DecisionModel.__new__(DecisionModel)
-        out.__dict__.update(self.__dict__)
-        out.coef_ = self.coef_.copy()
-        out.coef_[:, cols] += res.x[: 3 * k].reshape(3, k).astype(np.float32)
-        out.coef_ = out.coef_.astype(np.float16).astype(np.float32)
-        if fit_pooled:
-            G = res.x[3 * k:].reshape(3, -1).astype(np.float32)
-            out.pooled_coef_ = G if self.pooled_coef_ is None else self.pooled_coef_ + G
-        out.memory_ = [*self.memory_, *({"context": c.context_text, "action": c.action_text, "decision": d, "principle": p,
-                                         "taught": True} for c, d, p in zip(cases, decisions, principles, strict=True))]
-        out.memory_vectors_ = np.vstack([self.memory_vectors_, Jt[:n_taught].astype(np.float16)])
-        if taught_cross is not None and self.memory_cross_ is not None:
-            out.memory_cross_ = np.vstack([self.memory_cross_, taught_cross[:n_taught].astype(np.float16)])
-        if H is not None:  # the taught cases' pooled vectors join the memory's even when Γ was not fitted
-            out.memory_pooled_ = H[:n_mem + n_taught].astype(np.float16)
-        out.__dict__.pop("_memory_X", None)
-        out.__dict__.pop("_knn", None)
-        out.__dict__.pop("_version", None)
-        out.card_ = {**self.card_, "taught": int(self.card_.get("taught", 0)) + len(cases)}
-        if len(pairs):
-            out.card_["taught_preferences"] = int(self.card_.get("taught_preferences", 0)) + len(pairs)
-        return out
+        return teach(self, cases, decisions, principles, pairs=pairs, share=share, l2=l2, pooled_l2=pooled_l2,
+                     max_iter=max_iter)
 
     # ------------------------------------------------------------------ persistence
     @property
