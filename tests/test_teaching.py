@@ -77,6 +77,8 @@ def test_teaching_through_the_cli(tmp_path):
     runner = CliRunner()
     r = runner.invoke(app, ["learn", "--data", str(fb), "--out", str(out)])
     assert r.exit_code == 0, r.output
+    n_labels = sum(isinstance(x, Label) for x in FEEDBACK)
+    assert f"decision model (the default gate's judge) has been taught {n_labels} verdicts" in " ".join(r.output.split())
     c, a = PARAPHRASES[0]
     r = runner.invoke(app, ["check", "--context", c, "--action", a, "--model", str(out), "--json", "--no-record"])
     v = json.loads(r.stdout)

@@ -260,11 +260,16 @@ def learn(
         known = _register_model(db, out, result)
     if as_json:
         sys.stdout.write(json.dumps({"model": str(path), "version": result.model.version, "counts": result.counts,
-                                     "metrics": result.metrics, "unchanged": known is not None}) + "\n")
+                                     "metrics": result.metrics, "unchanged": known is not None,
+                                     "decision_version": result.decision.version if result.decision is not None else None}) + "\n")
         return
     mode = "from scratch" if from_scratch else f"building on {current_model_dir(model)}"
     console.print(f"learned from {result.counts['label']} labels, {result.counts['preference']} preferences, "
                   f"{result.counts['demonstration']} demonstrations ({mode})")
+    if result.decision is not None:
+        card = result.decision.card_
+        console.print(f"the decision model (the default gate's judge) has been taught {card.get('taught', 0)} verdicts and "
+                      f"{card.get('taught_preferences', 0)} preferences in all: {result.decision.version}", markup=False)
     _print_metrics(result.metrics)
     if known is not None:
         console.print(f"model unchanged: {result.model.version} is what this data gave before (registered as "
