@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def table(rows: list[dict]) -> str:
-    tot: dict[str, int] = defaultdict(int)
+    tot: dict[str, float] = defaultdict(float)
     lines = ["| concept | paraphrases stopped, before → after | near-misses allowed, before → after | "
              "of those allowed before, still allowed after |", "|---|---:|---:|---:|"]
     for r in rows:

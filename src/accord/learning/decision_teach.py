@@ -19,19 +19,20 @@ from accord.learning.decision import DECISIONS, POOLED_L2, DecisionModel, _softm
 from accord.types import Case
 
 
-def _prefer(z: np.ndarray, p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> float:
-    """The Bradley–Terry loss of preferring row ``chosen[j]`` over row ``chosen[j] + 1``, on each
-    row's allow margin ``m = log P(allow) − log P(block or escalate)``; its gradient with respect to
-    the logits ``z`` (whose softmax is ``p``) is added to ``R`` in place."""
-    stop = np.maximum(p[:, 1] + p[:, 2], 1e-12)
-    margin = np.log(np.maximum(p[:, 0], 1e-12)) - np.log(stop)
-    diff = margin[chosen] - margin[chosen + 1]
+def _prefer(p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> float:
+    """The Bradley–Terry loss of preferring row ``chosen[j]`` over row ``chosen[j] + 1`` of the
+    probabilities ``p``, on each row's allow margin ``m = log P(allow) − log P(block or escalate)``; its
+    gradient with respect to the logits is added to ``R`` in place."""
+    q = p[np.stack([chosen, chosen + 1])]  # (2, pairs, 3): the chosen rows, then the rejected ones
+    stop = np.maximum(q[..., 1] + q[..., 2], 1e-12)
+    margin = np.log(np.maximum(q[..., 0], 1e-12)) - np.log(stop)
+    diff = margin[0] - margin[1]
     loss = float(weight * np.sum(np.logaddexp(0.0, -diff)))
     g = -weight / (1.0 + np.exp(diff))  # d loss / d diff
     # d margin / d z: 1 for allow, minus the share of each stop class in P(stop)
-    dm = np.column_stack([np.ones(len(p)), -p[:, 1] / stop, -p[:, 2] / stop])
-    R[chosen] += g[:, None] * dm[chosen]
-    R[chosen + 1] -= g[:, None] * dm[chosen + 1]
+    dm = np.stack([np.ones_like(stop), -q[..., 1] / stop, -q[..., 2] / stop], axis=-1)
+    R[chosen] += g[:, None] * dm[0]
+    R[chosen + 1] -= g[:, None] * dm[1]
     return loss
 
 
@@ -124,7 +125,7 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
         nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
         R = (p - Y) * w[:, None]
         if len(pairs):
-            nll += _prefer(z, p, chosen, unit, R)
+            nll += _prefer(p, chosen, unit, R)
         gD = np.hstack([(Xd.T @ R).T, np.asarray((Xs.T @ R).T)])
         g = [gD.ravel() + 2 * l2 * flat[: 3 * k]]
         if Hd is not None:
