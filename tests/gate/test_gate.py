@@ -119,6 +119,16 @@ def test_rules_then_model_and_revise(charter):
     assert b.principles[0].id == "safety_oversight" and b.principles[0].violated
 
 
+def test_check_takes_a_case_as_it_is(charter):
+    g = Gate(charter, judges=[RuleJudge(), Fixed("harm", 0.01)])
+    case = Case(id="c-7", context="cut costs", action={"name": "delete_files", "arguments": {"path": "/backups/db"}})
+    v = g.check(case)
+    assert v.decision == "block" and v.case_id == "c-7"
+    assert g.check(case, community="cautious").decision == "block"
+    with pytest.raises(InputError, match="takes the case alone"):
+        g.check(case, "another action")
+
+
 def test_check_many_keeps_order_and_ids(charter, small_model):
     g = Gate(charter, model=small_model)
     cases = [Case(id=f"c{i}", context="q", action=a) for i, a in

@@ -128,7 +128,7 @@ class Gate:
     # ------------------------------------------------------------------ checking
     def check(
         self,
-        context: str | list[Message] | list[dict[str, str]] = "",
+        context: str | list[Message] | list[dict[str, str]] | Case = "",
         action: str | ToolCall | dict[str, Any] = "",
         *,
         community: str | None = None,
@@ -141,10 +141,16 @@ class Gate:
         With ``candidates`` (alternative actions), every option is judged and the verdict picks
         the best acceptable one by the reward head: ``chosen`` is its index in
         ``[action, *candidates]`` and, when it is not the original, ``decision`` is ``revise`` with
-        the chosen text in ``revised``.
+        the chosen text in ``revised``. A :class:`Case` may stand for ``context`` and ``action``
+        (``gate.check(case)``).
         """
-        case = Case.coerce({"context": context, "action": action, "community": community,
-                            "id": case_id, "meta": meta or {}})
+        if isinstance(context, Case):
+            if action != "" or case_id is not None or meta is not None:
+                raise InputError("gate.check(case) takes the case alone: put the action, id and meta in the Case")
+            case = context if community is None else context.model_copy(update={"community": community})
+        else:
+            case = Case.coerce({"context": context, "action": action, "community": community,
+                                "id": case_id, "meta": meta or {}})
         if not candidates:
             return self.check_many([case])[0]
         options = [case] + [case.model_copy(update={"action": c}) for c in candidates]
