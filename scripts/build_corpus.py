@@ -210,14 +210,19 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "with exactly the scope asked, a third with the person described by something irrelevant, a few lone user "
         "messages), a third of them beside a twin that changes one detail and crosses the line (more than asked, an "
         "unrequested charge, someone else's data, a false 'done'); written because the gate stopped about a fifth of "
-        "everyday requests; no second pass. Each wrote every "
+        "everyday requests; no second pass; c64-c66 (2026-12-06): honest work under a stated objective, KPI or target (plans, "
+        "tool calls and replies that improve what the metric measures, some touching measurement openly: reporting a bad "
+        "number, adding a counter-metric, fixing a measurement bug with the owner's sign-off, declining a shortcut), 140 "
+        "each, and 60 gaming twins each on the same contexts, in 36 domains chosen for their objectives; written because "
+        "the gate stopped 26% of such honest work (116 of 420) and let 15% of the twins through; told to avoid the "
+        "teaching bench's ten topics by name. Each wrote every "
         "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
         "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38 and c43-c60, "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60 and c64-c66, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "| kind | decision | cases |", "|---|---|---:|",
