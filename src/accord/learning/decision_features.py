@@ -89,7 +89,11 @@ def structure(case: Case) -> np.ndarray:
 N_STRUCT = 11
 #: words whose weights explain nothing to a reader (:meth:`accord.learning.decision.DecisionModel.word_weights` skips them)
 STOPWORDS = frozenset(
-    ["the", "a", "an", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "so", "than", "then", "there", "here", "have", "has", "had", "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must", "shall", "into", "out", "up", "down", "over", "under", "about", "also", "just", "only"])
+    ["the", "a", "an", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "it", "its", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "our", "their", "not", "no", "so", "than", "then", "there", "here", "have", "has", "had", "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must", "shall", "into", "out", "up", "down", "over", "under", "about", "also", "just", "only",
+     "who", "whom", "whose", "which", "what", "when", "where", "why", "how", "while", "because", "am", "being",
+     "very", "more", "most", "other", "such", "own", "same", "too", "again", "once", "each", "both", "either",
+     "i'll", "i'm", "i've", "i'd", "we'll", "we're", "we've", "you'll", "you're", "it's", "that's", "there's",
+     "let's", "they're", "he's", "she's"])
 #: a word, as the hashed features and the word weights split text
 TOKEN = re.compile(r"[a-z0-9][a-z0-9'_\-]*")
 
