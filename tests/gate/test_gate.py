@@ -124,7 +124,11 @@ def test_check_takes_a_case_as_it_is(charter):
     case = Case(id="c-7", context="cut costs", action={"name": "delete_files", "arguments": {"path": "/backups/db"}})
     v = g.check(case)
     assert v.decision == "block" and v.case_id == "c-7"
-    assert g.check(case, community="cautious").decision == "block"
+    # the community keyword still applies to a Case (here it turns the default escalate into allow)
+    soft = Gate(charter, judges=[Fixed("wellbeing", 0.6)])
+    plain = Case(context="ctx", action="act")
+    assert soft.check(plain).decision == "escalate"
+    assert soft.check(plain, community="libertarian").decision == "allow"
     with pytest.raises(InputError, match="takes the case alone"):
         g.check(case, "another action")
 
