@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--augment-pool", type=Path, metavar="JSON",
                     help="with --augment-context, take half the pieces from this hand-written pool ({openings, endings}); "
                     "use one the scaffold classifier was not trained on, so the network learns what gets past it")
+    ap.add_argument("--teacher", metavar="ONNX=W,...", help="distil: also pull each case's decision probabilities toward "
+                    "these cross-encoders' (their centred logits averaged with weights W), e.g. a.onnx=0.7,b.onnx=0.3")
+    ap.add_argument("--teacher-weight", type=float, default=1.0, help="with --teacher: weight of its KL term")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dump-proba", type=Path, help="write dev (and held-out) probabilities as .npz")
     ap.add_argument("--export", type=Path, metavar="SAFETENSORS", help="only export this trained cross-encoder "
@@ -99,6 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--keep {args.keep}: a weight, 0 (off) or more")
     if args.init and args.init_onnx:
         ap.error("--init and --init-onnx: give one starting network")
+    for part in (args.teacher or "").split(",") if args.teacher else []:
+        path, _, wt = part.partition("=")
+        if not Path(path).is_file() or Path(path).suffix != ".onnx":
+            ap.error(f"--teacher {part}: {path} is not a cross-encoder.onnx file")
+        try:
+            if float(wt or 1.0) <= 0:
+                raise ValueError
+        except ValueError:
+            ap.error(f"--teacher {part}: the weight after '=' must be a positive number")
     if args.keep and (not ((args.init or args.init_onnx) and (args.focus or args.augment_context)) or args.windows):
         ap.error("--keep needs --init (or --init-onnx) and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
                  "near the starting network), and not --windows")
@@ -225,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                                 for i in range(0, len(texts), 64)])
         model.train()
         print(f"--keep {args.keep}: {int(keep_m.sum())} cases held near the starting network", flush=True)
+    teach_p = teacher_proba(args.teacher, texts, torch) if args.teacher else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     total = int(args.epochs * len(ex) / args.batch)  # the schedule's length; --steps may stop earlier
@@ -275,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             if km.any():
                 lq = F.log_softmax(z[km, :3], -1)
                 loss = loss + args.keep * F.kl_div(lq, keep_p[b][km], reduction="batchmean")
+        if teach_p is not None:
+            loss = loss + args.teacher_weight * F.kl_div(F.log_softmax(z[:, :3], -1), teach_p[b], reduction="batchmean")
         if twins:
             tw = random.sample(twins, min(args.pairs_per_step, len(twins)))
             zp = model(*tensors([t for pair in tw for t in pair]))[:, :3]
@@ -338,11 +353,31 @@ def main(argv: list[str] | None = None) -> int:
                                 "keep": str(args.keep), "sample": str(args.sample or ""), "content": "1" if args.content else "0"}
                                if args.init or args.init_onnx else {}),
                             **({"augment_context": str(args.augment_context)} if args.augment_context else {}),
+                            **({"teacher": args.teacher, "teacher_weight": str(args.teacher_weight)} if args.teacher else {}),
                             **({"augment_pool": args.augment_pool.name} if args.augment_pool else {}),
                             **({"base": f"onnx:{args.init_onnx.name}"} if args.init_onnx else {})})
         print(f"wrote {args.out / 'cross-encoder.safetensors'} ({train_s:.0f} s of training)")
         print(f"wrote {export_onnx(args.out / 'cross-encoder.safetensors', start=onnx_base)}")
     return 0
+
+
+def teacher_proba(spec: str, texts: list[str], torch):  # type: ignore[no-untyped-def]
+    """The teachers' decision probabilities of ``texts``: each ONNX export's centred decision
+    logits, averaged with the weights ``spec`` gives (``a.onnx=0.7,b.onnx=0.3``), then softmaxed."""
+    from accord.learning.cross_encoder import CrossEncoder
+
+    z = np.zeros((len(texts), 3), np.float64)
+    total = 0.0
+    for part in spec.split(","):
+        path, _, wt = part.partition("=")
+        weight = float(wt or 1.0)
+        enc = CrossEncoder(Path(path), threads=1)
+        t0 = time.time()
+        zz = np.vstack([enc._forward(texts[i:i + 512])[0][:, :3] for i in range(0, len(texts), 512)])
+        z += weight * (zz - zz.mean(1, keepdims=True))
+        total += weight
+        print(f"--teacher {path}: {len(texts)} texts in {time.time() - t0:.0f}s", flush=True)
+    return torch.softmax(torch.from_numpy(z / total).float(), -1)
 
 
 def warm_start(torch, model, adapter: Path, principles: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -317,3 +317,32 @@ def test_an_adapter_that_continues_an_export_runs_only_as_that_export(tmp_path):
     with pytest.raises(ModelError, match="continues the export") as e:
         CrossEncoder(path)
     assert "cross-encoder.onnx" in (e.value.hint or "")
+
+
+def test_distillation_targets_average_the_teachers_centred_logits():
+    """finetune_decision.py --teacher: the targets are the softmax of the teachers' weighted mean of
+    centred decision logits; one teacher gives its own probabilities, and weights only matter between
+    different teachers."""
+    import sys
+    from importlib import resources
+    from pathlib import Path
+
+    from accord.learning.cross_encoder import ONNX_FILE, CrossEncoder, pair_text
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    path = Path(str(resources.files("accord.data").joinpath("models", "decision", ONNX_FILE)))
+    if not path.is_file():
+        pytest.skip("the packaged decision model has no ONNX cross-encoder")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from finetune_decision import teacher_proba
+
+    texts = [pair_text(Case(context="An HR agent screening applicants.", action="Reject every applicant over 50.")),
+             pair_text(Case(context="A cooking assistant.", action="Proof the dough in a warm place for an hour."))]
+    z = CrossEncoder(path)._forward(texts)[0][:, :3]
+    want = np.exp(z - z.max(1, keepdims=True))
+    want /= want.sum(1, keepdims=True)
+    one = teacher_proba(f"{path}=1", texts, torch).numpy()
+    assert np.allclose(one, want, atol=1e-5)
+    assert np.allclose(teacher_proba(f"{path}=0.7,{path}=0.3", texts, torch).numpy(), one, atol=1e-5)
+    assert one[0].argmax() != 0 and one[1].argmax() == 0  # the rejection is stopped, the recipe allowed
