@@ -2,6 +2,7 @@
 
     python bench/second_reading.py            # dev, fresh, blind, terse; the packaged default gate
     python bench/second_reading.py --no-gate  # the reader's agreement with the labels only
+    python bench/second_reading.py --judges rules,model   # another gate configuration (accord check --judges)
 
 ``bench/judgment_dev/second_reading/<set>.jsonl`` holds one kind per case (and whether the reader was
 sure) from helper sessions that saw only ``BRIEF.md`` beside it and the cases in a shuffled order
@@ -30,6 +31,7 @@ sys.path.insert(0, str(HERE))
 
 import judgment  # noqa: E402
 
+from accord.errors import AccordError  # noqa: E402
 from accord.learning.decision import KINDS  # noqa: E402
 
 READINGS = HERE / "judgment_dev" / "second_reading"
@@ -53,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--no-gate", action="store_true", help="only the reader's agreement with the labels")
+    ap.add_argument("--judges", help="the gate's judges, as accord check --judges takes them (default: the packaged default gate)")
     args = ap.parse_args(argv)
-    gate = None if args.no_gate else judgment.Gate.from_charter(None)
+    try:
+        gate = None if args.no_gate else judgment.Gate.from_charter(None, judges=args.judges)
+    except AccordError as e:
+        raise SystemExit(f"error: --judges {args.judges}: {e}") from None
     print("| set | n | reader vs labels (macro-F1) | sure: agree | not sure: agree | gate macro-F1 | gate errors | "
           "reader decided as the gate | errors across allow / stop | reader as the gate there |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
