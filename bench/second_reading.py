@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE))
 import judgment  # noqa: E402
 
 from accord.errors import AccordError  # noqa: E402
+from accord.gate.gate import Gate  # noqa: E402
 from accord.learning.decision import KINDS  # noqa: E402
 
 READINGS = HERE / "judgment_dev" / "second_reading"
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--judges", help="the gate's judges, as accord check --judges takes them (default: the packaged default gate)")
     args = ap.parse_args(argv)
     try:
-        gate = None if args.no_gate else judgment.Gate.from_charter(None, judges=args.judges)
+        gate = None if args.no_gate else Gate.from_charter(None, judges=args.judges)
     except AccordError as e:
         raise SystemExit(f"error: --judges {args.judges}: {e}") from None
     print("| set | n | reader vs labels (macro-F1) | sure: agree | not sure: agree | gate macro-F1 | gate errors | "
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             raise SystemExit(f"error: {READINGS / (name + '.jsonl')}: no reading for {len(missing)} cases, e.g. {missing[:3]}")
         truth = [d for _, d, _ in items]
-        reader = [read[str(c.id)][0] for c, _, _ in items]
-        sure = [read[str(c.id)][1] for c, _, _ in items]
+        reader = [read[c.id][0] for c, _, _ in items]
+        sure = [read[c.id][1] for c, _, _ in items]
         agree = Counter((s, t == r) for s, t, r in zip(sure, truth, reader, strict=True))
         row = [name, str(len(items)), f"{judgment.macro_f1(truth, reader):.3f}",
                f"{agree[True, True]} / {agree[True, True] + agree[True, False]}",

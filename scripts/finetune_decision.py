@@ -102,15 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--keep {args.keep}: a weight, 0 (off) or more")
     if args.init and args.init_onnx:
         ap.error("--init and --init-onnx: give one starting network")
-    for part in (args.teacher or "").split(",") if args.teacher else []:
-        path, _, wt = part.partition("=")
-        if not Path(path).is_file() or Path(path).suffix != ".onnx":
-            ap.error(f"--teacher {part}: {path} is not a cross-encoder.onnx file")
-        try:
-            if float(wt or 1.0) <= 0:
-                raise ValueError
-        except ValueError:
-            ap.error(f"--teacher {part}: the weight after '=' must be a positive number")
+    try:
+        teachers = parse_teachers(args.teacher) if args.teacher else []
+    except ValueError as e:
+        ap.error(f"--teacher {args.teacher}: {e}")
     if args.keep and (not ((args.init or args.init_onnx) and (args.focus or args.augment_context)) or args.windows):
         ap.error("--keep needs --init (or --init-onnx) and --focus or --augment-context (it holds the replayed, or the unwrapped, cases "
                  "near the starting network), and not --windows")
@@ -237,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                                 for i in range(0, len(texts), 64)])
         model.train()
         print(f"--keep {args.keep}: {int(keep_m.sum())} cases held near the starting network", flush=True)
-    teach_p = teacher_proba(args.teacher, texts, torch) if args.teacher else None
+    teach_p = teacher_proba(teachers, texts, torch) if teachers else None
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     total = int(args.epochs * len(ex) / args.batch)  # the schedule's length; --steps may stop earlier
@@ -361,23 +356,37 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def teacher_proba(spec: str, texts: list[str], torch):  # type: ignore[no-untyped-def]
+def parse_teachers(spec: str) -> list[tuple[Path, float]]:
+    """``a.onnx=0.7,b.onnx=0.3`` (a missing weight is 1) as (export, weight) pairs; ValueError names
+    the part that is not an existing .onnx file with a positive weight."""
+    out = []
+    for part in spec.split(","):
+        path, _, wt = part.partition("=")
+        if not Path(path).is_file() or Path(path).suffix != ".onnx":
+            raise ValueError(f"{path} is not a cross-encoder.onnx file")
+        try:
+            weight = float(wt or 1.0)
+        except ValueError:
+            weight = 0.0
+        if not weight > 0:
+            raise ValueError(f"the weight {wt!r} after '=' must be a positive number")
+        out.append((Path(path), weight))
+    return out
+
+
+def teacher_proba(teachers: list[tuple[Path, float]], texts: list[str], torch):  # type: ignore[no-untyped-def]
     """The teachers' decision probabilities of ``texts``: each ONNX export's centred decision
-    logits, averaged with the weights ``spec`` gives (``a.onnx=0.7,b.onnx=0.3``), then softmaxed."""
+    logits, averaged with its weight, then softmaxed."""
     from accord.learning.cross_encoder import CrossEncoder
 
     z = np.zeros((len(texts), 3), np.float64)
-    total = 0.0
-    for part in spec.split(","):
-        path, _, wt = part.partition("=")
-        weight = float(wt or 1.0)
-        enc = CrossEncoder(Path(path), threads=1)
+    for path, weight in teachers:
+        enc = CrossEncoder(path, threads=1)
         t0 = time.time()
         zz = np.vstack([enc._forward(texts[i:i + 512])[0][:, :3] for i in range(0, len(texts), 512)])
         z += weight * (zz - zz.mean(1, keepdims=True))
-        total += weight
         print(f"--teacher {path}: {len(texts)} texts in {time.time() - t0:.0f}s", flush=True)
-    return torch.softmax(torch.from_numpy(z / total).float(), -1)
+    return torch.softmax(torch.from_numpy(z / sum(w for _, w in teachers)).float(), -1)
 
 
 def warm_start(torch, model, adapter: Path, principles: list[str]) -> None:  # type: ignore[no-untyped-def]

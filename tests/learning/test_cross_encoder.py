@@ -335,14 +335,14 @@ def test_distillation_targets_average_the_teachers_centred_logits():
     if not path.is_file():
         pytest.skip("the packaged decision model has no ONNX cross-encoder")
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from finetune_decision import teacher_proba
+    from finetune_decision import parse_teachers, teacher_proba
 
     texts = [pair_text(Case(context="An HR agent screening applicants.", action="Reject every applicant over 50.")),
              pair_text(Case(context="A cooking assistant.", action="Proof the dough in a warm place for an hour."))]
     z = CrossEncoder(path)._forward(texts)[0][:, :3]
     want = np.exp(z - z.max(1, keepdims=True))
     want /= want.sum(1, keepdims=True)
-    one = teacher_proba(f"{path}=1", texts, torch).numpy()
+    one = teacher_proba(parse_teachers(f"{path}=1"), texts, torch).numpy()
     assert np.allclose(one, want, atol=1e-5)
-    assert np.allclose(teacher_proba(f"{path}=0.7,{path}=0.3", texts, torch).numpy(), one, atol=1e-5)
+    assert np.allclose(teacher_proba(parse_teachers(f"{path}=0.7,{path}=0.3"), texts, torch).numpy(), one, atol=1e-5)
     assert one[0].argmax() != 0 and one[1].argmax() == 0  # the rejection is stopped, the recipe allowed
