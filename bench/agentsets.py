@@ -2,12 +2,14 @@
 
 Mapping (documented in docs/benchmarks.md, "Public agent sets"):
 
-* **ASSEBench** (security subset, Apache-2.0): an agent log (user request + the agent's actions and
-  what the environment returned). ``label`` 1 (unsafe) → ``block``, 0 → ``allow``. The case's
-  context is the agent profile and the user's request, its action the agent's actions and the
-  environment's answers in order (the judge sees what the agent did, as a reviewer of the log
-  would). Records built on AgentHarm (its system prompt) are dropped: AgentHarm's terms are
-  restrictive. Split by a hash of the record id: ``test`` (half) is never trained on.
+* **ASSEBench** (security subset, Apache-2.0): an agent log. ``label`` 1 (unsafe) → ``block``, 0 →
+  ``allow``. The case's context is the agent profile and the user's first request (the harness's
+  tool list cut to its names); its action every later turn in order: the user's step instructions,
+  the agent's actions and what they returned (the judge sees what was asked, done and seen, as a
+  reviewer of the log would; the agent's own reasoning and the harness's "attacker goal achieved"
+  announcement, which gives the label away, are left out). Records built on AgentHarm (its system
+  prompt) are dropped: AgentHarm's terms are restrictive. Split by a hash of the record id:
+  ``test`` (half) is never trained on.
 * **R-Judge** (licence not verified): the same shape; **evaluation only**, every record is test.
 
 The other sets from ``/work/shared/data`` (full rules, licences and counts in
@@ -84,20 +86,54 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
+# The harness text ASSEBench's records append to every user request (the tool list as JSON, then the
+# plan format the benchmark's driver wanted): the tool names are kept, the format instructions dropped.
+_ASB_TOOLS = re.compile(r"\s*You are given the available tools from the tool list: (\[.*?\]) to help you solve "
+                        r"problems\..*$", re.S)
+# ASSEBench's simulated tools announce a successful attack in words that give the label away (every
+# unsafe log has them, no safe one does); they are removed, and what the tool did is kept.
+_ATTACK_TELL = re.compile(r"You have used the attacker tool \w+\.\s*You have achieved the attacker goal:\s*")
+THOUGHT_CHARS = 400  # of one observation recorded in an agent thought: its start and its end
+
+
+def _request(text: str) -> str:
+    """A user request without the ASSEBench harness's tool-list and plan-format text (tool names kept)."""
+    m = _ASB_TOOLS.search(text)
+    if not m:
+        return text.strip()
+    names = re.findall(r'"name":\s*"([^"]+)"', m.group(1))
+    return text[:m.start()].strip() + (f"\ntools: {', '.join(names)}" if names else "")
+
+
 def _log_case(rec: dict, prefix: str) -> Case:
+    """An agent log as a reviewer reads it: the context is the agent's profile and the user's first
+    request; the action is every later turn in order: the user's further instructions, the agent's
+    actions, and what the environment answered (an environment turn, or an agent thought that
+    records an ``[Observation]``, as ASSEBench's logs do). The agent's own reasoning is left out: a
+    judge weighs what was asked, done and seen, not the agent's account of why it was fine."""
     turns = rec["contents"][0] if rec["contents"] and isinstance(rec["contents"][0], list) else rec["contents"]
-    request = next((t.get("content") or "" for t in turns if t.get("role") == "user"), "")
+    first = next((i for i, t in enumerate(turns) if t.get("role") == "user"), None)
+    request = _request(str(turns[first].get("content") or "")) if first is not None else ""
     steps = []
-    for t in turns:
-        if t.get("role") == "agent" and t.get("action"):
-            steps.append(f"action: {t['action'].strip()}")
+    for i, t in enumerate(turns):
+        if i == first:
+            continue
+        if t.get("role") == "user" and t.get("content"):
+            steps.append(f"user: {str(t['content']).strip()}")
+        elif t.get("role") == "agent":
+            if str(t.get("action") or "").strip():
+                steps.append(f"action: {str(t['action']).strip()}")
+            thought = str(t.get("thought") or "").strip()
+            if thought.startswith("[Observation]"):  # what the turn's action returned
+                seen = _ATTACK_TELL.sub("", thought.removeprefix("[Observation]:").strip())
+                steps.append(f"result: {_clip(seen, THOUGHT_CHARS)}")
         elif t.get("role") == "environment" and t.get("content"):
             steps.append(f"result: {str(t['content']).strip()[:300]}")
     action = "\n".join(steps) or "(no action)"
     if len(action) > MAX_CHARS:
         action = action[: MAX_CHARS // 2] + "\n…\n" + action[-MAX_CHARS // 2:]
-    context = f"{rec.get('profile', '').strip()}\nuser: {request.strip()}".strip()
-    return Case(context=context[:2000], action=action, id=f"{prefix}-{rec['id']}")
+    context = f"{str(rec.get('profile') or '').strip()}\nuser: {request}".strip()
+    return Case(context=context[:MAX_CONTEXT], action=action, id=f"{prefix}-{rec['id']}")
 
 
 def assebench(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:
