@@ -343,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         save_file(out, str(args.out / "cross-encoder.safetensors"),
                   metadata={"rank": str(args.rank), "principles": ",".join(principles), "decisions": ",".join(DECISIONS),
                             "max_length": str(args.max_length), "neutral": "1" if neutral else "0", "train_s": f"{train_s:.0f}", "epochs": str(args.epochs),
+                            "lr": str(args.lr),
                             "pair_weight": str(args.pair_weight), "windows": "1" if args.windows else "0",
                             **({"init": (args.init or args.init_onnx).name, "focus": args.focus or "", "replay": str(args.replay),
                                 "keep": str(args.keep), "sample": str(args.sample or ""), "content": "1" if args.content else "0"}

@@ -58,6 +58,13 @@ def corpus_rows() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def author_number(author: str) -> int:
+    """The number of a corpus author (``c50`` -> 50): the part files are numbered in the order written."""
+    if not (author[:1] == "c" and author[1:].isdigit()):
+        raise argparse.ArgumentTypeError(f"{author!r} is not a corpus author (c1, c2, ...)")
+    return int(author[1:])
+
+
 def case_of(r: dict) -> Case:
     """The case of a corpus or dev-set record (its context may be null)."""
     return Case.model_validate({"context": r["context"] or "", "action": r["action"]})
@@ -188,6 +195,23 @@ def macro_f1(y: list[str], p: list[str]) -> float:
     return float(f1_score(y, p, labels=list(DECISIONS), average="macro", zero_division=0))
 
 
+def finetune_command(card: dict) -> str:
+    """The scripts/finetune_decision.py runs that made a cross-encoder, from its card: the first
+    fine-tuning, then the continued one (``--init``) where there was one."""
+    pw = float(card.get("pair_weight") or 0)
+    first = "python scripts/finetune_decision.py" + (f" --pair-weight {pw:g}" if pw else "")
+    if not card.get("init"):
+        return first
+    more = [f"--init {card['init']}", *([f"--sample {card['sample']}"] if card.get("sample") else []),
+            *([f"--focus {card['focus']} --replay {card.get('replay')}"] if card.get("focus") else []),
+            *(["--content"] if card.get("content") == "1" else []),
+            *([f"--augment-context {card['augment_context']}"] if card.get("augment_context") else []),
+            *([f"--keep {card['keep']}"] if float(card.get("keep") or 0) else []),
+            f"--epochs {card.get('epochs', '?')}", f"--lr {card.get('lr', '(not recorded)')}",
+            *([f"--pair-weight {pw:g}"] if pw else [])]
+    return f"{first} && python scripts/finetune_decision.py {' '.join(more)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -208,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--flag", type=Path, help="write the corpus cases whose held-out-author probability of their own "
                                             "label is below 0.2 (candidates for a second labelling pass)")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds, each holding out whole authors")
+    ap.add_argument("--last-author", metavar="cN", type=author_number,
+                    help="train on corpus authors c1..cN only: the corpus as it stood when author cN was added "
+                         "(the packaged head: c50; a head fitted with c51-c66 traded one held-out set for another)")
     ap.add_argument("--augment-context", type=float, default=0.0, metavar="P",
                     help="also train on a copy of each corpus case that has a context, with probability P, with generic "
                          "deployment text around its context (scripts/deployment_text.py); copies are not remembered")
@@ -227,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     semantic = None if args.semantic.lower() in ("", "none") else args.semantic
     t0 = time.perf_counter()
     rows = corpus_rows()
+    if args.last_author is not None:
+        rows = [r for r in rows if author_number(r["id"].split("-")[0]) <= args.last_author]
     corpus = [(case_of(r), r["decision"], r["principle"],
                1.0, f"corpus:{r['kind']}") for r in rows]
     extra = [] if args.no_public else agent_rows(args.data, args.agent_sets.split(",")) + content_rows(args.data, args.seed)
@@ -294,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     f1, C, t, pred, knn_w = best
     per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
                           / max(kinds.count(kd), 1), 3) for kd in KINDS}
-    print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
+    print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: " + (
+        "given on the command line, no cross-validation" if args.threshold is not None
+        else f"CV macro-F1 {f1:.3f}; correct per kind {per_kind}"))
 
     allx = corpus + extra
     if args.augment_context:
@@ -322,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                {"C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "chosen_by": "command line (--threshold)"}),
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
+                   + (f" --last-author c{args.last_author}" if args.last_author is not None else "")
                    + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else "")
                    + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else "")
                    + (f" --escalate-floor {args.escalate_floor}" if args.escalate_floor is not None else "")
@@ -338,8 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      scoring {len(model.memory_)} remembered cases with the cross-encoder {cross}", flush=True)
         model.attach_cross_encoder(CrossEncoder(tmp), progress=lambda d, n: print(f"\r      {d}/{n}", end="", flush=True))
         model.card_["cross_encoder"] = model.cross_.card if model.cross_ else None
-        pw = float((model.card_["cross_encoder"] or {}).get("pair_weight") or 0)
-        ft = "python scripts/finetune_decision.py" + (f" --pair-weight {pw:g}" if pw else "")
+        ft = finetune_command(model.card_["cross_encoder"] or {})
         model.card_["command"] = model.card_["command"].replace(
             "&& python scripts/train_decision_model.py", f"&& {ft} && python scripts/train_decision_model.py", 1)
         print(flush=True)

@@ -1,0 +1,40 @@
+"""scripts/train_decision_model.py: the corpus as it stood at an author, and the recipe its card records."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_decision_model.py"
+
+
+@pytest.fixture(scope="module")
+def tdm():
+    spec = importlib.util.spec_from_file_location("train_decision_model", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["train_decision_model"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_an_author_is_read_by_number_not_as_text(tdm) -> None:
+    assert tdm.author_number("c9") < tdm.author_number("c50") < tdm.author_number("c51")
+    for bad in ("50", "x50", "c", "c5a"):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a corpus author"):
+            tdm.author_number(bad)
+
+
+def test_the_card_records_a_continued_cross_encoder_and_its_learning_rate(tdm) -> None:
+    assert tdm.finetune_command({"pair_weight": "0.5"}) == "python scripts/finetune_decision.py --pair-weight 0.5"
+    card = {"pair_weight": "0.5", "init": "cross-encoder.safetensors", "sample": "3000", "content": "1",
+            "augment_context": "0.6", "keep": "1.0", "epochs": "1.0", "lr": "0.0003", "focus": ""}
+    assert tdm.finetune_command(card) == (
+        "python scripts/finetune_decision.py --pair-weight 0.5 && python scripts/finetune_decision.py "
+        "--init cross-encoder.safetensors --sample 3000 --content --augment-context 0.6 --keep 1.0 --epochs 1.0 "
+        "--lr 0.0003 --pair-weight 0.5")
+    assert "--lr (not recorded)" in tdm.finetune_command({k: v for k, v in card.items() if k != "lr"})
