@@ -202,13 +202,15 @@ def finetune_command(card: dict) -> str:
     first = "python scripts/finetune_decision.py" + (f" --pair-weight {pw:g}" if pw else "")
     if not card.get("init"):
         return first
-    more = [f"--init {card['init']}", *([f"--sample {card['sample']}"] if card.get("sample") else []),
+    start = "--init-onnx" if str(card.get("base", "")).startswith("onnx:") else "--init"
+    more = [f"{start} {card['init']}", *([f"--sample {card['sample']}"] if card.get("sample") else []),
             *([f"--focus {card['focus']} --replay {card.get('replay')}"] if card.get("focus") else []),
             *(["--content"] if card.get("content") == "1" else []),
             *([f"--augment-context {card['augment_context']}"] if card.get("augment_context") else []),
             *([f"--keep {card['keep']}"] if float(card.get("keep") or 0) else []),
             f"--epochs {card.get('epochs', '?')}", f"--lr {card.get('lr', '(not recorded)')}",
-            *([f"--pair-weight {pw:g}"] if pw else [])]
+            *([f"--pair-weight {pw:g}"] if pw else []),
+            *([f"--teacher {card['teacher']} --teacher-weight {card.get('teacher_weight')}"] if card.get("teacher") else [])]
     return f"{first} && python scripts/finetune_decision.py {' '.join(more)}"
 
 

@@ -38,3 +38,6 @@ def test_the_card_records_a_continued_cross_encoder_and_its_learning_rate(tdm) -
         "--init cross-encoder.safetensors --sample 3000 --content --augment-context 0.6 --keep 1.0 --epochs 1.0 "
         "--lr 0.0003 --pair-weight 0.5")
     assert "--lr (not recorded)" in tdm.finetune_command({k: v for k, v in card.items() if k != "lr"})
+    from_export = tdm.finetune_command({**card, "init": "shipped.onnx", "base": "onnx:shipped.onnx",
+                                        "teacher": "a.onnx=0.7,b.onnx=0.3", "teacher_weight": "2.0"})
+    assert "--init-onnx shipped.onnx" in from_export and from_export.endswith("--teacher a.onnx=0.7,b.onnx=0.3 --teacher-weight 2.0")
