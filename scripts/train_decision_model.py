@@ -320,14 +320,17 @@ def main(argv: list[str] | None = None) -> int:
                 for r, p in zip(rows, (1 - best[4]) * oof_lin + best[4] * oof_knn, strict=True):
                     if p[DECISIONS.index(r["decision"])] < 0.2:
                         fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    if best is None:  # --threshold: no cross-validation
-        best = (float("nan"), args.C[0], args.threshold, ["allow"] * len(rows), args.knn_weights[0])
-    f1, C, t, pred, knn_w = best
-    per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
-                          / max(kinds.count(kd), 1), 3) for kd in KINDS}
-    print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: " + (
-        "given on the command line, no cross-validation" if args.threshold is not None
-        else f"CV macro-F1 {f1:.3f}; correct per kind {per_kind}"))
+    cv: dict = {"chosen_by": "command line (--threshold)"}  # no cross-validation: no held-out figures
+    if best is None:
+        C, t, knn_w = args.C[0], args.threshold, args.knn_weights[0]
+        print(f"      C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: given on the command line, no cross-validation")
+    else:
+        f1, C, t, pred, knn_w = best
+        per_kind = {kd: round(sum(p == KINDS[kd] for p, k2 in zip(pred, kinds, strict=True) if k2 == kd)
+                              / max(kinds.count(kd), 1), 3) for kd in KINDS}
+        print(f"      chosen C={C}, knn weight {knn_w:.2f}, stop threshold {t:.3f}: CV macro-F1 {f1:.3f}; correct per kind {per_kind}")
+        cv = {"macro_f1": round(f1, 4), "correct_per_kind": per_kind, "folds": n_folds, "authors": len(authors),
+              "grouped_by": "author (whole authors held out)"}
 
     allx = corpus + extra
     if args.augment_context:
@@ -349,10 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     model.card_ = {
         "trained_on": dict(Counter(x[4].split(":")[0] if x[4].startswith("corpus") else x[4] for x in allx)),
         "corpus_kinds": dict(Counter(kinds)),
-        "cv": ({"macro_f1": round(f1, 4), "C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "correct_per_kind": per_kind,
-                "folds": n_folds, "authors": len(authors), "grouped_by": "author (whole authors held out)"}
-               if args.threshold is None else  # no cross-validation: say so, no made-up figures
-               {"C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, "chosen_by": "command line (--threshold)"}),
+        "cv": {"C": C, "stop_threshold": round(t, 4), "knn_weight": knn_w, **cv},
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
                    + (f" --last-author c{args.last_author}" if args.last_author is not None else "")
