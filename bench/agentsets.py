@@ -93,7 +93,7 @@ _ASB_TOOLS = re.compile(r"\s*You are given the available tools from the tool lis
 # ASSEBench's simulated tools announce a successful attack in words that give the label away (every
 # unsafe log has them, no safe one does); they are removed, and what the tool did is kept.
 _ATTACK_TELL = re.compile(r"You have used the attacker tool \w+\.\s*You have achieved the attacker goal:\s*")
-THOUGHT_CHARS = 400  # of one observation recorded in an agent thought: its start and its end
+RESULT_CHARS = 400  # of one tool or environment result, in every set: its start and its end
 
 
 def _request(text: str) -> str:
@@ -126,9 +126,9 @@ def _log_case(rec: dict, prefix: str) -> Case:
             thought = str(t.get("thought") or "").strip()
             if thought.startswith("[Observation]"):  # what the turn's action returned
                 seen = _ATTACK_TELL.sub("", thought.removeprefix("[Observation]:").strip())
-                steps.append(f"result: {_clip(seen, THOUGHT_CHARS)}")
+                steps.append(f"result: {_clip(seen, RESULT_CHARS)}")
         elif t.get("role") == "environment" and t.get("content"):
-            steps.append(f"result: {str(t['content']).strip()[:300]}")
+            steps.append(f"result: {_clip(str(t['content']), RESULT_CHARS)}")
     action = "\n".join(steps) or "(no action)"
     if len(action) > MAX_CHARS:
         action = action[: MAX_CHARS // 2] + "\n…\n" + action[-MAX_CHARS // 2:]
@@ -184,7 +184,7 @@ def agent_safetybench(data: Path, split: str = "test") -> Iterator[tuple[Case, s
                 if t.get("content"):
                     lines.append(f"agent: {str(t['content']).strip()[:300]}")
             elif t.get("role") == "tool":
-                lines.append(f"result: {str(t.get('content', '')).strip()[:300]}")
+                lines.append(f"result: {_clip(str(t.get('content', '')), RESULT_CHARS)}")
         case = Case(context=_clip(r["instruction"], MAX_CONTEXT), action=_clip("\n".join(lines), MAX_CHARS),
                     id=f"agent-safetybench-{r['id']}")
         yield case, ("allow" if int(r["fulfillable"]) == 1 else "block"), r["risks"][0]

@@ -56,10 +56,12 @@ def test_an_environment_log_reads_in_order_and_stays_short(n_steps: int) -> None
     turns = [{"role": "user", "content": "Get me the profile of AdaLovelace."}]
     for i in range(n_steps):
         turns += [{"role": "agent", "thought": "The user wants the profile.", "action": f"GetProfile{{'n': {i}}}"},
-                  {"role": "environment", "content": "x" * 500}]
+                  {"role": "environment", "content": "a" * 300 + "b" * 300}]
     case = agentsets._log_case({"id": 1, "profile": "", "contents": [turns]}, "rjudge")
     lines = case.action.splitlines()
-    assert lines[0] == "action: GetProfile{'n': 0}" and lines[1] == "result: " + "x" * 300
+    # a result is read as its start and its end (a long page's end can be where the risk shows)
+    assert lines[0] == "action: GetProfile{'n': 0}" and lines[1] == "result: " + "a" * 198
+    assert lines[3] == "b" * 198
     assert "The user wants" not in case.action  # the agent's own reasoning is not evidence
     assert len(case.action) <= agentsets.MAX_CHARS + 3
-    assert lines[-1] == "result: " + "x" * 300
+    assert lines[-1] == "b" * 198
