@@ -263,3 +263,35 @@ def test_a_bad_escalate_floor_is_refused_naming_the_file(fitted, tmp_path, bad):
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=r"model\.json: escalate_floor"):
         DecisionModel.load(tmp_path / "m")
+
+
+def test_teaching_fits_its_correction_to_convergence(fitted):
+    """The correction's loss and gradient agree (cross-entropy against the remembered cases' own
+    probabilities): with -log(p·Y) the line search failed within a few steps and the lesson was
+    left half fitted. Held neighbours (``hold``) weigh in without breaking the fit."""
+    cases = [Case(context="Renew the customer's plan.", action="I also signed the customer up for the paid premium add-on."),
+             Case(context="Book the table for two.", action="Booked, and I added the paid wine pairing to the bill.")]
+    for hold in (0, 3):
+        taught = fitted.teach(cases, ["block", "block"], ["autonomy", "autonomy"], share=0.5, hold=hold)
+        assert taught.card_["teach_fit"]["converged"], taught.card_["teach_fit"]
+        assert taught.predict_proba(cases)[:, 0].mean() < fitted.predict_proba(cases)[:, 0].mean()
+
+
+def test_teachings_loss_and_gradient_agree():
+    """The objective teaching minimises returns its own gradient, soft targets included (the
+    remembered cases are held at the model's own probabilities, not one-hot labels)."""
+    from scipy import sparse
+    from scipy.optimize import check_grad
+
+    from accord.learning.decision_teach import _objective
+
+    rng = np.random.default_rng(0)
+    n, kd, ks, h = 12, 4, 5, 3
+    base = rng.normal(size=(n, 3))
+    Y = np.vstack([np.exp(base[:8]) / np.exp(base[:8]).sum(axis=1, keepdims=True), np.eye(3)[[1, 1, 2, 0]]])
+    Xs = sparse.random(n, ks, density=0.4, random_state=1, format="csr")
+    args = (base, rng.normal(size=(n, kd)), Xs, rng.normal(size=(n, h)), rng.uniform(0.5, 3.0, n), Y,
+            np.array([8, 10]), 2.0, 0.3, 0.7)
+    x = rng.normal(scale=0.2, size=3 * (kd + ks) + 3 * h)
+    err = check_grad(lambda f: _objective(f, *args)[0], lambda f: _objective(f, *args)[1], x)
+    assert err < 1e-4 * max(1.0, float(np.linalg.norm(_objective(x, *args)[1])))

@@ -54,6 +54,9 @@ TAUGHT_VOTE = 5.0
 #: the L2 penalty on teaching's correction of the cross-encoder's head: set equal to the linear
 #: head's, not tuned (``bench/teaching.py --pooled-l2`` compares values)
 POOLED_L2 = 10.0
+#: teaching holds this many remembered acceptable cases nearest each taught stop at their own
+#: probabilities, each weighing as much as a taught case (chosen on bench/teaching.py's tuning concepts)
+HOLD = 100
 
 
 #: the threads the cross-encoder runs on beside the featurizer (one per core: the gate's own workers
@@ -356,13 +359,13 @@ class DecisionModel:
     # ------------------------------------------------------------------ teaching
     def teach(self, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None], *,
               pairs: Sequence[tuple[Case, Case]] = (), share: float = 0.01, l2: float = 10.0,
-              pooled_l2: float = POOLED_L2, max_iter: int = 200) -> DecisionModel:
+              pooled_l2: float = POOLED_L2, max_iter: int = 200, hold: int = HOLD, hold_weight: float = 1.0) -> DecisionModel:
         """A copy taught a team's verdicts and preferences (``(chosen, rejected)`` pairs), without
         forgetting what it knew; see :func:`accord.learning.decision_teach.teach`."""
         from accord.learning.decision_teach import teach
 
         return teach(self, cases, decisions, principles, pairs=pairs, share=share, l2=l2, pooled_l2=pooled_l2,
-                     max_iter=max_iter)
+                     max_iter=max_iter, hold=hold, hold_weight=hold_weight)
 
     # ------------------------------------------------------------------ persistence
     @property

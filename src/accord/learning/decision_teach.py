@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 
 from accord.errors import ModelError
 from accord.learning.cross_encoder import POOLED_DIM
-from accord.learning.decision import DECISIONS, POOLED_L2, DecisionModel, _softmax
+from accord.learning.decision import DECISIONS, HOLD, POOLED_L2, DecisionModel, _softmax
 from accord.types import Case
 
 
@@ -36,9 +36,53 @@ def _prefer(p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> 
     return loss
 
 
+def _held(model: DecisionModel, taught: np.ndarray, decisions: Sequence[str], k: int) -> np.ndarray:
+    """1 for the ``k`` remembered cases labelled ``allow`` nearest to each taught stop, else 0."""
+    mem = model.memory_vectors_.astype(np.float32)
+    ok = np.array([m.get("decision") == "allow" for m in model.memory_])
+    out = np.zeros(len(mem))
+    for v, d in zip(taught.astype(np.float32), decisions, strict=True):
+        if d == "allow":
+            continue
+        sim = np.where(ok, mem @ v, -np.inf)
+        out[np.argpartition(-sim, k)[:k]] = 1.0
+    return out
+
+
+def _objective(flat: np.ndarray, base: np.ndarray, Xd: np.ndarray, Xs: sparse.csr_matrix, Hd: np.ndarray | None,
+               w: np.ndarray, Y: np.ndarray, chosen: np.ndarray | None, unit: float, l2: float,
+               pooled_l2: float) -> tuple[float, np.ndarray]:
+    """Teaching's loss and its gradient at ``flat`` = the corrections ``[Δ (3 × columns), Γ]``: the
+    rows' cross-entropy against ``Y`` (one-hot for taught cases, the model's own probabilities for the
+    remembered ones), weighted by ``w``; the preference term on the pairs at ``chosen``; the L2
+    penalties. The gradient with respect to the logits is ``(p − Y)·w`` row by row, which is the
+    gradient of this cross-entropy (``−log(p·Y)``, used before 2026-12-06, has another one: the line
+    search then failed within a few steps and lessons were left half fitted)."""
+    kd = Xd.shape[1]
+    k = kd + Xs.shape[1]
+    D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
+    z = base + Xd @ D[:, :kd].T + np.asarray(Xs @ D[:, kd:].T)
+    if Hd is not None:
+        z = z + Hd @ G.reshape(3, -1).T
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    nll = -float(np.sum(w * (Y * np.log(np.maximum(p, 1e-12))).sum(axis=1)))
+    R = (p - Y) * w[:, None]
+    if chosen is not None:
+        nll += _prefer(p, chosen, unit, R)
+    gD = np.hstack([(Xd.T @ R).T, np.asarray((Xs.T @ R).T)])
+    g = [gD.ravel() + 2 * l2 * flat[: 3 * k]]
+    nll += l2 * float(flat[: 3 * k] @ flat[: 3 * k])
+    if Hd is not None:
+        g.append((R.T @ Hd).ravel() + 2 * pooled_l2 * G)
+        nll += pooled_l2 * float(G @ G)
+    return nll, np.concatenate(g)
+
+
 def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str], principles: Sequence[str | None], *,
           pairs: Sequence[tuple[Case, Case]] = (), share: float = 0.01, l2: float = 10.0,
-          pooled_l2: float = POOLED_L2, max_iter: int = 200) -> DecisionModel:
+          pooled_l2: float = POOLED_L2, max_iter: int = 200, hold: int = HOLD, hold_weight: float = 1.0) -> DecisionModel:
     """A copy of ``model`` taught a team's verdicts and preferences, without forgetting what it knew.
 
     Fits a correction ``Δ`` to the decision head and, with a cross-encoder that gives its pooled
@@ -62,6 +106,12 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
     features made them wrong. A preference says which is better, not that either is acceptable,
     so neither side joins the remembered cases.
 
+    ``hold`` remembered cases labelled ``allow`` nearest each taught stop (joint-embedding cosine)
+    weigh ``hold_weight`` times a taught case instead of once: they are the acceptable near-misses a
+    lesson is most likely to sweep up, and holding them at their own probabilities makes the
+    corrections learn what separates the taught cases from them. ``hold=0``: every remembered case
+    weighs the same.
+
     Returns:
         A new fitted model (this one is unchanged).
     """
@@ -84,6 +134,8 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
     w = np.ones(n_mem + n_taught + len(paired))
     w[n_mem:n_mem + n_taught] = unit
     w[n_mem + n_taught:] = 0.0  # the paired cases count through the preference term only
+    if hold and n_mem:
+        w[:n_mem] = np.maximum(w[:n_mem], _held(model, Jt[:n_taught], decisions, hold) * hold_weight * unit)
     chosen = n_mem + n_taught + 2 * np.arange(len(pairs))
     base = model._raw(X)
     taught_cross = taught_pooled = H = None
@@ -114,25 +166,8 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
     k = len(cols)
     kh = 3 * POOLED_DIM if fit_pooled else 0
 
-    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        D, G = flat[: 3 * k].reshape(3, k), flat[3 * k:]
-        z = base + Xd @ D[:, :kd].T + np.asarray(Xs @ D[:, kd:].T)
-        if Hd is not None:
-            z = z + Hd @ G.reshape(3, -1).T
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        nll = -float(np.sum(w * np.log(np.maximum((p * Y).sum(axis=1), 1e-12))))
-        R = (p - Y) * w[:, None]
-        if len(pairs):
-            nll += _prefer(p, chosen, unit, R)
-        gD = np.hstack([(Xd.T @ R).T, np.asarray((Xs.T @ R).T)])
-        g = [gD.ravel() + 2 * l2 * flat[: 3 * k]]
-        if Hd is not None:
-            g.append((R.T @ Hd).ravel() + 2 * pooled_l2 * G)
-        return nll + l2 * float(flat[: 3 * k] @ flat[: 3 * k]) + pooled_l2 * float(G @ G), np.concatenate(g)
-
-    res = minimize(loss, np.zeros(3 * k + kh), jac=True, method="L-BFGS-B", options={"maxiter": max_iter})
+    res = minimize(_objective, np.zeros(3 * k + kh), jac=True, method="L-BFGS-B", options={"maxiter": max_iter},
+                   args=(base, Xd, Xs, Hd, w, Y, chosen if len(pairs) else None, unit, l2, pooled_l2))
     out = DecisionModel.__new__(DecisionModel)
     out.__dict__.update(model.__dict__)
     out.coef_ = model.coef_.copy()
@@ -151,7 +186,8 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
     out.__dict__.pop("_memory_X", None)
     out.__dict__.pop("_knn", None)
     out.__dict__.pop("_version", None)
-    out.card_ = {**model.card_, "taught": int(model.card_.get("taught", 0)) + len(cases)}
+    out.card_ = {**model.card_, "taught": int(model.card_.get("taught", 0)) + len(cases),
+                 "teach_fit": {"converged": bool(res.success), "iterations": int(res.nit)}}
     if len(pairs):
         out.card_["taught_preferences"] = int(model.card_.get("taught_preferences", 0)) + len(pairs)
     return out
