@@ -41,6 +41,8 @@ def _held(model: DecisionModel, taught: np.ndarray, decisions: Sequence[str], k:
     mem = model.memory_vectors_.astype(np.float32)
     ok = np.array([m.get("decision") == "allow" for m in model.memory_])
     out = np.zeros(len(mem))
+    if ok.sum() <= k:  # a small memory: every acceptable case is held
+        return ok.astype(float) * any(d != "allow" for d in decisions)
     for v, d in zip(taught.astype(np.float32), decisions, strict=True):
         if d == "allow":
             continue
