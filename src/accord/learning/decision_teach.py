@@ -37,17 +37,19 @@ def _prefer(p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> 
 
 
 def _held(model: DecisionModel, taught: np.ndarray, decisions: Sequence[str], k: int) -> np.ndarray:
-    """1 for the ``k`` remembered cases labelled ``allow`` nearest to each taught stop, else 0."""
-    mem = model.memory_vectors_.astype(np.float32)
-    ok = np.array([m.get("decision") == "allow" for m in model.memory_])
-    out = np.zeros(len(mem))
+    """1 for the ``k`` remembered cases labelled ``allow`` nearest each taught stop (the cosine the
+    neighbour vote reads), else 0."""
+    _, M, votes, _ = model._memory_index()
+    ok = votes[:, 0] > 0
+    stops = np.asarray(taught, np.float32)[np.array([d != "allow" for d in decisions], dtype=bool)]
+    out = np.zeros(len(M))
+    if not len(stops):
+        return out
     if ok.sum() <= k:  # a small memory: every acceptable case is held
-        return ok.astype(float) * any(d != "allow" for d in decisions)
-    for v, d in zip(taught.astype(np.float32), decisions, strict=True):
-        if d == "allow":
-            continue
-        sim = np.where(ok, mem @ v, -np.inf)
-        out[np.argpartition(-sim, k)[:k]] = 1.0
+        out[ok] = 1.0
+        return out
+    sims = np.where(ok[:, None], M @ stops.T, -np.inf)  # (remembered, taught stops)
+    out[np.argpartition(-sims, k, axis=0)[:k].ravel()] = 1.0
     return out
 
 
