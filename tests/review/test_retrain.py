@@ -9,7 +9,7 @@ from tests.review.conftest import enqueue, synthetic_cases
 
 from accord.errors import InputError
 from accord.review import IncrementalLearner, ensure_current, promote, retrain_from_store, rollback
-from accord.review.retrain import SET_ANCHOR, SET_HELDOUT, current_model_path
+from accord.review.retrain import DECISION_SET, SET_ANCHOR, SET_HELDOUT, current_model_path
 from accord.types import Label
 
 
@@ -29,8 +29,9 @@ def test_good_reviews_promoted_corrupted_refused_rollback_restores(store, charte
     assert good.promoted, good.reason
     assert "not worse" in good.reason
     assert good.counts["held_out"] == 12 and good.counts["trained_items"] == 48
-    (cmp,) = good.comparison
+    cmp, taught = good.comparison  # the value models, then the decision models taught with them
     assert cmp.name == SET_HELDOUT and cmp.candidate["accuracy"] >= cmp.current["accuracy"]
+    assert taught.name == SET_HELDOUT + DECISION_SET and not taught.worse
     assert store.current_model("default").version == good.version
     assert current_model_path(store) == good.path.resolve()
     assert (good.path / "model.json").exists()
@@ -74,6 +75,21 @@ def test_corrupted_reviews_refused_by_a_reference_suite(store, charter, base_mod
     assert "worse on reference suite" in res.reason
     # the fresh hold-out is as corrupted as the training data, so it alone would not have caught it
     assert not next(c for c in res.comparison if c.name == SET_HELDOUT).worse
+
+
+@pytest.mark.slow  # teaches the packaged decision model (30+ s)
+def test_a_decision_model_taught_worse_is_refused(store, charter, base_model_dir, tmp_path):
+    """The decision model, not only the value model, must not get worse: it is the one the default
+    gate decides with, and reviews teach it too."""
+    cases = synthetic_cases(seed=2)
+    _review(store, cases[:80], "mallory", flip=True)
+    trusted = [Label(context=c, action=a, verdict="unacceptable" if b else "acceptable") for c, a, b in cases[80:120]]
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m",
+                             suites=[trusted], actor="ci")
+    assert not res.promoted
+    row = next(c for c in res.comparison if c.name == "reference suite" + DECISION_SET)
+    assert row.worse and row.candidate["errors"] > row.current["errors"]
+    assert "reference suite (decision model)" in res.reason
 
 
 def test_nothing_to_learn_and_bad_arguments(store, charter, base_model_dir, tmp_path):

@@ -13,7 +13,10 @@ use on data neither was trained on:
 * **reference suites**: labelled cases the team trusts (``suites``).
 
 The candidate is promoted only if, on every set, it makes no more mistakes than the current
-model beyond ``tolerance`` (a share of the set). Either way it is saved and registered, and the
+model beyond ``tolerance`` (a share of the set). Where the reviews also teach the decision model
+(the model the default gate decides with), the taught decision model is held to the same rule on
+the same sets, its stops (block or escalate) read against ``unacceptable``: a lesson of "allow"
+verdicts can free harmful look-alikes of the reviewed cases, and a reference suite of them catches it. Either way it is saved and registered, and the
 decision is recorded: a promotion as a model event, a refusal as an audit event, both with who,
 when and why.
 """
@@ -24,7 +27,7 @@ import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +43,10 @@ from accord.learning.value_model import ValueModel
 from accord.review.agreement import ResolveMethod
 from accord.review.feedback import ReviewFeedback, build_feedback
 from accord.store import ModelVersion, Store
-from accord.types import Label
+from accord.types import Case, Label
+
+if TYPE_CHECKING:
+    from accord.learning.decision import DecisionModel
 
 #: the registry's functions, re-exported where the promotion gate's callers have always found them
 __all__ = ["DEFAULT_NAME", "IncrementalLearner", "PromotionResult", "SetComparison", "current_model_path",
@@ -48,6 +54,8 @@ __all__ = ["DEFAULT_NAME", "IncrementalLearner", "PromotionResult", "SetComparis
            "rollback"]
 SET_HELDOUT = "held-out reviews"
 SET_ANCHOR = "earlier held-out reviews"
+#: appended to a set's name where the row compares the decision models taught with the value models
+DECISION_SET = " (decision model)"
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -61,6 +69,20 @@ def evaluate_labels(model: ValueModel, labels: Sequence[Label]) -> dict[str, Any
     errors = int(((p >= 0.5).astype(int) != y).sum())
     return {"n": len(labels), "errors": errors, "accuracy": m.accuracy, "f1": m.f1, "auprc": m.auprc,
             "brier": round(float(np.mean((p - y) ** 2)), 4)}
+
+
+def evaluate_decisions(model: DecisionModel, labels: Sequence[Label]) -> dict[str, Any]:
+    """Agreement of a decision model with labels, the way the gate uses it: its decision (block or
+    escalate: a stop) against ``unacceptable``; AUPRC and Brier score of its probability of a stop."""
+    if not labels:
+        return {"n": 0}
+    cases = [Case(context=r.context, action=r.action) for r in labels]
+    p = 1.0 - model.predict_proba(cases)[:, 0]
+    stop = np.array([d != "allow" for d in model.predict(cases)], dtype=bool)
+    y = np.array([int(r.verdict == "unacceptable") for r in labels])
+    m = binary_metrics(y, p, flagged=stop)
+    return {"n": len(labels), "errors": int((stop.astype(int) != y).sum()), "accuracy": m.accuracy, "f1": m.f1,
+            "auprc": m.auprc, "brier": round(float(np.mean((p - y) ** 2)), 4)}
 
 
 @dataclass
@@ -106,7 +128,10 @@ class PromotionResult:
 
 
 def _compare(name: str, cur: ValueModel, cand: ValueModel, labels: Sequence[Label], tolerance: float) -> SetComparison:
-    a, b = evaluate_labels(cur, labels), evaluate_labels(cand, labels)
+    return _versus(name, evaluate_labels(cur, labels), evaluate_labels(cand, labels), tolerance)
+
+
+def _versus(name: str, a: dict[str, Any], b: dict[str, Any], tolerance: float) -> SetComparison:
     allowed = int(np.floor(tolerance * a["n"] + 1e-9))
     worse = b["errors"] > a["errors"] + allowed
     why = (f"worse on {name}: agreement {a['accuracy']:.3f} → {b['accuracy']:.3f} "
@@ -168,8 +193,9 @@ def retrain_from_store(
         promote_if_better: ``False`` registers the candidate and reports without promoting.
         teach: also teach the decision model the reviews (escalate for "depends on the
             community" and "needs discussion", allow/block for the rest), saved with the
-            candidate. ``False`` retrains the value model alone (the promotion gate compares value
-            models only) and saves 15–30 s on two cores.
+            candidate; the promotion gate then compares the decision models too (rows named
+            ``<set> (decision model)``). ``False`` retrains the value model alone and saves 15–30 s
+            on two cores.
         progress: called with ``(stage, number, of)`` as each training stage starts (the CLI
             shows it; see :func:`accord.learning.trainer.learn`).
 
@@ -207,6 +233,10 @@ def retrain_from_store(
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += [_load_suite(s) for s in suites]
     comparison = [_compare(n, cur_model, cand, labels, tolerance) for n, labels in sets if labels]
+    if result.decision is not None:  # the model the default gate decides with: it must not get worse either
+        cur_decision = load_decision_model(current.path)  # the one in use beside the current value model
+        comparison += [_versus(f"{n}{DECISION_SET}", evaluate_decisions(cur_decision, labels),
+                               evaluate_decisions(result.decision, labels), tolerance) for n, labels in sets if labels]
     counts = {**fb.counts, "trained_items": len(train_items), "held_out": len(held), "anchors": len(anchors),
               "training_records": len(train)}
 
