@@ -54,7 +54,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from _data import DEFAULT_DATA  # noqa: E402
-from _report import write_section  # noqa: E402
+from _report import machine, write_section  # noqa: E402
 from sklearn.metrics import f1_score  # noqa: E402
 
 from accord.gate.gate import Gate  # noqa: E402
@@ -287,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     text = render(results, seconds)
     print(text)
-    if args.write:
-        write_section("judgment", text)
+    if args.write:  # the int8 network's figures move by up to 0.01 between CPUs (docs/benchmarks.md)
+        command = "python bench/judgment.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_section("judgment", f"Measured {time.strftime('%Y-%m-%d')} with `{command.strip()}` on {machine()}.\n\n"
+                      + text)
     return 0
 
 
