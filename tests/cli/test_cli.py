@@ -133,6 +133,18 @@ def test_learn_from_store_needs_reviews(tmp_path, model_dir):
     assert r.exit_code == 2 and "no reviews or feedback" in r.output
 
 
+def test_learn_reference_suites_are_checked_first(tmp_path, model_dir):
+    r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"),
+            "--suite", str(tmp_path / "missing.jsonl"))
+    assert r.exit_code == 2 and "missing.jsonl" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "trusted.jsonl"
+    bad.write_text(json.dumps({"context": "c", "action": "a", "verdict": "fine"}) + "\n")
+    r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"), "--suite", str(bad))
+    assert r.exit_code == 2 and "trusted.jsonl" in r.output and "verdict" in r.output
+    r = run("learn", "--data", str(bad), "--suite", str(bad))
+    assert r.exit_code == 2 and "--suite applies to --from-store" in r.output
+
+
 @pytest.mark.slow  # the whole retrain through the CLI, decision model included (~60 s on two cores); CI runs it
 def test_learn_from_store_applies_the_promotion_gate(tmp_path, model_dir):
     fb = tmp_path / "fb.jsonl"

@@ -216,6 +216,9 @@ def learn(
     teacher: Annotated[str | None, typer.Option("--teacher", help="Label the --data cases (unlabelled) with this judge (llm) "
                                                 "and learn from its probabilities as soft labels; resumable.")] = None,
     labels: Annotated[Path | None, typer.Option("--labels", help="With --teacher: the soft-labels file it writes and resumes.")] = None,
+    suite: Annotated[list[Path] | None, typer.Option("--suite", help="With --from-store: a reference suite, labelled cases "
+                                                     "(JSONL) the team trusts; the new version, value and decision model, "
+                                                     "must not be worse on it. Repeatable.")] = None,
 ) -> None:
     """Teach the value model with human feedback; builds on the current model by default.
 
@@ -235,8 +238,10 @@ def learn(
         learn_with_teacher(teacher, data, out, labels, charter, model, from_scratch, seed, as_json)
         return
     if from_store:
-        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name)
+        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name, suite or [])
         return
+    if suite:
+        raise InputError("--suite applies to --from-store", hint="reference suites guard the promotion of a retrain from reviews")
     if name != "default":
         raise InputError("--name applies to --from-store", hint="to teach another model from a file, pass it with --model DIR")
     if data is None:
@@ -305,17 +310,20 @@ def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
-                      holdout: float, as_json: bool, db: str | None, name: str) -> None:
+                      holdout: float, as_json: bool, db: str | None, name: str, suites: list[Path]) -> None:
     from accord.charter import load_charter
+    from accord.learning.feedback import read_labels
     from accord.review.retrain import retrain_from_store
     from accord.store import Store
 
+    for path in suites:  # a bad suite is reported before minutes of training, not after
+        read_labels(path)
     store = Store.open(db)
     parent = out.parent if out == Path(".accord/models/latest") else out  # versions go in <out>/<version>
     with _stages(f"retrain {name} from the audit store") as progress:
         result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent, name=name,
                                     from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli",
-                                    progress=progress)
+                                    suites=suites, progress=progress)
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
     else:
