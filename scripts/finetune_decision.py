@@ -500,12 +500,15 @@ def export_onnx(adapter: Path, start: dict[str, np.ndarray] | None = None) -> Pa
         torch.onnx.export(model, (ids, mask), str(fp32), input_names=["ids", "mask"], output_names=["z"],
                           dynamic_axes={"ids": {0: "batch", 1: "length"}, "mask": {0: "batch", 1: "length"}, "z": {0: "batch"}},
                           opset_version=17, dynamo=False)
-        # per-channel scales: per-tensor ones moved the logits of a test network four times as much
-        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True)
+        # per-channel scales: per-tensor ones moved the logits of a test network four times as much.
+        # 7-bit weights (reduce_range): without VNNI, onnxruntime adds u8 x s8 products in pairs in 16 bits,
+        # which full 8-bit weights saturate (0.19% of the products' cells on an AVX2 CPU), so the same export
+        # decided differently on different CPUs (docs/benchmarks.md, Judgment); 7-bit weights never saturate
+        quantize_dynamic(str(fp32), str(q8), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
         g = onnx.load(str(q8))
         expose_pooled(g)
         meta["tokenizer"] = (base / "tokenizer.json").read_text(encoding="utf-8")
-        meta["quantised"] = "int8 weights (onnxruntime dynamic quantisation)"
+        meta["quantised"] = "int8 weights in a 7-bit range (onnxruntime dynamic quantisation, reduce_range)"
         for k, v in sorted(meta.items()):
             g.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
         onnx.save(g, str(out))

@@ -273,6 +273,30 @@ def test_the_packaged_cross_encoder_decides_a_case_the_same_in_any_batch():
     assert np.array_equal(ce.logits([case, *others])[0][0], alone[0])
 
 
+def test_the_packaged_cross_encoder_cannot_saturate_on_cpus_without_vnni():
+    """Without VNNI, onnxruntime adds u8 x s8 products in pairs in 16 bits: 255 * 127 * 2 overflows, and
+    an export with full 8-bit weights then decides differently there than on a VNNI CPU. Every weight
+    of every integer product must lie in the 7-bit range (reduce_range), where 255 * 64 * 2 fits."""
+    from importlib import resources
+
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from accord.learning.cross_encoder import ONNX_FILE
+
+    path = resources.files("accord.data").joinpath("models", "decision", ONNX_FILE)
+    if not path.is_file():
+        pytest.skip("the packaged decision model has no ONNX cross-encoder")
+    graph = onnx.load(str(path)).graph
+    init = {i.name: i for i in graph.initializer}
+    products = [n for n in graph.node if n.op_type == "MatMulInteger"]
+    assert products
+    for n in products:
+        w = numpy_helper.to_array(init[n.input[1]]).astype(np.int32)
+        zero = numpy_helper.to_array(init[n.input[3]]).astype(np.int32) if len(n.input) > 3 and n.input[3] else 0
+        assert w.dtype == np.int32 and np.abs(w - zero).max() <= 64, n.name
+
+
 def test_a_cut_case_is_read_in_windows_and_the_strictest_window_decides():
     """A long agent log's last step lies beyond the network's 128 tokens: the case is also read in
     windows that reach the end, and takes the logits of the window that most wants it stopped. A case
