@@ -279,7 +279,7 @@ def test_the_packaged_cross_encoder_cannot_saturate_on_cpus_without_vnni():
     of every integer product must lie in the 7-bit range (reduce_range), where 255 * 64 * 2 fits."""
     from importlib import resources
 
-    onnx = pytest.importorskip("onnx")
+    import onnx  # a dev dependency
     from onnx import numpy_helper
 
     from accord.learning.cross_encoder import ONNX_FILE
