@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     text = render(results, seconds)
     print(text)
-    if args.write:  # the int8 network's figures move by up to 0.01 between CPUs (docs/benchmarks.md)
+    if args.write:  # figures of the 8-bit export moved by up to 0.01 between CPUs: say which measured them
         command = "python bench/judgment.py " + " ".join(argv if argv is not None else sys.argv[1:])
         write_section("judgment", f"Measured {time.strftime('%Y-%m-%d')} with `{command.strip()}` on {machine()}.\n\n"
                       + text)

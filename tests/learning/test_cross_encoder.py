@@ -294,7 +294,7 @@ def test_the_packaged_cross_encoder_cannot_saturate_on_cpus_without_vnni():
     for n in products:
         w = numpy_helper.to_array(init[n.input[1]]).astype(np.int32)
         zero = numpy_helper.to_array(init[n.input[3]]).astype(np.int32) if len(n.input) > 3 and n.input[3] else 0
-        assert w.dtype == np.int32 and np.abs(w - zero).max() <= 64, n.name
+        assert np.abs(w - zero).max() <= 64, n.name
 
 
 def test_a_cut_case_is_read_in_windows_and_the_strictest_window_decides():

@@ -312,12 +312,9 @@ def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
                       holdout: float, as_json: bool, db: str | None, name: str, suites: list[Path]) -> None:
     from accord.charter import load_charter
-    from accord.learning.feedback import read_labels
     from accord.review.retrain import retrain_from_store
     from accord.store import Store
 
-    for path in suites:  # a bad suite is reported before minutes of training, not after
-        read_labels(path)
     store = Store.open(db)
     parent = out.parent if out == Path(".accord/models/latest") else out  # versions go in <out>/<version>
     with _stages(f"retrain {name} from the audit store") as progress:

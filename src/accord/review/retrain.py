@@ -16,8 +16,8 @@ The candidate is promoted only if, on every set, it makes no more mistakes than 
 model beyond ``tolerance`` (a share of the set). Where the reviews also teach the decision model
 (the model the default gate decides with), the taught decision model is held to the same rule on
 the same sets, its stops (block or escalate) read against ``unacceptable``: a lesson of "allow"
-verdicts can free harmful look-alikes of the reviewed cases, and a reference suite of them catches it. Either way it is saved and registered, and the
-decision is recorded: a promotion as a model event, a refusal as an audit event, both with who,
+verdicts can free harmful look-alikes of the reviewed cases, and a reference suite of them catches
+it. Either way the candidate is saved and registered, and the decision is recorded: a promotion as a model event, a refusal as an audit event, both with who,
 when and why.
 """
 
@@ -77,8 +77,9 @@ def evaluate_decisions(model: DecisionModel, labels: Sequence[Label]) -> dict[st
     if not labels:
         return {"n": 0}
     cases = [Case(context=r.context, action=r.action) for r in labels]
-    p = 1.0 - model.predict_proba(cases)[:, 0]
-    stop = np.array([d != "allow" for d in model.predict(cases)], dtype=bool)
+    proba = model.predict_proba(cases)
+    p = 1.0 - proba[:, 0]
+    stop = np.array([d != "allow" for d in model.decide(proba, cases)], dtype=bool)
     y = np.array([int(r.verdict == "unacceptable") for r in labels])
     m = binary_metrics(y, p, flagged=stop)
     return {"n": len(labels), "errors": int((stop.astype(int) != y).sum()), "accuracy": m.accuracy, "f1": m.f1,
@@ -206,6 +207,7 @@ def retrain_from_store(
         raise InputError(f"holdout must be in [0, 1) (got {holdout})")
     if tolerance < 0:
         raise InputError(f"tolerance must not be negative (got {tolerance})")
+    references = [_load_suite(s) for s in suites]  # a bad suite is reported before anything is registered or trained
     current = ensure_current(store, name, base_model_dir, actor=actor)
     cur_model = ValueModel.load(current.path)
     fb = build_feedback(store, method=method)
@@ -231,7 +233,7 @@ def retrain_from_store(
                    progress=progress)
     cand = result.model
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
-    sets += [_load_suite(s) for s in suites]
+    sets += references
     comparison = [_compare(n, cur_model, cand, labels, tolerance) for n, labels in sets if labels]
     if result.decision is not None:  # the model the default gate decides with: it must not get worse either
         cur_decision = load_decision_model(current.path)  # the one in use beside the current value model
