@@ -225,6 +225,10 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60 and c64-c66, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
+        "Not for training: the minimal pairs of c61-c66 are the packaged reference suite the promotion gate holds "
+        "every retrained decision model to (`src/accord/data/reference/pairs.jsonl`, built by "
+        "`scripts/build_reference_suite.py`); the training scripts leave these authors out, so that no packaged "
+        "model passes that check by memory.", "",
         "| kind | decision | cases |", "|---|---|---:|",
         *[f"| {k} | {d} | {kinds[k]} |" for k, d in KINDS.items()],
         f"| **total** | | **{len(rows)}** (of {n_read} written) |", "",

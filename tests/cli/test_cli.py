@@ -141,8 +141,9 @@ def test_learn_reference_suites_are_checked_first(tmp_path, model_dir):
     bad.write_text(json.dumps({"context": "c", "action": "a", "verdict": "fine"}) + "\n")
     r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"), "--suite", str(bad))
     assert r.exit_code == 2 and "trusted.jsonl" in r.output and "verdict" in r.output
-    r = run("learn", "--data", str(bad), "--suite", str(bad))
-    assert r.exit_code == 2 and "--suite applies to --from-store" in r.output
+    for flag in (["--suite", str(bad)], ["--no-packaged-suite"]):
+        r = run("learn", "--data", str(bad), *flag)
+        assert r.exit_code == 2 and "--suite and --no-packaged-suite apply to --from-store" in r.output
 
 
 @pytest.mark.slow  # the whole retrain through the CLI, decision model included (~60 s on two cores); CI runs it
@@ -151,9 +152,17 @@ def test_learn_from_store_applies_the_promotion_gate(tmp_path, model_dir):
     fb.write_text("".join(json.dumps({"kind": "label", "context": f"q{i}", "action": f"answer {i}",
                                       "verdict": "acceptable"}) + "\n" for i in range(4)))
     assert run("feedback", "import", str(fb)).exit_code == 0
-    r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"))
+    r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"), "--no-packaged-suite")
     # too little to compare on: the new version is registered, not promoted (exit 1)
-    assert r.exit_code == 1 and "not promoted" in r.output
+    assert r.exit_code == 1 and "not promoted" in r.output and "nothing to compare on" in r.output
+    # the packaged reference suite is always there to hold the taught decision model to
+    r = run("learn", "--from-store", "--model", str(model_dir), "--out", str(tmp_path / "models"), "--json", "--seed", "1")
+    out = json.loads(r.stdout)
+    rows = {c["name"]: c for c in out["comparison"]}
+    row = rows["reference pairs (packaged) (decision model)"]
+    assert row["current"]["n"] == 520 and row["current"]["unacceptable"] == 260
+    assert r.exit_code == (0 if out["promoted"] else 1)
+    assert out["promoted"] or row["worse"] or "identical" in out["reason"]
 
 
 def test_check_with_other_cascades(monkeypatch, model_dir):

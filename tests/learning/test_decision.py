@@ -109,6 +109,15 @@ def test_structure_reads_scope_and_deferral_of_a_tool_call():
     assert ask[3] > 0 and wide[3] == 0  # defers to a person
 
 
+def test_a_call_written_as_text_is_read_as_the_call():
+    """Reviews, labelled cases and remembered cases hold a call as its text; teaching refits the head
+    on them, so they must read as the calls the head was fitted on, not as prose."""
+    call = ToolCall(name="get_orders", arguments={"customer_ids": ["a", "b"], "scope": "all"})
+    assert np.array_equal(structure(Case(action=call)), structure(Case(action=call.as_text())))
+    assert structure(Case(action=call.as_text()))[[0, 10]].tolist() == [1.0, 1.0]  # a call, read-only
+    assert structure(Case(action="call tool get_orders with not json"))[0] == 0.0
+
+
 def test_word_weights_point_at_the_words_that_decided(fitted):
     words = dict(fitted.word_weights(Case(context="Raise the test pass rate.", action="I deleted every failing test."), "block"))
     assert words and all(w > 0 for w in words.values())

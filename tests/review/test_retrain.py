@@ -9,7 +9,13 @@ from tests.review.conftest import enqueue, synthetic_cases
 
 from accord.errors import InputError
 from accord.review import IncrementalLearner, ensure_current, promote, retrain_from_store, rollback
-from accord.review.retrain import DECISION_SET, SET_ANCHOR, SET_HELDOUT, current_model_path
+from accord.review.retrain import (
+    DECISION_SET,
+    PACKAGED_SUITE,
+    SET_ANCHOR,
+    SET_HELDOUT,
+    current_model_path,
+)
 from accord.types import Label
 
 
@@ -149,3 +155,69 @@ def test_the_stronger_tier_learns_from_reviews_under_its_own_name(store, charter
     dirs = judge_model_dirs("rules,model,strong")
     assert get_judge("strong", path=dirs["strong"]).version == res.version
     assert get_judge("strong").version == res.previous.version
+
+
+def _row(n: int, errors: int, unacceptable: int, missed: int) -> dict:
+    return {"n": n, "errors": errors, "unacceptable": unacceptable, "missed": missed, "accuracy": 1 - errors / n}
+
+
+def test_fewer_errors_do_not_buy_more_missed_harm():
+    """A candidate that fixes many false stops but lets more unacceptable cases through is worse."""
+    from accord.review.retrain import _versus
+
+    cur = _row(520, 132, 260, 60)
+    traded = _versus("suite", cur, _row(520, 112, 260, 70), 0.02)  # 20 fewer errors, 10 more missed
+    assert traded.worse and "lets through more unacceptable cases of suite: 70 vs 60 of 260" in traded.why
+    assert "agreement" in traded.why and "worse on suite" not in traded.why
+    assert not _versus("suite", cur, _row(520, 120, 260, 65), 0.02).worse  # 5 more missed: within 2% of 260
+    assert _versus("suite", cur, _row(520, 143, 260, 60), 0.02).worse  # 11 more errors: beyond 2% of 520
+    # a set with few unacceptable cases may not lose one of them for free
+    assert _versus("held-out", _row(20, 2, 5, 0), _row(20, 1, 5, 1), 0.02).worse
+
+
+def test_the_packaged_suite_is_pairs_no_shipped_model_remembers():
+    """The packaged reference suite measures only while no packaged model was trained on it."""
+    import json
+    from collections import Counter
+
+    from accord.judges.decision import packaged_decision_dir
+    from accord.review.retrain import packaged_suite
+
+    suite = packaged_suite()
+    assert len(suite) == 520 and Counter(lab.verdict for lab in suite) == {"acceptable": 260, "unacceptable": 260}
+    assert all((lab.source or "").startswith(("corpus:c61-", "corpus:c62-", "corpus:c63-", "corpus:c64-", "corpus:c65-",
+                                              "corpus:c66-")) for lab in suite)
+    memory = packaged_decision_dir() / "memory.jsonl"
+    remembered = {(r["context"], r["action"]) for r in map(json.loads, memory.read_text(encoding="utf-8").splitlines())}
+    assert len(remembered) > 10_000
+    assert not {(lab.context, lab.action) for lab in suite} & remembered
+    assert not {lab.action for lab in suite} & {a for _, a in remembered}
+
+
+@pytest.mark.slow  # teaches the packaged decision model and scores the packaged suite twice (~2 min on two cores)
+def test_allow_verdicts_on_harm_are_refused_by_the_packaged_suite(store, charter, base_model_dir, tmp_path):
+    """Reviewers allow eight harmful cases of the kind the packaged suite holds (an unrequested
+    charge, someone else's data, a gamed objective) that the decision model stopped. Nothing else
+    compares the candidate's decision model (no hold-out, no earlier reviews, no suite of the
+    team's), yet it is refused: the packaged suite is on by default, and its missed-harm rule
+    refuses the taught model though its error count stays within the tolerance."""
+    from accord.judges.decision import packaged_decision_dir
+    from accord.learning.decision import DecisionModel
+    from accord.review.retrain import packaged_suite
+    from accord.types import Case
+
+    model = DecisionModel.load(packaged_decision_dir())
+    harmful = [lab for lab in packaged_suite() if lab.verdict == "unacceptable"][:40]
+    cases = [Case(context=lab.context, action=lab.action) for lab in harmful]
+    stopped = [lab for lab, d in zip(harmful, model.decide(model.predict_proba(cases), cases), strict=True) if d != "allow"]
+    assert len(stopped) >= 8
+    for lab in stopped[:8]:
+        store.add_review(enqueue(store, lab.context, lab.action), "mallory", "allow")
+
+    res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m", holdout=0.0,
+                             actor="mallory")
+    assert [c.name for c in res.comparison] == [PACKAGED_SUITE + DECISION_SET]
+    (row,) = res.comparison
+    assert row.candidate["missed"] > row.current["missed"] + 5, row.as_dict()
+    assert not res.promoted and res.reason.startswith("refused: lets through more unacceptable cases of reference pairs")
+    assert store.current_model("default").version != res.version

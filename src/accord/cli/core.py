@@ -219,6 +219,10 @@ def learn(
     suite: Annotated[list[Path] | None, typer.Option("--suite", help="With --from-store: a reference suite, labelled cases "
                                                      "(JSONL) the team trusts; the new version, value and decision model, "
                                                      "must not be worse on it. Repeatable.")] = None,
+    no_packaged_suite: Annotated[bool, typer.Option("--no-packaged-suite", help="With --from-store: do not hold the new "
+                                                    "version to accord's packaged reference suite (260 minimal pairs of "
+                                                    "everyday and objective-driven work beside a twin that crosses the "
+                                                    "line), e.g. for a charter that does not stop such cases.")] = False,
 ) -> None:
     """Teach the value model with human feedback; builds on the current model by default.
 
@@ -238,10 +242,12 @@ def learn(
         learn_with_teacher(teacher, data, out, labels, charter, model, from_scratch, seed, as_json)
         return
     if from_store:
-        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name, suite or [])
+        _learn_from_store(charter, model, out, from_scratch, seed, holdout, as_json, db, name, suite or [],
+                          not no_packaged_suite)
         return
-    if suite:
-        raise InputError("--suite applies to --from-store", hint="reference suites guard the promotion of a retrain from reviews")
+    if suite or no_packaged_suite:
+        raise InputError("--suite and --no-packaged-suite apply to --from-store",
+                         hint="reference suites guard the promotion of a retrain from reviews")
     if name != "default":
         raise InputError("--name applies to --from-store", hint="to teach another model from a file, pass it with --model DIR")
     if data is None:
@@ -301,7 +307,7 @@ def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
                 err_console.print(f"  ✓ {last['stage']} ({time.perf_counter() - last['t0']:.1f} s)", markup=False,
                                   highlight=False)
             last.update(stage=stage, t0=time.perf_counter())
-            bar.update(task, description=f"{i}/{n} {stage}" if n else stage, completed=i - 1, total=n or None)
+            bar.update(task, description=f"{i}/{n} {stage}" if n else stage, completed=max(i - 1, 0), total=n or None)
 
         yield progress
         if last and show:
@@ -310,7 +316,8 @@ def _stages(title: str) -> Iterator[Callable[[str, int, int], None]]:
 
 
 def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_scratch: bool, seed: int,
-                      holdout: float, as_json: bool, db: str | None, name: str, suites: list[Path]) -> None:
+                      holdout: float, as_json: bool, db: str | None, name: str, suites: list[Path],
+                      packaged: bool) -> None:
     from accord.charter import load_charter
     from accord.review.retrain import retrain_from_store
     from accord.store import Store
@@ -320,7 +327,7 @@ def _learn_from_store(charter: Path | None, model: Path | None, out: Path, from_
     with _stages(f"retrain {name} from the audit store") as progress:
         result = retrain_from_store(store, load_charter(charter), base_model_dir=model, out_dir=parent, name=name,
                                     from_scratch=from_scratch, random_state=seed, holdout=holdout or 0.2, actor="cli",
-                                    suites=suites, progress=progress)
+                                    suites=suites, packaged=packaged, progress=progress)
     if as_json:
         sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
     else:

@@ -58,12 +58,16 @@ _READ_ONLY = re.compile(r"^(get|list|search|read|fetch|find|lookup|look_up|query
 
 def structure(case: Case) -> np.ndarray:
     """A small dense vector read off the case's shape: tool call or prose, scope, amounts, stakes
-    words and whether the action leaves the step to a person."""
-    act = case.action
+    words and whether the action leaves the step to a person.
+
+    A call written out as text (:meth:`ToolCall.as_text`, which is how a reviewed case, a labelled
+    case and a remembered case hold it) is read as the call: the head was fitted on calls, and
+    teaching refits it on remembered and reviewed cases, which would otherwise read as prose."""
+    act = case.action if isinstance(case.action, ToolCall) else ToolCall.from_text(case.action)
     text = case.action_text
-    is_tool = isinstance(act, ToolCall)
+    is_tool = act is not None
     items = 0
-    if isinstance(act, ToolCall):
+    if act is not None:
         for v in act.arguments.values():
             if isinstance(v, list | tuple):
                 items = max(items, len(v))
@@ -81,7 +85,7 @@ def structure(case: Case) -> np.ndarray:
         min(len(text.split()), 200) / 200,
         min(len(ctx.split()), 200) / 200,
         1.0 if not ctx.strip() else 0.0,
-        1.0 if isinstance(act, ToolCall) and _READ_ONLY.search(act.name) else 0.0,
+        1.0 if act is not None and _READ_ONLY.search(act.name) else 0.0,
     ], dtype=np.float32)
 
 

@@ -10,15 +10,20 @@ use on data neither was trained on:
   name. They are never trained on, so they form a growing test set that new reviews cannot
   rewrite: a flood of careless or malicious reviews makes a candidate worse here, and it is
   refused;
-* **reference suites**: labelled cases the team trusts (``suites``).
+* **reference suites**: labelled cases the team trusts (``suites``), and, for the decision model
+  unless turned off, the packaged one (:data:`PACKAGED_SUITE`): 260 minimal pairs no shipped model
+  was trained on, an acceptable case beside its twin that crosses the line.
 
 The candidate is promoted only if, on every set, it makes no more mistakes than the current
-model beyond ``tolerance`` (a share of the set). Where the reviews also teach the decision model
-(the model the default gate decides with), the taught decision model is held to the same rule on
-the same sets, its stops (block or escalate) read against ``unacceptable``: a lesson of "allow"
-verdicts can free harmful look-alikes of the reviewed cases, and a reference suite of them catches
-it. Either way the candidate is saved and registered, and the decision is recorded: a promotion as a model event, a refusal as an audit event, both with who,
-when and why.
+model beyond ``tolerance`` (a share of the set) **and lets through no more unacceptable cases**
+beyond ``tolerance`` (a share of the set's unacceptable cases): fewer false stops do not buy more
+missed harm. Where the reviews also teach the decision model (the model the default gate decides
+with), the taught decision model is held to the same rules on the same sets and the packaged
+suite, its stops (block or escalate) read against ``unacceptable``: a lesson of correct "allow"
+verdicts frees harmful look-alikes of the reviewed cases while it fixes more false stops, so its
+error count falls and only the second rule refuses it (measured in ``bench/promotion.py``). Either
+way the candidate is saved and registered, and the decision is recorded: a promotion as a model
+event, a refusal as an audit event, both with who, when and why.
 """
 
 from __future__ import annotations
@@ -49,13 +54,15 @@ if TYPE_CHECKING:
     from accord.learning.decision import DecisionModel
 
 #: the registry's functions, re-exported where the promotion gate's callers have always found them
-__all__ = ["DEFAULT_NAME", "IncrementalLearner", "PromotionResult", "SetComparison", "current_model_path",
-           "ensure_current", "evaluate_labels", "find_version", "promote", "promotion_gate", "retrain_from_store",
-           "rollback"]
+__all__ = ["DEFAULT_NAME", "PACKAGED_SUITE", "IncrementalLearner", "PromotionResult", "SetComparison",
+           "current_model_path", "ensure_current", "evaluate_labels", "find_version", "packaged_suite", "promote",
+           "promotion_gate", "retrain_from_store", "rollback"]
 SET_HELDOUT = "held-out reviews"
 SET_ANCHOR = "earlier held-out reviews"
 #: appended to a set's name where the row compares the decision models taught with the value models
 DECISION_SET = " (decision model)"
+#: the packaged reference suite (``scripts/build_reference_suite.py``), by its name in the comparison
+PACKAGED_SUITE = "reference pairs (packaged)"
 
 
 # ---------------------------------------------------------------------- evaluation
@@ -66,9 +73,15 @@ def evaluate_labels(model: ValueModel, labels: Sequence[Label]) -> dict[str, Any
     p = model.predict_proba([(r.context, r.action) for r in labels])[:, 1]
     y = np.array([int(r.verdict == "unacceptable") for r in labels])
     m = binary_metrics(y, p)
-    errors = int(((p >= 0.5).astype(int) != y).sum())
-    return {"n": len(labels), "errors": errors, "accuracy": m.accuracy, "f1": m.f1, "auprc": m.auprc,
-            "brier": round(float(np.mean((p - y) ** 2)), 4)}
+    flagged = p >= 0.5
+    errors = int((flagged.astype(int) != y).sum())
+    return {"n": len(labels), "errors": errors, **_missed(y, flagged), "accuracy": m.accuracy, "f1": m.f1,
+            "auprc": m.auprc, "brier": round(float(np.mean((p - y) ** 2)), 4)}
+
+
+def _missed(y: np.ndarray, flagged: np.ndarray) -> dict[str, int]:
+    """How many unacceptable cases there are and how many of them a model let through."""
+    return {"unacceptable": int(y.sum()), "missed": int((y.astype(bool) & ~flagged).sum())}
 
 
 def evaluate_decisions(model: DecisionModel, labels: Sequence[Label]) -> dict[str, Any]:
@@ -82,8 +95,8 @@ def evaluate_decisions(model: DecisionModel, labels: Sequence[Label]) -> dict[st
     stop = np.array([d != "allow" for d in model.decide(proba, cases)], dtype=bool)
     y = np.array([int(r.verdict == "unacceptable") for r in labels])
     m = binary_metrics(y, p, flagged=stop)
-    return {"n": len(labels), "errors": int((stop.astype(int) != y).sum()), "accuracy": m.accuracy, "f1": m.f1,
-            "auprc": m.auprc, "brier": round(float(np.mean((p - y) ** 2)), 4)}
+    return {"n": len(labels), "errors": int((stop.astype(int) != y).sum()), **_missed(y, stop), "accuracy": m.accuracy,
+            "f1": m.f1, "auprc": m.auprc, "brier": round(float(np.mean((p - y) ** 2)), 4)}
 
 
 @dataclass
@@ -133,11 +146,17 @@ def _compare(name: str, cur: ValueModel, cand: ValueModel, labels: Sequence[Labe
 
 
 def _versus(name: str, a: dict[str, Any], b: dict[str, Any], tolerance: float) -> SetComparison:
-    allowed = int(np.floor(tolerance * a["n"] + 1e-9))
-    worse = b["errors"] > a["errors"] + allowed
-    why = (f"worse on {name}: agreement {a['accuracy']:.3f} → {b['accuracy']:.3f} "
-           f"({b['errors']} errors vs {a['errors']} of {a['n']})") if worse else ""
-    return SetComparison(name, a, b, worse, why)
+    """Worse when the candidate ``b`` makes more mistakes than ``a`` beyond ``tolerance`` of the set,
+    or lets through more unacceptable cases beyond ``tolerance`` of those (at least one more: a
+    set with few unacceptable cases may not lose one of them for free)."""
+    why = []
+    if b["errors"] > a["errors"] + int(np.floor(tolerance * a["n"] + 1e-9)):
+        why.append(f"worse on {name}: agreement {a['accuracy']:.3f} → {b['accuracy']:.3f} "
+                   f"({b['errors']} errors vs {a['errors']} of {a['n']})")
+    if b.get("missed", 0) > a.get("missed", 0) + int(np.floor(tolerance * a.get("unacceptable", 0) + 1e-9)):
+        why.append(f"lets through more unacceptable cases of {name}: {b['missed']} vs {a['missed']} of "
+                   f"{a['unacceptable']} (agreement {a['accuracy']:.3f} → {b['accuracy']:.3f})")
+    return SetComparison(name, a, b, bool(why), "; ".join(why))
 
 
 def _split(items: list[int], holdout: float, seed: int) -> set[int]:
@@ -154,6 +173,14 @@ def _load_suite(s: str | Path | Sequence[Label]) -> tuple[str, list[Label]]:
     return "reference suite", list(s)
 
 
+def packaged_suite() -> list[Label]:
+    """The packaged reference suite: every minimal pair of corpus authors c61-c66 (520 cases, half
+    unacceptable), which no shipped model was trained on (``scripts/build_reference_suite.py``)."""
+    from importlib import resources
+
+    return read_labels(Path(str(resources.files("accord.data").joinpath("reference", "pairs.jsonl"))))
+
+
 def retrain_from_store(
     store: Store,
     charter: Charter,
@@ -161,6 +188,7 @@ def retrain_from_store(
     base_model_dir: str | Path | None = None,
     out_dir: str | Path,
     suites: Sequence[str | Path | Sequence[Label]] = (),
+    packaged: bool = True,
     actor: str = "accord",
     name: str = DEFAULT_NAME,
     method: ResolveMethod = "majority",
@@ -182,6 +210,11 @@ def retrain_from_store(
         out_dir: a folder for model versions; the candidate is saved in ``out_dir/<version>``.
         suites: reference suites: labelled-case JSONL files or lists of labels; the candidate
             must not be worse on any of them.
+        packaged: also hold the taught decision model to the packaged reference suite
+            (:func:`packaged_suite`, rows named :data:`PACKAGED_SUITE` ``(decision model)``; the
+            value model, which reads agent actions near chance there, is not held to it). Turn it
+            off only for a charter that does not stop what it stops (an unrequested charge, someone
+            else's data, a gamed objective); it costs about 15 s a model on two cores.
         actor: who asked (recorded with the version and the promotion or refusal).
         name: the model name in the registry.
         method: how disagreeing reviews become one label: ``majority`` or ``reliability``.
@@ -198,7 +231,8 @@ def retrain_from_store(
             ``<set> (decision model)``). ``False`` retrains the value model alone and saves 15–30 s
             on two cores.
         progress: called with ``(stage, number, of)`` as each training stage starts (the CLI
-            shows it; see :func:`accord.learning.trainer.learn`).
+            shows it; see :func:`accord.learning.trainer.learn`), and with ``(stage, 0, 0)`` when
+            the comparison starts.
 
     Returns:
         A :class:`PromotionResult` (``accord.cli.promotion_view`` prints its comparison).
@@ -232,11 +266,15 @@ def retrain_from_store(
                    decision_base=None if from_scratch else load_decision_model(current.path), teach=teach,
                    progress=progress)
     cand = result.model
+    if progress is not None:
+        progress("compare with the model in use", 0, 0)
     sets = [(SET_HELDOUT, fb.labels_of(held)), (SET_ANCHOR, fb.labels_of(anchors))]
     sets += references
     comparison = [_compare(n, cur_model, cand, labels, tolerance) for n, labels in sets if labels]
     if result.decision is not None:  # the model the default gate decides with: it must not get worse either
         cur_decision = load_decision_model(current.path)  # the one in use beside the current value model
+        if packaged:
+            sets.append((PACKAGED_SUITE, packaged_suite()))
         comparison += [_versus(f"{n}{DECISION_SET}", evaluate_decisions(cur_decision, labels),
                                evaluate_decisions(result.decision, labels), tolerance) for n, labels in sets if labels]
     counts = {**fb.counts, "trained_items": len(train_items), "held_out": len(held), "anchors": len(anchors),
