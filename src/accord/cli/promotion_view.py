@@ -17,10 +17,12 @@ def promotion_table(result: PromotionResult) -> Table:
         t.add_column(col, justify="right" if col in ("n", "current", "candidate") else "left")
     for c in result.comparison:
         first = True
-        for metric in ("accuracy", "errors", "f1", "auprc", "brier"):
+        for metric in ("accuracy", "errors", "missed", "f1", "auprc", "brier"):
             if metric not in c.current:
                 continue
             a, b = c.current.get(metric), c.candidate.get(metric)
+            if metric == "missed":  # the unacceptable cases let through: the gate's second rule
+                metric, a, b = f"missed (of {c.current.get('unacceptable', 0)} unacceptable)", a, b
             mark = ("[red]worse[/]" if c.worse else "[green]ok[/]") if first else ""
             t.add_row(c.name if first else "", str(c.current.get("n", 0)) if first else "", metric,
                       "—" if a is None else str(a), "—" if b is None else str(b), mark)
