@@ -35,9 +35,11 @@ def test_good_reviews_promoted_corrupted_refused_rollback_restores(store, charte
     assert good.promoted, good.reason
     assert "not worse" in good.reason
     assert good.counts["held_out"] == 12 and good.counts["trained_items"] == 48
-    cmp, taught = good.comparison  # the value models, then the decision models taught with them
-    assert cmp.name == SET_HELDOUT and cmp.candidate["accuracy"] >= cmp.current["accuracy"]
-    assert taught.name == SET_HELDOUT + DECISION_SET and not taught.worse
+    # the value models, then the decision models taught with them, on the packaged suite too
+    assert [c.name for c in good.comparison] == [SET_HELDOUT, SET_HELDOUT + DECISION_SET, PACKAGED_SUITE + DECISION_SET]
+    cmp, taught, packaged = good.comparison
+    assert cmp.candidate["accuracy"] >= cmp.current["accuracy"]
+    assert not taught.worse and not packaged.worse
     assert store.current_model("default").version == good.version
     assert current_model_path(store) == good.path.resolve()
     assert (good.path / "model.json").exists()
