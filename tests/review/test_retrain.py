@@ -108,7 +108,7 @@ def test_nothing_to_learn_and_bad_arguments(store, charter, base_model_dir, tmp_
     # too few reviews to compare: registered, not promoted, and it says why
     _review(store, synthetic_cases()[:3], "ana")
     res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path, teach=False)
-    assert not res.promoted and "nothing to compare on" in res.reason
+    assert not res.promoted and "nothing to compare the value model on" in res.reason
 
 
 def test_baseline_registered_once(store, base_model_dir):

@@ -304,17 +304,18 @@ def promotion_gate(comparison: Sequence[SetComparison], current_version: str, *,
     """May the candidate replace the current model? ``(promoted, reason)`` from its comparisons.
 
     Refused when it is worse than the current model on any set; a full retrain (``success``
-    ``None``) is also refused when there is nothing to compare on. ``success`` replaces the reason
-    given when the candidate passes (the incremental learner says what it learned from).
+    ``None``) is also refused when there is nothing to compare the value model on (the packaged
+    suite holds the decision model only). ``success`` replaces the reason given when the candidate
+    passes (the incremental learner says what it learned from).
     """
     worse = [c for c in comparison if c.worse]
     if worse:
         return False, "refused: " + "; ".join(c.why for c in worse)
     if success is not None:
         return True, success
-    if not comparison:
-        return False, ("refused: nothing to compare on (fewer than 5 freshly reviewed items, no earlier "
-                       "held-out reviews and no reference suite); registered, not promoted")
+    if not [c for c in comparison if not c.name.endswith(DECISION_SET)]:
+        return False, ("refused: nothing to compare the value model on (fewer than 5 freshly reviewed items, no "
+                       "earlier held-out reviews and no reference suite); registered, not promoted")
     desc = ", ".join(f"{c.name} {c.current['accuracy']:.3f} → {c.candidate['accuracy']:.3f} (n={c.current['n']})"
                      for c in comparison)
     return True, f"not worse than {current_version} on any evaluation set: agreement {desc}"
