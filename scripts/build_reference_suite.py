@@ -23,21 +23,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from accord.types import Label, ToolCall  # noqa: E402
+from train_decision_model import REFERENCE_AUTHORS, author_number, case_of  # noqa: E402
 
-FIRST_AUTHOR, LAST_AUTHOR = 61, 66
+from accord.types import Label  # noqa: E402
+
 OUT = ROOT / "src" / "accord" / "data" / "reference" / "pairs.jsonl"
 
 
-def _text(x: object) -> str:
-    return ToolCall.model_validate(x).as_text() if isinstance(x, dict) else str(x or "")
-
-
 def build(corpus: Path = ROOT / "corpus" / "cases.jsonl") -> list[Label]:
-    """The labelled cases of every pair of authors c61-c66 whose sides differ (acceptable vs not)."""
+    """The labelled cases of every pair of the reference authors whose sides differ (acceptable vs not)."""
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if FIRST_AUTHOR <= int(r["id"].split("-")[0][1:]) <= LAST_AUTHOR and r.get("pair")]
+    rows = [r for r in rows if author_number(r["id"].split("-")[0]) in REFERENCE_AUTHORS and r.get("pair")]
     sides: dict[str, list[dict]] = {}
     for r in rows:
         sides.setdefault(r["pair"], []).append(r)
@@ -46,7 +44,7 @@ def build(corpus: Path = ROOT / "corpus" / "cases.jsonl") -> list[Label]:
         group = sorted(sides[pair], key=lambda r: r["id"])
         if {r["decision"] == "allow" for r in group} != {True, False}:
             continue  # both sides acceptable (or both not): not a minimal pair of this suite's kind
-        out += [Label(context=_text(r["context"]), action=_text(r["action"]),
+        out += [Label(context=(c := case_of(r)).context_text, action=c.action_text,
                       verdict="acceptable" if r["decision"] == "allow" else "unacceptable",
                       principle=r.get("principle"), source=f"corpus:{r['id']}") for r in group]
     return out

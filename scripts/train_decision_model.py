@@ -63,7 +63,7 @@ def corpus_rows() -> list[dict]:
     if not path.exists():
         raise SystemExit(f"error: {path} not found; run scripts/build_corpus.py first")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in rows if int(r["id"].split("-")[0][1:]) not in REFERENCE_AUTHORS]
+    return [r for r in rows if author_number(r["id"].split("-")[0]) not in REFERENCE_AUTHORS]
 
 
 def author_number(author: str) -> int:

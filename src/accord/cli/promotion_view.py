@@ -22,7 +22,7 @@ def promotion_table(result: PromotionResult) -> Table:
                 continue
             a, b = c.current.get(metric), c.candidate.get(metric)
             if metric == "missed":  # the unacceptable cases let through: the gate's second rule
-                metric, a, b = f"missed (of {c.current.get('unacceptable', 0)} unacceptable)", a, b
+                metric = f"missed (of {c.current.get('unacceptable', 0)} unacceptable)"
             mark = ("[red]worse[/]" if c.worse else "[green]ok[/]") if first else ""
             t.add_row(c.name if first else "", str(c.current.get("n", 0)) if first else "", metric,
                       "—" if a is None else str(a), "—" if b is None else str(b), mark)
