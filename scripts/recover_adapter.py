@@ -58,7 +58,9 @@ def export_weights(onnx_path: Path) -> tuple[dict[str, np.ndarray], dict[str, np
         key = min((float(np.linalg.norm(merged - base[t]) / np.linalg.norm(base[t])), t) for t in targets
                   if t not in deltas and base[t].shape == merged.shape)[1]
         weights[key], deltas[key] = merged, merged - base[key]
-    weights["head.weight"] = _dequantised(inits, "head.weight_Transposed").T.copy()
+    # an export quantised again from a dequantised one (the 7-bit re-export) names its tensors "..._float"
+    head = next(s for s in ("head.weight_Transposed", "head.weight_Transposed_float") if s + "_quantized" in inits)
+    weights["head.weight"] = _dequantised(inits, head).T.copy()
     weights["head.bias"] = inits["head.bias"].astype(np.float32)
     return weights, deltas, meta
 
