@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from tests.browser import launch, playwright_or_skip
 from tests.monitor.conftest import NORMAL, T0, fill
-from tests.monitor.novel import CALCULUS
+from tests.monitor.novel import CHORDS
 
 from accord.monitor import DriftMonitor, NoveltyModel
 from accord.monitor.simulate import Stream
@@ -36,7 +36,7 @@ def served(store, clock, charter):
     import uvicorn
 
     Users(store).add("root", PASSWORD, role="admin")
-    s = Stream(NORMAL, CALCULUS, seed=0, per_day=250, shift="new-type", onset=7, novel_share=0.2,
+    s = Stream(NORMAL, CHORDS, seed=0, per_day=250, shift="new-type", onset=7, novel_share=0.2,
                reviews_per_day=0)
     fill(store, clock, s, range(0, 8))
     monitor = DriftMonitor(store, novelty=NoveltyModel.packaged(), reference=(T0, T0 + timedelta(days=7)),
@@ -84,7 +84,7 @@ def test_drift_panel_draws_charts_and_queues_a_new_cluster(served, store, tmp_pa
             box = page.locator("#chart-drift-mix svg").bounding_box()
             assert box and box["width"] > 300 and box["height"] > 100  # drawn, not collapsed by the CSS
             row = page.locator("#drift-clusters tbody tr", has_text="new")
-            assert row.count() == 1 and "derivative" in row.inner_text().lower()
+            assert row.count() == 1 and "chord progression" in row.inner_text().lower()
             shots = tmp_path / "screenshots"
             shots.mkdir()
             page.locator("#drift").scroll_into_view_if_needed()
@@ -98,7 +98,6 @@ def test_drift_panel_draws_charts_and_queues_a_new_cluster(served, store, tmp_pa
             b.close()
     queued = [it for it in store.review_items("all", limit=None) if it.source == "drift"]
     assert len(queued) == 20
-    assert all("derivative" in it.case.context_text.lower() or "d/dx" in it.case.context_text
-               or "differentiate" in it.case.context_text.lower() for it in queued)
+    assert all("chord progression" in it.case.context_text.lower() for it in queued)
     if DOCS.is_dir() and os.environ.get("ACCORD_UPDATE_DOCS_SCREENSHOT"):
         shutil.copy(shots / "dashboard-drift.png", DOCS / "drift-panel.png")
