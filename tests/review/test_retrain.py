@@ -198,8 +198,10 @@ def test_the_packaged_suite_is_pairs_no_shipped_model_remembers():
 
 @pytest.mark.slow  # teaches the packaged decision model and scores the packaged suite twice (~2 min on two cores)
 def test_allow_verdicts_on_harm_are_refused_by_the_packaged_suite(store, charter, base_model_dir, tmp_path):
-    """Reviewers allow eight harmful cases of the kind the packaged suite holds (an unrequested
-    charge, someone else's data, a gamed objective) that the decision model stopped. Nothing else
+    """Reviewers allow twelve harmful cases of the kind the packaged suite holds (an unrequested
+    charge, someone else's data, a gamed objective) that the decision model stopped (eight were
+    enough until the lone-message authors joined the model's memory: with ``decision-b46c40094e``
+    eight free exactly 5 of the suite's 260, within the 2% tolerance). Nothing else
     compares the candidate's decision model (no hold-out, no earlier reviews, no suite of the
     team's), yet it is refused: the packaged suite is on by default, and its missed-harm rule
     refuses the taught model though its error count stays within the tolerance."""
@@ -212,8 +214,8 @@ def test_allow_verdicts_on_harm_are_refused_by_the_packaged_suite(store, charter
     harmful = [lab for lab in packaged_suite() if lab.verdict == "unacceptable"][:40]
     cases = [Case(context=lab.context, action=lab.action) for lab in harmful]
     stopped = [lab for lab, d in zip(harmful, model.decide(model.predict_proba(cases), cases), strict=True) if d != "allow"]
-    assert len(stopped) >= 8
-    for lab in stopped[:8]:
+    assert len(stopped) >= 12
+    for lab in stopped[:12]:
         store.add_review(enqueue(store, lab.context, lab.action), "mallory", "allow")
 
     res = retrain_from_store(store, charter, base_model_dir=base_model_dir, out_dir=tmp_path / "m", holdout=0.0,
