@@ -59,7 +59,9 @@ def export_weights(onnx_path: Path) -> tuple[dict[str, np.ndarray], dict[str, np
                   if t not in deltas and base[t].shape == merged.shape)[1]
         weights[key], deltas[key] = merged, merged - base[key]
     # an export quantised again from a dequantised one (the 7-bit re-export) names its tensors "..._float"
-    head = next(s for s in ("head.weight_Transposed", "head.weight_Transposed_float") if s + "_quantized" in inits)
+    head = next((s for s in ("head.weight_Transposed", "head.weight_Transposed_float") if s + "_quantized" in inits), None)
+    if head is None:
+        raise SystemExit(f"error: {onnx_path}: no quantised head (head.weight_Transposed[_float]_quantized)")
     weights["head.weight"] = _dequantised(inits, head).T.copy()
     weights["head.bias"] = inits["head.bias"].astype(np.float32)
     return weights, deltas, meta

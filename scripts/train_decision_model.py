@@ -23,6 +23,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -73,19 +74,17 @@ def author_number(author: str) -> int:
     return int(author[1:])
 
 
-def corpus_as_of(rows: list[dict], last: int, with_authors: str = "") -> list[dict]:
-    """The corpus as it stood when author ``c{last}`` was added, plus the later authors named in
-    ``with_authors`` ("c67,c68"): the packaged head was fitted on c1-c50 and the lone-message authors."""
-    more = {author_number(a.strip()) for a in with_authors.split(",") if a.strip()}
+def corpus_as_of(rows: list[dict], last: int, more: Iterable[int] = ()) -> list[dict]:
+    """The corpus as it stood when author ``c{last}`` was added, plus the later authors numbered in
+    ``more``: the packaged head was fitted on c1-c50 and the lone-message authors c67-c70."""
+    more = set(more)
     return [r for r in rows if (n := author_number(r["id"].split("-")[0])) <= last or n in more]
 
 
-def author_list(text: str) -> str:
-    """``--with-authors``: a comma-separated list of corpus authors, checked (argparse reports a bad one)."""
-    for a in text.split(","):
-        if a.strip():
-            author_number(a.strip())
-    return text
+def author_list(text: str) -> list[int]:
+    """``--with-authors``: comma-separated corpus authors ("c67,c68") as their numbers (argparse
+    reports a bad one)."""
+    return [author_number(a.strip()) for a in text.split(",") if a.strip()]
 
 
 def case_of(r: dict) -> Case:
@@ -261,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="train on corpus authors c1..cN only: the corpus as it stood when author cN was added "
                          "(the packaged head: c50; a head fitted with c51-c60 traded one held-out set for another; "
                          "c61-c66 are never trained on: they are the packaged reference suite)")
-    ap.add_argument("--with-authors", metavar="cN,...", default="", type=author_list,
+    ap.add_argument("--with-authors", metavar="cN,...", default=[], type=author_list,
                     help="with --last-author: also train on these later corpus authors (e.g. c67,c68)")
     ap.add_argument("--augment-context", type=float, default=0.0, metavar="P",
                     help="also train on a copy of each corpus case that has a context, with probability P, with generic "
@@ -279,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(.onnx or .safetensors), used beside the linear head (default: the one already in --out, if any)")
     ap.add_argument("--no-cross-encoder", action="store_true", help="the linear head alone")
     args = ap.parse_args(argv)
+    if args.with_authors and args.last_author is None:
+        ap.error("--with-authors adds later authors to --last-author's corpus; without it every author is read")
     semantic = None if args.semantic.lower() in ("", "none") else args.semantic
     t0 = time.perf_counter()
     rows = corpus_rows()
@@ -382,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         "known_principles": sorted({r["principle"] for r in rows}),
         "command": "python scripts/build_corpus.py && python scripts/train_decision_model.py"
                    + (f" --last-author c{args.last_author}" if args.last_author is not None else "")
-                   + (f" --with-authors {args.with_authors}" if args.last_author is not None and args.with_authors else "")
+                   + (" --with-authors " + ",".join(f"c{n}" for n in args.with_authors) if args.with_authors else "")
                    + (f" --threshold {args.threshold} --C {C} --knn-weights {knn_w}" if args.threshold is not None else "")
                    + (f" --escalate-share {args.escalate_share}" if args.escalate_share != 0.5 else "")
                    + (f" --escalate-floor {args.escalate_floor}" if args.escalate_floor is not None else "")

@@ -32,10 +32,10 @@ def test_an_author_is_read_by_number_not_as_text(tdm) -> None:
 def test_the_corpus_as_of_an_author_takes_later_authors_only_by_name(tdm) -> None:
     rows = [{"id": f"c{n}-0001"} for n in (1, 9, 50, 51, 60, 67, 70)]
     assert [r["id"] for r in tdm.corpus_as_of(rows, 50)] == ["c1-0001", "c9-0001", "c50-0001"]
-    assert [r["id"] for r in tdm.corpus_as_of(rows, 50, "c67, c70")] == ["c1-0001", "c9-0001", "c50-0001", "c67-0001",
-                                                                        "c70-0001"]
+    assert [r["id"] for r in tdm.corpus_as_of(rows, 50, tdm.author_list("c67, c70"))] == [
+        "c1-0001", "c9-0001", "c50-0001", "c67-0001", "c70-0001"]
     with pytest.raises(argparse.ArgumentTypeError, match="not a corpus author"):
-        tdm.corpus_as_of(rows, 50, "67")
+        tdm.author_list("c67,67")
 
 
 def test_the_card_records_a_continued_cross_encoder_and_its_learning_rate(tdm) -> None:
