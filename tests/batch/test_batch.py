@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from batch_helpers import batch_verdicts, runner, strip, write_cases
+from batch_helpers import batch_verdicts, close, runner, strip, write_cases
 
 from accord.cli.main import app
 from accord.store import Store
@@ -43,7 +43,7 @@ def test_two_worker_processes_match_check_input(cases_600, reference_600, slow_c
     out = tmp_path / "out.jsonl"
     r = _batch(str(cases_600), "-o", str(out), "-c", str(slow_charter), "--shard-size", "256", "--workers", "2")
     assert r.exit_code == 0, r.output
-    assert [strip(v) for v in batch_verdicts(out)] == [strip(v) for v in reference_600]
+    assert [strip(v) for v in batch_verdicts(out)] == [close(v) for v in reference_600]
 
 
 def test_summary_counts_changes_against_original_decisions(slow_charter, tmp_path):
