@@ -168,6 +168,26 @@ def test_knn_weight_mixes_the_neighbours_in_and_survives_save(fitted, tmp_path):
         DecisionModel.load(tmp_path / "m")
 
 
+def test_version_covers_the_remembered_cases(fitted):
+    """The neighbour vote reads the memory: a relabelled or added remembered case changes
+    decisions, so it changes the version a verdict names (it did not before 2026-12-07)."""
+    def voting(**memory):
+        m = DecisionModel.__new__(DecisionModel)
+        m.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})
+        m.knn_weight = 0.5
+        m.__dict__.update(memory)
+        return m
+
+    base = voting()
+    assert voting().version == base.version
+    relabelled = [dict(r) for r in fitted.memory_]
+    relabelled[0]["decision"] = next(d for d in DECISIONS if d != relabelled[0]["decision"])
+    assert voting(memory_=relabelled).version != base.version
+    more = voting(memory_=fitted.memory_ + fitted.memory_[:1],
+                  memory_vectors_=np.vstack([fitted.memory_vectors_, fitted.memory_vectors_[:1]]))
+    assert more.version != base.version
+
+
 def test_a_taught_case_becomes_a_neighbour(fitted):
     mixed = DecisionModel.__new__(DecisionModel)
     mixed.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})
