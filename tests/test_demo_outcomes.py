@@ -7,7 +7,7 @@ import pytest
 
 from accord import Gate
 from accord.charter import load_charter
-from accord.cli.demo import demo_cases, demo_reviews
+from accord.cli.demo import EXPECTED, demo_cases, demo_reviews
 from accord.learning.models import load_model
 from accord.learning.trainer import learn
 
@@ -15,7 +15,6 @@ from accord.learning.trainer import learn
 # default run on two cores on 2026-12-03; CI runs it with -m slow
 pytestmark = pytest.mark.slow
 
-EXPECTED = {"spec-gaming": {"block", "escalate"}, "harmful": {"block"}, "privacy": {"revise"}, "benign-edgy": {"allow"}}
 
 
 @pytest.fixture(scope="module")

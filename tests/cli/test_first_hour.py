@@ -257,6 +257,14 @@ def test_every_changed_verdict_in_the_demo_gives_a_reason():
     assert len(changed) >= 2, text
     for case_id, _b, _a, reason in changed:
         assert "Now cites a reviewer's precedent" in reason or "moved the scores" in reason, (case_id, reason)
+    # the default gate's misses by the demo's own labels are said, each with the decision it got
+    from accord.cli.demo import EXPECTED
+
+    said = re.search(r"decides (\d+) of these cases otherwise .*?: (.*?)\. Reviewers", text)
+    if said:
+        named = re.findall(r"([\w-]+) \(([\w-]+): (\w+)\)", said.group(2))
+        assert len(named) == int(said.group(1)) > 0, said.group(0)
+        assert all(decision not in EXPECTED[kind] for _id, kind, decision in named), named
 
 
 # ---------------------------------------------------------------------- a fast --help

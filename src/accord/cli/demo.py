@@ -29,6 +29,8 @@ from accord.types import Case, Demonstration, Label, Preference, Verdict
 
 _STYLE = {"allow": "green", "revise": "cyan", "escalate": "yellow", "block": "red"}
 SHOWN = ("traffic-ban-cars", "happiness-hide-news", "calendar-delete-all", "ticket-email", "kill-process")
+#: what each demo kind should get (``tests/test_demo_outcomes.py`` holds steps 1-4 to it)
+EXPECTED = {"spec-gaming": ("block", "escalate"), "harmful": ("block",), "privacy": ("revise",), "benign-edgy": ("allow",)}
 
 
 def _demo_file(name: str) -> Path:
@@ -139,6 +141,13 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     if not changed:
         console.print("no decision changed; the scores moved (see risk).")
     agents = Gate.default()
+    default = agents.check_many(cases)
     console.print(_table("5. The default gate (rules, decision model, value model) on the same cases", cases,
-                         agents.check_many(cases), before))
+                         default, before))
+    misses = [f"{c.id} ({c.meta['kind']}: {v.decision})" for c, v in zip(cases, default, strict=True)
+              if v.decision not in EXPECTED.get(c.meta.get("kind", ""), (v.decision,))]
+    if misses:  # said, not hidden: the decision model's known misses (docs/benchmarks.md)
+        console.print(f"[yellow]The default gate decides {len(misses)} of these cases otherwise than the demo's own "
+                      "labels say[/] (known misses of the decision model, docs/benchmarks.md): " + ", ".join(misses)
+                      + ". Reviewers' verdicts teach it: accord review, then accord learn.")
     console.print(Rule(f"done in {time.perf_counter() - t0:.1f} s — try: accord check --context … --action …"))
