@@ -200,7 +200,7 @@ def test_the_packaged_suite_is_pairs_no_shipped_model_remembers():
 def test_allow_verdicts_on_harm_are_refused_by_the_packaged_suite(store, charter, base_model_dir, tmp_path):
     """Reviewers allow twelve harmful cases of the kind the packaged suite holds (an unrequested
     charge, someone else's data, a gamed objective) that the decision model stopped (eight were
-    enough until the lone-message authors joined the model's memory: with ``decision-3361c300de``,
+    enough until the lone-message authors joined the model's memory: with ``decision-d39311b031``,
     formerly ``decision-b46c40094e``, eight free exactly 5 of the suite's 260, within the 2%
     tolerance). Nothing else
     compares the candidate's decision model (no hold-out, no earlier reviews, no suite of the

@@ -373,15 +373,15 @@ class DecisionModel:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
         key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_), id(self.pooled_coef_),
-               id(self.memory_vectors_), len(self.memory_), self.knn_weight, self.knn_k, self.knn_temperature, self.semantic, self.neutral, self.escalate_share,
-               self.escalate_floor)
+               id(self.memory_vectors_), len(self.memory_), self.knn_weight, self.knn_k, self.knn_temperature,
+               self.semantic, self.neutral, self.escalate_share, self.escalate_floor)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:
             h = hashlib.sha256(self.coef_.tobytes() + self.intercept_.tobytes() + self.principle_coef_.tobytes())
             if self.knn_weight > 0:  # the remembered cases vote: two models that remember differently decide differently
                 h.update(f"knn {self.knn_weight} {self.knn_k} {self.knn_temperature}".encode())
                 h.update(np.ascontiguousarray(self.memory_vectors_).tobytes())
-                h.update("".join(m["decision"][0] for m in self.memory_).encode())
+                h.update(self._memory_index()[2].tobytes())  # each case's vote: its decision, weighted if taught
             if self.semantic:
                 h.update(f"semantic {self.semantic}".encode())
             if self.neutral:  # the view's edition changes what the same arrays decide
