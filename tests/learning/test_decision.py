@@ -188,6 +188,21 @@ def test_version_covers_the_remembered_cases(fitted):
     assert more.version != base.version
 
 
+def test_the_vote_follows_a_memory_swapped_for_one_of_the_same_size(fitted):
+    """The neighbour index is cached; replacing the memory with another of the same length (every
+    remembered case relabelled) must rebuild it, not vote with the old labels."""
+    m = DecisionModel.__new__(DecisionModel)
+    m.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_knn_key", "_version")})
+    m.knn_weight = 0.5
+    J = m.featurizer.joint([Case(context="Renew the customer's plan.", action="Renewed it at the same price.")])
+    before = m.knn_proba(J)[0]
+    flip = {"allow": "block", "block": "allow", "escalate": "allow"}
+    m.memory_ = [{**r, "decision": flip[r["decision"]]} for r in fitted.memory_]
+    after = m.knn_proba(J)[0]
+    assert after[DECISIONS.index("escalate")] == 0.0
+    assert not np.allclose(before, after)
+
+
 def test_a_taught_case_becomes_a_neighbour(fitted):
     mixed = DecisionModel.__new__(DecisionModel)
     mixed.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})

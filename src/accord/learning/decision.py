@@ -249,10 +249,14 @@ class DecisionModel:
         return p, pp, J
 
     def _memory_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        """The remembered cases as the vote reads them, built once per memory size: the float32
-        vectors, one-hot labels times their vote weight, and the rows of taught cases."""
+        """The remembered cases as the vote reads them, built once per memory: the float32 vectors,
+        one-hot labels times their vote weight, and the rows of taught cases. The cache holds the
+        memory's own list and array and is rebuilt when either is replaced or the list grows, so a
+        memory swapped for another of the same size is never read through the old one's index."""
+        key = (self.memory_, self.memory_vectors_, len(self.memory_))
+        held = self.__dict__.get("_knn_key")
         cache = self.__dict__.get("_knn")
-        if cache is None or cache[0] != len(self.memory_):
+        if cache is None or held is None or held[0] is not key[0] or held[1] is not key[1] or held[2] != key[2]:
             labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_], dtype=np.int64)
             taught = np.array([i for i, m in enumerate(self.memory_) if m.get("taught")], dtype=np.int64)
             # a team's own verdict outweighs a corpus case in the vote (TAUGHT_VOTE): four taught
@@ -261,7 +265,7 @@ class DecisionModel:
             vote[taught] = TAUGHT_VOTE
             M = np.ascontiguousarray(self.memory_vectors_, dtype=np.float32).reshape(len(self.memory_), -1)
             cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught)
-            self.__dict__["_knn"] = cache
+            self.__dict__["_knn"], self.__dict__["_knn_key"] = cache, key
         return cache
 
     def knn_proba(self, J: np.ndarray) -> np.ndarray:

@@ -189,6 +189,7 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
         out.memory_pooled_ = H[:n_mem + n_taught].astype(np.float16)
     out.__dict__.pop("_memory_X", None)
     out.__dict__.pop("_knn", None)
+    out.__dict__.pop("_knn_key", None)
     out.__dict__.pop("_version", None)
     out.card_ = {**model.card_, "taught": int(model.card_.get("taught", 0)) + len(cases),
                  "teach_fit": {"converged": bool(res.success), "iterations": int(res.nit)}}
