@@ -32,10 +32,16 @@ Sets:
 
 Gate configurations side by side (``--configs``): ``fast`` (rules + the static value model, the
 previous default), ``decision`` (rules + the decision model), ``default`` (the packaged default
-gate), ``cascade`` (default + the stronger tier) and ``llm`` (default + an LLM judge, when
-``ACCORD_LLM_URL`` is set).
+gate), ``cascade`` (default + the stronger tier), ``llm`` (default + the LLM judge as the last stage,
+for the cases the earlier ones are unsure of) and ``llm-only`` (rules + the LLM judge on every
+case). The LLM configurations run when an LLM judge is configured: ``ACCORD_LLM_GGUF`` (a local
+model in this process, ``scripts/fetch_llm.py``) or ``ACCORD_LLM_BASE_URL`` and ``ACCORD_LLM_MODEL``
+(an endpoint); see ``docs/llm-judge.md``. A CPU model takes seconds a case: ``--per-kind N`` judges
+the first N cases of each kind of every hand-written set (evenly spread), and ``--budget-ms`` must
+give it the time.
 
-Prints the tables and, with ``--write``, replaces the "Judgment" section of ``docs/benchmarks.md``.
+Prints the tables and, with ``--write``, replaces the "Judgment" section of ``docs/benchmarks.md``
+(``--section`` names another, e.g. for a run on a sample).
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ CONFIGS = {
     "default": None,
     "cascade": "rules,decision,model,strong",
     "llm": "rules,decision,model,llm",
+    "llm-only": "rules,llm",
 }
+#: the variables that configure an LLM judge (``accord.judges.llm.LLMJudge``)
+LLM_ENV = ("ACCORD_LLM_GGUF", "ACCORD_LLM_BASE_URL", "ACCORD_LLM_MODEL")
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
 #: variants; ``fresh``, ``blind``, ``terse`` and ``refusals``: written later and never used to choose anything)
@@ -142,6 +151,16 @@ def held_out_set(name: str) -> list[tuple[Case, str, str]]:
     if variant:
         raise SystemExit(f"error: unknown set variant {name!r} (known: {base}, " + ", ".join(f"{base}+{v}" for v in VARIANTS) + ")")
     return items
+
+
+def per_kind(items: list[tuple[Case, str, str]], n: int) -> list[tuple[Case, str, str]]:
+    """At most ``n`` cases of each kind, evenly spread over that kind's cases (the same every run)."""
+    out = []
+    for kind in dict.fromkeys(k for _, _, k in items):
+        of = [it for it in items if it[2] == kind]
+        step = max(len(of) / n, 1.0)
+        out += [of[int(i * step)] for i in range(min(n, len(of)))]
+    return out
 
 
 def is_held_out(name: str) -> bool:
@@ -250,17 +269,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--configs", default="fast,default")
     ap.add_argument("--sets", default="dev,fresh,blind,terse,refusals,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
+    ap.add_argument("--per-kind", type=int, default=0, metavar="N",
+                    help="judge only N cases of each kind of every hand-written set, evenly spread (0: all)")
     ap.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
+    ap.add_argument("--section", default="judgment", help="the docs/benchmarks.md section --write replaces")
     ap.add_argument("--budget-ms", type=float, help="the judges' time budget per 16 cases (default: the charter's, "
                     "2,000 ms); a loaded machine times out and fails closed, which is not a judgment")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    if "llm" in configs and not os.environ.get("ACCORD_LLM_URL"):
-        print("llm: skipped (set ACCORD_LLM_URL to an OpenAI-compatible endpoint)")
-        configs.remove("llm")
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        ap.error(f"unknown configuration {', '.join(unknown)} (known: {', '.join(CONFIGS)})")
+    if not any(os.environ.get(v) for v in LLM_ENV):
+        for cfg in [c for c in configs if c.startswith("llm")]:
+            print(f"{cfg}: skipped (no LLM judge configured: set ACCORD_LLM_GGUF to a local model, "
+                  "python scripts/fetch_llm.py --print-path, or ACCORD_LLM_BASE_URL and ACCORD_LLM_MODEL; docs/llm-judge.md)")
+            configs.remove(cfg)
+    if not configs:
+        print("error: no gate configuration left to run", file=sys.stderr)
+        return 2
     sets: dict[str, list[tuple[Case, str, str]]] = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         sets[name] = held_out_set(name) if is_held_out(name) else agent_set(name, args.data)
+        if args.per_kind and is_held_out(name):
+            sets[name] = per_kind(sets[name], args.per_kind)
         if args.limit and not is_held_out(name) and len(sets[name]) > args.limit:  # an even spread over the set
             step = len(sets[name]) / args.limit
             sets[name] = [sets[name][int(i * step)] for i in range(args.limit)]
@@ -289,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.write:  # figures of the 8-bit export moved by up to 0.01 between CPUs: say which measured them
         command = "python bench/judgment.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        write_section("judgment", f"Measured {time.strftime('%Y-%m-%d')} with `{command.strip()}` on {machine()}.\n\n"
+        write_section(args.section, f"Measured {time.strftime('%Y-%m-%d')} with `{command.strip()}` on {machine()}.\n\n"
                       + text)
     return 0
 
