@@ -49,9 +49,17 @@ _CACHE: dict[tuple[str, str, float], Any] = {}
 
 
 def _cached(d: Path, load: Any) -> Any:
-    """``load(d)``, cached by loader, path and the modification time of ``d/model.json``."""
+    """``load(d)``, cached by loader, path and the modification time of ``d/model.json``.
+
+    The path is made absolute, not resolved: resolving stats every component of it, and the
+    decision model's featurizer asks for the packaged value model on every check (a millisecond a
+    check on a 2-core machine); a model reached through two spellings of a link loads twice."""
     mj = d / "model.json"
-    key = (load.__qualname__, str(d.resolve()), mj.stat().st_mtime if mj.exists() else 0.0)
+    try:
+        mtime = mj.stat().st_mtime
+    except FileNotFoundError:
+        mtime = 0.0
+    key = (load.__qualname__, os.path.abspath(d), mtime)
     if key not in _CACHE:
         _CACHE[key] = load(d)
     return _CACHE[key]
