@@ -116,7 +116,7 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
     console.print(f"charter [bold]{charter.name}[/]: {len(charter.principles)} principles, {len(charter.rules)} rules; "
                   f"value model {base.version} ({base.card_.get('name') or 'default'})")
     before = gate.check_many(cases)
-    console.print(_table(f"1. The default gate judges {len(cases)} cases", cases, before))
+    console.print(_table(f"1. The chat fast path (rules, value model) judges {len(cases)} cases", cases, before))
     if not quiet:
         console.print(Rule("2. Why: explanations for a few verdicts"))
         for c, v in zip(cases, before, strict=True):
@@ -142,7 +142,8 @@ def run_demo(model: Path | None = None, quiet: bool = False) -> None:
         console.print("no decision changed; the scores moved (see risk).")
     agents = Gate.default()
     default = agents.check_many(cases)
-    console.print(_table("5. The default gate (rules, decision model, value model) on the same cases", cases,
+    console.print(_table("5. The default gate (rules, decision model, value model) on the same cases; the reviews "
+                         "above taught the value model, not it (accord learn teaches both, in minutes)", cases,
                          default, before))
     misses = [f"{c.id} ({c.meta['kind']}: {v.decision})" for c, v in zip(cases, default, strict=True)
               if v.decision not in EXPECTED.get(c.meta.get("kind", ""), (v.decision,))]
