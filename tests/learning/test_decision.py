@@ -203,6 +203,21 @@ def test_the_vote_follows_a_memory_swapped_for_one_of_the_same_size(fitted):
     assert not np.allclose(before, after)
 
 
+def test_the_semantic_vectors_are_read_back_from_the_joint_embedding():
+    """Teaching featurises the remembered cases again; their semantic-encoder vectors are read from
+    the stored joint embeddings instead of encoded again (most of the cost), with the same rows."""
+    f = DecisionModel(stack=False, semantic="use").featurizer  # as the packaged model reads
+    assert DecisionModel(stack=False).featurizer.semantic_of(np.zeros((2, 4))) is None
+    cases, _, _ = _data()
+    X, J = f.transform(cases)
+    X2, J2 = f.transform(cases, semantic=f.semantic_of(J))
+    assert np.allclose(X.toarray(), X2.toarray(), atol=1e-5) and np.allclose(J, J2, atol=1e-5)
+    X3, _ = f.transform(cases, semantic=f.semantic_of(J.astype(np.float16)))  # as a model stores them
+    assert np.allclose(X.toarray(), X3.toarray(), atol=2e-3)
+    with pytest.raises(ValueError, match="rows"):
+        f.transform(cases, semantic=f.semantic_of(J)[:1])
+
+
 def test_a_taught_case_becomes_a_neighbour(fitted):
     mixed = DecisionModel.__new__(DecisionModel)
     mixed.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_version")})

@@ -200,16 +200,18 @@ class Featurizer:
             return [(neutralize(c), neutralize(a)) for c, a in pairs]
         return pairs
 
-    def _joint(self, ctx: list[str], act: list[str], j: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The joint embedding (unit rows) and the semantic encoder's vectors (None without one).
+    def _joint(self, ctx: list[str], act: list[str], j: np.ndarray,
+               semantic: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The joint embedding (unit rows) and the semantic encoder's vectors (None without one;
+        ``semantic``: those vectors, already known).
 
         The semantic encoder reads the context's last 400 characters and the action's first 800:
         its cost grows with length (a 2,000-character agent trajectory would take ~60 ms), and the
         words nearest the action carry most of what the decision turns on."""
         if not self.semantic:
             return j, None
-        s = get_encoder(self.semantic).encode([f"{c[-_SEMANTIC_CONTEXT:]}\n{a[:_SEMANTIC_ACTION]}" if c else a[:_SEMANTIC_ACTION]
-                                               for c, a in zip(ctx, act, strict=True)])
+        s = semantic if semantic is not None else get_encoder(self.semantic).encode(
+            [f"{c[-_SEMANTIC_CONTEXT:]}\n{a[:_SEMANTIC_ACTION]}" if c else a[:_SEMANTIC_ACTION] for c, a in zip(ctx, act, strict=True)])
         return (np.hstack([j, s]) * np.float32(math.sqrt(0.5))).astype(np.float32), s
 
     def joint(self, cases: Sequence[Case]) -> np.ndarray:
@@ -217,8 +219,17 @@ class Featurizer:
         ctx, act = self.texts(cases)
         return self._joint(ctx, act, get_encoder(self.encoder).encode(_joint_texts(ctx, act)))[0]
 
-    def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The dense block and the joint embeddings (``texts``: :meth:`texts` of ``cases``, when known)."""
+    def semantic_of(self, joint: np.ndarray) -> np.ndarray | None:
+        """The semantic encoder's vectors inside joint embeddings (:meth:`joint` rows), or None
+        without a semantic encoder: the joint embedding is ``[j, s]·√½``, so ``s`` is its tail."""
+        if not self.semantic:
+            return None
+        return (np.asarray(joint, np.float32)[:, get_encoder(self.encoder).dim:] / np.float32(math.sqrt(0.5))).astype(np.float32)
+
+    def dense(self, cases: Sequence[Case], texts: tuple[list[str], list[str]] | None = None,
+              semantic: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The dense block and the joint embeddings (``texts``: :meth:`texts` of ``cases``, when
+        known; ``semantic``: the semantic encoder's vectors of them, when known)."""
         ctx, act = texts or self.texts(cases)
         enc = get_encoder(self.encoder)
         c = enc.encode(ctx)
@@ -233,15 +244,19 @@ class Featurizer:
             # gate's fast tier, reads text as written: the view costs ~0.2 ms a text, its budget's half)
             seen: Sequence[Any] = self._read(cases) if self.neutral else cases
             blocks += [vm.predict_proba(seen)[:, 1:2] * _STACK_SCALE, vm.principle_proba(seen) * _STACK_SCALE]
-        J, sem = self._joint(ctx, act, j)
+        J, sem = self._joint(ctx, act, j, semantic)
         if sem is not None:
             blocks.append(sem)
         return np.hstack(blocks).astype(np.float32), J
 
-    def transform(self, cases: Sequence[Case]) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """Feature rows (sparse) and the joint embeddings."""
+    def transform(self, cases: Sequence[Case], semantic: np.ndarray | None = None) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Feature rows (sparse) and the joint embeddings (``semantic``: the semantic encoder's
+        vectors of ``cases`` when known, e.g. :meth:`semantic_of` a model's remembered cases: the
+        semantic encoder is most of the cost of featurising many cases)."""
+        if semantic is not None and len(semantic) != len(cases):
+            raise ValueError(f"semantic has {len(semantic)} rows for {len(cases)} cases")
         ctx, act = self.texts(cases)
-        d, j = self.dense(cases, (ctx, act))
+        d, j = self.dense(cases, (ctx, act), semantic)
         X = sparse.hstack([sparse.csr_matrix(d), _hashed(act, "a:", self.hash_bits),
                            _hashed(ctx, "c:", self.hash_bits)], format="csr", dtype=np.float32)
         return X, j

