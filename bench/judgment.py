@@ -153,14 +153,17 @@ def held_out_set(name: str) -> list[tuple[Case, str, str]]:
     return items
 
 
+def spread(items: list, n: int) -> list:
+    """At most ``n`` of ``items``, evenly spread over them (the same every run)."""
+    if len(items) <= n:
+        return items
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
 def per_kind(items: list[tuple[Case, str, str]], n: int) -> list[tuple[Case, str, str]]:
     """At most ``n`` cases of each kind, evenly spread over that kind's cases (the same every run)."""
-    out = []
-    for kind in dict.fromkeys(k for _, _, k in items):
-        of = [it for it in items if it[2] == kind]
-        step = max(len(of) / n, 1.0)
-        out += [of[int(i * step)] for i in range(min(n, len(of)))]
-    return out
+    return [it for kind in dict.fromkeys(k for _, _, k in items) for it in spread([i for i in items if i[2] == kind], n)]
 
 
 def is_held_out(name: str) -> bool:
@@ -293,9 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         sets[name] = held_out_set(name) if is_held_out(name) else agent_set(name, args.data)
         if args.per_kind and is_held_out(name):
             sets[name] = per_kind(sets[name], args.per_kind)
-        if args.limit and not is_held_out(name) and len(sets[name]) > args.limit:  # an even spread over the set
-            step = len(sets[name]) / args.limit
-            sets[name] = [sets[name][int(i * step)] for i in range(args.limit)]
+        if args.limit and not is_held_out(name):
+            sets[name] = spread(sets[name], args.limit)
     results: dict[str, dict[str, dict]] = {s: {} for s in sets}
     seconds: dict[tuple[str, str], float] = {}
     for cfg in configs:

@@ -192,15 +192,16 @@ def test_the_vote_follows_a_memory_swapped_for_one_of_the_same_size(fitted):
     """The neighbour index is cached; replacing the memory with another of the same length (every
     remembered case relabelled) must rebuild it, not vote with the old labels."""
     m = DecisionModel.__new__(DecisionModel)
-    m.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_knn_key", "_version")})
+    m.__dict__.update({k_: v for k_, v in fitted.__dict__.items() if k_ not in ("_knn", "_knn_of", "_version")})
     m.knn_weight = 0.5
     J = m.featurizer.joint([Case(context="Renew the customer's plan.", action="Renewed it at the same price.")])
-    before = m.knn_proba(J)[0]
+    before, version = m.knn_proba(J)[0], m.version
     flip = {"allow": "block", "block": "allow", "escalate": "allow"}
     m.memory_ = [{**r, "decision": flip[r["decision"]]} for r in fitted.memory_]
     after = m.knn_proba(J)[0]
     assert after[DECISIONS.index("escalate")] == 0.0
     assert not np.allclose(before, after)
+    assert m.version != version  # the version's cache, too, follows the memory it names
 
 
 def test_the_semantic_vectors_are_read_back_from_the_joint_embedding():

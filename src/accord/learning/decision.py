@@ -253,10 +253,10 @@ class DecisionModel:
         one-hot labels times their vote weight, and the rows of taught cases. The cache holds the
         memory's own list and array and is rebuilt when either is replaced or the list grows, so a
         memory swapped for another of the same size is never read through the old one's index."""
-        key = (self.memory_, self.memory_vectors_, len(self.memory_))
-        held = self.__dict__.get("_knn_key")
+        held = self.__dict__.get("_knn_of")  # the list and array the cached index was built from
         cache = self.__dict__.get("_knn")
-        if cache is None or held is None or held[0] is not key[0] or held[1] is not key[1] or held[2] != key[2]:
+        if (cache is None or held is None or held[0] is not self.memory_ or held[1] is not self.memory_vectors_
+                or cache[0] != len(self.memory_)):
             labels = np.array([DECISIONS.index(m["decision"]) for m in self.memory_], dtype=np.int64)
             taught = np.array([i for i, m in enumerate(self.memory_) if m.get("taught")], dtype=np.int64)
             # a team's own verdict outweighs a corpus case in the vote (TAUGHT_VOTE): four taught
@@ -265,7 +265,7 @@ class DecisionModel:
             vote[taught] = TAUGHT_VOTE
             M = np.ascontiguousarray(self.memory_vectors_, dtype=np.float32).reshape(len(self.memory_), -1)
             cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught)
-            self.__dict__["_knn"], self.__dict__["_knn_key"] = cache, key
+            self.__dict__["_knn"], self.__dict__["_knn_of"] = cache, (self.memory_, self.memory_vectors_)
         return cache
 
     def knn_proba(self, J: np.ndarray) -> np.ndarray:
@@ -377,7 +377,7 @@ class DecisionModel:
         """A hash of the fitted arrays (computed once: every verdict names it)."""
         self._check_fitted()
         key = (id(self.coef_), id(self.intercept_), id(self.principle_coef_), id(self.cross_), id(self.pooled_coef_),
-               id(self.memory_vectors_), len(self.memory_), self.knn_weight, self.knn_k, self.knn_temperature,
+               id(self.memory_vectors_), id(self.memory_), len(self.memory_), self.knn_weight, self.knn_k, self.knn_temperature,
                self.semantic, self.neutral, self.escalate_share, self.escalate_floor)
         cached = self.__dict__.get("_version")
         if cached is None or cached[0] != key:

@@ -128,8 +128,8 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
     Xm = model.__dict__.get("_memory_X")  # the remembered cases' features, computed once per model
     if Xm is None or Xm.shape[0] != len(model.memory_):
         # the semantic encoder's part of each remembered case is already in its stored joint embedding
-        # (float16): read from there, featurising the memory again takes a third of the time (217 → ~70 s
-        # for the packaged model's ~20,900 cases on two cores); the base and the targets below are
+        # (float16): read from there, featurising the memory again takes a third of the time (217 → 75 s
+        # for the packaged model's 20,182 cases on two cores); the base and the targets below are
         # computed from the same rows, so the fit stays consistent with them
         Xm = model.featurizer.transform([Case(context=m["context"], action=m["action"]) for m in model.memory_],
                                         semantic=model.featurizer.semantic_of(model.memory_vectors_))[0]
@@ -194,7 +194,7 @@ def teach(model: DecisionModel, cases: Sequence[Case], decisions: Sequence[str],
         out.memory_pooled_ = H[:n_mem + n_taught].astype(np.float16)
     out.__dict__.pop("_memory_X", None)
     out.__dict__.pop("_knn", None)
-    out.__dict__.pop("_knn_key", None)
+    out.__dict__.pop("_knn_of", None)
     out.__dict__.pop("_version", None)
     out.card_ = {**model.card_, "taught": int(model.card_.get("taught", 0)) + len(cases),
                  "teach_fit": {"converged": bool(res.success), "iterations": int(res.nit)}}
