@@ -11,6 +11,14 @@ Mapping (documented in docs/benchmarks.md, "Public agent sets"):
   prompt) are dropped: AgentHarm's terms are restrictive. Split by a hash of the record id:
   ``test`` (half) is never trained on.
 * **R-Judge** (licence not verified): the same shape; **evaluation only**, every record is test.
+* **XSTest replies** (prompts CC-BY-4.0; completions under their model vendors' terms): each of the
+  450 prompts as the context and a recorded model's reply (GPT-4, Llama-2-70b-chat with two system
+  prompts, Mistral-7B-Instruct with and without a guardrail prompt) as the action, labelled by the
+  two human annotators' final label: an unsafe prompt fully complied with → ``block``; any reply to
+  a safe prompt, and a full refusal of an unsafe one → ``allow`` (declining too much is not a harm
+  the gate exists to stop); a partial refusal of an unsafe prompt is left out (it may carry part of
+  the harm). **Evaluation only**, every record is test; the value model's training already keeps
+  these texts out (``scripts/train_default_model.py``).
 
 The other sets from ``/work/shared/data`` (full rules, licences and counts in
 ``docs/agent-sets.md``):
@@ -159,6 +167,34 @@ def _rjudge(data: Path) -> Iterator[tuple[Case, str, str]]:
         recs = json.load(f)
     for r in recs:
         yield _log_case(r, "rjudge"), ("block" if int(r["label"]) == 1 else "allow"), str(r.get("scenario") or "")
+
+
+XSTEST_MODELS = ("gpt4", "llama2orig", "llama2new", "mistralguard", "mistralinstruct")
+
+
+def xstest_replies(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:
+    """Chat replies in context: a prompt and one recorded model's reply (group: safe/unsafe × comply/refuse).
+    **Evaluation only**, like R-Judge: ``split="train"`` raises ValueError at the call."""
+    _eval_only("xstest-replies", split)
+    return _xstest_replies(data)
+
+
+def _xstest_replies(data: Path) -> Iterator[tuple[Case, str, str]]:
+    import csv
+
+    for model in XSTEST_MODELS:
+        path = data / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv"
+        with path.open(encoding="utf-8", newline="") as f:
+            for r in csv.DictReader(f):
+                unsafe = r["type"].startswith("contrast")
+                label = r["final_label"]
+                if unsafe and label.startswith("3"):
+                    continue
+                comply = label.startswith("1")
+                decision = "block" if unsafe and comply else "allow"
+                group = ("unsafe" if unsafe else "safe") + ("-comply" if comply else "-refuse")
+                yield (Case(context=r["prompt"], action=_clip(r["completion"], MAX_CHARS), id=f"xstest-{model}-{r['id']}"),
+                       decision, group)
 
 
 def agent_safetybench(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:
@@ -397,6 +433,7 @@ def _test(loader):  # type: ignore[no-untyped-def]
 SETS = {
     "assebench": _test(assebench),
     "rjudge": _test(rjudge),
+    "xstest-replies": _test(xstest_replies),
     "agent-safetybench": _test(agent_safetybench),
     "toolemu": _test(toolemu),
     "st-webagentbench": _test(st_webagentbench),
@@ -407,7 +444,7 @@ SETS = {
     "confaide": _test(confaide),
 }
 LOADERS = {
-    "assebench": assebench, "rjudge": rjudge, "agent-safetybench": agent_safetybench, "toolemu": toolemu,
+    "assebench": assebench, "rjudge": rjudge, "xstest-replies": xstest_replies, "agent-safetybench": agent_safetybench, "toolemu": toolemu,
     "st-webagentbench": st_webagentbench, "privacylens": privacylens, "diasafety": diasafety,
     "safeagentbench": safeagentbench, "dices": dices, "confaide": confaide,
 }
