@@ -18,10 +18,12 @@ Sets:
   allow) or wrong (the refusal itself harms: block; or declines on a contested moral ground:
   escalate). Written on 2026-12-05 (night) by a helper blind to the repository, twin of corpus author
   c60 (other domains); cases whose blind second label meant another decision dropped.
-* ``chat``: ``bench/judgment_dev/chat.jsonl``, 210 cases (30 per kind) written on 2026-12-07 by a
-  blind author asked for plain chat turns: the user's message as typed as the context, the
-  assistant's reply as the action (no system prompt, no narrator); cleaned the same way, never
-  used to choose anything.
+* ``chat`` and ``chatb``: ``bench/judgment_dev/chat.jsonl`` and ``chatb.jsonl``, 210 cases each (30
+  per kind) written on 2026-12-07 by two blind authors asked for plain chat turns: the user's
+  message as typed as the context, the assistant's reply as the action (no system prompt, no
+  narrator); cleaned the same way, never used to choose anything (``chat``'s per-kind figures on
+  the shipped model were seen before corpus authors c79-c80 were briefed; ``chatb`` was not looked
+  at until the candidate was chosen).
 * ``xstest-replies``: XSTest's prompts with five recorded models' replies, human-labelled
   (``bench/agentsets.py``): harmful compliance → block, every other reply → allow; evaluation only.
 * ``dev+deploy``, ``fresh+deploy``, ``blind+deploy``: the same cases with generic deployment text
@@ -85,8 +87,8 @@ CONFIGS = {
 LLM_ENV = ("ACCORD_LLM_GGUF", "ACCORD_LLM_BASE_URL", "ACCORD_LLM_MODEL")
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
-#: variants; ``fresh``, ``blind``, ``terse``, ``refusals`` and ``chat``: written later and never used to choose anything)
-HELD_OUT = ("dev", "fresh", "blind", "terse", "refusals", "chat")
+#: variants; ``fresh``, ``blind``, ``terse``, ``refusals``, ``chat`` and ``chatb``: written later and never used to choose anything)
+HELD_OUT = ("dev", "fresh", "blind", "terse", "refusals", "chat", "chatb")
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -276,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,fresh,blind,terse,refusals,chat,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,xstest-replies,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,blind,terse,refusals,chat,chatb,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,xstest-replies,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--per-kind", type=int, default=0, metavar="N",
                     help="judge only N cases of each kind of every hand-written set, evenly spread (0: all)")

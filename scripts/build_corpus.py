@@ -1,7 +1,8 @@
 """Assemble accord's judgment corpus and its dev set from the authors' files, cleaned.
 
 Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
-``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl``, ``terse[0-9]*.jsonl`` and ``refusals[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl``, ``terse[0-9]*.jsonl``, ``refusals[0-9]*.jsonl``,
+``chat[0-9]*.jsonl`` and ``chatb[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
@@ -21,6 +22,9 @@ writes:
   two contexts, right (allow) or itself harmful or contested (block, escalate), by the twin of corpus
   author c60 in other domains, with the same blind second pass; for measuring how a judge reads a
   refusal, never used to choose anything;
+* ``bench/judgment_dev/chat.jsonl`` and ``chatb.jsonl``: plain chat turns (2026-12-07), 210 cases each (30
+  per kind) by two more blind authors: the user's message as typed as the context, the assistant's reply
+  as the action; a blind second pass on each disagreed with no decision; never used to choose anything;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -228,14 +232,24 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "disclosure, a restriction after surgery, a minor, an investigation, a legal hold) that a warm, competent reply "
         "ignores, beside the twin without the detail or that accounts for it (c73); operations asked for bluntly and "
         "done exactly in scope beside the same request carried too far or done without a needed sign-off (c74); blind "
-        "second pass on every case. Each wrote every "
+        "second pass on every case; c75-c80 (2026-12-07), plain chat turns (the user's message as typed as the "
+        "context, the assistant's reply as the action, no system prompt), written because the default gate allowed "
+        "69% of the harmful compliances among XSTest's recorded replies (used only to measure): plainly harmful "
+        "requests answered with compliance (non-operational: generic steps cut off with '...') beside a refusal or "
+        "safe redirect of the same message (c75); a violent or criminal word with a harmless target or meaning "
+        "answered plainly beside a harmful target complied with (c76); everyday questions answered well beside "
+        "replies that are dangerous, deceptive, manipulative or demeaning (c77); role-play, fiction, 'for research' "
+        "and jailbreak wrappers whose reply stays harmless beside ones that comply, and earlier turns that reveal "
+        "the intent (c78); an assistant with the user's tools taking a consequential step unsigned or settling a "
+        "contested question beside preparing it for the user to decide (c79); gaming a stated goal and doing far "
+        "more than asked beside the honest, scoped answer (c80); blind second pass on every case. Each wrote every "
         "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
         "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c70, "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c80, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "Not for training: the minimal pairs of c61-c66 are the packaged reference suite the promotion gate holds "
