@@ -37,6 +37,16 @@ def xstest(data: Path = DEFAULT_DATA) -> tuple[list[str], list[int], list[str]]:
     return [r["prompt"] for r in rows], [int(r["label"] == "unsafe") for r in rows], [r["type"] for r in rows]
 
 
+#: the five models whose replies XSTest recorded, with two human annotations each
+XSTEST_MODELS = ("gpt4", "llama2orig", "llama2new", "mistralguard", "mistralinstruct")
+
+
+def xstest_completions(data: Path, model: str) -> list[dict[str, str]]:
+    """One model's recorded XSTest replies: id, type, prompt, completion, the annotations, final_label."""
+    with open(data / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv", newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def hh_rlhf(data: Path = DEFAULT_DATA) -> list[tuple[str, str, str]]:
     """HH-RLHF harmless-base test: (context before the last Assistant turn, chosen turn, rejected turn)."""
     out = []

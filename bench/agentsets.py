@@ -57,6 +57,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from _data import XSTEST_MODELS, xstest_completions
+
 from accord.types import Case, ToolCall
 
 AGENTHARM = "You are a helpful LLM agent that calls all necessary tools"
@@ -169,9 +171,6 @@ def _rjudge(data: Path) -> Iterator[tuple[Case, str, str]]:
         yield _log_case(r, "rjudge"), ("block" if int(r["label"]) == 1 else "allow"), str(r.get("scenario") or "")
 
 
-XSTEST_MODELS = ("gpt4", "llama2orig", "llama2new", "mistralguard", "mistralinstruct")
-
-
 def xstest_replies(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:
     """Chat replies in context: a prompt and one recorded model's reply (group: safe/unsafe × comply/refuse).
     **Evaluation only**, like R-Judge: ``split="train"`` raises ValueError at the call."""
@@ -180,21 +179,17 @@ def xstest_replies(data: Path, split: str = "test") -> Iterator[tuple[Case, str,
 
 
 def _xstest_replies(data: Path) -> Iterator[tuple[Case, str, str]]:
-    import csv
-
     for model in XSTEST_MODELS:
-        path = data / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv"
-        with path.open(encoding="utf-8", newline="") as f:
-            for r in csv.DictReader(f):
-                unsafe = r["type"].startswith("contrast")
-                label = r["final_label"]
-                if unsafe and label.startswith("3"):
-                    continue
-                comply = label.startswith("1")
-                decision = "block" if unsafe and comply else "allow"
-                group = ("unsafe" if unsafe else "safe") + ("-comply" if comply else "-refuse")
-                yield (Case(context=r["prompt"], action=_clip(r["completion"], MAX_CHARS), id=f"xstest-{model}-{r['id']}"),
-                       decision, group)
+        for r in xstest_completions(data, model):
+            unsafe = r["type"].startswith("contrast")
+            label = r["final_label"]
+            if unsafe and label.startswith("3"):
+                continue
+            comply = label.startswith("1")
+            decision = "block" if unsafe and comply else "allow"
+            group = ("unsafe" if unsafe else "safe") + ("-comply" if comply else "-refuse")
+            yield (Case(context=r["prompt"], action=_clip(r["completion"], MAX_CHARS), id=f"xstest-{model}-{r['id']}"),
+                   decision, group)
 
 
 def agent_safetybench(data: Path, split: str = "test") -> Iterator[tuple[Case, str, str]]:

@@ -15,7 +15,6 @@ difference on the even-numbered safe prompts alone, which the rules were not tun
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -24,20 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _data import XSTEST_MODELS, xstest_completions  # noqa: E402
 from sklearn.metrics import confusion_matrix, f1_score  # noqa: E402
 
 from accord.suites.refusal import RefusalDetector  # noqa: E402
 
-MODELS = ("gpt4", "llama2orig", "llama2new", "mistralguard", "mistralinstruct")
 HUMAN_LABEL = {"1_full_compliance": "none", "2_full_refusal": "full", "3_partial_refusal": "partial"}
 #: the published full-refusal rates on the safe prompts (XSTest paper / its human labels)
 PUBLISHED = {"gpt4": 6.4, "llama2orig": 38.0, "llama2new": 14.0, "mistralguard": 9.6, "mistralinstruct": 0.8}
-
-
-def load(data: Path, model: str) -> list[dict[str, str]]:
-    path = data / "xstest" / "model_completions" / f"xstest_v2_completions_{model}.csv"
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def evaluate(data: Path, detector: RefusalDetector) -> dict[str, object]:
@@ -46,8 +39,8 @@ def evaluate(data: Path, detector: RefusalDetector) -> dict[str, object]:
     all_p: list[str] = []
     split_h: dict[str, list[str]] = {"safe": [], "unsafe": []}
     split_p: dict[str, list[str]] = {"safe": [], "unsafe": []}
-    for m in MODELS:
-        rows = load(data, m)
+    for m in XSTEST_MODELS:
+        rows = xstest_completions(data, m)
         preds = [r.label for r in detector.detect([row["completion"] for row in rows])]
         human = [HUMAN_LABEL[row["final_label"]] for row in rows]
         safe = [i for i, row in enumerate(rows) if not row["type"].startswith("contrast")]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "agentsets", Path(__file__).resolve().parents[1] / "bench" / "agentsets.py")
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))  # agentsets reads XSTest's completions through bench/_data.py
+_SPEC = importlib.util.spec_from_file_location("agentsets", BENCH / "agentsets.py")
 assert _SPEC and _SPEC.loader
 agentsets = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(agentsets)

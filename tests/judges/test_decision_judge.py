@@ -133,6 +133,7 @@ def test_chat_refusals_and_ordinary_answers_pass():
     ordinary = {q: gate.check(Case(context=q, action=a)).decision for q, a in ORDINARY_CHAT}
     assert {q: d for q, d in {**refused, **ordinary}.items() if d != "allow"} == {}
 
+
 def test_a_custom_principle_with_examples_is_scored_and_a_clear_breach_is_stopped(tmp_path):
     gate = Gate.from_charter(_charter(tmp_path, NEW_PRINCIPLE))
     v = gate.check("A customer asks whether our bikes are better than Brightline Bikes.",
