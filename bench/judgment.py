@@ -151,7 +151,7 @@ VARIANTS = {"deploy": deployed, "spelled": respelled}
 
 
 def held_out_set(name: str) -> list[tuple[Case, str, str]]:
-    """A hand-written set (``dev``, ``fresh``, ``blind``, ``terse``, ``refusals``), or one of its :data:`VARIANTS`."""
+    """A hand-written set (one of :data:`HELD_OUT`), or one of its :data:`VARIANTS` (``dev+deploy``, ...)."""
     base, _, variant = name.partition("+")
     items = dev_set(HERE / "judgment_dev" / f"{base}.jsonl")
     if variant in VARIANTS:
