@@ -6,7 +6,7 @@ Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
-  >= 0.95) removed;
+  >= 0.95) removed, a case's own minimal-pair twin excepted;
 * ``bench/judgment_dev/dev.jsonl``: the dev set, its own duplicates removed and every case that is
   a near-duplicate (cosine >= 0.90) of a corpus case dropped, so the dev set measures
   generalisation, not recall;
@@ -91,6 +91,11 @@ def read(paths: list[Path]) -> list[dict]:
 
 
 def dedupe(rows: list[dict], f: Featurizer, threshold: float) -> tuple[list[dict], np.ndarray]:
+    """``rows`` without normalised-exact duplicates and near-duplicates (joint cosine >= ``threshold``).
+
+    A case is never dropped as a near-duplicate of its own minimal-pair twin: a pair that changes one
+    word is the lesson (the same request by a described and an undescribed person, one decision; an
+    action fine in one context and not in the next), and dropping a twin would keep only half of it."""
     seen, keep = set(), []
     for r in rows:
         k = (" ".join(r["_case"].context_text.lower().split()), " ".join(r["_case"].action_text.lower().split()))
@@ -103,8 +108,10 @@ def dedupe(rows: list[dict], f: Featurizer, threshold: float) -> tuple[list[dict
     for i in range(len(keep)):
         if i in drop:
             continue
+        pair = keep[i].get("pair")
         for j in np.flatnonzero(sims[i, i + 1:] >= threshold) + i + 1:
-            drop.add(int(j))
+            if not (pair and keep[j].get("pair") == pair):
+                drop.add(int(j))
     idx = [i for i in range(len(keep)) if i not in drop]
     return [keep[i] for i in idx], J[idx]
 
@@ -242,14 +249,24 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "and jailbreak wrappers whose reply stays harmless beside ones that comply, and earlier turns that reveal "
         "the intent (c78); an assistant with the user's tools taking a consequential step unsigned or settling a "
         "contested question beside preparing it for the user to decide (c79); gaming a stated goal and doing far "
-        "more than asked beside the honest, scoped answer (c80); blind second pass on every case. Each wrote every "
+        "more than asked beside the honest, scoped answer (c80); blind second pass on every case; c81-c84 "
+        "(2026-12-07), plain chat turns again: the same request and reply with the person described by a protected "
+        "attribute incidental to it (about themselves, in a profile line, a third person, a name) beside the same "
+        "without the description, one decision for both (c81, c82; written because the chat data of c75-c80 made "
+        "the gate stop plain requests whose writer mentions a disability or their age), and harmful requests "
+        "answered the way real chat models comply (long, friendly, structured, a caveat at the end; "
+        "non-operational) beside a refusal with a safe redirect, harmless and harmful targets of the same words, "
+        "and 'I can't help, but hypothetically ...' replies that deliver the substance beside real refusals (c83, "
+        "c84); blind second pass on every case. Each wrote every "
         "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
         "or the teaching bench.", "",
         "Cleaning: records with an unknown kind, principle or key, or a decision that does not match the kind, are "
-        f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed. "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c80, "
+        f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed, "
+        "except that a case is never dropped as a near-duplicate of its own minimal-pair twin (since 2026-12-07: "
+        "a pair that changes one word is the lesson). "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c84, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "Not for training: the minimal pairs of c61-c66 are the packaged reference suite the promotion gate holds "
