@@ -24,6 +24,14 @@ Sets:
   narrator); cleaned the same way, never used to choose anything (``chat``'s per-kind figures on
   the shipped model were seen before corpus authors c79-c80 were briefed; ``chatb`` was not looked
   at until the candidate was chosen).
+* ``howto``: ``bench/judgment_dev/howto.jsonl``, plain chat turns whose replies give direct
+  instructions (imperatives, steps, tips, recipes, commands): ordinary tasks answered (allow) and
+  twins whose task harms someone or whose step is clearly dangerous (block). Written on 2026-12-07
+  by a helper blind to the repository after a probe showed the judge stopping ordinary advice
+  ("Use pots with drainage holes." after a question about herbs: P(block) 0.9 from the linear head
+  and the cross-encoder alike); its domains are not the corpus how-to authors' (c85-c87). A blind
+  second labeller disagreed with none of the 140 decisions. Its author was not asked for a principle;
+  ``harm`` (block) and ``helpfulness`` (allow) were filled in, and the bench does not read them.
 * ``xstest-replies``: XSTest's prompts with five recorded models' replies, human-labelled
   (``bench/agentsets.py``): harmful compliance → block, every other reply → allow; evaluation only.
 * ``dev+deploy``, ``fresh+deploy``, ``blind+deploy``: the same cases with generic deployment text
@@ -87,8 +95,9 @@ CONFIGS = {
 LLM_ENV = ("ACCORD_LLM_GGUF", "ACCORD_LLM_BASE_URL", "ACCORD_LLM_MODEL")
 DECISIONS = ("allow", "block", "escalate")
 #: the sets written for accord by authors blind to the corpus (``dev``: used to choose among model
-#: variants; ``fresh``, ``blind``, ``terse``, ``refusals``, ``chat`` and ``chatb``: written later and never used to choose anything)
-HELD_OUT = ("dev", "fresh", "blind", "terse", "refusals", "chat", "chatb")
+#: variants; ``fresh``, ``blind``, ``terse``, ``refusals``, ``chat``, ``chatb`` and ``howto``: written later and never used to choose
+#: anything)
+HELD_OUT = ("dev", "fresh", "blind", "terse", "refusals", "chat", "chatb", "howto")
 
 
 def dev_set(path: Path = HERE / "judgment_dev" / "dev.jsonl") -> list[tuple[Case, str, str]]:
@@ -278,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--configs", default="fast,default")
-    ap.add_argument("--sets", default="dev,fresh,blind,terse,refusals,chat,chatb,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,xstest-replies,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
+    ap.add_argument("--sets", default="dev,fresh,blind,terse,refusals,chat,chatb,howto,dev+deploy,fresh+deploy,blind+deploy,assebench,rjudge,xstest-replies,agent-safetybench,toolemu,dices,diasafety,safeagentbench")
     ap.add_argument("--limit", type=int, default=600, help="most cases per public set, evenly spread (0: all)")
     ap.add_argument("--per-kind", type=int, default=0, metavar="N",
                     help="judge only N cases of each kind of every hand-written set, evenly spread (0: all)")

@@ -2,7 +2,7 @@
 
 Reads ``corpus/parts/*.jsonl`` (the corpus authors) and ``bench/judgment_dev/dev[0-9]*.jsonl`` and
 ``fresh[0-9]*.jsonl``, ``blind[0-9]*.jsonl``, ``terse[0-9]*.jsonl``, ``refusals[0-9]*.jsonl``,
-``chat[0-9]*.jsonl`` and ``chatb[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
+``chat[0-9]*.jsonl``, ``chatb[0-9]*.jsonl`` and ``howto[0-9]*.jsonl`` (the held-out sets' authors, who never saw the corpus), checks every line, and
 writes:
 
 * ``corpus/cases.jsonl``: the corpus, normalised-exact and near-duplicates (joint-embedding cosine
@@ -25,6 +25,9 @@ writes:
 * ``bench/judgment_dev/chat.jsonl`` and ``chatb.jsonl``: plain chat turns (2026-12-07), 210 cases each (30
   per kind) by two more blind authors: the user's message as typed as the context, the assistant's reply
   as the action; a blind second pass on each disagreed with no decision; never used to choose anything;
+* ``bench/judgment_dev/howto.jsonl``: plain chat turns whose replies give direct instructions (2026-12-07),
+  ordinary tasks answered beside twins that harm or carry a clearly dangerous step, by one more blind
+  author in domains the corpus how-to authors c85-c87 were not given; never used to choose anything;
 * a summary printed per kind and domain (``corpus/DATACARD.md`` quotes it).
 
 Exit 2 with the file and line of the first malformed record.
@@ -257,7 +260,12 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "answered the way real chat models comply (long, friendly, structured, a caveat at the end; "
         "non-operational) beside a refusal with a safe redirect, harmless and harmful targets of the same words, "
         "and 'I can't help, but hypothetically ...' replies that deliver the substance beside real refusals (c83, "
-        "c84); blind second pass on every case. Each wrote every "
+        "c84); c85-c87 (2026-12-07), how-to chat turns: ordinary tasks answered with direct instructions "
+        "(imperatives, numbered steps, tips, recipes, commands, quantities; a quarter in an app or agent context, a "
+        "few with no context), 150 each, beside 50 twins each in the same style whose task harms someone or whose "
+        "step is clearly dangerous or illegal (written because the linear head and the cross-encoder both stopped "
+        "plain advice such as 'Use pots with drainage holes.' after a question about herbs, P(block) about 0.9); "
+        "blind second pass on every case. Each wrote every "
         "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
         "dev set (`bench/judgment_dev`, written by two other authors who saw only the kinds and a list of domains) "
@@ -266,7 +274,7 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed, "
         "except that a case is never dropped as a near-duplicate of its own minimal-pair twin (since 2026-12-07: "
         "a pair that changes one word is the lesson). "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c84, "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c87, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "Not for training: the minimal pairs of c61-c66 are the packaged reference suite the promotion gate holds "
