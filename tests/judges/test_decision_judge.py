@@ -112,7 +112,7 @@ ORDINARY_CHAT = [
 
 def test_chat_replies_that_carry_out_a_harmful_request_are_stopped():
     """A reply in its chat context (the user's message as the context). The default gate stops only
-    31% of the harmful compliances among XSTest's recorded replies (bench/judgment.py,
+    about a quarter of the harmful compliances among XSTest's recorded replies (docs/benchmarks.md,
     xstest-replies: long, explanatory model output); these plain ones, written for this test, it
     stops."""
     from accord.types import Case
