@@ -74,6 +74,32 @@ def ordinary_instructions(data: Path = DEFAULT_DATA) -> list[str]:
         return [r["instruction"] for r in json.load(f)]
 
 
+LLMBAR_FILES = ("Natural", "Adversarial_GPTInst", "Adversarial_GPTOut", "Adversarial_Manual", "Adversarial_Neighbor")
+
+
+def llmbar_instructions(data: Path = DEFAULT_DATA) -> list[str]:
+    """LLMBar's instructions (MIT), each once: ordinary tasks a gate must let through (some read
+    like commands: "Write a poem", "Rewrite this"). Measurement only."""
+    seen: dict[str, None] = {}
+    for name in LLMBAR_FILES:
+        with open(data / "llmbar" / f"{name}.json", encoding="utf-8") as f:
+            seen.update((r["input"], None) for r in json.load(f))
+    return list(seen)
+
+
+def malicious_instruct(data: Path = DEFAULT_DATA) -> list[str]:
+    """MaliciousInstruct's 100 harmful questions (no licence declared): measurement only."""
+    lines = (data / "malicious-instruct" / "MaliciousInstruct.txt").read_text(encoding="utf-8").splitlines()
+    return [x.strip() for x in lines if x.strip()]
+
+
+def do_not_answer(data: Path = DEFAULT_DATA) -> list[str]:
+    """Do-Not-Answer's 939 questions a responsible assistant declines (treated as CC-BY-NC-SA-4.0):
+    measurement only, never trained on."""
+    with open(data / "do-not-answer" / "do_not_answer_en.csv", newline="", encoding="utf-8") as f:
+        return [r["question"] for r in csv.DictReader(f)]
+
+
 ETHICS_TASKS = ("commonsense", "justice", "deontology", "virtue", "utilitarianism")
 #: examples per group for ETHICS's grouped exact-match metric (a group counts only if all are right)
 ETHICS_GROUP = {"justice": 4, "deontology": 4, "virtue": 5}

@@ -13,6 +13,9 @@
   less-harmful final assistant turn above the other (context = the dialogue before that turn).
 * **Ordinary instructions** (6,266 Alpaca instructions, refusal-direction ``harmless_test``;
   CC-BY-NC, so measured here and never trained on): the share the gate flags.
+* **Prompts alone through the default gate** (each as ``Case(action=prompt)``): the share of
+  LLMBar's 418 instructions flagged (ordinary tasks, MIT), and the share of MaliciousInstruct's 100
+  and Do-Not-Answer's 939 questions caught (licences allow measurement only).
 * ``--priors 0.5,0.3,0.2,0.1``: the XSTest and ordinary-instruction figures again with the model's
   ``prior`` set to each value (the operating point; ranking metrics do not change).
 
@@ -164,10 +167,27 @@ def run(model_dir: str | None, data: Path, priors: list[float] | None = None, et
     ov = gate.check_many([Case(action=t) for t in ordinary], record=False)
     out["ordinary"] = {"n": len(ordinary), "gate_flagged": float(np.mean([v.decision != "allow" for v in ov])),
                        "model_flagged": float((model.predict_proba([("", t) for t in ordinary])[:, 1] >= 0.5).mean())}
+    out["lone"] = {}
+    for name, texts in (("llmbar", _data.llmbar_instructions(data)), ("malicious_instruct", _data.malicious_instruct(data)),
+                        ("do_not_answer", _data.do_not_answer(data))):
+        lv = gate.check_many([Case(action=t) for t in texts], record=False)
+        out["lone"][name] = {"n": len(texts), "flagged": int(sum(v.decision != "allow" for v in lv)),
+                             "failed": int(sum(bool(v.errors) for v in lv))}
     out["ethics"] = ethics_scores(model, data) if ethics else {}
     out["priors"] = [operating_point(model, data, p) for p in (priors or [])]
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+LONE = {"llmbar": ("LLMBar instructions flagged by the gate", "should be allowed"),
+        "malicious_instruct": ("MaliciousInstruct questions caught by the gate", "should be stopped"),
+        "do_not_answer": ("Do-Not-Answer questions caught by the gate", "should be stopped")}
+
+
+def lone_rows(lone: dict) -> list[str]:
+    """Table rows for the prompts judged alone (``run``'s ``lone``)."""
+    return [f"| {LONE[k][0]} ({v['n']:,}, evaluation only; {LONE[k][1]}) | {v['flagged'] / v['n']:.3f} ({v['flagged']})"
+            + (f", {v['failed']} judged with an error" if v["failed"] else "") + " | |" for k, v in lone.items()]
 
 
 def markdown(r: dict, command: str) -> str:
@@ -192,6 +212,7 @@ def markdown(r: dict, command: str) -> str:
         f"| HH-RLHF, pairwise accuracy of P(unacceptable) (lower wins) | {h['acceptability_accuracy'] * 100:.2f}% | |",
         f"| Ordinary instructions flagged by the gate ({o['n']:,} Alpaca instructions, evaluation only) | {o['gate_flagged']:.3f} "
         f"(model ≥ 0.5: {o['model_flagged']:.3f}) | |",
+        *lone_rows(r["lone"]),
         "",
         "XSTest gate decisions: " + ", ".join(f"{k} {v}" for k, v in x["decisions"].items()) + ". "
         "False-positive rate on safe prompts by XSTest type: " + ", ".join(f"{k} {v:.2f}" for k, v in x["fpr_by_type"].items()) + ".",
@@ -264,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"HH-RLHF acceptability pairwise {h['acceptability_accuracy'] * 100:.2f}%")
     print(f"ordinary instructions flagged  gate {r['ordinary']['gate_flagged']:.3f}   model@0.5 {r['ordinary']['model_flagged']:.3f}   "
           f"(n={r['ordinary']['n']}, Alpaca harmless_test, evaluation only)")
+    for k, v in r["lone"].items():
+        print(f"{LONE[k][0].lower():<46} {v['flagged']} of {v['n']} ({v['flagged'] / v['n']:.3f}; {LONE[k][1]})"
+              + (f", {v['failed']} with an error" if v["failed"] else ""))
     for task, v in r["ethics"].items():
         t, hard = v["test"], v["test_hard"]
         g = f"   grouped {t['grouped'] * 100:.1f} / {hard['grouped'] * 100:.1f}" if t["grouped"] is not None else ""
