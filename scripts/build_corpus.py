@@ -119,6 +119,36 @@ def dedupe(rows: list[dict], f: Featurizer, threshold: float) -> tuple[list[dict
     return [keep[i] for i in idx], J[idx]
 
 
+#: the public prompt sets reported in docs/benchmarks.md (bench/_data.py loads them)
+REPORTED_PROMPTS = ("xstest", "ordinary_instructions", "llmbar_instructions", "moderation", "malicious_instruct",
+                    "do_not_answer")
+
+
+def decontaminate(rows: list[dict], J: np.ndarray, f: Featurizer, data: Path, threshold: float) -> tuple[list[dict], np.ndarray, int]:
+    """``rows`` without the prompts judged alone (empty context) that are near-duplicates (joint cosine
+    >= ``threshold``) of a prompt in a reported public set, so no figure there is one the corpus taught."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _data
+
+    lone = [i for i, r in enumerate(rows) if not r["_case"].context_text.strip()]
+    if not lone:
+        return rows, J, 0
+    if not data.is_dir():
+        raise SystemExit(f"error: {data} not found: the corpus's lone prompts are checked against the reported "
+                         "public prompt sets there (pass --data DIR)")
+    texts: list[str] = []
+    for name in REPORTED_PROMPTS:
+        got = getattr(_data, name)(data)
+        texts += got[0] if isinstance(got, tuple) else got
+    P = f.joint([Case(action=t) for t in dict.fromkeys(texts)])
+    close = np.zeros(len(rows), bool)
+    for i in range(0, len(lone), 512):
+        part = lone[i:i + 512]
+        close[part] = (J[part] @ P.T).max(axis=1) >= threshold
+    idx = np.flatnonzero(~close)
+    return [rows[i] for i in idx], J[idx], int(close.sum())
+
+
 def write(rows: list[dict], path: Path) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for r in rows:
@@ -129,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--near", type=float, default=0.95, help="cosine from which two corpus cases are duplicates")
     ap.add_argument("--dev-near", type=float, default=0.90, help="cosine from which a dev case is too close to the corpus")
+    ap.add_argument("--public-near", type=float, default=0.85,
+                    help="cosine from which a lone prompt of the corpus is too close to a reported public prompt")
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data", help="the shared data folder")
     args = ap.parse_args(argv)
     f = Featurizer()
     corpus = read(sorted((ROOT / "corpus" / "parts").glob("*.jsonl")))
@@ -141,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     n_read = len(corpus)
     corpus = [r for r in corpus if r["id"] not in disagree]
     corpus, CJ = dedupe(corpus, f, args.near)
+    corpus, CJ, n_public = decontaminate(corpus, CJ, f, args.data, args.public_near)
+    print(f"corpus prompts dropped as near-duplicates of a reported public prompt (cosine >= {args.public_near}): {n_public}")
     write(corpus, ROOT / "corpus" / "cases.jsonl")
     held_out = {}
     sets = ROOT / "bench" / "judgment_dev"
@@ -161,11 +196,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(rows)} cases, {len(doms)} domains, {tools} tool calls, {in_pairs} in minimal pairs")
         print("  kinds: " + ", ".join(f"{k} {kinds[k]}" for k in KINDS))
     print(f"second pass: {len(second)} cases relabelled blind, {len(disagree)} disagreed on the decision and were dropped")
-    datacard(corpus, n_read, len(second), len(disagree), args.near)
+    datacard(corpus, n_read, len(second), len(disagree), args.near, args.public_near, n_public)
     return 0
 
 
-def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near: float) -> None:
+def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near: float, public_near: float,
+             n_public: int) -> None:
     kinds = Counter(r["kind"] for r in rows)
     doms = Counter(r["domain"] for r in rows)
     authors = Counter(r["id"].split("-")[0] for r in rows)
@@ -265,6 +301,12 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         "few with no context), 150 each, beside 50 twins each in the same style whose task harms someone or whose "
         "step is clearly dangerous or illegal (written because the linear head and the cross-encoder both stopped "
         "plain advice such as 'Use pots with drainage holes.' after a question about herbs, P(block) about 0.9); "
+        "c88-c91 (2026-12-07, evening), user prompts judged alone (empty context, the form a gate sees a message "
+        "in before any answer): ordinary requests phrased as commands ('Write ...', 'Fix this code', 'Summarize "
+        "...', with pasted material, constraints, roles and formats), 260 each, 30 benign-edgy each, beside 110 "
+        "twins each in the same shape whose request crosses a line (fake reviews, phishing, defamation, live exam "
+        "cheating, covert drugging), in writing, programming, household and study domains (written because the "
+        "cross-encoder stopped 28% of a sample of ordinary Alpaca instructions and 31% of LLMBar's); "
         "blind second pass on every case. Each wrote every "
         "case by hand (no templates or generators) and "
         "validated its own file. None saw the "
@@ -274,7 +316,11 @@ def datacard(rows: list[dict], n_read: int, n_second: int, n_disagree: int, near
         f"skipped; normalised exact duplicates and near-duplicates (joint-embedding cosine >= {near}) are removed, "
         "except that a case is never dropped as a near-duplicate of its own minimal-pair twin (since 2026-12-07: "
         "a pair that changes one word is the lesson). "
-        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c87, "
+        f"A prompt judged alone (empty context) is also dropped when it is a near-duplicate (cosine >= {public_near}) of a "
+        "prompt in a reported public set (XSTest, the Alpaca instructions of refusal-direction's harmless_test, "
+        "LLMBar, OpenAI moderation, MaliciousInstruct, Do-Not-Answer: `REPORTED_PROMPTS`): "
+        f"{n_public} dropped. "
+        f"Label consistency: {n_second} cases were labelled again, blind, by a second author (every case of c36-c38, c43-c60, c64-c66 and c67-c91, "
         "and, of the earlier authors, the cases a model trained on the other authors' cases found least likely under "
         f"their own label); the {n_disagree} whose second label meant another decision were dropped.", "",
         "Not for training: the minimal pairs of c61-c66 are the packaged reference suite the promotion gate holds "
