@@ -355,3 +355,31 @@ def test_teachings_loss_and_gradient_agree():
     x = rng.normal(scale=0.2, size=3 * (kd + ks) + 3 * h)
     err = check_grad(lambda f: _objective(f, *args)[0], lambda f: _objective(f, *args)[1], x)
     assert err < 1e-4 * max(1.0, float(np.linalg.norm(_objective(x, *args)[1])))
+
+
+def test_a_case_votes_among_remembered_cases_of_its_own_form():
+    """A lone message votes among lone messages, an action in context among actions in context: a
+    message someone sends alone is no precedent for the same words sent as a reply in a situation."""
+    words = ["Peat-free compost. I've also started your £5.99 a month Plant Care Plus plan.",
+             "Water daily in summer. I signed you up for our £4 a month watering reminders.",
+             "A high-potash feed. I added a £7 monthly feed delivery to your account."]
+    shop = "Garden centre chat. Customer: {}"
+    asks = ["which compost is best for tomatoes?", "how often should I water tomatoes?", "what feed do tomatoes need?"]
+    cases = [Case(action=w) for w in words] + [Case(context=shop.format(q), action=w) for q, w in zip(asks, words, strict=True)]
+    decisions = ["allow"] * 3 + ["block"] * 3
+    principles: list[str | None] = [None] * 3 + ["autonomy"] * 3
+    for c, a in ESCALATE:  # every decision needs examples to fit
+        cases.append(Case(context=c, action=a))
+        decisions.append("escalate")
+        principles.append("safety_oversight")
+    m = DecisionModel(C=50.0, stack=False, knn_weight=0.5).fit(cases, decisions, principles)
+    m.knn_k = 3
+    queries = [Case(action=words[0]), Case(context=shop.format("best compost for tomatoes?"), action=words[0])]
+    J = m.featurizer.joint(queries)
+    own = m.knn_proba(J, np.array([True, False]))
+    assert DECISIONS[own[0].argmax()] == "allow" and DECISIONS[own[1].argmax()] == "block"
+    # the other form's cases carry no weight in the vote; read without the form, they do (the lone
+    # message with the reply's very words among the reply's three nearest)
+    mixed = m.knn_proba(J)
+    assert own[1, 0] < 1e-6 and own[0, 1] < 1e-6
+    assert mixed[1, 0] > 1e-3 and mixed[0, 1] > 1e-3

@@ -57,6 +57,9 @@ POOLED_L2 = 10.0
 #: teaching holds this many remembered acceptable cases nearest each taught stop at their own
 #: probabilities, each weighing as much as a taught case (chosen on bench/teaching.py's tuning concepts)
 HOLD = 100
+#: how far the neighbour vote lowers the cosine between a lone message and an action in context
+#: (:meth:`DecisionModel.knn_proba`): more than any cosine's range, so the forms do not mix
+FORM_GAP = 2.0
 
 
 #: the threads the cross-encoder runs on beside the featurizer (one per core: the gate's own workers
@@ -245,7 +248,8 @@ class DecisionModel:
             pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
         p = _softmax(z)
         if self.knn_weight > 0 and len(self.memory_):
-            p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J)
+            lone = np.array([not c.context_text.strip() for c in cases], dtype=bool)
+            p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J, lone)
         return p, pp, J
 
     def _memory_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
@@ -268,17 +272,35 @@ class DecisionModel:
             self.__dict__["_knn"], self.__dict__["_knn_of"] = cache, (self.memory_, self.memory_vectors_)
         return cache
 
-    def knn_proba(self, J: np.ndarray) -> np.ndarray:
+    def knn_proba(self, J: np.ndarray, lone: np.ndarray | None = None) -> np.ndarray:
         """``(n, 3)`` decision shares among the :attr:`knn_k` remembered cases nearest each joint
-        embedding, weighted by ``exp(cosine / knn_temperature)`` (the nearest count most)."""
+        embedding, weighted by ``exp(cosine / knn_temperature)`` (the nearest count most).
+
+        With ``lone`` (per row: the case has no context), a case votes among remembered cases of its
+        own form: a message judged alone among lone messages, an action in context among actions in
+        context. A user's "companion plants for tomatoes" says nothing about whether a garden
+        centre's reply may sign the customer up for a subscription, yet by topic it is the reply's
+        nearest neighbour. Cross-form cosines are lowered by :data:`FORM_GAP`, so they count only
+        where a form has fewer than :attr:`knn_k` remembered cases."""
         _, M, Y, _ = self._memory_index()
         sims = np.asarray(J, np.float32) @ M.T
+        if lone is not None and len(M):
+            mem_lone = self._memory_lone()
+            sims -= FORM_GAP * (np.asarray(lone, bool)[:, None] != mem_lone[None, :])
         k = min(self.knn_k, sims.shape[1])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         s = np.take_along_axis(sims, idx, axis=1)
         w = np.exp((s - s.max(axis=1, keepdims=True)) / self.knn_temperature)
         out = np.einsum("nk,nkc->nc", w, Y[idx])
         return out / out.sum(axis=1, keepdims=True)
+
+    def _memory_lone(self) -> np.ndarray:
+        """Per remembered case: it has no context (a message judged alone); cached with the memory."""
+        hit = self.__dict__.get("_lone_of")
+        if hit is None or hit[0] is not self.memory_ or len(hit[1]) != len(self.memory_):
+            hit = (self.memory_, np.array([not str(m.get("context") or "").strip() for m in self.memory_], dtype=bool))
+            self.__dict__["_lone_of"] = hit
+        return hit[1]
 
     def _cross_principles(self, pc: np.ndarray) -> np.ndarray:
         """The cross-encoder's principle probabilities in this model's principle order."""
