@@ -173,6 +173,8 @@ def write_datacard(out: Path, model: DecisionModel) -> None:
                   + (f" A case in a context is escalated when P(escalate) reaches {model.escalate_floor:.0%}, even under the "
                      "stop threshold (`--escalate-floor`, chosen on the judgment dev set; a lone message is left to the "
                      "threshold)." if model.escalate_floor is not None else "")
+                  + " A case votes among remembered cases of its own form: a lone message among lone messages, an "
+                    "action in context among actions in context (since 2026-12-07; `DecisionModel.knn_proba`)."
                   + " No held-out-author figure was computed for this model.", ""]),
               *(_cross_lines(c["cross_encoder"]) if c.get("cross_encoder") else []),
               "Figures on the independent dev set and public agent sets: `docs/benchmarks.md` (`bench/judgment.py`)."]
