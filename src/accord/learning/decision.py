@@ -252,9 +252,10 @@ class DecisionModel:
             p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J, lone)
         return p, pp, J
 
-    def _memory_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    def _memory_index(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The remembered cases as the vote reads them, built once per memory: the float32 vectors,
-        one-hot labels times their vote weight, and the rows of taught cases. The cache holds the
+        one-hot labels times their vote weight, the rows of taught cases, and which cases have no
+        context (the vote reads a case among its own form, :meth:`knn_proba`). The cache holds the
         memory's own list and array and is rebuilt when either is replaced or the list grows, so a
         memory swapped for another of the same size is never read through the old one's index."""
         held = self.__dict__.get("_knn_of")  # the list and array the cached index was built from
@@ -268,7 +269,8 @@ class DecisionModel:
             vote = np.ones(len(self.memory_), np.float32)
             vote[taught] = TAUGHT_VOTE
             M = np.ascontiguousarray(self.memory_vectors_, dtype=np.float32).reshape(len(self.memory_), -1)
-            cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught)
+            lone = np.array([not str(m.get("context") or "").strip() for m in self.memory_], dtype=bool)
+            cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught, lone)
             self.__dict__["_knn"], self.__dict__["_knn_of"] = cache, (self.memory_, self.memory_vectors_)
         return cache
 
@@ -282,10 +284,9 @@ class DecisionModel:
         centre's reply may sign the customer up for a subscription, yet by topic it is the reply's
         nearest neighbour. Cross-form cosines are lowered by :data:`FORM_GAP`, so they count only
         where a form has fewer than :attr:`knn_k` remembered cases."""
-        _, M, Y, _ = self._memory_index()
+        _, M, Y, _, mem_lone = self._memory_index()
         sims = np.asarray(J, np.float32) @ M.T
         if lone is not None and len(M):
-            mem_lone = self._memory_lone()
             sims -= FORM_GAP * (np.asarray(lone, bool)[:, None] != mem_lone[None, :])
         k = min(self.knn_k, sims.shape[1])
         idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
@@ -293,14 +294,6 @@ class DecisionModel:
         w = np.exp((s - s.max(axis=1, keepdims=True)) / self.knn_temperature)
         out = np.einsum("nk,nkc->nc", w, Y[idx])
         return out / out.sum(axis=1, keepdims=True)
-
-    def _memory_lone(self) -> np.ndarray:
-        """Per remembered case: it has no context (a message judged alone); cached with the memory."""
-        hit = self.__dict__.get("_lone_of")
-        if hit is None or hit[0] is not self.memory_ or len(hit[1]) != len(self.memory_):
-            hit = (self.memory_, np.array([not str(m.get("context") or "").strip() for m in self.memory_], dtype=bool))
-            self.__dict__["_lone_of"] = hit
-        return hit[1]
 
     def _cross_principles(self, pc: np.ndarray) -> np.ndarray:
         """The cross-encoder's principle probabilities in this model's principle order."""
@@ -363,7 +356,7 @@ class DecisionModel:
         """Per joint embedding, the most similar case a team taught (``teach``) when it is at least
         ``min_similarity`` close: a person has decided a near-identical case."""
         self._check_fitted()
-        _, M, _, idx = self._memory_index()
+        _, M, _, idx, _ = self._memory_index()
         if not len(idx) or not len(J):
             return [None] * len(J)
         sims = np.asarray(J, np.float32) @ M[idx].T

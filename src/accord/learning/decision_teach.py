@@ -39,7 +39,7 @@ def _prefer(p: np.ndarray, chosen: np.ndarray, weight: float, R: np.ndarray) -> 
 def _held(model: DecisionModel, taught: np.ndarray, decisions: Sequence[str], k: int) -> np.ndarray:
     """1 for the ``k`` remembered cases labelled ``allow`` nearest each taught stop (the cosine the
     neighbour vote reads), else 0."""
-    _, M, votes, _ = model._memory_index()
+    _, M, votes, _, _ = model._memory_index()
     ok = votes[:, 0] > 0
     stops = np.asarray(taught, np.float32)[np.array([d != "allow" for d in decisions], dtype=bool)]
     out = np.zeros(len(M))
