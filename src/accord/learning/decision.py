@@ -62,6 +62,13 @@ HOLD = 100
 FORM_GAP = 2.0
 
 
+def is_lone(context: str | None) -> bool:
+    """A message judged alone: no context around it (a user's first prompt). The neighbour vote reads
+    it among its own form (:meth:`DecisionModel.knn_proba`) and the escalate floor leaves it to the
+    threshold (:meth:`DecisionModel.decide`)."""
+    return not (context or "").strip()
+
+
 #: the threads the cross-encoder runs on beside the featurizer (one per core: the gate's own workers
 #: may each be judging a batch); an executor starts its threads on first use, not at import
 _CROSS_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="accord-cross")
@@ -248,7 +255,7 @@ class DecisionModel:
             pp = 0.5 * pp + 0.5 * self._cross_principles(_softmax(pc))
         p = _softmax(z)
         if self.knn_weight > 0 and len(self.memory_):
-            lone = np.array([not c.context_text.strip() for c in cases], dtype=bool)
+            lone = np.array([is_lone(c.context_text) for c in cases], dtype=bool)
             p = (1.0 - self.knn_weight) * p + self.knn_weight * self.knn_proba(J, lone)
         return p, pp, J
 
@@ -269,7 +276,7 @@ class DecisionModel:
             vote = np.ones(len(self.memory_), np.float32)
             vote[taught] = TAUGHT_VOTE
             M = np.ascontiguousarray(self.memory_vectors_, dtype=np.float32).reshape(len(self.memory_), -1)
-            lone = np.array([not str(m.get("context") or "").strip() for m in self.memory_], dtype=bool)
+            lone = np.array([is_lone(m.get("context")) for m in self.memory_], dtype=bool)
             cache = (len(self.memory_), M, np.eye(3, dtype=np.float32)[labels] * vote[:, None], taught, lone)
             self.__dict__["_knn"], self.__dict__["_knn_of"] = cache, (self.memory_, self.memory_vectors_)
         return cache
@@ -319,7 +326,7 @@ class DecisionModel:
         for i, (_pa, pb, pe) in enumerate(proba):
             stop = pb + pe
             if stop < self.stop_threshold:
-                situated = cases is None or bool(cases[i].context_text.strip())
+                situated = cases is None or not is_lone(cases[i].context_text)
                 out.append("escalate" if situated and pe >= floor else "allow")
             else:
                 out.append("escalate" if pe > self.escalate_share * stop else "block")
